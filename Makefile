@@ -1,0 +1,42 @@
+# Every target sets itself up on a fresh machine: the venv is (re)built from the lock file
+# whenever pyproject.toml or requirements.lock changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATASETS ?= ../shared/datasets
+
+.PHONY: run test check bench eval lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/anomalert demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2
+
+check: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --datasets $(DATASETS)
+
+eval: $(STAMP)
+	$(BIN)/python -m anomalert.evaluate.run --datasets $(DATASETS) --out eval-results --floors eval-floors.json
+
+# Regenerate the lock file after changing pyproject.toml (pins every transitive dependency).
+lock:
+	rm -rf /tmp/anomalert-lock && $(PYTHON) -m venv /tmp/anomalert-lock
+	/tmp/anomalert-lock/bin/pip install --quiet -e '.[dev]'
+	/tmp/anomalert-lock/bin/pip freeze --exclude-editable | grep -v '^anomalert' > requirements.lock
+
+clean:
+	rm -rf $(VENV) eval-results bench-results demo-output

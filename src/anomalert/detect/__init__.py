@@ -1,0 +1,1 @@
+"""Detect: samples -> calibrated scores and anomalies, causal by construction."""

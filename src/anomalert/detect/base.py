@@ -1,0 +1,146 @@
+"""The detector seam: two verbs, ``observe`` then ``learn``, over many series at once.
+
+Why two verbs: a score at time t must use only data up to t, and a detector must be able to
+refuse to learn from what it flags (a spike must not poison its own baseline). Splitting
+"look at this point" from "take this point into the model" makes both hold by construction;
+the caller (the ensemble) decides the learn mask between the two calls.
+
+Why arrays: the same class serves one series (n=1, the per-series face in ``series.py``) and
+100,000 series ticking together (the batch engine), with state kept in numpy arrays indexed
+by series, so one implementation has two faces.
+
+A detector's ``observe`` returns a raw surprise statistic that is roughly |N(0, 1)| on
+well-behaved normal data; it is turned into a calibrated score in [0, 1] per series by
+``calibrate.TailCalibrator``, which learns each series' own tail, so detectors need not be
+perfectly Gaussian.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalert.model import Kind
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int8]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What one detector sees in one tick, for each of n series (or groups).
+
+    ``stat`` is NaN where the detector has no opinion yet (warming up, missing value).
+    ``expected``/``lower``/``upper`` give the band the value was expected in; ``kind`` says
+    what the deviation looks like (``model.Kind`` codes); ``detail`` is an optional extra
+    number the detector's reason uses (for a forecast, minutes until the predicted breach).
+    """
+
+    stat: FloatArray
+    expected: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    kind: IntArray
+    detail: FloatArray | None = None
+
+    @classmethod
+    def empty(cls, n: int) -> Frame:
+        """A frame with no opinion on any series."""
+        nan = np.full(n, np.nan)
+        return cls(nan, nan.copy(), nan.copy(), nan.copy(), np.zeros(n, dtype=np.int8))
+
+
+class ArrayState:
+    """State kept in arrays whose first axis is the series; gives clone, grow, repr, size.
+
+    Constructor parameters are stored under their own names, which is what makes ``params``
+    (and so ``clone`` and ``repr``) work without per-class code.
+    """
+
+    n: int
+
+    def params(self) -> dict[str, Any]:
+        """Constructor parameters by name (every one is stored as an attribute)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def clone(self, n: int | None = None) -> Self:
+        """A fresh, untrained copy with the same parameters (optionally for another n)."""
+        params = self.params()
+        if n is not None:
+            params["n"] = n
+        return type(self)(**params)
+
+    def grow(self, n: int) -> None:
+        """Make room for series added to a running engine, each starting untrained."""
+        extra = n - self.n
+        if extra <= 0:
+            return
+        fresh = self.clone(n=extra)
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == self.n:
+                setattr(self, name, np.concatenate([value, getattr(fresh, name)]))
+        self.n = n
+
+    def state_nbytes(self) -> int:
+        """Bytes of array state, for the memory-per-series budget."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "n")
+        return f"{type(self).__name__}({args})"
+
+
+class Detector(ArrayState, ABC):
+    """A univariate detector over ``n`` series ticking together.
+
+    Subclasses keep every piece of state in arrays of length ``n`` (or ``(n, k)``) so that
+    the engine can grow, pickle and measure them.
+    """
+
+    name: ClassVar[str]
+    multivariate: ClassVar[bool] = False
+
+    def __init__(self, n: int = 1) -> None:
+        self.n = n
+
+    @abstractmethod
+    def observe(self, t: FloatArray, x: FloatArray) -> Frame:
+        """Score x at times t (unix seconds) without changing any state."""
+
+    @abstractmethod
+    def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
+        """Take x into the model for the series where ``mask`` is true (x finite there)."""
+
+    def adapt(self, mask: BoolArray) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Accept the current behaviour of the masked series as the new normal.
+
+        Called by the ensemble when a deviation has lasted long enough to be a new baseline
+        (a deploy that changed latency for good): level-tracking detectors restart their
+        level quickly; what is still valid (seasonal shape, scale) is kept.
+        """
+
+
+class MultivariateDetector(Detector):
+    """A detector over ``n`` groups of ``dim`` aligned series (one service's metrics).
+
+    ``observe``/``learn`` take x of shape (n, dim); the frame has one row per group, with
+    ``expected``/``lower``/``upper`` describing the group's most deviating feature.
+    """
+
+    multivariate: ClassVar[bool] = True
+
+    def __init__(self, n: int = 1, dim: int = 1) -> None:
+        super().__init__(n)
+        self.dim = dim
+
+
+def kinds_from_sign(diff: FloatArray, up: Kind = Kind.SPIKE, down: Kind = Kind.DROP) -> IntArray:
+    """Spike when above expectation, drop when below."""
+    return np.where(diff >= 0, np.int8(up), np.int8(down)).astype(np.int8)

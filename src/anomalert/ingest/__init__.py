@@ -1,0 +1,1 @@
+"""Ingest: sources that turn files, HTTP bodies and queries into validated sample batches."""

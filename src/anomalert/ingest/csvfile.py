@@ -1,0 +1,120 @@
+"""Read one CSV of samples for detection, with documented input hygiene.
+
+The contract (PRODUCT.md, ``anomalert detect``): a ``timestamp`` column and one or more
+numeric columns; one output row per input row, in input order. How odd input is handled:
+
+* no ``timestamp`` column, an unparsable timestamp, an empty file, no numeric column, or a
+  column that mixes numbers with text: a ``FileInputError`` naming the file, the column and
+  the first bad row; the caller reports it and goes on with other files;
+* a column whose every value is text (a label, a host name) is carried through, not scored;
+* empty cells, NaN and ±inf: the row is kept, scored 0 with reason "missing value", and
+  nothing is learned from it;
+* duplicate timestamps: each row is a separate observation (real exports repeat stamps);
+* out-of-order timestamps: the row is scored against the current model but not learned,
+  since it would mix the time axis of the seasonal profiles (see ``Table.late``);
+* gaps and irregular sampling: rates that depend on time (seasonal) use the real interval;
+* constant series: the scale has a floor (``detect.robust``), so only a real change alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from anomalert.errors import FileInputError
+
+TIMESTAMP = "timestamp"
+OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "reason")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One file's samples: times (unix seconds), numeric columns, and the original frame."""
+
+    path: Path
+    frame: pd.DataFrame
+    t: np.ndarray
+    columns: tuple[str, ...]
+    values: np.ndarray  # (rows, columns) float64, NaN where missing or non-finite
+    late: np.ndarray  # bool per row: timestamp earlier than one already seen
+
+
+def parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
+    """Unix seconds from ISO 8601 strings or numbers (epoch seconds); naive means UTC."""
+    if raw.isna().any():
+        row = int(np.flatnonzero(raw.isna().to_numpy())[0])
+        raise FileInputError(path, f"empty timestamp at row {row + 1}")
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw.to_numpy(dtype=float)
+    try:
+        ts = pd.to_datetime(raw, utc=True, format="mixed")
+    except (ValueError, TypeError) as exc:
+        bad = _first_bad_timestamp(raw)
+        raise FileInputError(path, f"unparsable timestamp {bad!r} in column 'timestamp'") from exc
+    return ts.astype("int64").to_numpy() / 1e9
+
+
+def _first_bad_timestamp(raw: pd.Series) -> str:
+    for value in raw:
+        try:
+            pd.to_datetime(value, utc=True)
+        except (ValueError, TypeError):
+            return str(value)
+    return "?"
+
+
+def read_table(path: Path) -> Table:
+    """Load and validate one CSV (see the module docstring for every rule)."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as exc:
+        raise FileInputError(path, "empty file") from exc
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise FileInputError(path, f"unreadable: {exc}") from exc
+    if frame.empty:
+        raise FileInputError(path, "empty file (no data rows)")
+    if TIMESTAMP not in frame.columns:
+        raise FileInputError(path, f"no '{TIMESTAMP}' column (columns: {', '.join(frame.columns)})")
+    clash = [c for c in OUTPUT_COLUMNS if c in frame.columns]
+    if clash:
+        raise FileInputError(path, f"already has output column(s) {clash}")
+    t = parse_timestamps(frame[TIMESTAMP], path)
+    numeric: list[str] = []
+    arrays: list[np.ndarray] = []
+    for col in frame.columns:
+        if col == TIMESTAMP:
+            continue
+        parsed = _parse_numeric(frame[col], path, col)
+        if parsed is not None:
+            numeric.append(col)
+            arrays.append(parsed)
+    if not numeric:
+        raise FileInputError(path, "no numeric column to score")
+    values = np.column_stack(arrays)
+    values[~np.isfinite(values)] = np.nan
+    late = t < np.maximum.accumulate(t)
+    return Table(path, frame, t, tuple(numeric), values, late)
+
+
+MISSING = {"", "nan", "NaN", "NA", "N/A", "null", "None", "inf", "-inf", "Infinity", "-Infinity"}
+
+
+def _parse_numeric(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:
+    """Numbers of a column, None for a text column, error for a column that mixes both."""
+    text = raw.str.strip()
+    missing = text.isin(MISSING)
+    parsed = pd.to_numeric(text.where(~missing), errors="coerce")
+    bad = parsed.isna() & ~missing
+    if not bad.any():
+        values = parsed.to_numpy(dtype=float, copy=True)
+        values[text.isin({"inf", "Infinity"}).to_numpy()] = np.inf
+        values[text.isin({"-inf", "-Infinity"}).to_numpy()] = -np.inf
+        return values
+    if bad.sum() == (~missing).sum():
+        return None  # a text column: carried through, not scored
+    row = int(np.flatnonzero(bad.to_numpy())[0])
+    raise FileInputError(path, f"unparsable value {raw.iloc[row]!r} in column {col!r} "
+                               f"at row {row + 1}")
