@@ -75,8 +75,9 @@ class TailCalibrator(ArrayState):
         m = mask & np.isfinite(stat)
         if not m.any():
             return
-        s = stat[m]
         d = self.decay
-        self.weight[m] = self.weight[m] * d + 1.0
-        self.exceed[m] = self.exceed[m] * d + (s > self.z0)
-        self.excess[m] = self.excess[m] * d + np.maximum(s - self.z0, 0.0)
+        s = np.where(m, stat, 0.0)
+        self.weight = np.where(m, self.weight * d + 1.0, self.weight).astype(np.float32)
+        self.exceed = np.where(m, self.exceed * d + (s > self.z0), self.exceed).astype(np.float32)
+        self.excess = np.where(m, self.excess * d + np.maximum(s - self.z0, 0.0),
+                               self.excess).astype(np.float32)

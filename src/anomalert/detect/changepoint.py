@@ -1,14 +1,12 @@
 """Level shifts and trend changes: deviations too small to page on one point, but lasting.
 
-``LevelShiftDetector`` runs a two-sided CUSUM (Page, 1954) on standardised residuals from a
-slow robust baseline: each point adds its excess over ``k_ref`` sigmas, so a sustained
-1.5σ shift adds up to an alarm within tens of points while single spikes (residuals clipped
-at ``clip`` sigmas) cannot. ``TrendDetector`` compares a fast and a slow average of the
+``LevelShiftDetector`` compares a fast mean of clipped values with a slow robust baseline,
+so a sustained shift adds up to an alarm within tens of points while single spikes cannot. ``TrendDetector`` compares a fast and a slow average of the
 series' steps: a slope that changes for good (a leak starting, growth stalling) moves the
 fast one away from the slow one by more than the steps' noise explains.
 
 Neither learns from flagged points (the ensemble holds those back), so the statistic keeps
-pointing at the shift until the shift is accepted (``adapt``), which resets the sums.
+pointing at the shift until the shift is accepted (``adapt``), which restarts the baselines.
 """
 
 from __future__ import annotations
@@ -21,58 +19,63 @@ from anomalert.model import Kind
 
 
 class LevelShiftDetector(Detector):
-    """Two-sided CUSUM of clipped standardised residuals from a slow robust baseline."""
+    """A fast mean of clipped values against a slow robust baseline, in units of its own spread.
+
+    The fast mean moves within tens of points when the level changes; single spikes are
+    clipped to ``clip`` point-sigmas before they enter it. Dividing the gap by the spread the
+    gap itself usually shows (learned per series) makes the statistic honest on
+    autocorrelated series, where a CUSUM that assumes independent residuals fires forever.
+    """
 
     name = "level_shift"
 
     def __init__(
         self,
         n: int = 1,
-        alpha: float = 0.01,
-        beta: float = 0.01,
-        k_ref: float = 0.5,
+        alpha: float = 0.005,
+        fast: float = 0.1,
+        beta: float = 0.005,
         clip: float = 3.0,
-        norm: float = 1.5,
-        min_points: int = 30,
+        min_points: int = 60,
     ) -> None:
         super().__init__(n)
         self.alpha = alpha
+        self.fast = fast
         self.beta = beta
-        self.k_ref = k_ref
         self.clip = clip
-        self.norm = norm
         self.min_points = min_points
         self.level = np.zeros(n)
         self.var = np.zeros(n)
         self.count = np.zeros(n)
-        self.up = np.zeros(n)
-        self.down = np.zeros(n)
+        self.fast_mean = np.zeros(n)
+        self.gap_var = np.zeros(n)
 
-    def _sums(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def _fast(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         sd = np.maximum(np.sqrt(self.var), scale_floor(self.level))
-        z = np.clip((x - self.level) / sd, -self.clip, self.clip)
-        up = np.maximum(0.0, self.up + z - self.k_ref)
-        down = np.maximum(0.0, self.down - z - self.k_ref)
-        return up, down, sd
+        xc = np.clip(x, self.level - self.clip * sd, self.level + self.clip * sd)
+        a = np.maximum(self.fast, 1.0 / (self.count + 1.0))
+        return self.fast_mean + a * (xc - self.fast_mean), sd
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
-        up, down, sd = self._sums(x)
-        stat = np.maximum(up, down) / self.norm
+        fast, sd = self._fast(x)
+        gap = fast - self.level
+        gap_sd = np.maximum(np.sqrt(self.gap_var), scale_floor(self.level))
+        stat = np.abs(gap) / gap_sd
         stat = np.where((self.count >= self.min_points) & np.isfinite(x), stat, np.nan)
         kind = np.full(self.n, np.int8(Kind.LEVEL_SHIFT))
         band = 3.0 * sd
         return Frame(stat, self.level.copy(), self.level - band, self.level + band, kind)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
-        ready = mask & (self.count >= self.min_points)
-        up, down, _ = self._sums(np.where(ready, x, self.level))
-        self.up = np.where(ready, up, self.up)
-        self.down = np.where(ready, down, self.down)
+        fast, _ = self._fast(np.where(mask, x, self.fast_mean))
+        gap = fast - self.level
+        c = self.count + 1.0
+        b = np.maximum(self.beta, 1.0 / c)
+        self.gap_var = np.where(mask, (1 - b) * self.gap_var + b * gap * gap, self.gap_var)
+        self.fast_mean = np.where(mask, fast, self.fast_mean)
         robust_update(self.level, self.var, self.count, x, mask, self.alpha, self.beta)
 
     def adapt(self, mask: BoolArray) -> None:
-        self.up = np.where(mask, 0.0, self.up)
-        self.down = np.where(mask, 0.0, self.down)
         self.count = np.where(mask, np.minimum(self.count, WARM_RESTART), self.count)
 
 

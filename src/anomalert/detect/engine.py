@@ -30,6 +30,8 @@ class Settings:
     multivariate: tuple[str, ...] = DEFAULT_MULTIVARIATE
     threshold: float = DEFAULT_THRESHOLD
     accept_after: int = 30
+    #: Rows of quiet needed before a new alert may fire (one episode, one alert).
+    cooldown: int = 20
     seed: int = 0
     extra: dict[str, float] = field(default_factory=dict)
 

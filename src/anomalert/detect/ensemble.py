@@ -6,7 +6,8 @@ surprising detector and corrects for having asked several (Bonferroni: p times t
 of detectors with an opinion), so the score keeps one meaning, "how rare is this for this
 series", whatever the detector mix. Then it decides what the detectors may learn:
 
-* points at or above the alert threshold are not learned (no baseline poisoning);
+* points at or above the alert threshold are not learned (no baseline poisoning), but the
+  first point of each flagged run does teach the calibrators how big deviations get;
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
 """
@@ -78,10 +79,14 @@ class Ensemble:
         if learnable is not None:
             learn &= learnable
 
+        # The calibrators also see the first point of each flagged run: a deviation that
+        # recurs (a sharp daily edge) must become normal, while a long incident counts once.
+        onset = flagged & (self.run == 0)
+        calibrate = (learn | onset) & finite
         self.run = np.where(flagged, self.run + 1, 0)
         adapted = self.run >= self.accept_after
         for det, cal, frame in zip(self.detectors, self.calibrators, frames, strict=True):
-            cal.learn(frame.stat, learn)
+            cal.learn(frame.stat, calibrate)
             det.learn(t, x, learn)
             if adapted.any():
                 det.adapt(adapted)

@@ -5,7 +5,9 @@ row k of every file in the same tick (rows are the unit: each series keeps its o
 so a folder of 43 NAB files costs about as many numpy calls as its longest file. A file's
 row score combines its columns (and, for several columns, the multivariate detectors over
 them) with the same Bonferroni rule as the ensemble: the most surprising one, times how many
-were asked. ``is_anomaly`` is that score at or above the default threshold.
+were asked. ``is_anomaly`` marks where an alert fires: the row score reaches the default
+threshold and no row of the file did in the ``cooldown`` rows before, so one anomaly episode
+(a burst of high rows, or high rows with short gaps) is one alert, as a pager would see it.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def score_tables(
         seasonal=np.zeros((files, rows), dtype=bool),
     )
     fidx = np.arange(files)
+    last_flag = np.full(files, -np.inf)
     for k in range(rows):
         t = np.repeat(t_pad[:, k], width)
         x = x_pad[:, k, :].reshape(n)
@@ -111,7 +114,9 @@ def score_tables(
         row_p = np.minimum(best * np.maximum(asked, 1), 1.0)
         score = np.where(asked > 0, score_from_p(row_p), 0.0)
         out.score[:, k] = score
-        out.flag[:, k] = (score >= settings.threshold) & (asked > 0)
+        above = (score >= settings.threshold) & (asked > 0)
+        out.flag[:, k] = above & (k - last_flag > settings.cooldown)
+        last_flag = np.where(above, k, last_flag)
         out.column[:, k] = col
         out.kind[:, k] = kind
         out.expected[:, k] = exp_

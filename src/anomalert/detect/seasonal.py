@@ -73,6 +73,20 @@ class SeasonalDetector(Detector):
 
     # -- model -----------------------------------------------------------------------------
     def _profiles(self, t: FloatArray) -> tuple[FloatArray, FloatArray, tuple, tuple]:
+        # observe and learn of one tick share the time array: look the bins up once.
+        cached = getattr(self, "_cache", None)
+        if cached is not None and cached[0] is t:
+            return cached[1]  # type: ignore[no-any-return]
+        result = self._lookup(t)
+        self._cache = (t, result)
+        return result
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(vars(self))
+        state.pop("_cache", None)
+        return state
+
+    def _lookup(self, t: FloatArray) -> tuple[FloatArray, FloatArray, tuple, tuple]:
         rows = np.arange(self.n)
         dpos = np.mod(t, DAY) / 3600.0
         wpos = np.mod(t + WEEK_OFFSET, WEEK) / 3600.0
@@ -158,6 +172,7 @@ class SeasonalDetector(Detector):
             prof[rows, i1[rows]] += (g * w * e)[rows].astype(np.float32)
         self.count = np.where(mask, c, self.count)
         self.t_prev = np.where(mask, t, self.t_prev)
+        self._cache = None
 
     def adapt(self, mask: BoolArray) -> None:
         # The shape of the day survives a deploy; the level restarts at warm-up speed.
