@@ -37,6 +37,20 @@ def detect(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Option(help="Where to write the scenario.")] = Path(
+        "demo-output/scenario"),
+    seed: Annotated[int, typer.Option(help="Scenario seed (same seed, same data).")] = 7,
+    days: Annotated[int, typer.Option(min=9, help="Days to simulate (incidents after day 7).")]
+    = 14,
+) -> None:
+    """Generate the demo scenario and show the alerts detection would raise on it."""
+    from anomalert.demo.run import run_demo
+
+    run_demo(folder, seed=seed, days=days)
+
+
 def main() -> None:
     """Entry point of the ``anomalert`` script."""
     try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from anomalert.detect.base import Detector, MultivariateDetector
 from anomalert.detect.changepoint import LevelShiftDetector, TrendDetector
+from anomalert.detect.forecast import ForecastDetector
 from anomalert.detect.rolling import RollingDetector
 from anomalert.detect.seasonal import SeasonalDetector
 
 UNIVARIATE: dict[str, type[Detector]] = {
-    cls.name: cls for cls in (RollingDetector, SeasonalDetector, LevelShiftDetector, TrendDetector)
+    cls.name: cls
+    for cls in (RollingDetector, SeasonalDetector, LevelShiftDetector, TrendDetector,
+                ForecastDetector)
 }
 
 #: The univariate detectors the default ensemble runs, chosen on the development data.
