@@ -42,20 +42,20 @@ def robust_update(
     ``alpha`` is the level's rate, ``beta`` the variance's; both are at least 1/count while
     a series is young. Clipping starts after ``warmup`` points.
     """
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
+    if not mask.any():
         return
-    c = count[idx] + 1.0
-    lv = level[idx]
+    c = count + 1.0
     first = c == 1.0
-    lv = np.where(first, x[idx], lv)
-    r = x[idx] - lv
-    sd = np.sqrt(var[idx])
+    lv = np.where(first, x, level)
+    r = x - lv
+    sd = np.sqrt(var)
     bound = np.where(c > warmup, k * np.maximum(sd, scale_floor(lv)), np.inf)
     rc = np.clip(r, -bound, bound)
     a = np.maximum(alpha, 1.0 / c)
     b = np.maximum(beta, 1.0 / np.maximum(c - 1.0, 1.0))
-    level[idx] = lv + a * rc
-    v = np.where(first, 0.0, (1.0 - b) * var[idx] + b * rc * rc)
-    var[idx] = v
-    count[idx] = c
+    new_level = lv + a * rc
+    new_var = np.where(first, 0.0, var + b * (rc * rc - var))
+    # Written in place so callers' arrays (detector state) are updated.
+    np.copyto(level, new_level, where=mask)
+    np.copyto(var, new_var, where=mask)
+    np.copyto(count, c, where=mask)
