@@ -106,6 +106,10 @@ class Detector(ArrayState, ABC):
 
     name: ClassVar[str]
     multivariate: ClassVar[bool] = False
+    #: True for detectors that should see values with the seasonal shape removed (when the
+    #: ensemble has a seasonal detector that found a period), so that Monday 09:00 is not a
+    #: jump for a detector that knows nothing of Mondays.
+    deseasonalized: ClassVar[bool] = False
 
     def __init__(self, n: int = 1) -> None:
         self.n = n

@@ -28,6 +28,7 @@ class LevelShiftDetector(Detector):
     """
 
     name = "level_shift"
+    deseasonalized = True
 
     def __init__(
         self,
@@ -83,6 +84,7 @@ class TrendDetector(Detector):
     """Fast versus slow average step, in units of the noise of a fast average of steps."""
 
     name = "trend"
+    deseasonalized = True
 
     def __init__(
         self,

@@ -8,18 +8,22 @@ series", whatever the detector mix. Then it decides what the detectors may learn
 
 * points at or above the alert threshold are not learned (no baseline poisoning), but the
   first point of each flagged run does teach the calibrators how big deviations get;
+* detectors that know nothing of seasons see the values with the seasonal detector's
+  current shape removed (a decomposition: detect on the residual), so a daily edge is not
+  a jump to them once the period is known;
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
+from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.calibrate import TailCalibrator, score_from_p
+from anomalert.detect.seasonal import SeasonalDetector
 
 #: Default alert threshold on the calibrated score, chosen once on the development data.
 DEFAULT_THRESHOLD = 0.95
@@ -41,6 +45,12 @@ class Step:
     adapted: BoolArray
 
 
+def _shifted(frame: Frame, comp: FloatArray) -> Frame:
+    """A deseasonalised detector's band, put back into the series' own units."""
+    return replace(frame, expected=frame.expected + comp, lower=frame.lower + comp,
+                   upper=frame.upper + comp)
+
+
 class Ensemble:
     """Calibrated combination of univariate or multivariate detectors over n series."""
 
@@ -57,6 +67,7 @@ class Ensemble:
         self.threshold = threshold
         self.accept_after = accept_after
         self.calibrators = [TailCalibrator(n=self.n) for _ in detectors]
+        self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
         self.run = np.zeros(self.n, dtype=np.int32)
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Step:
@@ -65,7 +76,13 @@ class Ensemble:
         ``learnable`` (optional) withholds more points from learning, such as rows whose
         timestamp arrived out of order.
         """
-        frames = [d.observe(t, x) for d in self.detectors]
+        comp = self.seasonal.component(t) if self.seasonal is not None else None
+        xs = x - comp if comp is not None else x
+        inputs = [xs if d.deseasonalized else x for d in self.detectors]
+        frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
+        if comp is not None:
+            frames = [_shifted(f, comp) if d.deseasonalized else f
+                      for d, f in zip(self.detectors, frames, strict=True)]
         ps = np.stack([c.p_value(f.stat) for c, f in zip(self.calibrators, frames, strict=True)])
         ps = np.where(np.isnan(ps), 1.0, ps)
         voters = np.maximum((ps < 1.0).sum(axis=0), 1)
@@ -85,9 +102,10 @@ class Ensemble:
         calibrate = (learn | onset) & finite
         self.run = np.where(flagged, self.run + 1, 0)
         adapted = self.run >= self.accept_after
-        for det, cal, frame in zip(self.detectors, self.calibrators, frames, strict=True):
+        for det, cal, frame, xi in zip(self.detectors, self.calibrators, frames, inputs,
+                                       strict=True):
             cal.learn(frame.stat, calibrate)
-            det.learn(t, x, learn)
+            det.learn(t, xi, learn)
             if adapted.any():
                 det.adapt(adapted)
         self.run = np.where(adapted, 0, self.run)

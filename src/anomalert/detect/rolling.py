@@ -18,6 +18,7 @@ class RollingDetector(Detector):
     """Robust EWMA level/scale deviation plus robust step size deviation."""
 
     name = "rolling"
+    deseasonalized = True
 
     def __init__(self, n: int = 1, alpha: float = 0.05, beta: float = 0.02, min_points: int = 20):
         super().__init__(n)

@@ -29,7 +29,7 @@ FLAT, DAILY, WEEKLY = 0, 1, 2
 
 def _interp(profile: np.ndarray, pos: FloatArray) -> tuple[np.ndarray, np.ndarray, FloatArray]:
     """Indices of the two bins around each position and the weight of the second one."""
-    bins = profile.shape[1]
+    bins = profile.shape[0]
     p = pos - 0.5
     lo = np.floor(p)
     w = p - lo
@@ -68,8 +68,9 @@ class SeasonalDetector(Detector):
         self.t_prev = np.full(n, np.nan)
         self.dt = np.full(n, np.nan)
         self.var = np.zeros((n, 3))
-        self.day = np.zeros((n, 24), dtype=np.float32)
-        self.week = np.zeros((n, 168), dtype=np.float32)
+        # Bins first, series second: a tick reads one bin for every series, contiguously.
+        self.day = np.zeros((24, n), dtype=np.float32)
+        self.week = np.zeros((168, n), dtype=np.float32)
 
     # -- model -----------------------------------------------------------------------------
     def _profiles(self, t: FloatArray) -> tuple[FloatArray, FloatArray, tuple, tuple]:
@@ -93,16 +94,16 @@ class SeasonalDetector(Detector):
             t0 = np.nan_to_num(t[:1])
             d0, d1, dw = _interp(self.day, np.mod(t0, DAY) / 3600.0)
             w0, w1, ww = _interp(self.week, np.mod(t0 + WEEK_OFFSET, WEEK) / 3600.0)
-            day_eff = self.day[:, d0[0]] * (1 - dw[0]) + self.day[:, d1[0]] * dw[0]
-            week_eff = self.week[:, w0[0]] * (1 - ww[0]) + self.week[:, w1[0]] * ww[0]
+            day_eff = self.day[d0[0]] * (1 - dw[0]) + self.day[d1[0]] * dw[0]
+            week_eff = self.week[w0[0]] * (1 - ww[0]) + self.week[w1[0]] * ww[0]
             return day_eff, week_eff, (d0[0], d1[0], dw[0]), (w0[0], w1[0], ww[0])
         rows = np.arange(self.n)
         dpos = np.mod(np.nan_to_num(t), DAY) / 3600.0
         wpos = np.mod(np.nan_to_num(t) + WEEK_OFFSET, WEEK) / 3600.0
         d0, d1, dw = _interp(self.day, dpos)
         w0, w1, ww = _interp(self.week, wpos)
-        day_eff = self.day[rows, d0] * (1 - dw) + self.day[rows, d1] * dw
-        week_eff = self.week[rows, w0] * (1 - ww) + self.week[rows, w1] * ww
+        day_eff = self.day[d0, rows] * (1 - dw) + self.day[d1, rows] * dw
+        week_eff = self.week[w0, rows] * (1 - ww) + self.week[w1, rows] * ww
         return day_eff, week_eff, (d0, d1, dw), (w0, w1, ww)
 
     def _chosen(self, t: FloatArray) -> np.ndarray:
@@ -113,6 +114,12 @@ class SeasonalDetector(Detector):
         use_week = (span >= 2 * WEEK) & (v[:, WEEKLY] < self.gain * np.where(
             use_day, v[:, DAILY], v[:, FLAT]))
         return np.where(use_week, WEEKLY, np.where(use_day, DAILY, FLAT))
+
+    def component(self, t: FloatArray) -> FloatArray:
+        """The seasonal part of each series' current model at t (0 where none was found)."""
+        day_eff, week_eff, _, _ = self._profiles(t)
+        model = self._chosen(t)
+        return np.where(model == WEEKLY, day_eff + week_eff, np.where(model == DAILY, day_eff, 0.0))
 
     def period(self, t: FloatArray) -> np.ndarray:
         """The detected period per series in seconds (0 when none), for reasons and reports."""
@@ -178,15 +185,25 @@ class SeasonalDetector(Detector):
         ):
             ge = g * e
             if np.ndim(i0) == 0:
-                prof[:, i0] += (ge * (1 - w)).astype(np.float32)
-                prof[:, i1] += (ge * w).astype(np.float32)
+                prof[i0] += (ge * (1 - w)).astype(np.float32)
+                prof[i1] += (ge * w).astype(np.float32)
             else:
                 rows = np.arange(self.n)
-                prof[rows, i0] += (ge * (1 - w)).astype(np.float32)
-                prof[rows, i1] += (ge * w).astype(np.float32)
+                prof[i0, rows] += (ge * (1 - w)).astype(np.float32)
+                prof[i1, rows] += (ge * w).astype(np.float32)
         self.count = np.where(mask, c, self.count)
         self.t_prev = np.where(mask, t, self.t_prev)
         self._cache = None
+
+    def grow(self, n: int) -> None:
+        extra = n - self.n
+        day, week = self.day, self.week
+        # Hidden from the generic grow, which extends axis 0 (here the bins).
+        del self.day, self.week
+        super().grow(n)
+        if extra > 0:
+            self.day = np.concatenate([day, np.zeros((24, extra), np.float32)], axis=1)
+            self.week = np.concatenate([week, np.zeros((168, extra), np.float32)], axis=1)
 
     def adapt(self, mask: BoolArray) -> None:
         # The shape of the day survives a deploy; the level restarts at warm-up speed.

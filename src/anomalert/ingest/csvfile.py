@@ -54,7 +54,8 @@ def parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
     except (ValueError, TypeError) as exc:
         bad = _first_bad_timestamp(raw)
         raise FileInputError(path, f"unparsable timestamp {bad!r} in column 'timestamp'") from exc
-    return ts.astype("int64").to_numpy() / 1e9
+    # Unit-agnostic: pandas may pick s, ms, us or ns resolution for parsed datetimes.
+    return (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
 
 
 def _first_bad_timestamp(raw: pd.Series) -> str:

@@ -1,0 +1,1 @@
+"""Evaluate: score detector outputs on labelled benchmarks (NAB, SMD) with published rules."""
