@@ -26,7 +26,7 @@ from anomalert.detect.calibrate import TailCalibrator, score_from_p
 from anomalert.detect.seasonal import SeasonalDetector
 
 #: Default alert threshold on the calibrated score, chosen once on the development data.
-DEFAULT_THRESHOLD = 0.95
+DEFAULT_THRESHOLD = 0.90
 
 
 @dataclass(frozen=True)

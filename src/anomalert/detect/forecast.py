@@ -7,34 +7,38 @@ the forecast ``h`` seconds ahead of level ``l`` is
     m(h) = l + b·g(h),   g(h) = τ·(1 - exp(-h/τ))   (τ = damping_time; g(h) = h if τ = inf)
 
 A point ``dt`` seconds after the last one is first predicted (``l + b·g(dt)``, trend
-``b·exp(-dt/τ)``), then corrected with the clipped innovation ``e`` (Huber bound ``clip``
-forecast standard deviations, as in robust EWMA, so one spike moves the fit by a bounded
-amount) using rates that follow the elapsed time rather than the point count:
+``b·exp(-dt/τ)``), then corrected with the innovation ``e`` clipped at ``clip`` forecast
+standard deviations (Huber, as in robust EWMA: one spike moves the fit a bounded amount),
+with rates that follow the elapsed time rather than the point count, so gaps and irregular
+sampling need no special case:
 
     α = 1 - exp(-dt/level_time),  β = 1 - exp(-dt/trend_time)
     l ← l_pred + α·e,             b ← b_pred + α·β·e/dt
 
-so gaps and irregular sampling are handled by the same formulas. ``shift_after`` clipped
-innovations of one sign in a row are a step, not a trend: the level jumps to the new value
-and the trend goes back to what it was before the run.
+``shift_after`` clipped innovations of one sign in a row end the clipping: the level jumps to
+the new value; the trend stays what it was before the run (a step) unless the run's own
+slope differs from it by more than ``clip`` times its noise (a ramp too steep to follow).
 
-Uncertainty: ``s²``, the running (Huber-clipped, time-weighted) one-step error variance,
-gives the standard errors of the level and of the trend for a Holt filter at the typical
-sampling interval Δ (α, β evaluated at Δ), and the trend's is never taken below how much the
-trend has actually wandered lately (its exponentially weighted variance ``v_b``):
+Uncertainty: ``s²``, the running (clipped, time-weighted) one-step error variance, gives the
+standard errors of the level and of the trend of a Holt filter at the typical sampling
+interval Δ (α, β taken at Δ); the trend's is never below how much the trend has wandered
+lately, ``v_b``: the exponentially weighted variance of ``b`` (memory ``trend_time``), which
+also takes ``(jump/trend_time)²`` for an accepted step and the noise of a ramp's slope, so a
+sawtooth (GC cycles) or a step near the limit is not extrapolated with confidence:
 
     σ_l² = s²·α/(2 - α),    σ_b² = max(s²·α²·β / (Δ²·(2 - β)), v_b)
-    V(h) = σ_l² + g(h)²·σ_b²                 (variance of the level h seconds ahead)
+    V(h) = σ_l² + g(h)²·σ_b²                  (variance of the level h seconds ahead)
 
-Covariances are ignored. Since the path is monotone in h, the limit ``L`` is crossed within
-the horizon ``H`` exactly when the level at ``H`` (or already now) is above it:
+Covariances are ignored. The path is monotone in h, so the limit ``L`` is crossed within the
+horizon ``H`` exactly when the level at ``H`` (or already now) is above it:
 
-    z = max((l - L)/σ_l, (m(H) - L)/√V(H)),   p = Φ(z)
+    z = max((l - L)/σ_l, (m(H) - L)/√V(H)),   p = Φ(z),   stat = max(z, 0)
 
-and the statistic is ``max(z, 0)`` = the normal quantile of the breach probability floored
-at 0, on the |N(0, 1)| scale the calibrator expects. The expected time to breach solves
-``m(T) = L``: ``T = -τ·ln(1 - (L - l)/(b·τ))`` (``(L - l)/b`` undamped; never when ``b ≤ 0``
-or ``b·τ ≤ L - l``); its interval at ``confidence`` uses the trend ``b ± z_c·σ_b``.
+the normal quantile of the breach probability floored at 0 (the |N(0, 1)| scale the
+calibrator expects; 0 on a series that is not heading for its limit). The expected time to
+breach solves ``m(T) = L``: ``T = -τ·ln(1 - (L - l)/(b·τ))`` (``(L - l)/b`` undamped; never
+when ``b ≤ 0`` or ``b·τ ≤ L - l``). Its interval at ``confidence`` (z_c = Φ⁻¹((1 + c)/2))
+runs from when the upper band ``m(h) + z_c·√V(h)`` reaches L to when the lower band does.
 """
 
 from __future__ import annotations
@@ -52,8 +56,6 @@ from anomalert.model import Kind
 
 #: Points after which innovations start being clipped (before that the scale is unknown).
 CLIP_AFTER = 3
-#: Memory of the trend's wander variance, in units of ``trend_time``.
-WANDER_TIMES = 1.0
 #: Weight of a new interval in the typical sampling interval (a slow running mean).
 SPACING_RATE = 0.05
 
@@ -82,7 +84,7 @@ class _State(NamedTuple):
     level: FloatArray
     slope: FloatArray
     t_last: FloatArray
-    count: np.ndarray
+    seen: np.ndarray
     var: FloatArray
     spacing: FloatArray
     slope_mean: FloatArray
@@ -110,14 +112,16 @@ class _Outlook(NamedTuple):
 class ForecastDetector(Detector):
     """Damped Holt forecast toward a per-series limit: time to breach and its probability.
 
+    >>> rng = np.random.default_rng(0)
     >>> det = ForecastDetector(limit=100.0)
-    >>> for i in range(240):  # a leak of 0.1 per minute from 60, noise-free
-    ...     t, x = np.array([60.0 * i]), np.array([60.0 + 0.1 * i])
+    >>> for i in range(300):  # a leak of 0.1 per minute from 60, noise sd 0.5
+    ...     t, x = np.array([60.0 * i]), np.array([60.0 + 0.1 * i + rng.normal(0, 0.5)])
     ...     frame = det.observe(t, x)
     ...     det.learn(t, x, np.array([True]))
-    >>> info = det.breach_info(0)
-    >>> round(info.minutes_to_breach), round(info.slope_per_minute, 3), info.probability > 0.99
-    (170, 0.1, True)
+    >>> info = det.breach_info(0)  # the truth: 101 minutes
+    >>> lo, hi = info.low_minutes, info.high_minutes
+    >>> print(f"{info.minutes_to_breach:.0f} min ({lo:.0f}–{hi:.0f}), p={info.probability:.2f}")
+    106 min (94–120), p=0.95
     """
 
     name = "forecast"
@@ -136,6 +140,8 @@ class ForecastDetector(Detector):
         confidence: float = 0.9,
         min_points: int = 30,
     ) -> None:
+        if not 2 <= shift_after <= 100:
+            raise ValueError(f"shift_after must be in 2..100, got {shift_after}")
         super().__init__(n)
         self.limit = limit
         self.horizon = horizon
@@ -151,7 +157,7 @@ class ForecastDetector(Detector):
         self.level = np.zeros(n)
         self.slope = np.zeros(n)
         self.t_last = np.full(n, np.nan)
-        self.count = np.zeros(n, dtype=np.int32)
+        self.seen = np.zeros(n, dtype=np.int32)
         self.var = np.zeros(n)
         self.spacing = np.zeros(n)
         self.slope_mean = np.zeros(n)
@@ -172,7 +178,7 @@ class ForecastDetector(Detector):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             state = self._update(t, x, self._takes(t, x))
             out = self._outlook(state, t, self.limits)
-            ready = (state.count >= self.min_points) & np.isfinite(x)
+            ready = (state.seen >= self.min_points) & np.isfinite(x)
             stat = np.where(ready, np.maximum(out.z, 0.0), np.nan)
             detail = np.where(ready & np.isfinite(out.eta), out.eta / 60.0, np.nan)
         kind = np.full(self.n, np.int8(Kind.PREDICTED_BREACH))
@@ -199,7 +205,7 @@ class ForecastDetector(Detector):
         when = np.array([state.t_last[0] if t is None else t])
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = self._outlook(state, when, self.limits[sl])
-        warm = bool(state.count[0] >= self.min_points)
+        warm = bool(state.seen[0] >= self.min_points)
         limit = float(self.limits[i])
         nan = math.nan
         return BreachForecast(
@@ -217,14 +223,24 @@ class ForecastDetector(Detector):
 
     def _state(self) -> _State:
         return _State(
-            self.level, self.slope, self.t_last, self.count, self.var, self.spacing,
-            self.slope_mean, self.slope_var, self.run, self.run_t, self.run_x, self.run_slope,
+            self.level,
+            self.slope,
+            self.t_last,
+            self.seen,
+            self.var,
+            self.spacing,
+            self.slope_mean,
+            self.slope_var,
+            self.run,
+            self.run_t,
+            self.run_x,
+            self.run_slope,
             self.restart,
-        )  # fmt: skip
+        )
 
     def _takes(self, t: FloatArray, x: FloatArray) -> BoolArray:
         """Points the filter can take: finite, and later than the series' last point."""
-        later = (self.count == 0) | (t > self.t_last)
+        later = (self.seen == 0) | (t > self.t_last)
         return np.isfinite(x) & np.isfinite(t) & later
 
     def _g(self, h: FloatArray) -> FloatArray:
@@ -255,7 +271,7 @@ class ForecastDetector(Detector):
 
     def _update(self, t: FloatArray, x: FloatArray, take: BoolArray) -> _State:
         """The state after taking x at t where ``take`` holds (unchanged elsewhere)."""
-        first = self.count == 0
+        first = self.seen == 0
         dt = np.where(take & ~first, t - self.t_last, 1.0)
         xs = np.where(take, x, self.level)
         g = self._g(dt)
@@ -265,7 +281,7 @@ class ForecastDetector(Detector):
 
         _, slope_var = self._sigmas(self._state())
         err_var = self.var + g * g * slope_var + scale_floor(self.level) ** 2
-        warm = self.count >= CLIP_AFTER
+        warm = self.seen >= CLIP_AFTER
         bound = np.where(warm, self.clip * np.sqrt(err_var), np.inf)
         e = np.clip(err, -bound, bound)
         outlier = np.abs(err) > bound
@@ -298,16 +314,16 @@ class ForecastDetector(Detector):
         renew = shift & is_ramp
 
         # Scale: clipped squared error, brought back to a one-step error after a gap.
-        rate = np.maximum(-np.expm1(-dt / self.scale_time), 1.0 / np.maximum(self.count, 1))
+        rate = np.maximum(-np.expm1(-dt / self.scale_time), 1.0 / np.maximum(self.seen, 1))
         e2 = e * e * np.where(warm, self.var / err_var, 1.0)
         var = self.var + rate * (e2 - self.var)
         gap = np.minimum(dt, 10.0 * self.spacing)
         spacing = np.where(
-            self.count == 1,
+            self.seen == 1,
             dt,
-            self.spacing + np.maximum(SPACING_RATE, 1.0 / self.count) * (gap - self.spacing),
+            self.spacing + np.maximum(SPACING_RATE, 1.0 / self.seen) * (gap - self.spacing),
         )
-        w = -np.expm1(-dt / (WANDER_TIMES * self.trend_time))
+        w = beta
         d = np.where(renew, 0.0, slope - self.slope_mean)
         slope_mean = np.where(renew, slope, self.slope_mean + w * d)
         slope_wander = (1.0 - w) * (self.slope_var + w * d * d) + (jump / self.trend_time) ** 2
@@ -320,7 +336,7 @@ class ForecastDetector(Detector):
             level=np.where(take, np.where(first, xs, level), self.level),
             slope=pick(slope, self.slope, 0.0),
             t_last=np.where(take, t, self.t_last),
-            count=np.where(take, np.minimum(self.count + 1, 2**30), self.count).astype(np.int32),
+            seen=np.where(take, np.minimum(self.seen + 1, 2**30), self.seen).astype(np.int32),
             var=pick(var, self.var, 0.0),
             spacing=pick(spacing, self.spacing, 0.0),
             slope_mean=pick(slope_mean, self.slope_mean, 0.0),
@@ -358,8 +374,11 @@ class ForecastDetector(Detector):
         """
         d = limit - level
         a = slope * slope - zc * zc * slope_var
-        root = zc * np.sqrt(np.maximum(slope_var * d * d + level_var * slope * slope
-                                       - zc * zc * slope_var * level_var, 0.0))
+        root = zc * np.sqrt(
+            np.maximum(
+                slope_var * d * d + level_var * slope * slope - zc * zc * slope_var * level_var, 0.0
+            )
+        )
         near = d * d - zc * zc * level_var
         g_low = np.where(near <= 0, 0.0, near / (slope * d + root))
         g_low = np.where((near > 0) & (slope * d + root <= 0), np.inf, g_low)
@@ -391,7 +410,7 @@ class ForecastDetector(Detector):
         at = self._g(np.where(np.isfinite(eta), np.minimum(eta, self.horizon), self.horizon))
         center = level + slope * at
         half = zc * np.sqrt(level_var + at * at * slope_var)
-        empty = s.count == 0
+        empty = s.seen == 0
         nan = np.full(level.shape, np.nan)
         return _Outlook(
             level=np.where(empty, nan, level),
