@@ -110,6 +110,9 @@ class Detector(ArrayState, ABC):
     #: ensemble has a seasonal detector that found a period), so that Monday 09:00 is not a
     #: jump for a detector that knows nothing of Mondays.
     deseasonalized: ClassVar[bool] = False
+    #: True for detectors that must learn even from flagged points (a forecast that stopped
+    #: learning at the first warning would extrapolate a stale trend).
+    learns_flagged: ClassVar[bool] = False
 
     def __init__(self, n: int = 1) -> None:
         self.n = n
@@ -122,7 +125,8 @@ class Detector(ArrayState, ABC):
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         """Take x into the model for the series where ``mask`` is true (x finite there)."""
 
-    def adapt(self, mask: BoolArray) -> None:  # noqa: B027 - optional hook, no-op by default
+    def adapt(self, mask: BoolArray) -> None:  # noqa: B027
+        # An optional hook: detectors without a level to restart need not override it.
         """Accept the current behaviour of the masked series as the new normal.
 
         Called by the ensemble when a deviation has lasted long enough to be a new baseline

@@ -92,9 +92,8 @@ class Ensemble:
         score = score_from_p(p)
         finite = np.isfinite(x) if x.ndim == 1 else np.isfinite(x).any(axis=1)
         flagged = (score >= self.threshold) & finite
-        learn = finite & ~flagged
-        if learnable is not None:
-            learn &= learnable
+        always = finite if learnable is None else finite & learnable
+        learn = always & ~flagged
 
         # The calibrators also see the first point of each flagged run: a deviation that
         # recurs (a sharp daily edge) must become normal, while a long incident counts once.
@@ -105,7 +104,7 @@ class Ensemble:
         for det, cal, frame, xi in zip(self.detectors, self.calibrators, frames, inputs,
                                        strict=True):
             cal.learn(frame.stat, calibrate)
-            det.learn(t, xi, learn)
+            det.learn(t, xi, always if det.learns_flagged else learn)
             if adapted.any():
                 det.adapt(adapted)
         self.run = np.where(adapted, 0, self.run)

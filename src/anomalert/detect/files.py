@@ -192,7 +192,7 @@ def detect_path(
     return errors
 
 
-class _progress_bar:  # noqa: N801 - used as a context manager, reads like a function
+class _progress_bar:
     """A rich progress bar over rows when asked for, a no-op otherwise."""
 
     def __init__(self, enabled: bool, total: int) -> None:

@@ -64,8 +64,10 @@ SPACING_RATE = 0.05
 class BreachForecast:
     """One series' predicted breach, in the units a reason needs ("in about 45 minutes").
 
-    Durations are minutes from the last learned point; ``math.inf`` means "never at this
-    trend" (``minutes_to_breach`` is NaN when the series has no limit or is not warmed up).
+    Durations are minutes from the time asked about (by default the last learned point);
+    ``math.inf`` means "never at this trend"; ``minutes_to_breach`` is NaN when the series has
+    no limit or is still warming up. ``probability`` is that of reaching the limit within
+    ``horizon_minutes``; ``low_minutes``-``high_minutes`` is the ``confidence`` interval.
     """
 
     minutes_to_breach: float
@@ -125,6 +127,8 @@ class ForecastDetector(Detector):
     """
 
     name = "forecast"
+    #: A breach forecast must keep following the climb it is warning about.
+    learns_flagged = True
 
     def __init__(
         self,
@@ -182,7 +186,10 @@ class ForecastDetector(Detector):
             stat = np.where(ready, np.maximum(out.z, 0.0), np.nan)
             detail = np.where(ready & np.isfinite(out.eta), out.eta / 60.0, np.nan)
         kind = np.full(self.n, np.int8(Kind.PREDICTED_BREACH))
-        return Frame(stat, out.level, out.lower, out.upper, kind, detail)
+        # The band is where the value was expected now (level ± 3 one-step sigmas); the
+        # interval on the breach time lives in ``breach_info``, which reasons use.
+        band = 3.0 * np.sqrt(self.var + scale_floor(out.level) ** 2)
+        return Frame(stat, out.level, out.level - band, out.level + band, kind, detail)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         take = mask & self._takes(t, x)
@@ -240,8 +247,9 @@ class ForecastDetector(Detector):
 
     def _takes(self, t: FloatArray, x: FloatArray) -> BoolArray:
         """Points the filter can take: finite, and later than the series' last point."""
-        later = (self.seen == 0) | (t > self.t_last)
-        return np.isfinite(x) & np.isfinite(t) & later
+        later: BoolArray = (self.seen == 0) | (t > self.t_last)
+        finite: BoolArray = np.isfinite(x) & np.isfinite(t)
+        return finite & later
 
     def _g(self, h: FloatArray) -> FloatArray:
         """How far a unit trend carries the level in h seconds (damped)."""

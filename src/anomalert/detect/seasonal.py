@@ -50,7 +50,8 @@ class SeasonalDetector(Detector):
         day_memory: float = 7.0,
         week_memory: float = 4.0,
         gain: float = 0.75,
-        beta: float = 0.01,
+        var_memory: float = DAY,
+        select_memory: float = 3 * DAY,
         min_points: int = 30,
         k: float = 4.0,
     ) -> None:
@@ -59,7 +60,8 @@ class SeasonalDetector(Detector):
         self.day_memory = day_memory
         self.week_memory = week_memory
         self.gain = gain
-        self.beta = beta
+        self.var_memory = var_memory
+        self.select_memory = select_memory
         self.min_points = min_points
         self.k = k
         self.level = np.zeros(n)
@@ -68,6 +70,8 @@ class SeasonalDetector(Detector):
         self.t_prev = np.full(n, np.nan)
         self.dt = np.full(n, np.nan)
         self.var = np.zeros((n, 3))
+        self.select_var = np.zeros((n, 3))
+        self.model = np.zeros(n, dtype=np.int8)
         # Bins first, series second: a tick reads one bin for every series, contiguously.
         self.day = np.zeros((24, n), dtype=np.float32)
         self.week = np.zeros((168, n), dtype=np.float32)
@@ -107,13 +111,28 @@ class SeasonalDetector(Detector):
         return day_eff, week_eff, (d0, d1, dw), (w0, w1, ww)
 
     def _chosen(self, t: FloatArray) -> np.ndarray:
-        """Which model each series uses now: the simplest that is clearly better."""
+        """Which model each series uses now (decided in ``learn``, see ``_select``)."""
+        return self.model
+
+    def _select(self, t: FloatArray, mask: BoolArray) -> None:
+        """Re-decide each series' model, with hysteresis.
+
+        A richer model is taken once the data span two of its periods and it explains
+        clearly more variance (``gain``) over the slow ``select_var``; it is dropped only when
+        it stops helping at all. Flipping back and forth would move the deseasonalised input
+        of the other detectors by the whole seasonal shape, a false jump each time.
+        """
         span = t - self.t_first
-        v = self.var
-        use_day = (span >= 2 * DAY) & (v[:, DAILY] < self.gain * v[:, FLAT])
-        use_week = (span >= 2 * WEEK) & (v[:, WEEKLY] < self.gain * np.where(
-            use_day, v[:, DAILY], v[:, FLAT]))
-        return np.where(use_week, WEEKLY, np.where(use_day, DAILY, FLAT))
+        v = self.select_var
+        m = self.model
+        up_day = (m == FLAT) & (span >= 2 * DAY) & (v[:, DAILY] < self.gain * v[:, FLAT])
+        up_week = (m == DAILY) & (span >= 2 * WEEK) & (v[:, WEEKLY] < self.gain * v[:, DAILY])
+        down_week = (m == WEEKLY) & (v[:, WEEKLY] > 0.98 * v[:, DAILY])
+        down_day = (m == DAILY) & (v[:, DAILY] > 0.98 * v[:, FLAT])
+        new = np.where(up_day, DAILY, np.where(up_week | down_week, np.where(up_week, WEEKLY,
+                                                                              DAILY), m))
+        new = np.where(down_day, FLAT, new)
+        self.model = np.where(mask, new, m).astype(np.int8)
 
     def component(self, t: FloatArray) -> FloatArray:
         """The seasonal part of each series' current model at t (0 where none was found)."""
@@ -161,9 +180,13 @@ class SeasonalDetector(Detector):
         warm = (c > self.min_points)[:, None]
         bound = np.where(warm, self.k * sd, np.inf)
         rc = np.clip(resid, -bound, bound)
-        b = np.maximum(self.beta, 1.0 / np.maximum(c - 1.0, 1.0))[:, None]
+        young = 1.0 / np.maximum(c - 1.0, 1.0)
+        b = np.maximum(np.minimum(1.0, dt / self.var_memory), young)[:, None]
         new_var = np.where(first[:, None], 0.0, self.var + b * (rc * rc - self.var))
         self.var = np.where(mask[:, None], new_var, self.var)
+        bs = np.maximum(np.minimum(1.0, dt / self.select_memory), young)[:, None]
+        new_sel = np.where(first[:, None], 0.0, self.select_var + bs * (rc * rc - self.select_var))
+        self.select_var = np.where(mask[:, None], new_sel, self.select_var)
 
         # Level: deseasonalised, memory of ``level_memory`` seconds.
         alpha = np.maximum(np.minimum(1.0, dt / self.level_memory), 1.0 / c)
@@ -193,6 +216,7 @@ class SeasonalDetector(Detector):
                 prof[i1, rows] += (ge * w).astype(np.float32)
         self.count = np.where(mask, c, self.count)
         self.t_prev = np.where(mask, t, self.t_prev)
+        self._select(t, mask)
         self._cache = None
 
     def grow(self, n: int) -> None:

@@ -1,0 +1,292 @@
+"""``anomalert detect PATH --output OUT``: the file contract of PRODUCT.md, through the CLI.
+
+Most cases go through ``typer.testing.CliRunner`` on ``anomalert.cli.app``; one runs the
+installed ``anomalert`` script in a subprocess. Outputs are read back as text
+(``dtype=str``, no NA conversion) so "input columns preserved" means byte-for-byte cells.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from anomalert.cli import EXIT_BAD_INPUT, app
+
+OUTPUT_COLUMNS = ["anomaly_score", "is_anomaly", "reason"]
+ROWS = 600
+SPIKE_ROW = 450
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def stamps(rows: int = ROWS) -> list[str]:
+    return [(START + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(rows)]
+
+
+def values(seed: int, rows: int = ROWS, spike: bool = True) -> list[str]:
+    rng = np.random.default_rng(seed)
+    x = 100.0 + 5.0 * np.sin(np.arange(rows) / 60.0) + rng.normal(0.0, 1.0, rows)
+    if spike:
+        x[SPIKE_ROW] += 40.0
+    return [f"{v:.3f}" for v in x]
+
+
+def write_csv(path: Path, columns: dict[str, list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(columns)
+    lines = [",".join(names)]
+    lines += [",".join(row) for row in zip(*(columns[n] for n in names), strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def good_csv(path: Path, seed: int = 0) -> Path:
+    return write_csv(path, {"timestamp": stamps(), "value": values(seed)})
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def run_cli(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["detect", *map(str, args)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def check_output(src: Path, dest: Path) -> pd.DataFrame:
+    """The output of one file: its rows in order, its cells unchanged, three columns more."""
+    inp, out = read(src), read(dest)
+    assert list(out.columns) == [*inp.columns, *OUTPUT_COLUMNS]
+    assert len(out) == len(inp)
+    pd.testing.assert_frame_equal(out[list(inp.columns)], inp)
+    score = out["anomaly_score"].astype(float)
+    assert ((score >= 0.0) & (score <= 1.0)).all()
+    assert set(out["is_anomaly"]) <= {"0", "1"}
+    flagged = out["is_anomaly"] == "1"
+    assert (out.loc[flagged, "reason"].str.strip() != "").all()
+    return out
+
+
+# ------------------------------------------------------------------------ the happy path
+def test_folder_outputs_mirror_nested_input_paths(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    files = [
+        good_csv(src / "api" / "latency.csv", 1),
+        good_csv(src / "api" / "v2" / "errors.csv", 2),
+        good_csv(src / "top.csv", 3),
+        write_csv(src / "db" / "two.csv", {"timestamp": stamps(), "cpu": values(4, spike=False),
+                                           "latency_ms": values(5)}),
+    ]
+    (src / "notes.txt").write_text("not a csv\n")
+    code, _, stderr = run_cli(src, "--output", out)
+    assert code == 0, stderr
+    assert stderr == ""
+    produced = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert produced == sorted(f.relative_to(src) for f in files)
+    for f in files:
+        result = check_output(f, out / f.relative_to(src))
+        flags = np.flatnonzero(result["is_anomaly"] == "1")
+        assert SPIKE_ROW in flags, f"the +40 spike of {f.name} is not flagged"
+        assert len(flags) <= 3, f"{f.name}: {len(flags)} alerts on a calm series"
+
+
+def test_single_file_output_goes_directly_under_out(tmp_path: Path) -> None:
+    src = good_csv(tmp_path / "deep" / "cpu.csv")
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(src, "--output", out)
+    assert code == 0, stderr
+    assert [p.relative_to(out) for p in out.rglob("*.csv")] == [Path("cpu.csv")]
+    result = check_output(src, out / "cpu.csv")
+    assert result.loc[SPIKE_ROW, "is_anomaly"] == "1"
+    reason = result.loc[SPIKE_ROW, "reason"]
+    assert reason.startswith("value ")
+    assert "above" in reason and "spike" in reason
+    # rows that are neither flagged nor missing carry no reason
+    assert (result.loc[result["is_anomaly"] == "0", "reason"] == "").all()
+
+
+def test_causal_through_the_cli(tmp_path: Path) -> None:
+    """Scoring a prefix of a file gives exactly the first rows of scoring the whole file."""
+    ts, xs = stamps(), values(7)
+    whole = write_csv(tmp_path / "whole" / "m.csv", {"timestamp": ts, "value": xs})
+    cut = SPIKE_ROW + 5
+    part = write_csv(tmp_path / "part" / "m.csv", {"timestamp": ts[:cut], "value": xs[:cut]})
+    assert run_cli(whole, "--output", tmp_path / "o1")[0] == 0
+    assert run_cli(part, "--output", tmp_path / "o2")[0] == 0
+    full = read(tmp_path / "o1" / "m.csv")
+    head = read(tmp_path / "o2" / "m.csv")
+    assert len(head) == cut
+    pd.testing.assert_frame_equal(head, full.iloc[:cut])
+    assert head.loc[SPIKE_ROW, "is_anomaly"] == "1"
+
+
+# ------------------------------------------------------------------------ bad input
+BAD_FILES: dict[str, tuple[str, str]] = {
+    # name: (content, what the one stderr line must say)
+    "no_timestamp.csv": ("time,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,2\n",
+                         r"no 'timestamp' column"),
+    "bad_value.csv": ("timestamp,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,12x\n"
+                      "2024-01-01T00:02:00Z,3\n", r"unparsable value '12x' in column 'value'"),
+    "empty.csv": ("", r"empty file"),
+    "header_only.csv": ("timestamp,value\n", r"empty file|no data rows"),
+    "text_only.csv": ("timestamp,host\n2024-01-01T00:00:00Z,web-1\n", r"no numeric column"),
+    "bad_timestamp.csv": ("timestamp,value\n2024-01-01T00:00:00Z,1\nyesterday noon,2\n",
+                          r"unparsable timestamp 'yesterday noon'"),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_FILES))
+def test_bad_file_exits_2_with_one_line_and_good_files_still_scored(
+    tmp_path: Path, bad: str
+) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = good_csv(src / "ok" / "good.csv")
+    content, problem = BAD_FILES[bad]
+    bad_path = src / "sub" / bad
+    bad_path.parent.mkdir(parents=True)
+    bad_path.write_text(content)
+    code, _, stderr = run_cli(src, "--output", out)
+    assert code == EXIT_BAD_INPUT == 2
+    lines = error_lines(stderr)
+    assert len(lines) == 1, lines
+    assert str(bad_path) in lines[0]
+    assert re.search(problem, lines[0]), lines[0]
+    check_output(good, out / "ok" / "good.csv")
+    assert not (out / "sub" / bad).exists()
+
+
+def test_all_bad_files_of_a_folder_reported_once_each(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    goods = [good_csv(src / "a.csv", 1), good_csv(src / "deep" / "b.csv", 2)]
+    for name, (content, _) in BAD_FILES.items():
+        (src / "bad").mkdir(exist_ok=True)
+        (src / "bad" / name).write_text(content)
+    code, _, stderr = run_cli(src, "--output", out)
+    assert code == 2
+    lines = error_lines(stderr)
+    assert len(lines) == len(BAD_FILES), lines
+    for name, (_, problem) in BAD_FILES.items():
+        mine = [line for line in lines if str(src / "bad" / name) in line]
+        assert len(mine) == 1, (name, lines)
+        assert re.search(problem, mine[0])
+    for g in goods:
+        check_output(g, out / g.relative_to(src))
+    assert not (out / "bad").exists()
+
+
+def test_nonexistent_path_exits_2(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "metrics.csv"
+    code, _, stderr = run_cli(missing, "--output", tmp_path / "out")
+    assert code == 2
+    lines = error_lines(stderr)
+    assert len(lines) == 1, lines
+    assert str(missing) in lines[0]
+    assert "no such file" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="root can read a chmod 000 file")
+def test_unreadable_file_exits_2_and_others_still_scored(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = good_csv(src / "good.csv")
+    locked = good_csv(src / "locked.csv")
+    locked.chmod(0)
+    try:
+        code, _, stderr = run_cli(src, "--output", out)
+    finally:
+        locked.chmod(0o644)
+    assert code == 2
+    lines = error_lines(stderr)
+    assert len(lines) == 1, lines
+    assert str(locked) in lines[0]
+    assert "unreadable" in lines[0] or "ermission" in lines[0]
+    check_output(good, out / "good.csv")
+
+
+def test_installed_script_in_a_subprocess(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("anomalert")
+    assert script.exists(), script
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = good_csv(src / "svc" / "p99.csv")
+    bad = src / "svc" / "broken.csv"
+    bad.write_text("when,value\n2024-01-01T00:00:00Z,1\n")
+    proc = subprocess.run([str(script), "detect", str(src), "--output", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 1, lines
+    assert str(bad) in lines[0] and "timestamp" in lines[0]
+    result = check_output(good, out / "svc" / "p99.csv")
+    assert result.loc[SPIKE_ROW, "is_anomaly"] == "1"
+
+    ok = subprocess.run([str(script), "detect", str(good), "--output", str(tmp_path / "o2")],
+                        capture_output=True, text=True, timeout=120, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr == ""
+    pd.testing.assert_frame_equal(read(tmp_path / "o2" / "p99.csv"), result)
+
+
+# ------------------------------------------------------------------------ input hygiene
+def test_hygiene_missing_duplicate_out_of_order_and_text(tmp_path: Path) -> None:
+    ts, xs = stamps(), values(11)
+    hosts = [f"web-{i % 3}" for i in range(ROWS)]
+    missing_rows = {100: "", 101: "NaN", 102: "inf", 103: "-inf", 104: "nan"}
+    for r, cell in missing_rows.items():
+        xs[r] = cell
+    ts[201] = ts[200]  # duplicate timestamp
+    ts[300], ts[301] = ts[301], ts[300]  # one row out of order
+    src = write_csv(tmp_path / "h.csv", {"timestamp": ts, "value": xs, "host": hosts})
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(src, "--output", out)
+    assert code == 0, stderr
+    result = check_output(src, out / "h.csv")
+    assert list(result["timestamp"]) == ts  # every row kept, in input order
+    assert list(result["host"]) == hosts  # text column carried through unchanged
+    assert list(result["value"]) == xs  # cells as written, including "inf" and ""
+    for r in missing_rows:
+        assert float(result.loc[r, "anomaly_score"]) == 0.0
+        assert result.loc[r, "is_anomaly"] == "0"
+        assert "missing value" in result.loc[r, "reason"]
+    assert result.loc[200, "timestamp"] == result.loc[201, "timestamp"]
+    # duplicates, the late row and the rows around the gap are ordinary rows, not alerts
+    calm = [*range(95, 110), 199, 200, 201, 202, 299, 300, 301, 302]
+    assert (result.loc[calm, "is_anomaly"] == "0").all()
+    assert result.loc[SPIKE_ROW, "is_anomaly"] == "1"
+    assert result["reason"].str.contains("host").sum() == 0  # the text column is not scored
+
+
+def test_multi_column_file_reason_names_the_column(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "svc.csv", {"timestamp": stamps(),
+                                           "cpu_pct": values(21, spike=False),
+                                           "latency_ms": values(22)})
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(src, "--output", out)
+    assert code == 0, stderr
+    result = check_output(src, out / "svc.csv")
+    assert result.loc[SPIKE_ROW, "is_anomaly"] == "1"
+    assert result.loc[SPIKE_ROW, "reason"].startswith("latency_ms ")
+    assert "cpu_pct" not in result.loc[SPIKE_ROW, "reason"]
+    # a row where only one column is missing is still scored on the other one
+    xs = values(23, spike=False)
+    xs[SPIKE_ROW] = ""
+    ys = values(24)
+    src2 = write_csv(tmp_path / "half.csv", {"timestamp": stamps(), "a": xs, "b": ys})
+    assert run_cli(src2, "--output", out)[0] == 0
+    half = check_output(src2, out / "half.csv")
+    assert half.loc[SPIKE_ROW, "is_anomaly"] == "1"
+    assert half.loc[SPIKE_ROW, "reason"].startswith("b ")
