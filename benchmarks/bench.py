@@ -59,8 +59,9 @@ def bench_nab(datasets: Path) -> tuple[float, int] | None:
     out = Path(tempfile.mkdtemp(prefix="anomalert-bench-"))
     exe = Path(sys.executable).with_name("anomalert")
     t0 = time.perf_counter()
-    subprocess.run([str(exe), "detect", str(data), "--output", str(out), "--no-progress"],
-                   check=True)
+    subprocess.run(
+        [str(exe), "detect", str(data), "--output", str(out), "--no-progress"], check=True
+    )
     elapsed = time.perf_counter() - t0
     shutil.rmtree(out, ignore_errors=True)
     return elapsed, rows
@@ -88,14 +89,21 @@ def main() -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
-    table.add_row(f"batch engine, {args.series:,} series x {args.steps:,} steps",
-                  f"{rate:,.0f} updates/s", ">= 5,000,000/s")
+    table.add_row(
+        f"batch engine, {args.series:,} series x {args.steps:,} steps",
+        f"{rate:,.0f} updates/s",
+        ">= 5,000,000/s",
+    )
     table.add_row("state per univariate series", f"{per_series:,.0f} bytes", "<= 2,048")
-    table.add_row("single series, learn_one", f"{results['single_series_us_per_point']:,.0f} µs/pt",
-                  "")
+    table.add_row(
+        "single series, learn_one", f"{results['single_series_us_per_point']:,.0f} µs/pt", ""
+    )
     if nab is not None:
-        table.add_row("NAB folder through anomalert detect",
-                      f"{nab[0]:,.1f} s ({results['nab_rows_per_s']:,.0f} rows/s)", "")
+        table.add_row(
+            "NAB folder through anomalert detect",
+            f"{nab[0]:,.1f} s ({results['nab_rows_per_s']:,.0f} rows/s)",
+            "",
+        )
     Console().print(table)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))

@@ -8,8 +8,11 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="anomalert: few, trustworthy, self-explaining alerts.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="anomalert: few, trustworthy, self-explaining alerts.",
+)
 
 
 @app.callback()
@@ -40,10 +43,12 @@ def detect(
 @app.command()
 def demo(
     folder: Annotated[Path, typer.Option(help="Where to write the scenario.")] = Path(
-        "demo-output/scenario"),
+        "demo-output/scenario"
+    ),
     seed: Annotated[int, typer.Option(help="Scenario seed (same seed, same data).")] = 7,
-    days: Annotated[int, typer.Option(min=9, help="Days to simulate (incidents after day 7).")]
-    = 14,
+    days: Annotated[
+        int, typer.Option(min=9, help="Days to simulate (incidents after day 7).")
+    ] = 14,
 ) -> None:
     """Generate the demo scenario and show the alerts detection would raise on it."""
     from anomalert.demo.run import run_demo

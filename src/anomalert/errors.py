@@ -1,9 +1,9 @@
 """The exception tree, drawn once so callers know what to catch.
 
-    AnomalertError
-    ├── InputError            bad user input: a file, a column, a value (CLI exit 2)
-    │   └── FileInputError    ... tied to one file; the message names it
-    └── ConfigError           an invalid configuration, naming the location
+AnomalertError
+├── InputError            bad user input: a file, a column, a value (CLI exit 2)
+│   └── FileInputError    ... tied to one file; the message names it
+└── ConfigError           an invalid configuration, naming the location
 """
 
 from __future__ import annotations

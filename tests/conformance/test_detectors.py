@@ -42,15 +42,36 @@ INF_ROW, NEG_INF_ROW = 510, 511
 #: fit (and refit, and check for drift) on smaller buffers than in production.
 KWARGS: dict[str, dict[str, Any]] = {
     "forecast": {"limit": 130.0},
-    "forest": {"min_fit": 100, "refit_every": 300, "drift_window": 200, "buffer_size": 400,
-               "n_estimators": 16},
-    "patterns": {"window": 10, "stride": 2, "min_fit": 60, "refit_every": 300,
-                 "drift_window": 200, "buffer_size": 300},
+    "forest": {
+        "min_fit": 100,
+        "refit_every": 300,
+        "drift_window": 200,
+        "buffer_size": 400,
+        "n_estimators": 16,
+    },
+    "patterns": {
+        "window": 10,
+        "stride": 2,
+        "min_fit": 60,
+        "refit_every": 300,
+        "drift_window": 200,
+        "buffer_size": 300,
+    },
 }
 
 RAW_FIELDS = ("stat", "expected", "lower", "upper", "kind", "detail")
-STEP_FIELDS = ("score", "p", "flagged", "winner", "kind", "expected", "lower", "upper",
-               "detail", "adapted")
+STEP_FIELDS = (
+    "score",
+    "p",
+    "flagged",
+    "winner",
+    "kind",
+    "expected",
+    "lower",
+    "upper",
+    "detail",
+    "adapted",
+)
 
 
 # ------------------------------------------------------------------------------ detectors
@@ -155,8 +176,9 @@ def assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray], what: str = 
         np.testing.assert_array_equal(a[f], b[f], err_msg=f"{what} field {f!r}")
 
 
-def rows(res: dict[str, np.ndarray], sl: slice, series: list[int] | slice | None = None
-         ) -> dict[str, np.ndarray]:
+def rows(
+    res: dict[str, np.ndarray], sl: slice, series: list[int] | slice | None = None
+) -> dict[str, np.ndarray]:
     return {f: v[sl] if series is None else v[sl][:, series] for f, v in res.items()}
 
 
@@ -261,11 +283,15 @@ def test_raw_statistics_are_surprises(name: str) -> None:
 BAND_XFAIL: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BAND_XFAIL[n]))
-    if n in BAND_XFAIL else n
-    for n in NAMES
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BAND_XFAIL[n]))
+        if n in BAND_XFAIL
+        else n
+        for n in NAMES
+    ],
+)
 def test_band_contains_expected(name: str) -> None:
     res = reference(name, "raw")
     lo, ex, hi = res["lower"], res["expected"], res["upper"]
@@ -322,8 +348,9 @@ def test_nan_and_inf_inputs(name: str, mode: str) -> None:
     ref = reference(name, mode)
     tail = slice(600, ROWS)
     if mode == "raw":
-        np.testing.assert_array_equal(np.isfinite(res["stat"][tail]),
-                                      np.isfinite(ref["stat"][tail]))
+        np.testing.assert_array_equal(
+            np.isfinite(res["stat"][tail]), np.isfinite(ref["stat"][tail])
+        )
     else:
         assert (res["score"][tail] > 0).mean() >= 0.5 * (ref["score"][tail] > 0).mean()
 
@@ -362,7 +389,8 @@ def test_clone_is_untrained_with_equal_params(name: str) -> None:
     other = det.clone(n=5)
     assert other.n == 5
     assert {k: v for k, v in other.params().items() if k != "n"} == {
-        k: v for k, v in det.params().items() if k != "n"}
+        k: v for k, v in det.params().items() if k != "n"
+    }
     assert_same_state(other, make(name, 5))
 
 
@@ -419,4 +447,3 @@ def test_state_nbytes_is_linear_in_series(name: str) -> None:
     assert b.state_nbytes() == 2 * a.state_nbytes()
     a.grow(20)
     assert a.state_nbytes() == b.state_nbytes()
-

@@ -88,8 +88,10 @@ def test_folder_outputs_mirror_nested_input_paths(tmp_path: Path) -> None:
         good_csv(src / "api" / "latency.csv", 1),
         good_csv(src / "api" / "v2" / "errors.csv", 2),
         good_csv(src / "top.csv", 3),
-        write_csv(src / "db" / "two.csv", {"timestamp": stamps(), "cpu": values(4, spike=False),
-                                           "latency_ms": values(5)}),
+        write_csv(
+            src / "db" / "two.csv",
+            {"timestamp": stamps(), "cpu": values(4, spike=False), "latency_ms": values(5)},
+        ),
     ]
     (src / "notes.txt").write_text("not a csv\n")
     code, _, stderr = run_cli(src, "--output", out)
@@ -137,15 +139,22 @@ def test_causal_through_the_cli(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------ bad input
 BAD_FILES: dict[str, tuple[str, str]] = {
     # name: (content, what the one stderr line must say)
-    "no_timestamp.csv": ("time,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,2\n",
-                         r"no 'timestamp' column"),
-    "bad_value.csv": ("timestamp,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,12x\n"
-                      "2024-01-01T00:02:00Z,3\n", r"unparsable value '12x' in column 'value'"),
+    "no_timestamp.csv": (
+        "time,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,2\n",
+        r"no 'timestamp' column",
+    ),
+    "bad_value.csv": (
+        "timestamp,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,12x\n"
+        "2024-01-01T00:02:00Z,3\n",
+        r"unparsable value '12x' in column 'value'",
+    ),
     "empty.csv": ("", r"empty file"),
     "header_only.csv": ("timestamp,value\n", r"empty file|no data rows"),
     "text_only.csv": ("timestamp,host\n2024-01-01T00:00:00Z,web-1\n", r"no numeric column"),
-    "bad_timestamp.csv": ("timestamp,value\n2024-01-01T00:00:00Z,1\nyesterday noon,2\n",
-                          r"unparsable timestamp 'yesterday noon'"),
+    "bad_timestamp.csv": (
+        "timestamp,value\n2024-01-01T00:00:00Z,1\nyesterday noon,2\n",
+        r"unparsable timestamp 'yesterday noon'",
+    ),
 }
 
 
@@ -199,8 +208,9 @@ def test_nonexistent_path_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="root can read a chmod 000 file")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="root can read a chmod 000 file"
+)
 def test_unreadable_file_exits_2_and_others_still_scored(tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     good = good_csv(src / "good.csv")
@@ -225,8 +235,13 @@ def test_installed_script_in_a_subprocess(tmp_path: Path) -> None:
     good = good_csv(src / "svc" / "p99.csv")
     bad = src / "svc" / "broken.csv"
     bad.write_text("when,value\n2024-01-01T00:00:00Z,1\n")
-    proc = subprocess.run([str(script), "detect", str(src), "--output", str(out)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [str(script), "detect", str(src), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = error_lines(proc.stderr)
     assert len(lines) == 1, lines
@@ -234,8 +249,13 @@ def test_installed_script_in_a_subprocess(tmp_path: Path) -> None:
     result = check_output(good, out / "svc" / "p99.csv")
     assert result.loc[SPIKE_ROW, "is_anomaly"] == "1"
 
-    ok = subprocess.run([str(script), "detect", str(good), "--output", str(tmp_path / "o2")],
-                        capture_output=True, text=True, timeout=120, check=False)
+    ok = subprocess.run(
+        [str(script), "detect", str(good), "--output", str(tmp_path / "o2")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stderr == ""
     pd.testing.assert_frame_equal(read(tmp_path / "o2" / "p99.csv"), result)
@@ -271,9 +291,10 @@ def test_hygiene_missing_duplicate_out_of_order_and_text(tmp_path: Path) -> None
 
 
 def test_multi_column_file_reason_names_the_column(tmp_path: Path) -> None:
-    src = write_csv(tmp_path / "svc.csv", {"timestamp": stamps(),
-                                           "cpu_pct": values(21, spike=False),
-                                           "latency_ms": values(22)})
+    src = write_csv(
+        tmp_path / "svc.csv",
+        {"timestamp": stamps(), "cpu_pct": values(21, spike=False), "latency_ms": values(22)},
+    )
     out = tmp_path / "out"
     code, _, stderr = run_cli(src, "--output", out)
     assert code == 0, stderr

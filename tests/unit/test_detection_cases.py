@@ -38,8 +38,9 @@ def row(day: int, hour: float) -> int:
     return WEEK3 + day * PER_DAY + int(hour * 60)
 
 
-def business_shape(t: np.ndarray, amp: float = 30.0, start: float = 7.0,
-                   width: float = 13.0) -> np.ndarray:
+def business_shape(
+    t: np.ndarray, amp: float = 30.0, start: float = 7.0, width: float = 13.0
+) -> np.ndarray:
     """100 plus a smooth business-hours bump (07:00-20:00), 40 % of it on weekends."""
     hod = ((t - T0) % DAY) / HOUR
     dow = ((t - T0) // DAY) % 7
@@ -107,10 +108,10 @@ def build_cases() -> dict[str, Case]:
 
     # Broken seasonality: on Wednesday of week 3 the daily peak does not come.
     x = business_shape(T) + noise(6)
-    x[BROKEN[0]:BROKEN[1]] = 100.0 + noise(7, BROKEN[1] - BROKEN[0])
+    x[BROKEN[0] : BROKEN[1]] = 100.0 + noise(7, BROKEN[1] - BROKEN[0])
     add("broken_smooth", x)
     x = plateau_shape(T) + noise(8)
-    x[PLATEAU[0]:PLATEAU[1]] = 100.0 + noise(9, PLATEAU[1] - PLATEAU[0])
+    x[PLATEAU[0] : PLATEAU[1]] = 100.0 + noise(9, PLATEAU[1] - PLATEAU[0])
     add("broken_plateau", x)
 
     for k in range(3):
@@ -161,8 +162,10 @@ def results() -> dict[str, Result]:
         flagged[k] = step.flagged
         score[k] = step.score
         kind[k] = step.kind
-    return {name: Result(t[:, j], flagged[:, j], score[:, j], kind[:, j])
-            for j, name in enumerate(names)}
+    return {
+        name: Result(t[:, j], flagged[:, j], score[:, j], kind[:, j])
+        for j, name in enumerate(names)
+    }
 
 
 def runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -274,8 +277,9 @@ def test_broken_seasonality_smooth_peak_is_detected(results: dict[str, Result]) 
     assert r.flagged[start:end].any(), "missing daily peak not detected"
 
 
-@pytest.mark.parametrize("name", ["clean_smooth0", "clean_smooth1", "clean_smooth2",
-                                  "clean_plateau"])
+@pytest.mark.parametrize(
+    "name", ["clean_smooth0", "clean_smooth1", "clean_smooth2", "clean_plateau"]
+)
 def test_clean_weekly_seasonal_series_does_not_page(results: dict[str, Result], name: str) -> None:
     after = week3_runs(results[name])
     assert len(after) <= 1, after
@@ -311,8 +315,6 @@ def test_irregular_sampling_does_not_alert_in_the_first_two_weeks(
     r = results["irregular"]
     early = r.t < T0 + 14 * DAY
     assert not r.flagged[early].any(), runs(r.flagged & early)
-
-
 
 
 @pytest.mark.parametrize("hours", [1, 6, 24])

@@ -73,14 +73,31 @@ def detect_scenario(
         s = engine.step(t, x_all[k]).series
         fire = s.flagged & (k - last > settings.cooldown)
         last = np.where(s.flagged, k, last)
-        for j in np.flatnonzero(fire):
+        for jj in np.flatnonzero(fire):
+            j = int(jj)
             service, metric = keys[j]
             period = float(seasonal.period(t[j : j + 1])[0])
-            reason = explain(metric, float(x_all[k, j]), times[k], Kind(int(s.kind[j])),
-                             float(s.expected[j]), float(s.lower[j]), float(s.upper[j]),
-                             float(s.detail[j]), period > 0)
-            alerts.append(Alert(service, metric, index[k].to_pydatetime(), float(s.score[j]),
-                                Kind(int(s.kind[j])), f"{service}: {reason}"))
+            reason = explain(
+                metric,
+                float(x_all[k, j]),
+                times[k],
+                Kind(int(s.kind[j])),
+                float(s.expected[j]),
+                float(s.lower[j]),
+                float(s.upper[j]),
+                float(s.detail[j]),
+                period > 0,
+            )
+            alerts.append(
+                Alert(
+                    service,
+                    metric,
+                    index[k].to_pydatetime(),
+                    float(s.score[j]),
+                    Kind(int(s.kind[j])),
+                    f"{service}: {reason}",
+                )
+            )
     return alerts
 
 
@@ -89,8 +106,7 @@ def match(alerts: list[Alert], incidents: tuple[IncidentLabel, ...]) -> dict[str
     out: dict[str, list[Alert]] = {inc.id: [] for inc in incidents}
     out[""] = []
     for alert in alerts:
-        hit = next((inc.id for inc in incidents
-                    if inc.start <= alert.time <= inc.end + GRACE), "")
+        hit = next((inc.id for inc in incidents if inc.start <= alert.time <= inc.end + GRACE), "")
         out[hit].append(alert)
     return out
 
@@ -103,15 +119,16 @@ def run_demo(folder: Path, seed: int = 7, days: int = 14, console: Console | Non
     console = console or Console()
     write_scenario(generate(ScenarioSpec(seed=seed, days=days)), folder)
     data = load_scenario(folder)
-    console.print(f"scenario written to [bold]{folder}[/]: {len(data.samples)} series, "
-                  f"{len(data.events)} change events, {len(data.incidents)} labelled incidents")
+    console.print(
+        f"scenario written to [bold]{folder}[/]: {len(data.samples)} series, "
+        f"{len(data.events)} change events, {len(data.incidents)} labelled incidents"
+    )
     alerts = detect_scenario(data)
     table = Table(title="alerts the engine would raise")
     for col in ("time (UTC)", "score", "kind", "reason"):
         table.add_column(col)
     for a in alerts:
-        table.add_row(a.time.strftime("%a %m-%d %H:%M"), f"{a.score:.2f}", a.kind.label,
-                      a.reason)
+        table.add_row(a.time.strftime("%a %m-%d %H:%M"), f"{a.score:.2f}", a.kind.label, a.reason)
     console.print(table)
     matched = match(alerts, data.incidents)
     summary = Table(title="alerts against the labelled incidents")
@@ -120,10 +137,13 @@ def run_demo(folder: Path, seed: int = 7, days: int = 14, console: Console | Non
     for inc in data.incidents:
         got = matched[inc.id]
         lead = f"{(got[0].time - inc.start).total_seconds() / 60:.0f} min" if got else "missed"
-        summary.add_row(inc.id, inc.type, inc.root_service, inc.start.strftime("%a %H:%M"),
-                        str(len(got)), lead)
+        summary.add_row(
+            inc.id, inc.type, inc.root_service, inc.start.strftime("%a %H:%M"), str(len(got)), lead
+        )
     console.print(summary)
     covered = sum(1 for inc in data.incidents if matched[inc.id])
-    console.print(f"{len(alerts)} alerts; incidents covered {covered}/{len(data.incidents)}; "
-                  f"alerts outside any incident: {len(matched[''])}")
+    console.print(
+        f"{len(alerts)} alerts; incidents covered {covered}/{len(data.incidents)}; "
+        f"alerts outside any incident: {len(matched[''])}"
+    )
     return len(matched[""])

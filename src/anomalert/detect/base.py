@@ -125,8 +125,7 @@ class Detector(ArrayState, ABC):
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         """Take x into the model for the series where ``mask`` is true (x finite there)."""
 
-    def adapt(self, mask: BoolArray) -> None:  # noqa: B027
-        # An optional hook: detectors without a level to restart need not override it.
+    def adapt(self, mask: BoolArray) -> None:
         """Accept the current behaviour of the masked series as the new normal.
 
         Called by the ensemble when a deviation has lasted long enough to be a new baseline

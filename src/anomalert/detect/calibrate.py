@@ -68,8 +68,9 @@ class TailCalibrator(ArrayState):
         self.exceed = np.full(n, prior_weight * prior_rate, dtype=np.float32)
         self.excess = np.full(n, prior_weight * prior_rate * prior_scale, dtype=np.float32)
         # Second moment of the excess; the exponential prior has variance scale**2.
-        self.excess_sq = np.full(n, prior_weight * prior_rate * 2 * prior_scale**2,
-                                 dtype=np.float32)
+        self.excess_sq = np.full(
+            n, prior_weight * prior_rate * 2 * prior_scale**2, dtype=np.float32
+        )
 
     def p_value(self, stat: FloatArray) -> FloatArray:
         """Probability, under this series' own history, of a statistic at least this large."""
@@ -77,8 +78,9 @@ class TailCalibrator(ArrayState):
         shape, scale = self.tail()
         y = stat - self.z0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            heavy = rate * np.power(np.maximum(1.0 + shape * y / scale, 1e-12), -1.0 / np.maximum(
-                shape, 1e-6))
+            heavy = rate * np.power(
+                np.maximum(1.0 + shape * y / scale, 1e-12), -1.0 / np.maximum(shape, 1e-6)
+            )
             light = rate * np.exp(-y / scale)
             p = np.where(shape > 1e-3, heavy, light)
         return np.minimum(np.where(np.isnan(stat), np.nan, p), 1.0)
@@ -108,5 +110,6 @@ class TailCalibrator(ArrayState):
         self.exceed = np.where(m, self.exceed * d + (s > self.z0), self.exceed).astype(np.float32)
         over = np.maximum(s - self.z0, 0.0)
         self.excess = np.where(m, self.excess * d + over, self.excess).astype(np.float32)
-        self.excess_sq = np.where(m, self.excess_sq * d + over * over,
-                                  self.excess_sq).astype(np.float32)
+        self.excess_sq = np.where(m, self.excess_sq * d + over * over, self.excess_sq).astype(
+            np.float32
+        )

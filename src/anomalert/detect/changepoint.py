@@ -1,9 +1,10 @@
 """Level shifts and trend changes: deviations too small to page on one point, but lasting.
 
 ``LevelShiftDetector`` compares a fast mean of clipped values with a slow robust baseline,
-so a sustained shift adds up to an alarm within tens of points while single spikes cannot. ``TrendDetector`` compares a fast and a slow average of the
-series' steps: a slope that changes for good (a leak starting, growth stalling) moves the
-fast one away from the slow one by more than the steps' noise explains.
+so a sustained shift adds up to an alarm within tens of points while single spikes cannot.
+``TrendDetector`` compares a fast and a slow average of the series' steps: a slope that
+changes for good (a leak starting, growth stalling) moves the fast one away from the slow
+one by more than the steps' noise explains.
 
 Neither learns from flagged points (the ensemble holds those back), so the statistic keeps
 pointing at the shift until the shift is accepted (``adapt``), which restarts the baselines.
@@ -114,8 +115,9 @@ class TrendDetector(Detector):
         stat = np.where((self.count >= self.min_points) & np.isfinite(x), stat, np.nan)
         expected = self.level + self.slow_mean
         band = 3.0 * sd_step
-        return Frame(stat, expected, expected - band, expected + band,
-                     np.full(self.n, np.int8(Kind.TREND)))
+        return Frame(
+            stat, expected, expected - band, expected + band, np.full(self.n, np.int8(Kind.TREND))
+        )
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         step = x - self.prev
@@ -123,13 +125,20 @@ class TrendDetector(Detector):
         if m.any():
             sd = np.maximum(np.sqrt(self.var), scale_floor(self.level))
             warm = self.count > 20
-            s = np.where(warm, np.clip(step - self.slow_mean, -3 * sd, 3 * sd) + self.slow_mean,
-                         step)
+            s = np.where(
+                warm, np.clip(step - self.slow_mean, -3 * sd, 3 * sd) + self.slow_mean, step
+            )
             c = self.count + 1.0
-            self.fast_mean = np.where(m, self.fast_mean + np.maximum(self.fast, 1 / c)
-                                      * (s - self.fast_mean), self.fast_mean)
-            self.slow_mean = np.where(m, self.slow_mean + np.maximum(self.slow, 1 / c)
-                                      * (s - self.slow_mean), self.slow_mean)
+            self.fast_mean = np.where(
+                m,
+                self.fast_mean + np.maximum(self.fast, 1 / c) * (s - self.fast_mean),
+                self.fast_mean,
+            )
+            self.slow_mean = np.where(
+                m,
+                self.slow_mean + np.maximum(self.slow, 1 / c) * (s - self.slow_mean),
+                self.slow_mean,
+            )
             r = s - self.slow_mean
             b = np.maximum(self.beta, 1 / c)
             self.var = np.where(m, (1 - b) * self.var + b * r * r, self.var)
@@ -139,4 +148,3 @@ class TrendDetector(Detector):
 
     def adapt(self, mask: BoolArray) -> None:
         self.fast_mean = np.where(mask, self.slow_mean, self.fast_mean)
-

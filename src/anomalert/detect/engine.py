@@ -58,8 +58,9 @@ class BatchEngine:
         self.group = None
         if groups is not None and groups.size and s.multivariate:
             g, dim = groups.shape
-            self.group = Ensemble(make_multivariate(s.multivariate, g, dim, s.seed),
-                                  s.threshold, s.accept_after)
+            self.group = Ensemble(
+                make_multivariate(s.multivariate, g, dim, s.seed), s.threshold, s.accept_after
+            )
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Tick:
         """Score every series at its time t, then learn from what may be learned."""

@@ -17,6 +17,7 @@ series", whatever the detector mix. Then it decides what the detectors may learn
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -47,8 +48,9 @@ class Step:
 
 def _shifted(frame: Frame, comp: FloatArray) -> Frame:
     """A deseasonalised detector's band, put back into the series' own units."""
-    return replace(frame, expected=frame.expected + comp, lower=frame.lower + comp,
-                   upper=frame.upper + comp)
+    return replace(
+        frame, expected=frame.expected + comp, lower=frame.lower + comp, upper=frame.upper + comp
+    )
 
 
 class Ensemble:
@@ -56,13 +58,13 @@ class Ensemble:
 
     def __init__(
         self,
-        detectors: list[Detector],
+        detectors: Sequence[Detector],
         threshold: float = DEFAULT_THRESHOLD,
         accept_after: int = 30,
     ) -> None:
         if not detectors:
             raise ValueError("an ensemble needs at least one detector")
-        self.detectors = detectors
+        self.detectors = list(detectors)
         self.n = detectors[0].n
         self.threshold = threshold
         self.accept_after = accept_after
@@ -81,8 +83,10 @@ class Ensemble:
         inputs = [xs if d.deseasonalized else x for d in self.detectors]
         frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
         if comp is not None:
-            frames = [_shifted(f, comp) if d.deseasonalized else f
-                      for d, f in zip(self.detectors, frames, strict=True)]
+            frames = [
+                _shifted(f, comp) if d.deseasonalized else f
+                for d, f in zip(self.detectors, frames, strict=True)
+            ]
         ps = np.stack([c.p_value(f.stat) for c, f in zip(self.calibrators, frames, strict=True)])
         ps = np.where(np.isnan(ps), 1.0, ps)
         voters = np.maximum((ps < 1.0).sum(axis=0), 1)
@@ -90,9 +94,11 @@ class Ensemble:
         cols = np.arange(self.n)
         p = np.minimum(ps[winner, cols] * voters, 1.0)
         score = score_from_p(p)
-        finite = np.isfinite(x) if x.ndim == 1 else np.isfinite(x).any(axis=1)
+        finite: BoolArray = np.asarray(
+            np.isfinite(x) if x.ndim == 1 else np.isfinite(x).any(axis=1)
+        )
         flagged = (score >= self.threshold) & finite
-        always = finite if learnable is None else finite & learnable
+        always: BoolArray = finite if learnable is None else np.asarray(finite & learnable)
         learn = always & ~flagged
 
         # The calibrators also see the first point of each flagged run: a deviation that
@@ -101,20 +107,34 @@ class Ensemble:
         calibrate = (learn | onset) & finite
         self.run = np.where(flagged, self.run + 1, 0)
         adapted = self.run >= self.accept_after
-        for det, cal, frame, xi in zip(self.detectors, self.calibrators, frames, inputs,
-                                       strict=True):
+        for det, cal, frame, xi in zip(
+            self.detectors, self.calibrators, frames, inputs, strict=True
+        ):
             cal.learn(frame.stat, calibrate)
             det.learn(t, xi, always if det.learns_flagged else learn)
             if adapted.any():
                 det.adapt(adapted)
         self.run = np.where(adapted, 0, self.run)
 
-        pick = [np.stack([getattr(f, name) for f in frames])[winner, cols]
-                for name in ("kind", "expected", "lower", "upper")]
-        details = np.stack([f.detail if f.detail is not None else np.full(self.n, np.nan)
-                            for f in frames])[winner, cols]
-        return Step(score, p, flagged, winner.astype(np.int8), pick[0].astype(np.int8),
-                    pick[1], pick[2], pick[3], details, adapted)
+        pick = [
+            np.stack([getattr(f, name) for f in frames])[winner, cols]
+            for name in ("kind", "expected", "lower", "upper")
+        ]
+        details = np.stack(
+            [f.detail if f.detail is not None else np.full(self.n, np.nan) for f in frames]
+        )[winner, cols]
+        return Step(
+            score,
+            p,
+            flagged,
+            winner.astype(np.int8),
+            pick[0].astype(np.int8),
+            pick[1],
+            pick[2],
+            pick[3],
+            details,
+            adapted,
+        )
 
     def grow(self, n: int) -> None:
         """Follow more series: new ones start untrained."""
@@ -127,5 +147,8 @@ class Ensemble:
 
     def state_nbytes(self) -> int:
         """Bytes of state for all n series."""
-        return (sum(d.state_nbytes() for d in self.detectors)
-                + sum(c.state_nbytes() for c in self.calibrators) + self.run.nbytes)
+        return (
+            sum(d.state_nbytes() for d in self.detectors)
+            + sum(c.state_nbytes() for c in self.calibrators)
+            + self.run.nbytes
+        )

@@ -98,8 +98,13 @@ def score_tables(
         col = np.argmin(p, axis=1)
         best = p[fidx, col]
         sel = fidx * width + col
-        kind, exp_, lo, hi, det = s.kind[sel], s.expected[sel], s.lower[sel], s.upper[sel], \
-            s.detail[sel]
+        kind, exp_, lo, hi, det = (
+            s.kind[sel],
+            s.expected[sel],
+            s.lower[sel],
+            s.upper[sel],
+            s.detail[sel],
+        )
         if tick.groups is not None:
             g = tick.groups
             asked = asked + 1
@@ -146,9 +151,15 @@ def reasons(table: Table, scored: Scored) -> list[str]:
             c = int(np.nanargmax(np.abs(table.values[row])))
         value = float(table.values[row, c])
         result[row] = explain(
-            table.columns[c], value, float(table.t[row]), Kind(int(scored.kind[row])),
-            float(scored.expected[row]), float(scored.lower[row]), float(scored.upper[row]),
-            float(scored.detail[row]), bool(scored.seasonal[row]),
+            table.columns[c],
+            value,
+            float(table.t[row]),
+            Kind(int(scored.kind[row])),
+            float(scored.expected[row]),
+            float(scored.lower[row]),
+            float(scored.upper[row]),
+            float(scored.detail[row]),
+            bool(scored.seasonal[row]),
         )
     return result
 

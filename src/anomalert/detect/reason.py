@@ -51,14 +51,20 @@ def explain(
     usual = f"the usual {fmt(expected)}{when(t, seasonal)}"
     if kind == Kind.PREDICTED_BREACH:
         eta = f"in about {detail:.0f} minutes" if math.isfinite(detail) else "soon"
-        return (f"{metric} {fmt(value)} is climbing towards its limit and is predicted to "
-                f"reach it {eta} (predicted breach)")
+        return (
+            f"{metric} {fmt(value)} is climbing towards its limit and is predicted to "
+            f"reach it {eta} (predicted breach)"
+        )
     if kind == Kind.MULTIVARIATE:
-        return (f"unusual combination of metrics; most deviating: {metric} {fmt(value)}, "
-                f"{sigmas:.1f}σ {side} {usual} (multivariate)")
+        return (
+            f"unusual combination of metrics; most deviating: {metric} {fmt(value)}, "
+            f"{sigmas:.1f}σ {side} {usual} (multivariate)"
+        )
     if kind == Kind.LEVEL_SHIFT:
-        return (f"{metric} {fmt(value)} has shifted {side} {usual} "
-                f"(band {fmt(lower)}–{fmt(upper)}) and stayed there (level shift)")
+        return (
+            f"{metric} {fmt(value)} has shifted {side} {usual} "
+            f"(band {fmt(lower)}–{fmt(upper)}) and stayed there (level shift)"
+        )
     if kind == Kind.TREND:
         return f"{metric} {fmt(value)}: its trend changed, now {side} {usual} (trend)"
     label = Kind(kind).label if kind else "deviation"

@@ -10,8 +10,13 @@ from anomalert.detect.seasonal import SeasonalDetector
 
 UNIVARIATE: dict[str, type[Detector]] = {
     cls.name: cls
-    for cls in (RollingDetector, SeasonalDetector, LevelShiftDetector, TrendDetector,
-                ForecastDetector)
+    for cls in (
+        RollingDetector,
+        SeasonalDetector,
+        LevelShiftDetector,
+        TrendDetector,
+        ForecastDetector,
+    )
 }
 
 #: The univariate detectors the default ensemble runs, chosen on the development data.

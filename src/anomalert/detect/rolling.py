@@ -55,8 +55,9 @@ class RollingDetector(Detector):
         ready = (self.count >= self.min_points) & np.isfinite(x) & ~self._after_gap(t)
         stat = np.where(ready, stat, np.nan)
         band = 3.0 * sd
-        return Frame(stat, self.level.copy(), self.level - band, self.level + band,
-                     kinds_from_sign(diff))
+        return Frame(
+            stat, self.level.copy(), self.level - band, self.level + band, kinds_from_sign(diff)
+        )
 
     def _after_gap(self, t: FloatArray) -> BoolArray:
         """Series whose last point is more than ``max_gap`` typical intervals old.
@@ -74,13 +75,21 @@ class RollingDetector(Detector):
             self.count = np.where(stale, np.minimum(self.count, WARM_RESTART), self.count)
             self.prev = np.where(stale, np.nan, self.prev)
         ok = mask & np.isfinite(gap) & (gap > 0)
-        self.dt = np.where(ok, np.where(np.isnan(self.dt), gap, 0.95 * self.dt + 0.05 * gap),
-                           self.dt)
+        self.dt = np.where(
+            ok, np.where(np.isnan(self.dt), gap, 0.95 * self.dt + 0.05 * gap), self.dt
+        )
         self.t_prev = np.where(mask, t, self.t_prev)
         step = x - self.prev
         has_prev = mask & np.isfinite(step)
-        robust_update(self.step_mean, self.step_var, self.step_count, step, has_prev,
-                      self.alpha * 0.2, self.beta)
+        robust_update(
+            self.step_mean,
+            self.step_var,
+            self.step_count,
+            step,
+            has_prev,
+            self.alpha * 0.2,
+            self.beta,
+        )
         robust_update(self.level, self.var, self.count, x, mask, self.alpha, self.beta)
         self.prev = np.where(mask, x, self.prev)
 

@@ -26,6 +26,9 @@ WEEK_OFFSET = 3 * DAY
 
 FLAT, DAILY, WEEKLY = 0, 1, 2
 
+_Lookup = tuple[FloatArray, FloatArray, tuple, tuple]
+_Cache = tuple[FloatArray, _Lookup]
+
 
 def _interp(profile: np.ndarray, pos: FloatArray) -> tuple[np.ndarray, np.ndarray, FloatArray]:
     """Indices of the two bins around each position and the weight of the second one."""
@@ -77,13 +80,13 @@ class SeasonalDetector(Detector):
         self.week = np.zeros((168, n), dtype=np.float32)
 
     # -- model -----------------------------------------------------------------------------
-    def _profiles(self, t: FloatArray) -> tuple[FloatArray, FloatArray, tuple, tuple]:
+    def _profiles(self, t: FloatArray) -> _Lookup:
         # observe and learn of one tick share the time array: look the bins up once.
-        cached = getattr(self, "_cache", None)
+        cached: _Cache | None = getattr(self, "_cache", None)
         if cached is not None and cached[0] is t:
-            return cached[1]  # type: ignore[no-any-return]
+            return cached[1]
         result = self._lookup(t)
-        self._cache = (t, result)
+        self._cache: _Cache | None = (t, result)
         return result
 
     def __getstate__(self) -> dict[str, object]:
@@ -91,7 +94,7 @@ class SeasonalDetector(Detector):
         state.pop("_cache", None)
         return state
 
-    def _lookup(self, t: FloatArray) -> tuple[FloatArray, FloatArray, tuple, tuple]:
+    def _lookup(self, t: FloatArray) -> _Lookup:
         if self.n > 1 and t[0] == t[-1] and (t == t[0]).all():
             # The service case: every series ticks at the same time, so the bins are the
             # same for all and a column slice replaces a gather.
@@ -129,8 +132,9 @@ class SeasonalDetector(Detector):
         up_week = (m == DAILY) & (span >= 2 * WEEK) & (v[:, WEEKLY] < self.gain * v[:, DAILY])
         down_week = (m == WEEKLY) & (v[:, WEEKLY] > 0.98 * v[:, DAILY])
         down_day = (m == DAILY) & (v[:, DAILY] > 0.98 * v[:, FLAT])
-        new = np.where(up_day, DAILY, np.where(up_week | down_week, np.where(up_week, WEEKLY,
-                                                                              DAILY), m))
+        new = np.where(
+            up_day, DAILY, np.where(up_week | down_week, np.where(up_week, WEEKLY, DAILY), m)
+        )
         new = np.where(down_day, FLAT, new)
         self.model = np.where(mask, new, m).astype(np.int8)
 
@@ -168,8 +172,11 @@ class SeasonalDetector(Detector):
         self.t_first = np.where(mask & np.isnan(self.t_first), t, self.t_first)
         gap = t - self.t_prev
         ok_gap = mask & np.isfinite(gap) & (gap > 0)
-        self.dt = np.where(ok_gap, np.where(np.isnan(self.dt), gap,
-                                            0.9 * self.dt + 0.1 * np.minimum(gap, DAY)), self.dt)
+        self.dt = np.where(
+            ok_gap,
+            np.where(np.isnan(self.dt), gap, 0.9 * self.dt + 0.1 * np.minimum(gap, DAY)),
+            self.dt,
+        )
         dt = np.nan_to_num(self.dt, nan=300.0)
         level = np.where(first, x - day_eff - week_eff, self.level)
 

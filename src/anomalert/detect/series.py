@@ -38,8 +38,9 @@ class SeriesDetector:
         threshold: float = DEFAULT_THRESHOLD,
         accept_after: int = 30,
     ) -> None:
-        self.ensemble = Ensemble(detectors or make_univariate(DEFAULT_UNIVARIATE, 1),
-                                 threshold, accept_after)
+        self.ensemble = Ensemble(
+            detectors or make_univariate(DEFAULT_UNIVARIATE, 1), threshold, accept_after
+        )
         self._ticks = 0
 
     def _t(self, t: float | None) -> np.ndarray:

@@ -117,5 +117,6 @@ def _parse_numeric(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:
     if bad.sum() == (~missing).sum():
         return None  # a text column: carried through, not scored
     row = int(np.flatnonzero(bad.to_numpy())[0])
-    raise FileInputError(path, f"unparsable value {raw.iloc[row]!r} in column {col!r} "
-                               f"at row {row + 1}")
+    raise FileInputError(
+        path, f"unparsable value {raw.iloc[row]!r} in column {col!r} at row {row + 1}"
+    )
