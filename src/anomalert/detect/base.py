@@ -113,6 +113,10 @@ class Detector(ArrayState, ABC):
     #: True for detectors that must learn even from flagged points (a forecast that stopped
     #: learning at the first warning would extrapolate a stale trend).
     learns_flagged: ClassVar[bool] = False
+    #: True for detectors whose statistic is already a standard-normal quantile from their
+    #: own model (a forecast's breach probability): p is taken from it directly instead of a
+    #: learned tail, which would otherwise learn the climb it should warn about.
+    self_calibrated: ClassVar[bool] = False
 
     def __init__(self, n: int = 1) -> None:
         self.n = n

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.special import ndtr
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.calibrate import TailCalibrator, score_from_p
@@ -87,7 +88,12 @@ class Ensemble:
                 _shifted(f, comp) if d.deseasonalized else f
                 for d, f in zip(self.detectors, frames, strict=True)
             ]
-        ps = np.stack([c.p_value(f.stat) for c, f in zip(self.calibrators, frames, strict=True)])
+        ps = np.stack(
+            [
+                ndtr(-f.stat) if d.self_calibrated else c.p_value(f.stat)
+                for d, c, f in zip(self.detectors, self.calibrators, frames, strict=True)
+            ]
+        )
         ps = np.where(np.isnan(ps), 1.0, ps)
         voters = np.maximum((ps < 1.0).sum(axis=0), 1)
         winner = np.argmin(ps, axis=0)

@@ -129,6 +129,8 @@ class ForecastDetector(Detector):
     name = "forecast"
     #: A breach forecast must keep following the climb it is warning about.
     learns_flagged = True
+    #: ``stat`` is the normal quantile of the breach probability within the horizon.
+    self_calibrated = True
 
     def __init__(
         self,
