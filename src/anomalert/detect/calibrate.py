@@ -24,9 +24,15 @@ behaviour) maps to 0.90, p = 1e-6 to 0.97, and p = 0.5 to 0.16.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from numpy.typing import NDArray
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
+from anomalert.detect.kernels import clip, learning
+
+IndexArray = NDArray[np.intp]
 
 SCORE_POWER = 0.25
 
@@ -39,6 +45,23 @@ def score_from_p(p: FloatArray) -> FloatArray:
 def p_from_score(score: float) -> float:
     """The tail probability a score stands for (inverse of ``score_from_p``)."""
     return float((1.0 - score) ** (1.0 / SCORE_POWER))
+
+
+class _Tail(NamedTuple):
+    """The fitted tail of every series, in float64; it only changes when the calibrator learns.
+
+    Widened once per fit, so that the p-values of a tick do not convert float32 operands
+    on every operation (the products are the same: numpy widens them to float64 anyway).
+    """
+
+    rate: FloatArray  # how often the statistic exceeds z0
+    scale: FloatArray
+    # The series with a heavy (Pareto) tail, and their shape, scale, rate and -1 / shape.
+    heavy: IndexArray
+    heavy_shape: FloatArray
+    heavy_scale: FloatArray
+    heavy_rate: FloatArray
+    heavy_power: FloatArray
 
 
 class TailCalibrator(ArrayState):
@@ -72,44 +95,98 @@ class TailCalibrator(ArrayState):
             n, prior_weight * prior_rate * 2 * prior_scale**2, dtype=np.float32
         )
 
+    def _tail(self) -> _Tail:
+        """The tail fit, computed once per learned tick (every p-value of a tick shares it)."""
+        return self._cached("tail", self._fit)
+
+    def _fit(self) -> _Tail:
+        shape, scale = self.tail()
+        # The float32 quotient, widened as it is stored.
+        rate = np.divide(self.exceed, self.weight, out=np.empty(self.n), dtype=np.float32)
+        wide_scale = scale.astype(np.float64)
+        heavy = np.flatnonzero(shape > 1e-3)
+        shape_h = shape[heavy]
+        return _Tail(
+            rate,
+            wide_scale,
+            heavy,
+            shape_h.astype(np.float64),
+            wide_scale[heavy],
+            rate[heavy],
+            (-1.0 / np.maximum(shape_h, 1e-6)).astype(np.float64),
+        )
+
     def p_value(self, stat: FloatArray) -> FloatArray:
         """Probability, under this series' own history, of a statistic at least this large."""
-        rate = self.exceed / self.weight
-        shape, scale = self.tail()
-        y = stat - self.z0
+        tail = self._tail()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            heavy = rate * np.power(
-                np.maximum(1.0 + shape * y / scale, 1e-12), -1.0 / np.maximum(shape, 1e-6)
-            )
-            light = rate * np.exp(-y / scale)
-            p = np.where(shape > 1e-3, heavy, light)
-        return np.minimum(np.where(np.isnan(stat), np.nan, p), 1.0)
+            # Exponential tail, rate * exp(-(stat - z0) / scale), computed for every series.
+            p = self.z0 - stat
+            p /= tail.scale
+            np.exp(p, out=p)
+            p *= tail.rate
+            if tail.heavy.size:
+                # Generalised Pareto, rate * (1 + shape * y / scale) ** (-1 / shape), for the
+                # heavy-tailed series only (a gather beats a masked merge on a random mask).
+                y = stat[tail.heavy]
+                y -= self.z0
+                y *= tail.heavy_shape
+                y /= tail.heavy_scale
+                y += 1.0
+                np.maximum(y, 1e-12, out=y)
+                np.power(y, tail.heavy_power, out=y)
+                y *= tail.heavy_rate
+                p[tail.heavy] = y
+        # NaN where stat is NaN: both tails propagate it.
+        return np.minimum(p, 1.0, out=p)
 
     def tail(self) -> tuple[FloatArray, FloatArray]:
         """Generalised Pareto shape and scale of the excess, by the method of moments.
 
         The shape is held in [0, ``max_shape``]: never lighter than exponential (a tail that
         looks bounded after a calm month is not), never so heavy that nothing can page.
+
+        In float32, in place: with k = max(exceed, 1e-9), m = excess / k and
+        v = max(excess_sq / k - m * m, 1e-12), ratio = m * m / v gives
+        shape = clip(0.5 * (1 - ratio), 0, max_shape) and scale = max(0.5 * m * (1 + ratio),
+        min_scale).
         """
         k = np.maximum(self.exceed, 1e-9)
         m = self.excess / k
-        v = np.maximum(self.excess_sq / k - m * m, 1e-12)
-        ratio = m * m / v
-        shape = np.clip(0.5 * (1.0 - ratio), 0.0, self.max_shape)
-        scale = np.maximum(0.5 * m * (1.0 + ratio), self.min_scale)
+        m2 = m * m
+        v = np.divide(self.excess_sq, k, out=k)
+        v -= m2
+        np.maximum(v, 1e-12, out=v)
+        ratio = np.divide(m2, v, out=m2)
+        shape = np.subtract(1.0, ratio, out=v)
+        shape *= 0.5
+        clip(shape, 0.0, self.max_shape, out=shape)
+        m *= 0.5
+        ratio += 1.0
+        scale = np.multiply(m, ratio, out=ratio)
+        np.maximum(scale, self.min_scale, out=scale)
         return shape, scale
 
     def learn(self, stat: FloatArray, mask: BoolArray) -> None:
         """Fold the statistics of unflagged, finite points into the tail estimate."""
         m = mask & np.isfinite(stat)
-        if not m.any():
+        where = learning(m)
+        if where is not True and not m.any():
             return
         d = self.decay
-        s = np.where(m, stat, 0.0)
-        self.weight = np.where(m, self.weight * d + 1.0, self.weight).astype(np.float32)
-        self.exceed = np.where(m, self.exceed * d + (s > self.z0), self.exceed).astype(np.float32)
-        over = np.maximum(s - self.z0, 0.0)
-        self.excess = np.where(m, self.excess * d + over, self.excess).astype(np.float32)
-        self.excess_sq = np.where(m, self.excess_sq * d + over * over, self.excess_sq).astype(
-            np.float32
-        )
+        for moment in (self.weight, self.exceed, self.excess, self.excess_sq):
+            np.multiply(moment, d, out=moment, where=where)
+        np.add(self.weight, 1.0, out=self.weight, where=where)
+        # Only the few points above z0 add to the exceedance moments (adding 0 changes no
+        # float32 value): their float64 excess is added before rounding back to float32,
+        # as numpy computes float32 + float64 in float64.
+        above = stat > self.z0
+        if where is not True:
+            above &= m
+        hits = np.flatnonzero(above)
+        if hits.size:
+            over = stat[hits] - self.z0
+            self.exceed[hits] += 1.0
+            self.excess[hits] += over
+            self.excess_sq[hits] += over * over
+        self._forget()

@@ -12,11 +12,25 @@ pointing at the shift until the shift is accepted (``adapt``), which restarts th
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
+from anomalert.detect.kernels import clip, learning, patch, young_rate
 from anomalert.detect.robust import WARM_RESTART, robust_update, scale_floor
 from anomalert.model import Kind
+
+
+class _Bounds(NamedTuple):
+    """What observe and learn of one tick both derive from the state (computed once)."""
+
+    sd: FloatArray  # spread of the points around the slow level, floored
+    lo: FloatArray  # points are clipped to [lo, hi] before they enter the fast mean
+    hi: FloatArray
+    rate: float | FloatArray  # the fast mean's rate, at least 1/count while young
+    gap_sd: FloatArray  # usual spread of fast mean minus level, floored
+    cold: BoolArray  # too few points for an opinion
 
 
 class LevelShiftDetector(Detector):
@@ -52,33 +66,62 @@ class LevelShiftDetector(Detector):
         self.fast_mean = np.zeros(n)
         self.gap_var = np.zeros(n)
 
-    def _fast(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        sd = np.maximum(np.sqrt(self.var), scale_floor(self.level))
-        xc = np.clip(x, self.level - self.clip * sd, self.level + self.clip * sd)
-        a = np.maximum(self.fast, 1.0 / (self.count + 1.0))
-        return self.fast_mean + a * (xc - self.fast_mean), sd
+    def _bounds(self) -> _Bounds:
+        return self._cached("bounds", self._compute_bounds)
+
+    def _compute_bounds(self) -> _Bounds:
+        floor = scale_floor(self.level)
+        sd = np.maximum(np.sqrt(self.var), floor)
+        reach = self.clip * sd
+        gap_sd = np.sqrt(self.gap_var)
+        return _Bounds(
+            sd,
+            self.level - reach,
+            np.add(self.level, reach, out=reach),
+            young_rate(self.fast, self.count, float(self.count.min())),
+            np.maximum(gap_sd, floor, out=gap_sd),
+            self.count < self.min_points,
+        )
+
+    def _fast(self, x: FloatArray) -> FloatArray:
+        """The fast mean after taking x in (clipped), for every series."""
+        b = self._bounds()
+        fast = clip(x, b.lo, b.hi)
+        fast -= self.fast_mean
+        fast *= b.rate
+        fast += self.fast_mean
+        return fast
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
-        fast, sd = self._fast(x)
-        gap = fast - self.level
-        gap_sd = np.maximum(np.sqrt(self.gap_var), scale_floor(self.level))
-        stat = np.abs(gap) / gap_sd
-        stat = np.where((self.count >= self.min_points) & np.isfinite(x), stat, np.nan)
+        b = self._bounds()
+        gap = self._fast(x)
+        gap -= self.level
+        stat = np.abs(gap, out=gap)
+        stat /= b.gap_sd
+        patch(stat, np.nan, b.cold | ~np.isfinite(x))
         kind = np.full(self.n, np.int8(Kind.LEVEL_SHIFT))
-        band = 3.0 * sd
+        band = 3.0 * b.sd
         return Frame(stat, self.level.copy(), self.level - band, self.level + band, kind)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
-        fast, _ = self._fast(np.where(mask, x, self.fast_mean))
+        bounds = self._bounds()
+        w = learning(mask)
+        # Computed for every series (the same x as observe); stored only where mask holds.
+        fast = self._fast(x)
         gap = fast - self.level
-        c = self.count + 1.0
-        b = np.maximum(self.beta, 1.0 / c)
-        self.gap_var = np.where(mask, (1 - b) * self.gap_var + b * gap * gap, self.gap_var)
-        self.fast_mean = np.where(mask, fast, self.fast_mean)
-        robust_update(self.level, self.var, self.count, x, mask, self.alpha, self.beta)
+        b = young_rate(self.beta, self.count, float(self.count.min()))
+        gap_var = gap * b
+        gap_var *= gap
+        np.add((1 - b) * self.gap_var, gap_var, out=self.gap_var, where=w)
+        np.copyto(self.fast_mean, fast, where=w)
+        robust_update(
+            self.level, self.var, self.count, x, mask, self.alpha, self.beta, sd=bounds.sd
+        )
+        self._forget()
 
     def adapt(self, mask: BoolArray) -> None:
-        self.count = np.where(mask, np.minimum(self.count, WARM_RESTART), self.count)
+        np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
+        self._forget()
 
 
 class TrendDetector(Detector):

@@ -18,13 +18,14 @@ series", whatever the detector mix. Then it decides what the detectors may learn
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
-from anomalert.detect.calibrate import TailCalibrator, score_from_p
+from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator
+from anomalert.detect.kernels import keep_freed_memory
 from anomalert.detect.seasonal import SeasonalDetector
 
 #: Default alert threshold on the calibrated score, chosen once on the development data.
@@ -47,11 +48,46 @@ class Step:
     adapted: BoolArray
 
 
-def _shifted(frame: Frame, comp: FloatArray) -> Frame:
-    """A deseasonalised detector's band, put back into the series' own units."""
-    return replace(
-        frame, expected=frame.expected + comp, lower=frame.lower + comp, upper=frame.upper + comp
-    )
+#: Frame fields the ensemble reports for the winning detector.
+_BAND = ("expected", "lower", "upper")
+
+
+class _Picker:
+    """Takes, per series, the winning detector's value of a frame field.
+
+    Starts from the first detector's array and overwrites the series each other detector
+    won (found once per tick): about one pass per field plus the others' share, where
+    stacking copies every array first and a masked copy (or ``np.choose``) pays for a
+    mispredicted branch per series on a random mix of winners.
+
+    ``shift`` (per detector, or None) is added to that detector's values: a deseasonalised
+    detector's band, put back into the series' own units.
+    """
+
+    def __init__(self, winner: IntArray, shift: list[FloatArray | None]) -> None:
+        self.won = [np.flatnonzero(winner == i) for i in range(1, len(shift))]
+        self.shift = shift
+        self.shift_won = [
+            s if s is None else s[idx] for s, idx in zip(shift[1:], self.won, strict=True)
+        ]
+
+    def __call__(self, arrays: list[np.ndarray], shifted: bool = False) -> np.ndarray:
+        """The winner's element of ``arrays`` per series (shifted if asked)."""
+        shift = self.shift if shifted else [None] * len(arrays)
+        out = np.empty(
+            arrays[0].shape, np.result_type(*arrays, *(s for s in shift if s is not None))
+        )
+        if shift[0] is None:
+            out[...] = arrays[0]
+        else:
+            np.add(arrays[0], shift[0], out=out)
+        for a, idx, s in zip(arrays[1:], self.won, self.shift_won, strict=True):
+            if idx.size:
+                values = a[idx]
+                if shifted and s is not None:
+                    values = values + s
+                out[idx] = values
+        return out
 
 
 class Ensemble:
@@ -72,6 +108,7 @@ class Ensemble:
         self.calibrators = [TailCalibrator(n=self.n) for _ in detectors]
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
         self.run = np.zeros(self.n, dtype=np.int32)
+        keep_freed_memory(self.n)
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Step:
         """Score the tick, then learn from what was not flagged; returns the scores.
@@ -83,27 +120,17 @@ class Ensemble:
         xs = x - comp if comp is not None else x
         inputs = [xs if d.deseasonalized else x for d in self.detectors]
         frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
-        if comp is not None:
-            frames = [
-                _shifted(f, comp) if d.deseasonalized else f
-                for d, f in zip(self.detectors, frames, strict=True)
-            ]
-        ps = np.stack(
-            [
-                ndtr(-f.stat) if d.self_calibrated else c.p_value(f.stat)
-                for d, c, f in zip(self.detectors, self.calibrators, frames, strict=True)
-            ]
-        )
-        ps = np.where(np.isnan(ps), 1.0, ps)
-        voters = np.maximum((ps < 1.0).sum(axis=0), 1)
-        winner = np.argmin(ps, axis=0)
-        cols = np.arange(self.n)
-        p = np.minimum(ps[winner, cols] * voters, 1.0)
-        score = score_from_p(p)
+        p, voters, winner = self._most_surprising(frames)
+        p *= voters
+        np.minimum(p, 1.0, out=p)
+        # score_from_p without its clip: p is already in [0, 1].
+        score = np.power(p, SCORE_POWER)
+        np.subtract(1.0, score, out=score)
         finite: BoolArray = np.asarray(
             np.isfinite(x) if x.ndim == 1 else np.isfinite(x).any(axis=1)
         )
-        flagged = (score >= self.threshold) & finite
+        flagged = score >= self.threshold
+        flagged &= finite
         always: BoolArray = finite if learnable is None else np.asarray(finite & learnable)
         learn = always & ~flagged
 
@@ -111,36 +138,58 @@ class Ensemble:
         # recurs (a sharp daily edge) must become normal, while a long incident counts once.
         onset = flagged & (self.run == 0)
         calibrate = (learn | onset) & finite
-        self.run = np.where(flagged, self.run + 1, 0)
+        self.run += 1  # the length of each series' flagged run, 0 when not flagged
+        self.run *= flagged
         adapted = self.run >= self.accept_after
+        any_adapted = bool(adapted.any())
         for det, cal, frame, xi in zip(
             self.detectors, self.calibrators, frames, inputs, strict=True
         ):
             cal.learn(frame.stat, calibrate)
             det.learn(t, xi, always if det.learns_flagged else learn)
-            if adapted.any():
+            if any_adapted:
                 det.adapt(adapted)
-        self.run = np.where(adapted, 0, self.run)
+        if any_adapted:
+            self.run[adapted] = 0
 
-        pick = [
-            np.stack([getattr(f, name) for f in frames])[winner, cols]
-            for name in ("kind", "expected", "lower", "upper")
-        ]
-        details = np.stack(
-            [f.detail if f.detail is not None else np.full(self.n, np.nan) for f in frames]
-        )[winner, cols]
-        return Step(
-            score,
-            p,
-            flagged,
-            winner.astype(np.int8),
-            pick[0].astype(np.int8),
-            pick[1],
-            pick[2],
-            pick[3],
-            details,
-            adapted,
+        pick = _Picker(
+            winner,
+            [comp if comp is not None and d.deseasonalized else None for d in self.detectors],
         )
+        band = [pick([getattr(f, name) for f in frames], shifted=True) for name in _BAND]
+        kind = pick([f.kind for f in frames]).astype(np.int8, copy=False)
+        details = [f.detail for f in frames]
+        if all(d is None for d in details):
+            detail = np.full(self.n, np.nan)
+        else:
+            nan = np.full(self.n, np.nan)
+            detail = pick([d if d is not None else nan for d in details])
+        return Step(score, p, flagged, winner, kind, band[0], band[1], band[2], detail, adapted)
+
+    def _most_surprising(self, frames: list[Frame]) -> tuple[FloatArray, IntArray, IntArray]:
+        """Per series: the smallest p-value, how many detectors had an opinion, and which won.
+
+        The same as stacking the p-values (NaN as 1) and taking ``argmin`` (the first of
+        equal ones), but as a running minimum: ``argmin`` over a short first axis costs more
+        than all the rest of the ensemble. A detector wins where it is strictly below every
+        earlier one, so the winner is the last detector that lowered the running minimum.
+        """
+        best: FloatArray | None = None
+        voters = np.zeros(self.n, dtype=np.int8)
+        winner = np.zeros(self.n, dtype=np.int8)
+        for i, (d, c, f) in enumerate(zip(self.detectors, self.calibrators, frames, strict=True)):
+            p = ndtr(-f.stat) if d.self_calibrated else c.p_value(f.stat)
+            below = p < 1.0  # NaN (no opinion) is not below
+            voters += below
+            if best is None:
+                best = np.fmin(p, 1.0)  # p <= 1: only NaN becomes 1
+                continue
+            lower = p < best
+            np.fmin(best, p, out=best)
+            np.maximum(winner, lower.view(np.int8) * np.int8(i), out=winner)
+        assert best is not None
+        np.maximum(voters, 1, out=voters)
+        return best, voters, winner
 
     def grow(self, n: int) -> None:
         """Follow more series: new ones start untrained."""
@@ -150,6 +199,7 @@ class Ensemble:
             c.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.n = n
+        keep_freed_memory(n)
 
     def state_nbytes(self) -> int:
         """Bytes of state for all n series."""

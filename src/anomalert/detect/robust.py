@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import BoolArray, FloatArray
+from anomalert.detect.kernels import clip, learning, young_rate
 
 #: Relative floor on the scale: a constant series has no noise, so any deviation would be
 #: infinitely surprising; with this floor a change of a few tenths of a percent is needed.
@@ -23,7 +24,15 @@ WARM_RESTART = 5.0
 
 def scale_floor(level: FloatArray) -> FloatArray:
     """The smallest scale a series may claim (see ``REL_SCALE_FLOOR``)."""
-    return np.maximum(np.abs(level) * REL_SCALE_FLOOR, ABS_SCALE_FLOOR)
+    floor = np.abs(level)
+    floor *= REL_SCALE_FLOOR
+    return np.maximum(floor, ABS_SCALE_FLOOR, out=floor)
+
+
+def floored_sd(var: FloatArray, level: FloatArray) -> FloatArray:
+    """``max(sqrt(var), scale_floor(level))``: the spread a detector divides by."""
+    sd = np.sqrt(var)
+    return np.maximum(sd, scale_floor(level), out=sd)
 
 
 def robust_update(
@@ -36,26 +45,48 @@ def robust_update(
     beta: float,
     k: float = 3.0,
     warmup: int = 10,
+    sd: FloatArray | None = None,
 ) -> None:
     """Update ``level``/``var``/``count`` in place where ``mask`` holds.
 
     ``alpha`` is the level's rate, ``beta`` the variance's; both are at least 1/count while
-    a series is young. Clipping starts after ``warmup`` points.
+    a series is young. Clipping starts after ``warmup`` points (``warmup >= 1``, so a
+    series' first point is never clipped).
+
+    ``sd`` is ``floored_sd(var, level)`` when the caller already has it (``observe`` of the
+    same tick computed it from the same state); the clipping bound is ``k * sd``.
     """
-    if not mask.any():
+    w = learning(mask)
+    if w is not True and not mask.any():
         return
+    c_min = float(count.min())
     c = count + 1.0
-    first = c == 1.0
-    lv = np.where(first, x, level)
+    # A series' first point becomes its level (r = 0); the rest are measured from the level.
+    first = c == 1.0 if c_min == 0.0 else None
+    lv = level if first is None else np.where(first, x, level)
     r = x - lv
-    sd = np.sqrt(var)
-    bound = np.where(c > warmup, k * np.maximum(sd, scale_floor(lv)), np.inf)
-    rc = np.clip(r, -bound, bound)
-    a = np.maximum(alpha, 1.0 / c)
-    b = np.maximum(beta, 1.0 / np.maximum(c - 1.0, 1.0))
-    new_level = lv + a * rc
-    new_var = np.where(first, 0.0, var + b * (rc * rc - var))
+    # Clip the innovation at k spreads once warm (the bound is infinite before).
+    if sd is None:
+        bound = floored_sd(var, level)
+        bound *= k
+    else:
+        bound = sd * k
+    if c_min + 1.0 <= warmup:
+        np.copyto(bound, np.inf, where=c <= warmup)
+    rc = clip(r, np.negative(bound), bound, out=r)
+    # Rates of at least 1/count while young; scalars once no series is (see young_rate).
+    a = young_rate(alpha, count, c_min)
+    if 1.0 / max(c_min, 1.0) <= beta:
+        b: float | FloatArray = beta
+    else:
+        b = np.maximum(beta, 1.0 / np.maximum(c - 1.0, 1.0))
     # Written in place so callers' arrays (detector state) are updated.
-    np.copyto(level, new_level, where=mask)
-    np.copyto(var, new_var, where=mask)
-    np.copyto(count, c, where=mask)
+    step = a * rc
+    np.add(step, lv, out=level, where=w)
+    spread = np.square(rc, out=rc)
+    spread -= var
+    spread *= b
+    np.add(spread, var, out=var, where=w)
+    if first is not None:
+        np.copyto(var, 0.0, where=first & mask)
+    np.copyto(count, c, where=w)

@@ -8,10 +8,23 @@ typical step size, which catches a sudden jump even when the level itself is noi
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, kinds_from_sign
+from anomalert.detect.kernels import learning, patch
 from anomalert.detect.robust import WARM_RESTART, robust_update, scale_floor
+
+
+class _Spreads(NamedTuple):
+    """What observe and learn of one tick both derive from the state (computed once)."""
+
+    sd: FloatArray  # spread of the level, floored
+    step_sd: FloatArray  # spread of the steps, floored by the level
+    step_root: FloatArray  # sqrt(step_var), unfloored
+    gap_limit: FloatArray  # a gap longer than this restarts the level (``_after_gap``)
+    cold: BoolArray  # too few points for an opinion
 
 
 class RollingDetector(Detector):
@@ -43,18 +56,34 @@ class RollingDetector(Detector):
         self.step_count = np.zeros(n)
         self.step_mean = np.zeros(n)
 
+    def _spreads(self) -> _Spreads:
+        return self._cached("spreads", self._compute_spreads)
+
+    def _compute_spreads(self) -> _Spreads:
+        floor = scale_floor(self.level)
+        step_root = np.sqrt(self.step_var)
+        return _Spreads(
+            np.maximum(np.sqrt(self.var), floor),
+            np.maximum(step_root, floor, out=floor),
+            step_root,
+            self.max_gap * self.dt,
+            self.count < self.min_points,
+        )
+
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
-        sd = np.maximum(np.sqrt(self.var), scale_floor(self.level))
+        s = self._spreads()
         diff = x - self.level
-        z = np.abs(diff) / sd
-        step_sd = np.maximum(np.sqrt(self.step_var), scale_floor(self.level))
-        zs = np.abs(x - self.prev - self.step_mean) / step_sd
+        z = np.abs(diff)
+        z /= s.sd
+        zs = x - self.prev
+        zs -= self.step_mean
+        np.abs(zs, out=zs)
+        zs /= s.step_sd
         # Flagged points are never learned, so ``prev`` is the last normal value and the way
         # back after a spike is a small step: only the way out is scored as a jump.
-        stat = np.maximum(z, zs)
-        ready = (self.count >= self.min_points) & np.isfinite(x) & ~self._after_gap(t)
-        stat = np.where(ready, stat, np.nan)
-        band = 3.0 * sd
+        stat = np.maximum(z, zs, out=z)
+        patch(stat, np.nan, s.cold | ~np.isfinite(x) | self._after_gap(t))
+        band = 3.0 * s.sd
         return Frame(
             stat, self.level.copy(), self.level - band, self.level + band, kinds_from_sign(diff)
         )
@@ -66,19 +95,25 @@ class RollingDetector(Detector):
         the first point after such a gap gets no opinion and the level relearns quickly.
         """
         with np.errstate(invalid="ignore"):
-            return (t - self.t_prev) > self.max_gap * self.dt
+            return (t - self.t_prev) > self._spreads().gap_limit
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
+        s = self._spreads()
+        w = learning(mask)
         gap = t - self.t_prev
-        stale = mask & self._after_gap(t)
+        stale = mask & (gap > s.gap_limit)
         if stale.any():
-            self.count = np.where(stale, np.minimum(self.count, WARM_RESTART), self.count)
-            self.prev = np.where(stale, np.nan, self.prev)
+            np.minimum(self.count, WARM_RESTART, out=self.count, where=stale)
+            self.prev[stale] = np.nan
         ok = mask & np.isfinite(gap) & (gap > 0)
-        self.dt = np.where(
-            ok, np.where(np.isnan(self.dt), gap, 0.95 * self.dt + 0.05 * gap), self.dt
-        )
-        self.t_prev = np.where(mask, t, self.t_prev)
+        # The typical interval: a slow average of the gaps, started by the first one.
+        dt = 0.95 * self.dt
+        dt += 0.05 * gap
+        fresh = np.isnan(self.dt)
+        if fresh.any():
+            np.copyto(dt, gap, where=fresh)
+        np.copyto(self.dt, dt, where=learning(ok))
+        np.copyto(self.t_prev, t, where=w)
         step = x - self.prev
         has_prev = mask & np.isfinite(step)
         robust_update(
@@ -89,11 +124,14 @@ class RollingDetector(Detector):
             has_prev,
             self.alpha * 0.2,
             self.beta,
+            sd=np.maximum(s.step_root, scale_floor(self.step_mean)),
         )
-        robust_update(self.level, self.var, self.count, x, mask, self.alpha, self.beta)
-        self.prev = np.where(mask, x, self.prev)
+        robust_update(self.level, self.var, self.count, x, mask, self.alpha, self.beta, sd=s.sd)
+        np.copyto(self.prev, x, where=w)
+        self._forget()
 
     def adapt(self, mask: BoolArray) -> None:
         # Relearn the level at warm-up speed (rates 1/count); the scale re-estimates too,
         # inflated by the move, which keeps the first points after a shift quiet.
-        self.count = np.where(mask, np.minimum(self.count, WARM_RESTART), self.count)
+        np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
+        self._forget()

@@ -14,9 +14,13 @@ Rates are per point but scaled by the series' own sampling interval, so a 10-sec
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, kinds_from_sign
+from anomalert.detect.kernels import Where, clip, learning, patch
 from anomalert.detect.robust import WARM_RESTART, scale_floor
 
 DAY = 86_400.0
@@ -28,6 +32,15 @@ FLAT, DAILY, WEEKLY = 0, 1, 2
 
 _Lookup = tuple[FloatArray, FloatArray, tuple, tuple]
 _Cache = tuple[FloatArray, _Lookup]
+
+
+class _Models(NamedTuple):
+    """Which series use which model; changes only when ``_select`` re-decides."""
+
+    seasonal: BoolArray  # daily or weekly
+    weekly: BoolArray
+    any_seasonal: bool
+    any_weekly: bool
 
 
 def _interp(profile: np.ndarray, pos: FloatArray) -> tuple[np.ndarray, np.ndarray, FloatArray]:
@@ -45,6 +58,9 @@ class SeasonalDetector(Detector):
     """Deviation from level + hour-of-day + hour-of-week profiles, period chosen per series."""
 
     name = "seasonal"
+    # Bins (or candidate models) first, series second: a tick reads one contiguous row of
+    # each for every series.
+    series_last = ("day", "week", "var", "select_var")
 
     def __init__(
         self,
@@ -72,170 +88,258 @@ class SeasonalDetector(Detector):
         self.t_first = np.full(n, np.nan)
         self.t_prev = np.full(n, np.nan)
         self.dt = np.full(n, np.nan)
-        self.var = np.zeros((n, 3))
-        self.select_var = np.zeros((n, 3))
+        # Residual variance of each candidate model (FLAT, DAILY, WEEKLY), fast and slow.
+        self.var = np.zeros((3, n))
+        self.select_var = np.zeros((3, n))
         self.model = np.zeros(n, dtype=np.int8)
-        # Bins first, series second: a tick reads one bin for every series, contiguously.
         self.day = np.zeros((24, n), dtype=np.float32)
         self.week = np.zeros((168, n), dtype=np.float32)
 
     # -- model -----------------------------------------------------------------------------
     def _profiles(self, t: FloatArray) -> _Lookup:
         # observe and learn of one tick share the time array: look the bins up once.
-        cached: _Cache | None = getattr(self, "_cache", None)
-        if cached is not None and cached[0] is t:
-            return cached[1]
-        result = self._lookup(t)
-        self._cache: _Cache | None = (t, result)
-        return result
-
-    def __getstate__(self) -> dict[str, object]:
-        state = dict(vars(self))
-        state.pop("_cache", None)
-        return state
+        caches = self._caches()
+        hit: _Cache | None = caches.get("profiles")
+        if hit is None or hit[0] is not t:
+            hit = caches["profiles"] = (t, self._lookup(t))
+        return hit[1]
 
     def _lookup(self, t: FloatArray) -> _Lookup:
         if self.n > 1 and t[0] == t[-1] and (t == t[0]).all():
             # The service case: every series ticks at the same time, so the bins are the
             # same for all and a column slice replaces a gather.
-            t0 = np.nan_to_num(t[:1])
+            t0 = t[:1] if math.isfinite(t[0]) else np.nan_to_num(t[:1])
             d0, d1, dw = _interp(self.day, np.mod(t0, DAY) / 3600.0)
             w0, w1, ww = _interp(self.week, np.mod(t0 + WEEK_OFFSET, WEEK) / 3600.0)
             day_eff = self.day[d0[0]] * (1 - dw[0]) + self.day[d1[0]] * dw[0]
             week_eff = self.week[w0[0]] * (1 - ww[0]) + self.week[w1[0]] * ww[0]
             return day_eff, week_eff, (d0[0], d1[0], dw[0]), (w0[0], w1[0], ww[0])
         rows = np.arange(self.n)
-        dpos = np.mod(np.nan_to_num(t), DAY) / 3600.0
-        wpos = np.mod(np.nan_to_num(t) + WEEK_OFFSET, WEEK) / 3600.0
+        t = np.nan_to_num(t)
+        dpos = np.mod(t, DAY) / 3600.0
+        wpos = np.mod(t + WEEK_OFFSET, WEEK) / 3600.0
         d0, d1, dw = _interp(self.day, dpos)
         w0, w1, ww = _interp(self.week, wpos)
         day_eff = self.day[d0, rows] * (1 - dw) + self.day[d1, rows] * dw
         week_eff = self.week[w0, rows] * (1 - ww) + self.week[w1, rows] * ww
         return day_eff, week_eff, (d0, d1, dw), (w0, w1, ww)
 
-    def _chosen(self, t: FloatArray) -> np.ndarray:
-        """Which model each series uses now (decided in ``learn``, see ``_select``)."""
-        return self.model
+    def _models(self) -> _Models:
+        return self._cached("models", self._compute_models)
 
-    def _select(self, t: FloatArray, mask: BoolArray) -> None:
+    def _compute_models(self) -> _Models:
+        seasonal = self.model != FLAT
+        weekly = self.model == WEEKLY
+        return _Models(seasonal, weekly, bool(seasonal.any()), bool(weekly.any()))
+
+    def _root_var(self) -> FloatArray:
+        """``sqrt(var)`` of the three models: observe reads the chosen one, learn all three."""
+        return self._cached("root_var", lambda: np.sqrt(self.var))
+
+    def _level_floor(self) -> FloatArray:
+        """``scale_floor(level)``: the flat model's floor in observe, every model's in learn."""
+        return self._cached("level_floor", lambda: scale_floor(self.level))
+
+    def _pick(self, flat: FloatArray, daily: FloatArray, weekly: FloatArray) -> FloatArray:
+        """Per series, the value of the model it uses (a new array)."""
+        ms = self._models()
+        if not ms.any_seasonal:
+            return flat.copy()
+        out = np.where(ms.seasonal, daily, flat)
+        if ms.any_weekly:
+            np.copyto(out, weekly, where=ms.weekly)
+        return out
+
+    def _select(self, span: FloatArray, mask: BoolArray) -> None:
         """Re-decide each series' model, with hysteresis.
 
         A richer model is taken once the data span two of its periods and it explains
         clearly more variance (``gain``) over the slow ``select_var``; it is dropped only when
         it stops helping at all. Flipping back and forth would move the deseasonalised input
         of the other detectors by the whole seasonal shape, a false jump each time.
+
+        ``span`` is the time since each series' first point. Each move is only evaluated
+        when some series could make it (the same result as evaluating all of them).
         """
-        span = t - self.t_first
         v = self.select_var
-        m = self.model
-        up_day = (m == FLAT) & (span >= 2 * DAY) & (v[:, DAILY] < self.gain * v[:, FLAT])
-        up_week = (m == DAILY) & (span >= 2 * WEEK) & (v[:, WEEKLY] < self.gain * v[:, DAILY])
-        down_week = (m == WEEKLY) & (v[:, WEEKLY] > 0.98 * v[:, DAILY])
-        down_day = (m == DAILY) & (v[:, DAILY] > 0.98 * v[:, FLAT])
-        new = np.where(
-            up_day, DAILY, np.where(up_week | down_week, np.where(up_week, WEEKLY, DAILY), m)
-        )
-        new = np.where(down_day, FLAT, new)
-        self.model = np.where(mask, new, m).astype(np.int8)
+        ms = self._models()
+        moves: list[tuple[BoolArray, int]] = []  # applied in order: later ones win
+        if not ms.seasonal.all():
+            two_days = span >= 2 * DAY
+            if two_days.any():
+                up_day = ~ms.seasonal & two_days & (v[DAILY] < self.gain * v[FLAT])
+                moves.append((up_day, DAILY))
+        daily = ms.seasonal & ~ms.weekly if ms.any_seasonal else None
+        if daily is not None and daily.any():
+            two_weeks = span >= 2 * WEEK
+            if two_weeks.any():
+                up_week = daily & two_weeks & (v[WEEKLY] < self.gain * v[DAILY])
+                moves.append((up_week, WEEKLY))
+        if ms.any_weekly:
+            moves.append((ms.weekly & (v[WEEKLY] > 0.98 * v[DAILY]), DAILY))
+        if daily is not None and daily.any():
+            moves.append((daily & (v[DAILY] > 0.98 * v[FLAT]), FLAT))
+        for move, model in moves:
+            move &= mask
+            if move.any():
+                self.model[move] = model
 
     def component(self, t: FloatArray) -> FloatArray:
         """The seasonal part of each series' current model at t (0 where none was found)."""
         day_eff, week_eff, _, _ = self._profiles(t)
-        model = self._chosen(t)
-        return np.where(model == WEEKLY, day_eff + week_eff, np.where(model == DAILY, day_eff, 0.0))
+        ms = self._models()
+        if not ms.any_seasonal:
+            return np.zeros(self.n)
+        comp = np.where(ms.seasonal, day_eff, 0.0)
+        if ms.any_weekly:
+            np.add(day_eff, week_eff, out=comp, where=ms.weekly)
+        return comp
 
     def period(self, t: FloatArray) -> np.ndarray:
         """The detected period per series in seconds (0 when none), for reasons and reports."""
-        model = self._chosen(t)
-        return np.choose(model, [0.0, DAY, WEEK])
+        return np.choose(self.model, [0.0, DAY, WEEK])
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
         day_eff, week_eff, _, _ = self._profiles(t)
-        preds = np.stack([self.level, self.level + day_eff, self.level + day_eff + week_eff], 1)
-        model = self._chosen(t)
-        rows = np.arange(self.n)
-        expected = preds[rows, model]
-        sd = np.maximum(np.sqrt(self.var[rows, model]), scale_floor(expected))
+        ms = self._models()
+        root = self._root_var()
+        if ms.any_seasonal:
+            with_day = self.level + day_eff
+            expected = self._pick(self.level, with_day, with_day + week_eff)
+            sd = self._pick(root[FLAT], root[DAILY], root[WEEKLY])
+            np.maximum(sd, scale_floor(expected), out=sd)
+        else:
+            expected = self.level.copy()
+            sd = np.maximum(root[FLAT], self._level_floor())
         diff = x - expected
-        stat = np.abs(diff) / sd
-        stat = np.where((self.count >= self.min_points) & np.isfinite(x), stat, np.nan)
+        stat = np.abs(diff)
+        stat /= sd
+        patch(stat, np.nan, (self.count < self.min_points) | ~np.isfinite(x))
         band = 3.0 * sd
         return Frame(stat, expected, expected - band, expected + band, kinds_from_sign(diff))
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         mask = mask & np.isfinite(x) & np.isfinite(t)
-        if not mask.any():
+        w = learning(mask)
+        if w is not True and not mask.any():
             return
         day_eff, week_eff, (d0, d1, dw), (w0, w1, ww) = self._profiles(t)
+        c_min = float(self.count.min())
         c = self.count + 1.0
-        first = c == 1.0
-        self.t_first = np.where(mask & np.isnan(self.t_first), t, self.t_first)
-        gap = t - self.t_prev
-        ok_gap = mask & np.isfinite(gap) & (gap > 0)
-        self.dt = np.where(
-            ok_gap,
-            np.where(np.isnan(self.dt), gap, 0.9 * self.dt + 0.1 * np.minimum(gap, DAY)),
-            self.dt,
-        )
-        dt = np.nan_to_num(self.dt, nan=300.0)
-        level = np.where(first, x - day_eff - week_eff, self.level)
+        first = c == 1.0 if c_min == 0.0 else None
+        unset = np.isnan(self.t_first)
+        if unset.any():
+            np.copyto(self.t_first, t, where=mask & unset)
+        dt = self._interval(t, mask)
+        # x with the seasonal shape removed; a series' first point starts its level there.
+        deseason = x - day_eff
+        deseason -= week_eff
+        level = self.level if first is None else np.where(first, deseason, self.level)
 
-        # Residual variance of each candidate model, with clipped residuals.
-        preds = np.stack([level, level + day_eff, level + day_eff + week_eff], 1)
-        resid = x[:, None] - preds
-        sd = np.maximum(np.sqrt(self.var), scale_floor(level)[:, None])
-        warm = (c > self.min_points)[:, None]
-        bound = np.where(warm, self.k * sd, np.inf)
-        rc = np.clip(resid, -bound, bound)
-        young = 1.0 / np.maximum(c - 1.0, 1.0)
-        b = np.maximum(np.minimum(1.0, dt / self.var_memory), young)[:, None]
-        new_var = np.where(first[:, None], 0.0, self.var + b * (rc * rc - self.var))
-        self.var = np.where(mask[:, None], new_var, self.var)
-        bs = np.maximum(np.minimum(1.0, dt / self.select_memory), young)[:, None]
-        new_sel = np.where(first[:, None], 0.0, self.select_var + bs * (rc * rc - self.select_var))
-        self.select_var = np.where(mask[:, None], new_sel, self.select_var)
+        # Residual variance of each candidate model, with residuals clipped at k sds; one
+        # model at a time, so that what its update touches stays in cache.
+        floor = self._level_floor() if first is None else scale_floor(level)
+        cold = None if c_min + 1.0 > self.min_points else c <= self.min_points
+        young = 1.0 / np.maximum(self.count, 1.0)  # 1 / max(c - 1, 1): counts are whole
+        var_rate = self._rate(dt, self.var_memory, young)
+        select_rate = self._rate(dt, self.select_memory, young)
+        first_learned = None if first is None else first & mask
+        with_day = level + day_eff
+        resid_flat = x - level
+        for model, pred in enumerate((level, with_day, with_day + week_eff)):
+            bound = np.maximum(self._root_var()[model], floor)
+            bound *= self.k
+            if cold is not None:
+                np.copyto(bound, np.inf, where=cold)
+            sq = resid_flat * resid_flat if model == FLAT else np.square(x - pred)
+            # clip(r, -b, b) ** 2 == min(r ** 2, b ** 2) exactly: rounding is monotone, b > 0.
+            np.minimum(sq, np.square(bound), out=sq)
+            self._decay(self.var[model], sq, var_rate, first_learned, w)
+            self._decay(self.select_var[model], sq, select_rate, first_learned, w)
+        lim = bound  # the weekly model's, which also clips the level and the profiles
+        neg_lim = -lim
+        # What the level leaves for the profiles (before the level moves).
+        e_day = resid_flat - week_eff
+        e_day -= day_eff
+        clip(e_day, neg_lim, lim, out=e_day)
+        e_week = np.subtract(resid_flat, day_eff, out=resid_flat)
+        e_week -= week_eff
+        clip(e_week, neg_lim, lim, out=e_week)
 
         # Level: deseasonalised, memory of ``level_memory`` seconds.
-        alpha = np.maximum(np.minimum(1.0, dt / self.level_memory), 1.0 / c)
-        deseason = x - day_eff - week_eff - level
-        lim = np.where(c > self.min_points, self.k * sd[:, WEEKLY], np.inf)
-        step = np.clip(deseason, -lim, lim)
-        self.level = np.where(mask, level + alpha * step, self.level)
+        alpha = np.minimum(1.0, dt / self.level_memory)
+        np.maximum(alpha, 1.0 / c, out=alpha)
+        deseason -= level
+        step = clip(deseason, neg_lim, lim, out=deseason)
+        step *= alpha
+        np.add(step, level, out=self.level, where=w)
+
+        span = t - self.t_first
+        self._select(span, mask)
 
         # Profiles: what the level leaves, shared between the two bins around t.
-        span = np.nan_to_num(t - self.t_first)
+        if w is not True:
+            np.nan_to_num(span, copy=False)
+            np.copyto(e_day, 0.0, where=~mask)
+            np.copyto(e_week, 0.0, where=~mask)
         per_hour = np.minimum(1.0, dt / 3600.0)
-        g_day = per_hour / np.minimum(span / DAY + 1.0, self.day_memory)
-        g_week = per_hour / np.minimum(span / WEEK + 1.0, self.week_memory)
-        e_day = np.where(mask, np.clip(x - level - week_eff - day_eff, -lim, lim), 0.0)
-        e_week = np.where(mask, np.clip(x - level - day_eff - week_eff, -lim, lim), 0.0)
-        for prof, i0, i1, w, e, g in (
+        g_day = span / DAY
+        g_day += 1.0
+        np.minimum(g_day, self.day_memory, out=g_day)
+        np.divide(per_hour, g_day, out=g_day)
+        g_week = np.divide(span, WEEK, out=span)
+        g_week += 1.0
+        np.minimum(g_week, self.week_memory, out=g_week)
+        np.divide(per_hour, g_week, out=g_week)
+        for prof, i0, i1, wt, e, g in (
             (self.day, d0, d1, dw, e_day, g_day),
             (self.week, w0, w1, ww, e_week, g_week),
         ):
-            ge = g * e
+            ge = np.multiply(g, e, out=e)
             if np.ndim(i0) == 0:
-                prof[i0] += (ge * (1 - w)).astype(np.float32)
-                prof[i1] += (ge * w).astype(np.float32)
+                # float64 products rounded to float32 by ``out``, as ``astype`` would.
+                share = np.empty(self.n, dtype=np.float32)
+                prof[i0] += np.multiply(ge, 1 - wt, out=share)
+                prof[i1] += np.multiply(ge, wt, out=share)
             else:
                 rows = np.arange(self.n)
-                prof[i0, rows] += (ge * (1 - w)).astype(np.float32)
-                prof[i1, rows] += (ge * w).astype(np.float32)
-        self.count = np.where(mask, c, self.count)
-        self.t_prev = np.where(mask, t, self.t_prev)
-        self._select(t, mask)
-        self._cache = None
+                prof[i0, rows] += (ge * (1 - wt)).astype(np.float32)
+                prof[i1, rows] += (ge * wt).astype(np.float32)
+        np.add(self.count, 1.0, out=self.count, where=w)
+        np.copyto(self.t_prev, t, where=w)
+        self._forget()
 
-    def grow(self, n: int) -> None:
-        extra = n - self.n
-        day, week = self.day, self.week
-        # Hidden from the generic grow, which extends axis 0 (here the bins).
-        del self.day, self.week
-        super().grow(n)
-        if extra > 0:
-            self.day = np.concatenate([day, np.zeros((24, extra), np.float32)], axis=1)
-            self.week = np.concatenate([week, np.zeros((168, extra), np.float32)], axis=1)
+    def _interval(self, t: FloatArray, mask: BoolArray) -> FloatArray:
+        """Update the typical sampling interval; returns it (300 s where still unknown)."""
+        gap = t - self.t_prev
+        ok = mask & np.isfinite(gap) & (gap > 0)
+        dt = np.minimum(gap, DAY)
+        dt *= 0.1
+        dt += 0.9 * self.dt
+        unknown = np.isnan(self.dt)
+        if unknown.any():
+            np.copyto(dt, gap, where=unknown)
+        np.copyto(self.dt, dt, where=learning(ok))
+        return np.where(np.isnan(self.dt), 300.0, self.dt) if unknown.any() else self.dt
+
+    @staticmethod
+    def _rate(dt: FloatArray, memory: float, young: FloatArray) -> FloatArray:
+        """Per point rate of a memory of ``memory`` seconds (at least 1/count while young)."""
+        rate = np.minimum(1.0, dt / memory)
+        return np.maximum(rate, young, out=rate)
+
+    @staticmethod
+    def _decay(
+        var: FloatArray, sq: FloatArray, rate: FloatArray, first: BoolArray | None, where: Where
+    ) -> None:
+        """``var += rate * (sq - var)`` in place; a series' first point (``first``) sets 0."""
+        step = sq - var
+        step *= rate
+        np.add(step, var, out=var, where=where)
+        if first is not None:
+            np.copyto(var, 0.0, where=first)
 
     def adapt(self, mask: BoolArray) -> None:
         # The shape of the day survives a deploy; the level restarts at warm-up speed.
-        self.count = np.where(mask, np.minimum(self.count, WARM_RESTART), self.count)
+        np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
+        self._forget()
