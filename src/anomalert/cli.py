@@ -31,9 +31,12 @@ def detect(
     progress: Annotated[bool, typer.Option(help="Show a progress bar (on for folders).")] = True,
 ) -> None:
     """Score CSV files causally: adds anomaly_score, is_anomaly and reason columns."""
-    from anomalert.detect.files import detect_path
+    from anomalert.detect.files import DRIFT_FILE, detect_path
 
     errors = detect_path(path, output, progress=progress and path.is_dir())
+    drift = output / DRIFT_FILE
+    if drift.exists():
+        typer.echo(f"note: input drift was seen and models refitted; see {drift}", err=True)
     for line in errors:
         typer.echo(f"error: {line}", err=True)
     if errors:

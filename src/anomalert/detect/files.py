@@ -3,22 +3,27 @@
 Files with the same number of numeric columns run together through one ``BatchEngine``,
 row k of every file in the same tick (rows are the unit: each series keeps its own clock),
 so a folder of 43 NAB files costs about as many numpy calls as its longest file. A file's
-row score combines its columns (and, for several columns, the multivariate detectors over
-them) with the same Bonferroni rule as the ensemble: the most surprising one, times how many
-were asked. ``is_anomaly`` marks where an alert fires: the row score reaches the default
-threshold and no row of the file did in the ``cooldown`` rows before, so one anomaly episode
-(a burst of high rows, or high rows with short gaps) is one alert, as a pager would see it.
+row score combines its columns and, for several columns, the multivariate detectors over
+them (``combine``: one column far out or two somewhat out, joined with the multivariate
+evidence by Fisher's method). ``is_anomaly`` marks where an alert fires: the row score
+reaches the default threshold and no row of the file did in the ``cooldown`` rows before, so
+one anomaly episode (a burst of high rows, or high rows with short gaps) is one alert, as a
+pager would see it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from anomalert.detect.calibrate import score_from_p
+from anomalert.detect.combine import columns_p, fisher
+from anomalert.detect.drift import DriftEvent
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.reason import explain
 from anomalert.detect.seasonal import SeasonalDetector
@@ -27,6 +32,9 @@ from anomalert.ingest.csvfile import Table, read_table
 from anomalert.model import Kind
 
 Progress = Callable[[int], None]
+
+#: Written at the root of OUT when the multivariate detectors saw their inputs drift.
+DRIFT_FILE = "drift.json"
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Scored:
     upper: np.ndarray
     detail: np.ndarray
     seasonal: np.ndarray
+    drift: tuple[DriftEvent, ...] = ()
 
 
 def find_csv_files(src: Path) -> list[Path]:
@@ -96,7 +105,7 @@ def score_tables(
         p = s.p.reshape(files, width)
         asked = np.isfinite(x.reshape(files, width)).sum(axis=1)
         col = np.argmin(p, axis=1)
-        best = p[fidx, col]
+        row_p = columns_p(p)
         sel = fidx * width + col
         kind, exp_, lo, hi, det = (
             s.kind[sel],
@@ -107,16 +116,15 @@ def score_tables(
         )
         if tick.groups is not None:
             g = tick.groups
-            asked = asked + 1
-            use_group = g.p < best
-            best = np.where(use_group, g.p, best)
+            # The reason follows the stronger kind of evidence.
+            use_group = g.p < p[fidx, col]
+            row_p = fisher(row_p, g.p)
             col = np.where(use_group, np.where(np.isfinite(g.detail), g.detail, -1), col)
             kind = np.where(use_group, g.kind, kind)
             exp_ = np.where(use_group, g.expected, exp_)
             lo = np.where(use_group, g.lower, lo)
             hi = np.where(use_group, g.upper, hi)
             det = np.where(use_group, np.nan, det)
-        row_p = np.minimum(best * np.maximum(asked, 1), 1.0)
         score = np.where(asked > 0, score_from_p(row_p), 0.0)
         out.score[:, k] = score
         above = (score >= settings.threshold) & (asked > 0)
@@ -133,8 +141,18 @@ def score_tables(
             out.seasonal[:, k] = period[fidx, np.clip(col, 0, width - 1).astype(int)] > 0
         if progress is not None:
             progress(files)
+    events = [
+        e
+        for d in (engine.group.detectors if engine.group is not None else [])
+        for e in getattr(d, "drift_events", [])
+    ]
+    arrays = [f for f in Scored.__dataclass_fields__ if f != "drift"]
     return [
-        Scored(*(getattr(out, f)[i, : len(tb.t)] for f in Scored.__dataclass_fields__))
+        replace(
+            out,
+            **{f: getattr(out, f)[i, : len(tb.t)] for f in arrays},
+            drift=tuple(e for e in events if e.group == i),
+        )
         for i, tb in enumerate(tables)
     ]
 
@@ -174,6 +192,26 @@ def write_output(table: Table, scored: Scored, dest: Path) -> None:
     frame.to_csv(dest, index=False)
 
 
+def drift_report(tables: list[Table], scored: list[Scored], base: Path) -> list[dict[str, object]]:
+    """Input drift the multivariate detectors saw (and refitted on), per file, for people.
+
+    Drift is reported, not silently absorbed: a refit after a change of behaviour is the
+    right move for the model, and something a person may want to know about.
+    """
+    report: list[dict[str, object]] = []
+    for tb, sc in zip(tables, scored, strict=True):
+        for event in sc.drift:
+            report.append(
+                {
+                    "file": tb.path.relative_to(base).as_posix(),
+                    "time": datetime.fromtimestamp(event.time, UTC).isoformat(),
+                    "columns": [tb.columns[f] for f in event.features],
+                    "psi": [round(m, 3) for m in event.magnitudes],
+                }
+            )
+    return report
+
+
 def detect_path(
     src: Path, out: Path, progress: bool = False, settings: Settings | None = None
 ) -> list[str]:
@@ -196,10 +234,17 @@ def detect_path(
     for tb in tables:
         by_width.setdefault(len(tb.columns), []).append(tb)
     total = sum(len(tb.t) for tb in tables)
+    (out / DRIFT_FILE).unlink(missing_ok=True)  # a report from an earlier run would mislead
+    drift: list[dict[str, object]] = []
     with _progress_bar(progress, total) as advance:
         for group in by_width.values():
-            for tb, scored in zip(group, score_tables(group, settings, advance), strict=True):
+            results = score_tables(group, settings, advance)
+            for tb, scored in zip(group, results, strict=True):
                 write_output(tb, scored, out / tb.path.relative_to(base))
+            drift += drift_report(group, results, base)
+    if drift:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / DRIFT_FILE).write_text(json.dumps(drift, indent=1))
     return errors
 
 

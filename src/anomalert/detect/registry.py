@@ -30,7 +30,7 @@ MULTIVARIATE_MODULES: dict[str, tuple[str, str]] = {
 }
 
 #: The multivariate detectors the default engine runs on groups of series.
-DEFAULT_MULTIVARIATE: tuple[str, ...] = ()
+DEFAULT_MULTIVARIATE: tuple[str, ...] = ("forest",)
 
 
 def make_univariate(names: tuple[str, ...], n: int) -> list[Detector]:

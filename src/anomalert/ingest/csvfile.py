@@ -43,12 +43,21 @@ class Table:
 
 
 def parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
-    """Unix seconds from ISO 8601 strings or numbers (epoch seconds); naive means UTC."""
+    """Unix seconds from ISO 8601 strings or numbers (epoch seconds); naive means UTC.
+
+    >>> parse_timestamps(pd.Series(["60", "120.5"]), Path("x.csv")).tolist()
+    [60.0, 120.5]
+    >>> parse_timestamps(pd.Series(["1970-01-01T00:01:00Z"]), Path("x.csv")).tolist()
+    [60.0]
+    """
     if raw.isna().any():
         row = int(np.flatnonzero(raw.isna().to_numpy())[0])
         raise FileInputError(path, f"empty timestamp at row {row + 1}")
     if pd.api.types.is_numeric_dtype(raw):
         return raw.to_numpy(dtype=float)
+    numbers = pd.to_numeric(raw, errors="coerce")
+    if numbers.notna().all():
+        return numbers.to_numpy(dtype=float)  # epoch seconds written as numbers
     try:
         ts = pd.to_datetime(raw, utc=True, format="mixed")
     except (ValueError, TypeError) as exc:
