@@ -11,6 +11,8 @@ series", whatever the detector mix. Then it decides what the detectors may learn
 * detectors that know nothing of seasons see the values with the seasonal detector's
   current shape removed (a decomposition: detect on the residual), so a daily edge is not
   a jump to them once the period is known;
+* a would-be alert as surprising as what recently happened around the same time of day
+  is routine (``routine``: the nightly cron spike);
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
 """
@@ -24,8 +26,9 @@ import numpy as np
 from scipy.special import ndtr
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
-from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator
+from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.kernels import keep_freed_memory
+from anomalert.detect.routine import RoutineMemory
 from anomalert.detect.seasonal import SeasonalDetector
 
 #: Default alert threshold on the calibrated score, chosen once on the development data.
@@ -98,6 +101,7 @@ class Ensemble:
         detectors: Sequence[Detector],
         threshold: float = DEFAULT_THRESHOLD,
         accept_after: int = 30,
+        routine: bool = True,
     ) -> None:
         if not detectors:
             raise ValueError("an ensemble needs at least one detector")
@@ -108,6 +112,7 @@ class Ensemble:
         self.calibrators = [TailCalibrator(n=self.n) for _ in detectors]
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
         self.run = np.zeros(self.n, dtype=np.int32)
+        self.routine = RoutineMemory(n=self.n) if routine else None
         keep_freed_memory(self.n)
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Step:
@@ -123,6 +128,8 @@ class Ensemble:
         p, voters, winner = self._most_surprising(frames)
         p *= voters
         np.minimum(p, 1.0, out=p)
+        if self.routine is not None:
+            self._discount_routine(t, p)
         # score_from_p without its clip: p is already in [0, 1].
         score = np.power(p, SCORE_POWER)
         np.subtract(1.0, score, out=score)
@@ -166,6 +173,26 @@ class Ensemble:
             detail = pick([d if d is not None else nan for d in details])
         return Step(score, p, flagged, winner, kind, band[0], band[1], band[2], detail, adapted)
 
+    def _discount_routine(self, t: FloatArray, p: FloatArray) -> None:
+        """Discount, in place, would-be alerts as surprising as this time's recent routine.
+
+        The memory is read before it learns this tick (causal), and it learns the raw
+        surprise of every point worth remembering, flagged or not (see ``routine``).
+        """
+        assert self.routine is not None
+        candidates = np.flatnonzero(p <= self._p_threshold)
+        raw = p.copy() if candidates.size else p
+        if candidates.size:
+            routine = self.routine.routine(t[candidates], candidates)
+            p[candidates] = np.minimum(p[candidates] * np.power(10.0, routine), 1.0)
+        memo = candidates  # only would-be alerts are remembered: "this time alerted lately"
+        if memo.size:
+            self.routine.learn(t[memo], -np.log10(np.maximum(raw[memo], 1e-300)), memo)
+
+    @property
+    def _p_threshold(self) -> float:
+        return p_from_score(self.threshold)
+
     def _most_surprising(self, frames: list[Frame]) -> tuple[FloatArray, IntArray, IntArray]:
         """Per series: the smallest p-value, how many detectors had an opinion, and which won.
 
@@ -197,6 +224,8 @@ class Ensemble:
             d.grow(n)
         for c in self.calibrators:
             c.grow(n)
+        if self.routine is not None:
+            self.routine.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.n = n
         keep_freed_memory(n)
@@ -207,4 +236,5 @@ class Ensemble:
             sum(d.state_nbytes() for d in self.detectors)
             + sum(c.state_nbytes() for c in self.calibrators)
             + self.run.nbytes
+            + (self.routine.state_nbytes() if self.routine is not None else 0)
         )
