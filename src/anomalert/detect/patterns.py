@@ -60,7 +60,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalert.detect.base import FloatArray
-from anomalert.detect.forest import (
+from anomalert.detect.buffered import (
     Z_CLIP,
     BufferedDetector,
     Float32Array,
