@@ -262,8 +262,13 @@ def test_ensemble_scores_in_unit_interval(name: str) -> None:
     assert not np.isnan(score).any()
     assert ((score >= 0.0) & (score <= 1.0)).all()
     assert ((p >= 0.0) & (p <= 1.0)).all()
-    threshold = Ensemble([make(name, 1)]).threshold
-    np.testing.assert_array_equal(res["flagged"], score >= threshold)
+    ensemble = Ensemble([make(name, 1)])
+    threshold, history = ensemble.threshold, ensemble.min_history
+    flagged = res["flagged"]
+    assert not (flagged & (score < threshold)).any()
+    assert not flagged[:history].any()  # too little history to alert yet
+    later = slice(2 * history, None)
+    np.testing.assert_array_equal(flagged[later], (score >= threshold)[later])
     # the detector has an opinion: not constantly 0 after warm-up (0 means p = 1, which is
     # what most ordinary points get)
     assert (score[400:] > 0.0).mean() > 0.05

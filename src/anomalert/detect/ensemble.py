@@ -102,6 +102,7 @@ class Ensemble:
         threshold: float = DEFAULT_THRESHOLD,
         accept_after: int = 30,
         routine: bool = True,
+        min_history: int = 120,
     ) -> None:
         if not detectors:
             raise ValueError("an ensemble needs at least one detector")
@@ -112,6 +113,10 @@ class Ensemble:
         self.calibrators = [TailCalibrator(n=self.n) for _ in detectors]
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
         self.run = np.zeros(self.n, dtype=np.int32)
+        # Points seen per series: a series with less history than ``min_history`` is scored
+        # but may not alert yet (its baselines and tails are still guesses).
+        self.min_history = min_history
+        self.seen = np.zeros(self.n, dtype=np.int32)
         self.routine = RoutineMemory(n=self.n) if routine else None
         keep_freed_memory(self.n)
 
@@ -138,6 +143,8 @@ class Ensemble:
         )
         flagged = score >= self.threshold
         flagged &= finite
+        self.seen += finite
+        flagged &= self.seen > self.min_history
         always: BoolArray = finite if learnable is None else np.asarray(finite & learnable)
         learn = always & ~flagged
 
@@ -227,6 +234,7 @@ class Ensemble:
         if self.routine is not None:
             self.routine.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
+        self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.n = n
         keep_freed_memory(n)
 
@@ -236,5 +244,6 @@ class Ensemble:
             sum(d.state_nbytes() for d in self.detectors)
             + sum(c.state_nbytes() for c in self.calibrators)
             + self.run.nbytes
+            + self.seen.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
         )
