@@ -45,3 +45,25 @@ def test_memory_only_counts_earlier_days() -> None:
     next_night = memory.routine(t + DAY + 900.0, idx)[0]
     assert 5.0 < next_night < 8.0  # a day later, decayed with a 3-day half-life
     assert memory.routine(t + DAY + 6 * 3600.0, idx)[0] == 0.0  # other times unaffected
+
+
+def test_adopting_a_daily_period_does_not_page() -> None:
+    """Two days in, the seasonal detector adopts the daily shape; the level detectors'
+    input changes by the whole profile at that moment and must not read it as a shift."""
+    rng = np.random.default_rng(5)
+    ticks = 5 * 288  # five days at 5 minutes
+    t = T0 + 300.0 * np.arange(ticks)
+    # Peak at midnight, where the period is adopted (two days after the first point).
+    x = 100.0 + 30.0 * np.cos(2 * np.pi * t / DAY)[:, None] + rng.normal(0, 1.0, (ticks, 3))
+    engine = BatchEngine(3, Settings(multivariate=()))
+    flagged = np.zeros((ticks, 3), dtype=bool)
+    switched_at = np.full(3, -1)
+    seasonal = engine.series.seasonal
+    assert seasonal is not None
+    for k in range(ticks):
+        flagged[k] = engine.step(np.full(3, t[k]), x[k]).series.flagged
+        switched_at = np.where((switched_at < 0) & (seasonal.model > 0), k, switched_at)
+    assert (switched_at > 0).all(), "the daily period is adopted"
+    for j in range(3):
+        around = flagged[switched_at[j] - 12 : switched_at[j] + 288, j]
+        assert not around.any(), f"series {j} paged around the model switch"

@@ -169,6 +169,14 @@ class Detector(ArrayState, ABC):
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         """Take x into the model for the series where ``mask`` is true (x finite there)."""
 
+    def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
+        """From now on the masked series' input is offset by ``delta``: move levels with it.
+
+        Called when the seasonal shape removed from the input changes abruptly (a period
+        adopted or dropped), so that the change is not mistaken for a level shift.
+        Detectors without a level of the input need not override it.
+        """
+
     def adapt(self, mask: BoolArray) -> None:
         """Accept the current behaviour of the masked series as the new normal.
 

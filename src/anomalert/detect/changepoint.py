@@ -119,6 +119,11 @@ class LevelShiftDetector(Detector):
         )
         self._forget()
 
+    def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
+        self.level += np.where(mask, delta, 0.0)
+        self.fast_mean += np.where(mask, delta, 0.0)
+        self._forget()
+
     def adapt(self, mask: BoolArray) -> None:
         np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
         self._forget()
@@ -188,6 +193,10 @@ class TrendDetector(Detector):
             self.count = np.where(m, c, self.count)
         self.level = np.where(mask, x, self.level)
         self.prev = np.where(mask, x, self.prev)
+
+    def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
+        self.level += np.where(mask, delta, 0.0)
+        self.prev += np.where(mask, delta, 0.0)
 
     def adapt(self, mask: BoolArray) -> None:
         self.fast_mean = np.where(mask, self.slow_mean, self.fast_mean)

@@ -156,6 +156,7 @@ class Ensemble:
         self.run *= flagged
         adapted = self.run >= self.accept_after
         any_adapted = bool(adapted.any())
+        models = self.seasonal.model.copy() if self.seasonal is not None else None
         for det, cal, frame, xi in zip(
             self.detectors, self.calibrators, frames, inputs, strict=True
         ):
@@ -165,6 +166,8 @@ class Ensemble:
                 det.adapt(adapted)
         if any_adapted:
             self.run[adapted] = 0
+        if models is not None and comp is not None:
+            self._follow_model_switch(t, comp, models)
 
         pick = _Picker(
             winner,
@@ -179,6 +182,22 @@ class Ensemble:
             nan = np.full(self.n, np.nan)
             detail = pick([d if d is not None else nan for d in details])
         return Step(score, p, flagged, winner, kind, band[0], band[1], band[2], detail, adapted)
+
+    def _follow_model_switch(self, t: FloatArray, comp: FloatArray, models: IntArray) -> None:
+        """Keep the deseasonalised input continuous when a series' seasonal model changes.
+
+        When the seasonal detector adopts (or drops) a period, the shape subtracted from the
+        values jumps by the whole profile; the level detectors would see that as a level
+        shift in their input. They are told the offset instead and move their levels with it.
+        """
+        assert self.seasonal is not None
+        switched = self.seasonal.model != models
+        if not switched.any():
+            return
+        delta = np.where(switched, comp - self.seasonal.component(t), 0.0)
+        for det in self.detectors:
+            if det.deseasonalized:
+                det.shift_input(switched, delta)
 
     def _discount_routine(self, t: FloatArray, p: FloatArray) -> None:
         """Discount, in place, would-be alerts as surprising as this time's recent routine.

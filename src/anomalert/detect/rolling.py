@@ -130,6 +130,11 @@ class RollingDetector(Detector):
         np.copyto(self.prev, x, where=w)
         self._forget()
 
+    def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
+        self.level += np.where(mask, delta, 0.0)
+        self.prev += np.where(mask, delta, 0.0)
+        self._forget()
+
     def adapt(self, mask: BoolArray) -> None:
         # Relearn the level at warm-up speed (rates 1/count); the scale re-estimates too,
         # inflated by the move, which keeps the first points after a shift quiet.
