@@ -35,7 +35,7 @@ eval: $(STAMP)
 lock:
 	rm -rf /tmp/anomalert-lock && $(PYTHON) -m venv /tmp/anomalert-lock
 	/tmp/anomalert-lock/bin/pip install --quiet -e '.[dev]'
-	/tmp/anomalert-lock/bin/pip freeze --exclude-editable | grep -v '^anomalert' > requirements.lock
+	/tmp/anomalert-lock/bin/pip freeze --all --exclude-editable | grep -v -e '^anomalert' -e '^pip==' > requirements.lock
 
 clean:
 	rm -rf $(VENV) eval-results bench-results demo-output
