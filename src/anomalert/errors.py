@@ -1,9 +1,8 @@
 """The exception tree, drawn once so callers know what to catch.
 
 AnomalertError
-├── InputError            bad user input: a file, a column, a value (CLI exit 2)
-│   └── FileInputError    ... tied to one file; the message names it
-└── ConfigError           an invalid configuration, naming the location
+└── InputError            bad user input: a file, a column, a value (CLI exit 2)
+    └── FileInputError    ... tied to one file; the message names it
 """
 
 from __future__ import annotations
@@ -26,7 +25,3 @@ class FileInputError(InputError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
-
-
-class ConfigError(AnomalertError):
-    """An invalid configuration; the message names the location (e.g. receivers[2].url)."""

@@ -1,8 +1,7 @@
-"""Value types shared by every stage, so stages exchange explicit frozen data, not dicts."""
+"""Value types shared by every stage."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -21,19 +20,3 @@ class Kind(IntEnum):
     def label(self) -> str:
         """The name users see ("level shift", not "LEVEL_SHIFT")."""
         return self.name.lower().replace("_", " ")
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    """One scored point of one series, with what was expected and why it is unusual."""
-
-    series: str
-    timestamp: float
-    value: float
-    score: float
-    kind: Kind
-    expected: float
-    lower: float
-    upper: float
-    reason: str
-    is_anomaly: bool

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from anomalert.detect.engine import BatchEngine, Settings
+from anomalert.detect.engine import BatchEngine, Episodes, Settings
 from anomalert.detect.forecast import ForecastDetector
 from anomalert.detect.reason import explain
 from anomalert.detect.seasonal import SeasonalDetector
@@ -66,13 +66,12 @@ def detect_scenario(
     seasonal = next(d for d in engine.series.detectors if isinstance(d, SeasonalDetector))
 
     alerts: list[Alert] = []
-    last = np.full(n, -np.inf)
+    episodes = Episodes(n, settings.cooldown)
     steps = range(ticks)
     for k in track(steps, description="replaying", disable=not progress, transient=True):
         t = np.full(n, times[k])
         s = engine.step(t, x_all[k]).series
-        fire = s.flagged & (k - last > settings.cooldown)
-        last = np.where(s.flagged, k, last)
+        fire = episodes.fire(k, s.flagged)
         for jj in np.flatnonzero(fire):
             j = int(jj)
             service, metric = keys[j]

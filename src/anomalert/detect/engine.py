@@ -44,6 +44,24 @@ class Tick:
     groups: Step | None
 
 
+class Episodes:
+    """One alert per anomaly episode: a flag fires only after ``cooldown`` quiet ticks.
+
+    A burst of high points, or high points with short gaps, is one incident to the person
+    paged; every consumer of the engine's flags (``detect``, the demo) decides alerts this way.
+    """
+
+    def __init__(self, n: int, cooldown: int) -> None:
+        self.cooldown = cooldown
+        self.last = np.full(n, -np.inf)
+
+    def fire(self, k: int, flagged: BoolArray) -> BoolArray:
+        """Which of tick k's flags start a new episode (and so raise an alert)."""
+        fire: BoolArray = flagged & (k - self.last > self.cooldown)
+        self.last = np.where(flagged, k, self.last)
+        return fire
+
+
 class BatchEngine:
     """Follow n series (and optional equal-width groups of them) tick by tick."""
 

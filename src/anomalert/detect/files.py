@@ -24,7 +24,7 @@ import numpy as np
 from anomalert.detect.calibrate import score_from_p
 from anomalert.detect.combine import columns_p, fisher
 from anomalert.detect.drift import DriftEvent
-from anomalert.detect.engine import BatchEngine, Settings
+from anomalert.detect.engine import BatchEngine, Episodes, Settings
 from anomalert.detect.reason import explain
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.errors import FileInputError
@@ -96,7 +96,7 @@ def score_tables(
         seasonal=np.zeros((files, rows), dtype=bool),
     )
     fidx = np.arange(files)
-    last_flag = np.full(files, -np.inf)
+    episodes = Episodes(files, settings.cooldown)
     for k in range(rows):
         t = np.repeat(t_pad[:, k], width)
         x = x_pad[:, k, :].reshape(n)
@@ -128,8 +128,7 @@ def score_tables(
         score = np.where(asked > 0, score_from_p(row_p), 0.0)
         out.score[:, k] = score
         above = (score >= settings.threshold) & (asked > 0)
-        out.flag[:, k] = above & (k - last_flag > settings.cooldown)
-        last_flag = np.where(above, k, last_flag)
+        out.flag[:, k] = episodes.fire(k, above)
         out.column[:, k] = col
         out.kind[:, k] = kind
         out.expected[:, k] = exp_
