@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/anomalert demo
 
 test: $(STAMP)
+	bash scripts/ensure-system-packages.sh
 	$(BIN)/python -m pytest -q -n 2
 
 check: $(STAMP)

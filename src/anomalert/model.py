@@ -1,8 +1,32 @@
-"""Value types shared by every stage."""
+"""Value types shared by every stage: what flows from ingest to detect to alert to notify.
+
+Stages pass these frozen dataclasses to each other, never dictionaries or hidden context
+(STYLE.md §4). Times are event times in unix seconds (floats): the clock follows the data in
+replay and the wall clock in the live service, and the stages cannot tell the difference.
+
+Labels are plain ``dict[str, str]`` (kept out of hashing and never mutated after
+construction); :func:`fingerprint` gives the stable identity of a label set.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Literal
+
+Labels = dict[str, str]
+Status = Literal["firing", "resolved"]
+Severity = Literal["P1", "P2", "P3"]
+Mode = Literal["shadow", "assistive", "alerting"]
+Source = Literal["anomaly", "rule", "external"]
+
+SEVERITIES: tuple[Severity, ...] = ("P1", "P2", "P3")
+MODES: tuple[Mode, ...] = ("shadow", "assistive", "alerting")
+EVENT_KINDS = frozenset(
+    {"deployment", "rollback", "config", "feature_flag", "maintenance", "load_test"}
+)
 
 
 class Kind(IntEnum):
@@ -20,3 +44,141 @@ class Kind(IntEnum):
     def label(self) -> str:
         """The name users see ("level shift", not "LEVEL_SHIFT")."""
         return self.name.lower().replace("_", " ")
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Stable 16-hex-digit identity of a label set (order-independent).
+
+    >>> fingerprint({"b": "2", "a": "1"}) == fingerprint({"a": "1", "b": "2"})
+    True
+    >>> len(fingerprint({}))
+    16
+    """
+    h = hashlib.sha256()
+    for k in sorted(labels):
+        h.update(k.encode())
+        h.update(b"\xff")
+        h.update(labels[k].encode())
+        h.update(b"\xfe")
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One metric value at one time. ``labels["service"]`` names the service."""
+
+    metric: str
+    labels: Labels = field(hash=False)
+    timestamp: float
+    value: float
+
+    @property
+    def service(self) -> str:
+        """The service label ('' when missing)."""
+        return self.labels.get("service", "")
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A change near which anomalies are expected: a deployment, a rollback, a flag flip...
+
+    ``end`` is set for windows (maintenance, load test): context that explains, or holds
+    back, what happens during them.
+    """
+
+    kind: str
+    service: str
+    timestamp: float
+    version: str | None = None
+    description: str = ""
+    link: str | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The detection engine's verdict on one sample of one series.
+
+    ``band`` is (lower, upper) of the baseline; ``window`` the recent values (time, value)
+    kept so an alert can be explained later without a metrics database.
+    """
+
+    series: str  # the series fingerprint
+    metric: str
+    labels: Labels = field(hash=False)
+    timestamp: float
+    value: float
+    score: float
+    kind: Kind
+    expected: float
+    lower: float
+    upper: float
+    reason: str
+    detail: float = float("nan")  # kind-specific: minutes to breach for PREDICTED_BREACH
+
+    @property
+    def service(self) -> str:
+        """The service label ('' when missing)."""
+        return self.labels.get("service", "")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert as the pipeline sees it at one moment (a snapshot, never mutated).
+
+    ``labels`` always carry ``alertname``, ``service`` and ``severity``; anomaly alerts add
+    ``metric``. ``annotations`` carry ``summary`` (the reason) and ``runbook_url``.
+    ``ends_at`` is None while firing.
+    """
+
+    fingerprint: str
+    labels: Labels = field(hash=False)
+    annotations: Labels = field(hash=False)
+    starts_at: float
+    ends_at: float | None
+    status: Status
+    score: float
+    severity: Severity
+    mode: Mode
+    source: Source
+    updated_at: float
+
+    @property
+    def service(self) -> str:
+        """The service label ('' when missing)."""
+        return self.labels.get("service", "")
+
+    @property
+    def name(self) -> str:
+        """The alertname label."""
+        return self.labels.get("alertname", "")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one receiver about one group of alerts.
+
+    ``key`` is deterministic (group, receiver, status, alert set, tier), so that re-running
+    the pipeline after a crash enqueues the same key and the outbox sends it once.
+    ``tier`` is the escalation tier (0 = first responders).
+    """
+
+    key: str
+    receiver: str
+    group_key: str
+    group_labels: Labels = field(hash=False)
+    status: Status
+    alerts: tuple[Alert, ...]
+    time: float
+    severity: Severity
+    tier: int = 0
+
+    @property
+    def firing(self) -> tuple[Alert, ...]:
+        """The alerts still firing."""
+        return tuple(a for a in self.alerts if a.status == "firing")
+
+    @property
+    def resolved(self) -> tuple[Alert, ...]:
+        """The alerts that resolved."""
+        return tuple(a for a in self.alerts if a.status == "resolved")
