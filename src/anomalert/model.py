@@ -160,7 +160,8 @@ class Notification:
 
     ``key`` is deterministic (group, receiver, status, alert set, tier), so that re-running
     the pipeline after a crash enqueues the same key and the outbox sends it once.
-    ``tier`` is the escalation tier (0 = first responders).
+    ``tier`` is the escalation tier (0 = first responders). ``acknowledged`` marks the
+    message that tells a receiver someone took the alert (PagerDuty's acknowledge event).
     """
 
     key: str
@@ -172,6 +173,7 @@ class Notification:
     time: float
     severity: Severity
     tier: int = 0
+    acknowledged: bool = False
 
     @property
     def firing(self) -> tuple[Alert, ...]:
