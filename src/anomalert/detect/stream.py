@@ -1,0 +1,259 @@
+"""The engine as the live service uses it: series appear at any time, samples arrive in batches.
+
+``BatchEngine`` wants one tick of values for a fixed set of series. A live service gets
+batches of samples for whichever series reported, and meets new series as they come. The
+``StreamDetector`` keeps the series registry (label fingerprint -> index), grows the engine
+in chunks (capacity doubles, so a new series costs amortised O(1)), turns a batch into
+ticks (the k-th new sample of each series goes into tick k), and keeps, per series, a short
+ring of recent values and baseline bands: the context that explains an alert later without
+a metrics database.
+
+Only the points worth a decision become ``Scored`` objects (strings are slow next to array
+maths): scores at or above ``report_above``, and every point of a series someone watches
+(one with an open alert, whose calm points let the policy resolve it).
+
+Out-of-order samples (at or before the series' latest time) are not scored and not learned;
+they are returned as ``late`` so the caller can count them: nothing valid disappears
+silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anomalert.detect.engine import BatchEngine, Settings
+from anomalert.detect.forecast import ForecastDetector
+from anomalert.detect.reason import explain
+from anomalert.detect.seasonal import SeasonalDetector
+from anomalert.model import Kind, Labels, Sample, Scored, fingerprint
+
+#: Scores from here up are reported to the alert policy (well below any sensible threshold,
+#: so hysteresis can see a score hovering under the threshold).
+REPORT_ABOVE = 0.5
+#: Recent points kept per series for the context of an alert.
+WINDOW = 48
+#: Saturating metrics and their ceiling, for the predicted-breach forecast.
+DEFAULT_LIMITS: Mapping[str, float] = {"memory_percent": 100.0, "cpu_percent": 100.0}
+
+
+def series_id(metric: str, labels: Mapping[str, str]) -> str:
+    """The identity of a series: its metric name and labels."""
+    return fingerprint({**labels, "__name__": metric})
+
+
+@dataclass
+class Context:
+    """A series' recent history: times, values and the baseline band at each point."""
+
+    times: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    expected: list[float] = field(default_factory=list)
+    lower: list[float] = field(default_factory=list)
+    upper: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, list[float | None]]:
+        """JSON-ready lists (NaN as null)."""
+
+        def clean(xs: list[float]) -> list[float | None]:
+            return [float(v) if np.isfinite(v) else None for v in xs]
+
+        return {
+            "times": clean(self.times),
+            "values": clean(self.values),
+            "expected": clean(self.expected),
+            "lower": clean(self.lower),
+            "upper": clean(self.upper),
+        }
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one batch of samples produced."""
+
+    scored: list[Scored]
+    late: list[Sample]
+    points: int
+
+
+class StreamDetector:
+    """Follow any number of series that appear over time; score batches of samples."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        limits: Mapping[str, float] = DEFAULT_LIMITS,
+        report_above: float = REPORT_ABOVE,
+        window: int = WINDOW,
+        capacity: int = 64,
+    ) -> None:
+        self.settings = settings or Settings(univariate=(*Settings().univariate, "forecast"))
+        self.limits = dict(limits)
+        self.report_above = report_above
+        self.window = window
+        self.engine = BatchEngine(capacity, self.settings)
+        self.capacity = capacity
+        self.index: dict[str, int] = {}
+        self.metrics: list[str] = []
+        self.labels: list[Labels] = []
+        self.last_t = np.full(capacity, -np.inf)
+        self.watched = np.zeros(capacity, dtype=bool)
+        # Context rings: position k % window holds the k-th point of the series.
+        self.ring_t = np.full((capacity, window), np.nan)
+        self.ring = np.full((4, capacity, window), np.nan, dtype=np.float32)
+        self.count = np.zeros(capacity, dtype=np.int64)
+        self.last_score = np.full(capacity, np.nan)
+
+    # -- registry ------------------------------------------------------------------------
+
+    @property
+    def n(self) -> int:
+        """Series followed so far."""
+        return len(self.metrics)
+
+    def _ensure(self, metric: str, labels: Labels) -> int:
+        sid = series_id(metric, labels)
+        j = self.index.get(sid)
+        if j is not None:
+            return j
+        j = len(self.metrics)
+        if j >= self.capacity:
+            self._grow(max(2 * self.capacity, j + 1))
+        self.index[sid] = j
+        self.metrics.append(metric)
+        self.labels.append(dict(labels))
+        limit = self.limits.get(metric)
+        if limit is not None:
+            for det in self.engine.series.detectors:
+                if isinstance(det, ForecastDetector):
+                    det.limits[j] = limit
+        return j
+
+    def _grow(self, capacity: int) -> None:
+        extra = capacity - self.capacity
+        self.engine.series.grow(capacity)
+        self.engine.n = capacity
+        self.last_t = np.concatenate([self.last_t, np.full(extra, -np.inf)])
+        self.watched = np.concatenate([self.watched, np.zeros(extra, dtype=bool)])
+        self.ring_t = np.concatenate([self.ring_t, np.full((extra, self.window), np.nan)])
+        self.ring = np.concatenate(
+            [self.ring, np.full((4, extra, self.window), np.nan, dtype=np.float32)], axis=1
+        )
+        self.count = np.concatenate([self.count, np.zeros(extra, dtype=np.int64)])
+        self.last_score = np.concatenate([self.last_score, np.full(extra, np.nan)])
+        self.capacity = capacity
+
+    def watch(self, series: Iterable[str], on: bool = True) -> None:
+        """Report every point of these series (by id), e.g. while they have an open alert."""
+        for sid in series:
+            j = self.index.get(sid)
+            if j is not None:
+                self.watched[j] = on
+
+    def context(self, sid: str) -> Context:
+        """The recent points of one series, oldest first (empty for an unknown id)."""
+        j = self.index.get(sid)
+        if j is None:
+            return Context()
+        k = int(self.count[j])
+        m = min(k, self.window)
+        order = [(k - m + i) % self.window for i in range(m)]
+        vals, exp, lo, hi = (self.ring[r, j, order].astype(float).tolist() for r in range(4))
+        return Context(self.ring_t[j, order].tolist(), vals, exp, lo, hi)
+
+    # -- scoring -------------------------------------------------------------------------
+
+    def score(self, samples: Sequence[Sample]) -> Batch:
+        """Score a batch: each series' samples in time order, one engine tick per rank."""
+        per: dict[int, list[Sample]] = {}
+        for s in samples:
+            per.setdefault(self._ensure(s.metric, s.labels), []).append(s)
+        late: list[Sample] = []
+        for j, rows in per.items():
+            rows.sort(key=lambda s: s.timestamp)
+            last = self.last_t[j]
+            keep = []
+            for s in rows:
+                if s.timestamp <= last:
+                    late.append(s)
+                else:
+                    keep.append(s)
+                    last = s.timestamp
+            per[j] = keep
+        depth = max((len(r) for r in per.values()), default=0)
+        scored: list[Scored] = []
+        points = 0
+        for k in range(depth):
+            idx = np.fromiter((j for j, r in per.items() if len(r) > k), dtype=np.intp)
+            if idx.size == 0:
+                continue
+            t = np.full(self.capacity, np.nan)
+            x = np.full(self.capacity, np.nan)
+            t[idx] = [per[int(j)][k].timestamp for j in idx]
+            x[idx] = [per[int(j)][k].value for j in idx]
+            scored.extend(self._tick(idx, t, x))
+            points += idx.size
+        return Batch(scored, late, points)
+
+    def _tick(self, idx: np.ndarray, t: np.ndarray, x: np.ndarray) -> list[Scored]:
+        # Series without a sample this tick get the time of the tick (their x is NaN, so
+        # they are neither scored nor changed) to keep time-dependent state well defined.
+        t_fill = np.where(np.isnan(t), np.nanmax(t[idx]), t)
+        step = self.engine.step(t_fill, x).series
+        self.last_t[idx] = t[idx]
+        pos = self.count[idx] % self.window
+        self.ring_t[idx, pos] = t[idx]
+        for r, arr in enumerate((x, step.expected, step.lower, step.upper)):
+            self.ring[r, idx, pos] = arr[idx]
+        self.count[idx] += 1
+        score = step.score[idx]
+        self.last_score[idx] = score
+        pick = idx[(score >= self.report_above) | self.watched[idx]]
+        if pick.size == 0:
+            return []
+        seasonal = self._seasonal()
+        periods = seasonal.period(t_fill) if seasonal is not None else np.zeros(self.capacity)
+        out = []
+        for jj in pick:
+            j = int(jj)
+            kind = Kind(int(step.kind[j]))
+            value, tj = float(x[j]), float(t[j])
+            exp, lo, hi = float(step.expected[j]), float(step.lower[j]), float(step.upper[j])
+            detail = float(step.detail[j])
+            metric, labels = self.metrics[j], self.labels[j]
+            reason = explain(metric, value, tj, kind, exp, lo, hi, detail, periods[j] > 0)
+            out.append(
+                Scored(
+                    series=series_id(metric, labels),
+                    metric=metric,
+                    labels=labels,
+                    timestamp=tj,
+                    value=value,
+                    score=float(step.score[j]),
+                    kind=kind,
+                    expected=exp,
+                    lower=lo,
+                    upper=hi,
+                    reason=reason,
+                    detail=detail,
+                )
+            )
+        return out
+
+    def latest_scores(self) -> Iterable[tuple[str, Labels, float]]:
+        """(metric, labels, latest score) of every series that has one, for /metrics."""
+        for j, (metric, labels) in enumerate(zip(self.metrics, self.labels, strict=True)):
+            v = float(self.last_score[j])
+            if np.isfinite(v):
+                yield metric, labels, v
+
+    def _seasonal(self) -> SeasonalDetector | None:
+        return next(
+            (d for d in self.engine.series.detectors if isinstance(d, SeasonalDetector)), None
+        )
+
+    def state_nbytes(self) -> int:
+        """Bytes of engine state plus the context rings."""
+        return self.engine.state_nbytes() + self.ring.nbytes + self.ring_t.nbytes
