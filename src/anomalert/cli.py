@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from anomalert.config import Config
 
 app = typer.Typer(
     add_completion=False,
@@ -44,6 +47,24 @@ def detect(
 
 
 @app.command()
+def live_demo(
+    folder: Annotated[Path, typer.Option(help="Where to write the scenario and database.")] = Path(
+        "demo-output"
+    ),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
+    speed: Annotated[
+        float, typer.Option(min=1.0, help="Simulated seconds per real second (incident week).")
+    ] = 1200.0,
+) -> None:
+    """Start the service on the demo scenario, replayed in accelerated time (make run)."""
+    from anomalert.demo.live import run_live_demo
+    from anomalert.logs import setup_logging
+
+    setup_logging(json_lines=False, level=30)
+    run_live_demo(folder, port=port, speed=speed)
+
+
+@app.command()
 def demo(
     folder: Annotated[Path, typer.Option(help="Where to write the scenario.")] = Path(
         "demo-output/scenario"
@@ -57,6 +78,145 @@ def demo(
     from anomalert.demo.run import run_demo
 
     run_demo(folder, seed=seed, days=days)
+
+
+def _config_or_exit(path: Path | None) -> Config | None:
+    """Load a config, or print each problem on one line and exit 2."""
+    from anomalert.config import load_config
+    from anomalert.errors import ConfigError
+
+    if path is None:
+        return None
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+@app.command("check-config")
+def check_config(file: Annotated[Path, typer.Argument(help="The YAML config file.")]) -> None:
+    """Validate a config file: every problem with its location, exit 2 when there is one."""
+    config = _config_or_exit(file)
+    assert config is not None
+    typer.echo(
+        f"{file}: ok ({len(config.services)} services, {len(config.receivers)} receivers, "
+        f"{len(config.inhibit_rules)} inhibit rules, {len(config.escalations)} escalations)"
+    )
+
+
+routes_app = typer.Typer(help="Explore the routing tree of a config.", no_args_is_help=True)
+app.add_typer(routes_app, name="routes")
+
+
+@routes_app.command("test")
+def routes_test(
+    file: Annotated[Path, typer.Argument(help="The YAML config file.")],
+    labels: Annotated[list[str], typer.Argument(help="Labels as name=value.")],
+) -> None:
+    """Which receivers an alert with these labels would reach."""
+    from anomalert.alert.route import Route
+    from anomalert.alert.route import routes_test as match_routes
+
+    config = _config_or_exit(file)
+    assert config is not None
+    parsed: dict[str, str] = {}
+    for item in labels:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            typer.echo(f"error: {item!r} is not name=value", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        parsed[name] = value
+    for receiver in match_routes(Route.build(config.route), parsed):
+        typer.echo(receiver)
+
+
+export_app = typer.Typer(help="Export parts of the config for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("prometheus-rules")
+def export_prometheus_rules(
+    file: Annotated[Path, typer.Argument(help="The YAML config file.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Recording and alerting rules for the config's dynamic-threshold and SLO rules."""
+    from anomalert.alert.promrules import export_prometheus_rules as export
+
+    config = _config_or_exit(file)
+    assert config is not None
+    text = export(config.rules)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+
+
+@app.command()
+def replay(
+    folder: Annotated[Path, typer.Argument(help="A scenario folder (samples/, events.json...).")],
+    notifications: Annotated[
+        Path, typer.Option("--notifications", help="Write every notification here (JSONL).")
+    ],
+    config: Annotated[Path | None, typer.Option("--config", help="The YAML config.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run the whole pipeline over past data on event time; notifications to a JSONL file."""
+    from rich.progress import Progress
+
+    from anomalert.errors import InputError
+    from anomalert.replay import replay as run_replay
+
+    cfg = _config_or_exit(config)
+    if not folder.is_dir():
+        typer.echo(f"error: {folder}: not a scenario folder", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        with Progress(disable=not progress, transient=True) as bar:
+            task = bar.add_task("replaying", total=None)
+            summary = run_replay(
+                folder,
+                notifications,
+                config=cfg,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", help="The YAML config file.")],
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: the config's storage.url).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (default: the config's).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: the config's).")] = None,
+) -> None:
+    """Start the service: API, detection, alerting and delivery in one process."""
+    from anomalert.logs import setup_logging
+    from anomalert.service import build, serve
+
+    cfg = _config_or_exit(config)
+    assert cfg is not None
+    host = host or cfg.server.host
+    if host not in ("127.0.0.1", "localhost", "::1") and not cfg.server.tokens_configured:
+        typer.echo(
+            f"error: refusing to listen on {host} without tokens; set server.write_tokens "
+            "and server.admin_tokens",
+            err=True,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    setup_logging()
+    serve(build(cfg, db), host, port or cfg.server.port)
 
 
 def main() -> None:

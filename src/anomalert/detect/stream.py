@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from anomalert.detect.engine import BatchEngine, Settings
+from anomalert.detect.ensemble import Ensemble, Step
 from anomalert.detect.forecast import ForecastDetector
 from anomalert.detect.reason import explain
+from anomalert.detect.registry import make_multivariate
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.model import Kind, Labels, Sample, Scored, fingerprint
 
@@ -257,3 +259,99 @@ class StreamDetector:
     def state_nbytes(self) -> int:
         """Bytes of engine state plus the context rings."""
         return self.engine.state_nbytes() + self.ring.nbytes + self.ring_t.nbytes
+
+
+class RecordDetector:
+    """The multivariate face: one group per service over the aggregate record's features.
+
+    Aggregate records (PRODUCT.md §1) carry the same features every time, so each service is
+    one group of ``len(features)`` columns for the multivariate ensemble (Isolation Forest
+    over windowed features by default); a new service grows the ensemble. It reports an
+    unusual *combination* of features that no single series shows alone.
+    """
+
+    def __init__(
+        self,
+        features: Sequence[str],
+        settings: Settings | None = None,
+        report_above: float = REPORT_ABOVE,
+        capacity: int = 8,
+    ) -> None:
+        self.features = tuple(features)
+        self.settings = settings or Settings()
+        self.report_above = report_above
+        self.capacity = capacity
+        self.ensemble = Ensemble(
+            make_multivariate(self.settings.multivariate, capacity, len(self.features)),
+            self.settings.threshold,
+            self.settings.accept_after,
+        )
+        self.index: dict[str, int] = {}
+        self.services: list[str] = []
+        self.last_t = np.full(capacity, -np.inf)
+
+    def _ensure(self, service: str) -> int:
+        j = self.index.get(service)
+        if j is None:
+            j = len(self.services)
+            if j >= self.capacity:
+                extra = self.capacity
+                self.capacity *= 2
+                self.ensemble.grow(self.capacity)
+                self.last_t = np.concatenate([self.last_t, np.full(extra, -np.inf)])
+            self.index[service] = j
+            self.services.append(service)
+        return j
+
+    def score(self, rows: Sequence[tuple[str, float, Sequence[float]]]) -> list[Scored]:
+        """Score (service, time, feature values) rows; one tick per rank within the batch."""
+        per: dict[int, list[tuple[float, Sequence[float]]]] = {}
+        for service, when, values in rows:
+            j = self._ensure(service)
+            per.setdefault(j, []).append((when, values))
+        out: list[Scored] = []
+        for j in per:
+            per[j].sort(key=lambda r: r[0])
+        depth = max((len(r) for r in per.values()), default=0)
+        dim = len(self.features)
+        for k in range(depth):
+            t = np.full(self.capacity, np.nan)
+            x = np.full((self.capacity, dim), np.nan)
+            idx = []
+            for j, seq in per.items():
+                if len(seq) > k and seq[k][0] > self.last_t[j]:
+                    t[j] = seq[k][0]
+                    x[j] = np.asarray(seq[k][1], dtype=float)
+                    idx.append(j)
+            if not idx:
+                continue
+            sel = np.asarray(idx)
+            t_fill = np.where(np.isnan(t), np.nanmax(t[sel]), t)
+            step = self.ensemble.step(t_fill, x)
+            self.last_t[sel] = t[sel]
+            for j in sel[step.score[sel] >= self.report_above]:
+                out.append(self._scored(int(j), step, float(t[j]), x[j]))
+        return out
+
+    def _scored(self, j: int, step: Step, t: float, row: np.ndarray) -> Scored:
+        col = int(step.detail[j]) if np.isfinite(step.detail[j]) else 0
+        col = min(max(col, 0), len(self.features) - 1)
+        feature = self.features[col]
+        service = self.services[j]
+        exp, lo, hi = float(step.expected[j]), float(step.lower[j]), float(step.upper[j])
+        value = float(row[col])
+        reason = explain(feature, value, t, Kind.MULTIVARIATE, exp, lo, hi)
+        labels = {"service": service, "feature": feature}
+        return Scored(
+            series=series_id("record", {"service": service}),
+            metric="record",
+            labels=labels,
+            timestamp=t,
+            value=value,
+            score=float(step.score[j]),
+            kind=Kind.MULTIVARIATE,
+            expected=exp,
+            lower=lo,
+            upper=hi,
+            reason=reason,
+        )

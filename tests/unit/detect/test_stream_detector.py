@@ -83,3 +83,23 @@ def test_watched_series_report_every_point() -> None:
     stream.score(xs[:200])
     stream.watch([series_id("m", {"service": "s"})])
     assert len(stream.score(xs[200:210]).scored) == 10
+
+
+def test_record_detector_flags_an_unusual_combination() -> None:
+    from anomalert.detect.stream import RecordDetector
+
+    rng = np.random.default_rng(8)
+    det = RecordDetector(("rps", "errors", "latency"), capacity=1)
+    flagged = []
+    for i in range(1500):
+        load = 100 + 20 * np.sin(i / 50)
+        row = [load + rng.normal(0, 2), 0.01 * load + rng.normal(0, 0.05), 50 + rng.normal(0, 2)]
+        if i == 1400:
+            row = [load, 0.01 * load + 3.0, 50 + 40]  # errors and latency both jump
+        other = [100 + rng.normal(0, 2), 1 + rng.normal(0, 0.05), 50 + rng.normal(0, 2)]
+        for s in det.score([("checkout", 60.0 * i, row), ("search", 60.0 * i, other)]):
+            if s.score >= 0.9:
+                flagged.append((s.service, s.timestamp))
+    assert det.capacity >= 2
+    assert ("checkout", 60.0 * 1400) in flagged
+    assert all(service == "checkout" for service, _ in flagged)

@@ -1,0 +1,387 @@
+"""The alert policy: which scored points become alerts, and when those alerts end.
+
+The detection engine already says how surprising each point is (a calibrated score); the
+policy adds what a score cannot know: how sensitive each service should be, how long a
+deviation must last (``for``), how calm it must be before an alert ends (hysteresis and
+``resolve_after``), what no data means (``stale_after``), and how loud it is (severity from
+the service's criticality). It returns only transitions, so the noise pipeline downstream
+sees one firing snapshot per episode, an update when it gets louder, and one resolve.
+
+Clocks: ``for`` is measured on the samples' own timestamps (a batch of late samples is
+judged by when things happened); calm, staleness and flapping holds on ``now``, the clock
+:meth:`AlertPolicy.tick` follows (event time in replay, wall time live).
+
+An open alert stays open while its score is at least ``threshold - hysteresis`` and
+resolves ``resolve_after`` after the last such point, once calm points have arrived: a
+series that goes silent is not calm, it resolves as stale after ``stale_after``.
+
+A maintenance or load-test window (``hold``) stops new alerts only: an alert that was
+already firing carries on, so a real incident during maintenance is not hidden.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from anomalert.alert.flapping import FlapCounter, FlappingConfig
+from anomalert.alert.severity import Criticality, louder, severity
+from anomalert.configbase import Duration, StrictModel
+from anomalert.detect.reason import fmt
+from anomalert.model import Alert, Kind, Mode, Scored, Severity, fingerprint
+
+__all__ = ["AlertPolicy", "Effective", "FlappingConfig", "MetricPolicy", "ServicePolicy"]
+
+ALERTNAME = "Anomaly"
+_SNAPSHOT_VERSION = 1
+
+
+class MetricPolicy(StrictModel):
+    """Per-metric overrides of the service policy; unset fields inherit."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    threshold: float | None = Field(default=None, ge=0.5, le=0.999)
+    for_: Duration | None = Field(default=None, alias="for")
+    criticality: Criticality | None = None
+    runbook_url: str | None = None
+    disabled: bool = False
+
+
+class ServicePolicy(StrictModel):
+    """How one service is alerted on; the defaults are the conservative ones."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    mode: Mode = "alerting"
+    criticality: Criticality = "medium"
+    threshold: float = Field(default=0.90, ge=0.5, le=0.999)
+    for_: Duration = Field(default=0.0, alias="for")
+    hysteresis: float = Field(default=0.2, ge=0.0, lt=0.5)
+    resolve_after: Duration = 600.0
+    stale_after: Duration = 1800.0
+    runbook_url: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, MetricPolicy] = Field(default_factory=dict)
+
+    def effective(self, metric: str) -> Effective:
+        """The settings that apply to one metric (its overrides, else the service's)."""
+        m = self.metrics.get(metric) or MetricPolicy()
+        return Effective(
+            threshold=self.threshold if m.threshold is None else m.threshold,
+            for_=self.for_ if m.for_ is None else m.for_,
+            criticality=m.criticality or self.criticality,
+            runbook_url=m.runbook_url or self.runbook_url,
+            disabled=m.disabled,
+        )
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The policy of one metric of one service, overrides applied."""
+
+    threshold: float
+    for_: float
+    criticality: Criticality
+    runbook_url: str | None
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class _Point:
+    """The worst point of an episode: what the alert's summary explains."""
+
+    timestamp: float
+    value: float
+    score: float
+    kind: int
+    expected: float
+    lower: float
+    upper: float
+    reason: str
+
+    @classmethod
+    def of(cls, s: Scored) -> _Point:
+        return cls(
+            s.timestamp, s.value, s.score, int(s.kind), s.expected, s.lower, s.upper, s.reason
+        )
+
+
+@dataclass
+class _Episode:
+    """One series from its first point over the threshold to its resolve (plain data)."""
+
+    key: str  # the series key the policy files it under
+    fingerprint: str
+    identity: dict[str, str]
+    since: float  # timestamp of the first point >= threshold: the alert's starts_at
+    worst: _Point
+    last_seen: float  # `now` of the latest point
+    last_abnormal: float  # `now` of the latest point that kept the episode alive
+    firing: bool = False  # False while waiting for `for`
+    severity: Severity = "P3"
+    flapping: bool = False
+    held_since: float | None = None  # a would-be resolve held open by flapping
+
+    @property
+    def service(self) -> str:
+        return self.identity["service"]
+
+    @property
+    def metric(self) -> str:
+        return self.identity["metric"]
+
+
+class AlertPolicy:
+    """Scored points in, alert transitions out; one episode per series at a time.
+
+    >>> policy = AlertPolicy({"checkout": ServicePolicy(mode="shadow")})
+    >>> policy.threshold("checkout", "latency"), policy.service("billing").mode
+    (0.9, 'alerting')
+    """
+
+    def __init__(
+        self,
+        services: Mapping[str, ServicePolicy],
+        default: ServicePolicy | None = None,
+        flapping: FlappingConfig | None = None,
+    ) -> None:
+        self.services = dict(services)
+        self.default = default or ServicePolicy()
+        self.flapping = flapping or FlappingConfig()
+        self._flaps = FlapCounter(self.flapping)
+        self._episodes: dict[str, _Episode] = {}
+        self._overrides: dict[tuple[str, str], float] = {}
+        self._effective: dict[tuple[str, str], Effective] = {}
+
+    # -- configuration -------------------------------------------------------------------
+
+    def service(self, name: str) -> ServicePolicy:
+        """The policy of a service (the default one when it is not configured)."""
+        return self.services.get(name, self.default)
+
+    def effective(self, service: str, metric: str) -> Effective:
+        """The metric's settings with the runtime threshold override applied."""
+        key = (service, metric)
+        eff = self._effective.get(key)
+        if eff is None:
+            eff = self.service(service).effective(metric)
+            override = self._overrides.get(key)
+            if override is not None:
+                eff = Effective(override, eff.for_, eff.criticality, eff.runbook_url, eff.disabled)
+            self._effective[key] = eff
+        return eff
+
+    def threshold(self, service: str, metric: str) -> float:
+        """The score a point of this metric must reach to count as an anomaly."""
+        return self.effective(service, metric).threshold
+
+    def set_threshold(self, service: str, metric: str, threshold: float | None) -> None:
+        """Override the configured threshold at runtime (adaptive sensitivity); None removes."""
+        if threshold is None:
+            self._overrides.pop((service, metric), None)
+        elif not 0.5 <= threshold <= 0.999:
+            raise ValueError(f"threshold {threshold} is outside 0.5..0.999")
+        else:
+            self._overrides[(service, metric)] = float(threshold)
+        self._effective.pop((service, metric), None)
+
+    # -- the state machine ---------------------------------------------------------------
+
+    def observe(self, s: Scored, now: float, hold: str | None = None) -> list[Alert]:
+        """Take one scored point; returns the transitions it causes (usually none)."""
+        eff = self.effective(s.service, s.metric)
+        if eff.disabled:
+            return []
+        score = s.score if math.isfinite(s.score) else 0.0
+        key = self._key(s)
+        ep = self._episodes.get(key)
+        if ep is None:
+            if score < eff.threshold or hold is not None:
+                return []
+            ep = self._open(key, s, now)
+        ep.last_seen = now
+        if not ep.firing:
+            return self._pending(key, ep, s, score, eff, now, hold)
+        sp = self.service(s.service)
+        if score >= eff.threshold - sp.hysteresis:
+            return self._abnormal(ep, s, score, eff, now)
+        done = self._advance(ep, sp, now)
+        return [done] if done is not None else []
+
+    def tick(self, now: float) -> list[Alert]:
+        """Time-driven transitions: calm resolves, stale series, released flapping holds."""
+        out: list[Alert] = []
+        for ep in list(self._episodes.values()):
+            done = self._advance(ep, self.service(ep.service), now)
+            if done is not None:
+                out.append(done)
+        self._flaps.forget(now)
+        return out
+
+    def active(self) -> list[Alert]:
+        """Snapshots of the alerts open right now (flapping ones included)."""
+        return [
+            self._alert(ep, "firing", ep.last_seen, None)
+            for ep in self._episodes.values()
+            if ep.firing
+        ]
+
+    def _key(self, s: Scored) -> str:
+        return s.series or fingerprint(self._identity(s))
+
+    @staticmethod
+    def _identity(s: Scored) -> dict[str, str]:
+        return {**s.labels, "alertname": ALERTNAME, "service": s.service, "metric": s.metric}
+
+    def _open(self, key: str, s: Scored, now: float) -> _Episode:
+        identity = self._identity(s)
+        ep = _Episode(key, fingerprint(identity), identity, s.timestamp, _Point.of(s), now, now)
+        self._episodes[key] = ep
+        return ep
+
+    def _pending(
+        self,
+        key: str,
+        ep: _Episode,
+        s: Scored,
+        score: float,
+        eff: Effective,
+        now: float,
+        hold: str | None,
+    ) -> list[Alert]:
+        """Waiting for ``for``: a point under the threshold (or a hold) starts over."""
+        if score < eff.threshold or hold is not None:
+            del self._episodes[key]
+            return []
+        ep.last_abnormal = now
+        if score > ep.worst.score:
+            ep.worst = _Point.of(s)
+        if s.timestamp - ep.since < eff.for_:
+            return []
+        ep.firing = True
+        ep.severity = severity(ep.worst.score, eff.criticality, eff.threshold)
+        self._flaps.record(ep.fingerprint, now)
+        return [self._alert(ep, "firing", now, None)]
+
+    def _abnormal(
+        self, ep: _Episode, s: Scored, score: float, eff: Effective, now: float
+    ) -> list[Alert]:
+        """A firing alert's point still over threshold - hysteresis: it stays open."""
+        ep.last_abnormal = now
+        if ep.held_since is not None:  # back during a flapping hold: the same alert goes on
+            ep.held_since = None
+            if score >= eff.threshold:  # a re-fire, as far as flap counting goes
+                self._flaps.record(ep.fingerprint, now)
+        if score <= ep.worst.score:
+            return []
+        ep.worst = _Point.of(s)
+        sev = severity(score, eff.criticality, eff.threshold)
+        if not louder(sev, ep.severity):
+            return []
+        ep.severity = sev
+        return [self._alert(ep, "firing", now, None)]
+
+    def _advance(self, ep: _Episode, sp: ServicePolicy, now: float) -> Alert | None:
+        """Resolve what has been calm or silent long enough, unless flapping holds it."""
+        if now - ep.last_seen >= sp.stale_after:
+            if ep.firing:
+                return self._close(ep, now, stale=True)
+            self._drop(ep)
+            return None
+        if not ep.firing:
+            return None
+        if ep.held_since is not None:
+            if now - ep.held_since >= self.flapping.hold:
+                return self._close(ep, now)
+            return None
+        due = ep.last_abnormal + sp.resolve_after
+        if now < due or ep.last_seen <= ep.last_abnormal:
+            return None  # not calm long enough, or silent since (silence is not calm: stale)
+        count = self._flaps.record(ep.fingerprint, due)
+        if ep.flapping or self._flaps.reaches_limit(count):
+            ep.flapping = True
+            ep.held_since = due
+            if now - due >= self.flapping.hold:
+                return self._close(ep, now)
+            return None
+        return self._close(ep, now)
+
+    def _close(self, ep: _Episode, now: float, stale: bool = False) -> Alert:
+        self._drop(ep)
+        return self._alert(ep, "resolved", now, now, stale)
+
+    def _drop(self, ep: _Episode) -> None:
+        self._episodes.pop(ep.key, None)
+
+    def _alert(
+        self,
+        ep: _Episode,
+        status: Literal["firing", "resolved"],
+        now: float,
+        ends_at: float | None,
+        stale: bool = False,
+    ) -> Alert:
+        sp = self.service(ep.service)
+        eff = self.effective(ep.service, ep.metric)
+        w = ep.worst
+        kind = Kind(w.kind).label
+        labels = {**sp.labels, **ep.identity, "severity": ep.severity, "kind": kind}
+        annotations = {
+            "summary": w.reason,
+            "value": fmt(w.value),
+            "expected": fmt(w.expected),
+            "lower": fmt(w.lower),
+            "upper": fmt(w.upper),
+            "kind": kind,
+        }
+        if eff.runbook_url:
+            annotations["runbook_url"] = eff.runbook_url
+        if ep.flapping:
+            annotations["flapping"] = "true"
+        if stale:  # resolved because the data stopped, not because it recovered
+            annotations["stale"] = "true"
+        return Alert(
+            fingerprint=ep.fingerprint,
+            labels=labels,
+            annotations=annotations,
+            starts_at=ep.since,
+            ends_at=ends_at,
+            status=status,
+            score=w.score,
+            severity=ep.severity,
+            mode=sp.mode,
+            source="anomaly",
+            updated_at=now,
+        )
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Open episodes, flap history and runtime overrides, so a restart resumes them."""
+        state: dict[str, Any] = {
+            "version": _SNAPSHOT_VERSION,
+            "episodes": {k: asdict(ep) for k, ep in self._episodes.items()},
+            "flaps": self._flaps.state(),
+            "overrides": dict(self._overrides),
+        }
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, data: bytes) -> None:
+        """Resume from :meth:`snapshot` (the configuration comes from the caller)."""
+        state = pickle.loads(data)
+        if state.get("version") != _SNAPSHOT_VERSION:
+            raise ValueError(f"unknown alert policy snapshot version {state.get('version')}")
+        self._episodes = {}
+        for key, raw in state["episodes"].items():
+            fields = dict(raw)
+            fields["worst"] = _Point(**fields["worst"])
+            self._episodes[key] = _Episode(**fields)
+        self._flaps.load(state["flaps"])
+        self._overrides = dict(state["overrides"])
+        self._effective.clear()

@@ -1,0 +1,1 @@
+"""The HTTP API: ingest, alerts, silences, health and metrics; one JSON error shape."""

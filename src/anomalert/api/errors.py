@@ -1,0 +1,98 @@
+"""One JSON error shape for every endpoint, whatever went wrong.
+
+    {"error": {"status": 400, "code": "invalid", "message": "samples[3].value: ...",
+               "field": "samples[3].value"}}
+
+``field`` is present when the problem is tied to one field. Clients (and our tests) can rely
+on this shape for every 4xx and 5xx the API returns, including FastAPI's own validation
+errors and unknown routes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from anomalert.config import location
+from anomalert.errors import FieldError, InputError
+
+log = logging.getLogger("anomalert.api")
+
+_CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An HTTP error with a message people can act on (and the field, when there is one)."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.field = field
+        super().__init__(message)
+
+
+def error_body(status: int, message: str, field: str | None = None) -> dict[str, object]:
+    """The error shape."""
+    err: dict[str, object] = {
+        "status": status,
+        "code": _CODES.get(status, "error"),
+        "message": message,
+    }
+    if field:
+        err["field"] = field
+    return {"error": err}
+
+
+def error_response(status: int, message: str, field: str | None = None) -> JSONResponse:
+    """A response in the error shape."""
+    return JSONResponse(error_body(status, message, field), status_code=status)
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    """Route every error path through the one shape."""
+
+    @api.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.field)
+
+    @api.exception_handler(FieldError)
+    async def _field_error(_: Request, exc: FieldError) -> JSONResponse:
+        return error_response(400, str(exc), exc.field)
+
+    @api.exception_handler(InputError)
+    async def _input_error(_: Request, exc: InputError) -> JSONResponse:
+        return error_response(400, str(exc))
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [p for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        where = location(loc)
+        msg = str(first.get("msg", "invalid request"))
+        return error_response(400, f"{where}: {msg}" if where else msg, where or None)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        return error_response(exc.status_code, detail)
+
+    @api.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "internal error; see the service log")

@@ -1,0 +1,155 @@
+"""Ingest endpoints: JSON samples and records, remote_write, change events, Alertmanager alerts.
+
+Valid items of a batch are kept even when others are rejected; the answer lists each rejected
+item with its index and the reason. Live endpoints refuse timestamps far in the past or the
+future (history goes through ``anomalert replay``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from anomalert.api.errors import ApiError
+from anomalert.api.state import get_app, require_write
+from anomalert.app import App
+from anomalert.ingest.alertmanager import parse_alertmanager_alerts
+from anomalert.ingest.events import parse_events
+from anomalert.ingest.records import parse_records
+from anomalert.ingest.remote_write import decode_write_request
+from anomalert.ingest.samples import Rejection, parse_samples
+from anomalert.ingest.timecheck import TimeWindow
+from anomalert.model import Sample
+
+router = APIRouter()
+
+
+async def json_body(request: Request) -> Any:
+    """The parsed JSON body, or a 400/415 in the error shape."""
+    ctype = request.headers.get("content-type", "application/json")
+    if "json" not in ctype:
+        raise ApiError(415, f"send JSON (content-type application/json), not {ctype}")
+    raw = await request.body()
+    if not raw:
+        raise ApiError(400, "empty body: send a JSON document", "body")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}", "body") from None
+
+
+def _window(app: App) -> TimeWindow:
+    s = app.config.server
+    return TimeWindow(max_past=s.max_sample_age, max_future=s.max_sample_future)
+
+
+def _answer(accepted: int, rejected: list[Rejection]) -> dict[str, Any]:
+    return {
+        "accepted": accepted,
+        "rejected": [{"index": r.index, "error": r.error} for r in rejected],
+    }
+
+
+def _late(samples: list[Sample], late: list[Sample], positions: list[int]) -> list[Rejection]:
+    where = {id(s): i for s, i in zip(samples, positions, strict=True)}
+    return [
+        Rejection(
+            where[id(s)],
+            f"samples[{where[id(s)]}].timestamp: not after the series' latest sample "
+            "(out of order or duplicate); not scored",
+        )
+        for s in late
+    ]
+
+
+def _positions(n_total: int, rejected: list[Rejection]) -> list[int]:
+    bad = {r.index for r in rejected}
+    return [i for i in range(n_total) if i not in bad]
+
+
+def _count(body: Any, key: str) -> int:
+    if isinstance(body, dict) and isinstance(body.get(key), list):
+        return len(body[key])
+    if isinstance(body, list):
+        return len(body)
+    return 1
+
+
+@router.post("/api/v1/samples", dependencies=[Depends(require_write)])
+async def post_samples(request: Request) -> dict[str, Any]:
+    """Metric samples: ``{"samples": [{"metric", "labels", "timestamp", "value"}, ...]}``."""
+    app = get_app(request)
+    body = await json_body(request)
+    samples, rejected = parse_samples(body, app.clock.now(), _window(app))
+    positions = _positions(_count(body, "samples"), rejected)
+    result = app.ingest(samples, "json")
+    if rejected:
+        app.metrics.rejected.labels("json", "invalid").inc(len(rejected))
+    rejected = sorted(rejected + _late(samples, result.late, positions), key=lambda r: r.index)
+    return _answer(result.accepted, rejected)
+
+
+@router.post("/api/v1/records", dependencies=[Depends(require_write)])
+async def post_records(request: Request) -> dict[str, Any]:
+    """Aggregate records (one or a list): each feature becomes a series of the service."""
+    app = get_app(request)
+    body = await json_body(request)
+    records, rejected = parse_records(body, app.clock.now(), _window(app))
+    result = app.ingest_records(records)
+    for _ in rejected:
+        app.metrics.rejected.labels("records", "invalid").inc()
+    late = len(result.late)
+    answer = _answer(len(records), rejected)
+    answer["samples"] = result.accepted
+    if late:
+        answer["late_samples"] = late
+    return answer
+
+
+@router.post("/api/v1/write", status_code=204, dependencies=[Depends(require_write)])
+async def remote_write(request: Request) -> Response:
+    """Prometheus remote_write 1.0 (protobuf, snappy)."""
+    app = get_app(request)
+    ctype = request.headers.get("content-type", "")
+    if ctype and "protobuf" not in ctype:
+        raise ApiError(415, f"remote_write sends application/x-protobuf, not {ctype}")
+    samples, rejected = decode_write_request(await request.body())
+    window = _window(app)
+    now = app.clock.now()
+    kept = []
+    for i, s in enumerate(samples):
+        problem = window.check(s.timestamp, now)
+        if problem is None:
+            kept.append(s)
+        else:
+            rejected.append(Rejection(i, f"timeseries sample at {s.timestamp:.0f}: {problem}"))
+    result = app.ingest(kept, "remote_write")
+    dropped = len(rejected) + len(result.late)
+    if rejected:
+        app.metrics.rejected.labels("remote_write", "invalid").inc(len(rejected))
+    if dropped and not result.accepted:
+        first = rejected[0].error if rejected else "samples out of order"
+        raise ApiError(400, f"{dropped} samples refused, none kept; first: {first}")
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/events", dependencies=[Depends(require_write)])
+async def post_events(request: Request) -> dict[str, Any]:
+    """Change events (one or a list): deployments, rollbacks, config, flags, maintenance."""
+    app = get_app(request)
+    events, rejected = parse_events(await json_body(request))
+    ids = app.add_events(events)
+    answer = _answer(len(ids), rejected)
+    answer["ids"] = ids
+    return answer
+
+
+@router.post("/api/v2/alerts", dependencies=[Depends(require_write)])
+async def post_alerts(request: Request) -> dict[str, Any]:
+    """Alerts in Alertmanager's API v2 format join the same grouping, silencing and routing."""
+    app = get_app(request)
+    alerts, rejected = parse_alertmanager_alerts(await json_body(request), app.clock.now())
+    mapped = app.ingest_alerts(alerts)
+    return _answer(len(mapped), rejected)

@@ -1,0 +1,438 @@
+"""The composition root: one place that wires every stage from the config.
+
+    samples -> StreamDetector -> AlertPolicy ─┐
+    samples -> RuleEngine ────────────────────┼-> Store -> Pipeline -> Outbox -> receivers
+    Alertmanager-format alerts ───────────────┘
+
+``App`` holds no logic of its own beyond the wiring: each stage decides, the app passes
+frozen values from one to the next and records what happened. Time comes from a ``Clock``:
+the wall clock in the live service, the data's own time in replay and in the demo, a
+hand-moved clock in tests, so every timeline is reproducible.
+
+Crash safety: detector, policy, rule and pipeline state are checkpointed together (one
+pickle per stage, saved in one pass); notifications are enqueued in the outbox under
+deterministic keys, so after a restart from an older checkpoint the re-run produces the
+same keys and the outbox drops them; alerts are upserted by (fingerprint, start).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from anomalert.alert.escalation import EscalationConfig
+from anomalert.alert.pipeline import Pipeline
+from anomalert.alert.policy import AlertPolicy
+from anomalert.alert.route import Route
+from anomalert.alert.rules import RuleEngine
+from anomalert.alert.silence import Silence, Silencer
+from anomalert.config import Config
+from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
+from anomalert.ingest.alertmanager import ExternalAlert, to_alert
+from anomalert.ingest.records import FEATURES, Record
+from anomalert.model import Alert, ChangeEvent, Notification, Sample, Scored
+from anomalert.notify.config import build_receivers
+from anomalert.notify.outbox import Outbox
+from anomalert.notify.receivers.base import Receiver
+from anomalert.selfmetrics import SelfMetrics
+from anomalert.store import SilenceRow, Store
+
+log = logging.getLogger("anomalert")
+
+#: Maintenance and load-test events without an ``end`` hold alerts back this long.
+DEFAULT_WINDOW = 3600.0
+HOLDING_KINDS = frozenset({"maintenance", "load_test"})
+
+
+class Clock(Protocol):
+    """Where "now" comes from."""
+
+    def now(self) -> float:
+        """Current time, unix seconds."""
+        ...
+
+
+class WallClock:
+    """The live service's clock."""
+
+    def now(self) -> float:
+        """Current time, unix seconds."""
+        return time.time()
+
+
+class EventClock:
+    """Follows the data: replay, the demo and timeline tests move it forward."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        """The latest time set."""
+        return self.t
+
+    def advance(self, t: float) -> None:
+        """Move to t (never backwards)."""
+        self.t = max(self.t, t)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one batch: accepted points, late ones, alert transitions."""
+
+    accepted: int
+    late: list[Sample]
+    transitions: list[Alert]
+
+
+class App:
+    """Every stage of the service, wired from one config, over one store."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock | None = None,
+        receivers: dict[str, list[Receiver]] | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock: Clock = clock or WallClock()
+        self.lock = threading.RLock()
+        self.metrics = SelfMetrics()
+        self.http = http or httpx.Client(timeout=10.0)
+        self.receivers = receivers or build_receivers(config.receivers, self.http)
+        self.outbox = Outbox(store, self.receivers, config.delivery)
+        self.detector = StreamDetector(
+            limits=config.detection.limits, window=config.detection.context_points
+        )
+        self.records = RecordDetector(FEATURES)
+        self.policy = AlertPolicy(
+            dict(config.services), default=config.defaults, flapping=config.flapping
+        )
+        self.rules = RuleEngine(config.rules, mode_of=lambda svc: self.policy.service(svc).mode)
+        self.rule_metrics = _rule_metrics(config)
+        escalations: dict[str, EscalationConfig] = {e.name: e for e in config.escalations}
+        silencer = Silencer(
+            (silence_from_row(row) for row in store.list_silences()),
+            on_change=self._persist_silence,
+        )
+        self.pipeline = Pipeline(
+            Route.build(config.route), silencer, config.inhibit_rules, escalations
+        )
+        #: Which series an anomaly alert watches (alert fingerprint -> series id).
+        self.series_of: dict[str, str] = {}
+        # Scratch of one batch: the context of each transition, the anomalies to store.
+        self._alert_context: dict[str, dict[str, Any] | None] = {}
+        self._pending_anomalies: list[Scored] = []
+        #: Maintenance / load-test windows per service: (start, end, description).
+        self.windows: dict[str, list[tuple[float, float, str]]] = {}
+        for event in store.events():
+            self._note_window(event)
+        self.last_checkpoint = self.clock.now()
+        self._restore()
+        self.metrics.track_scores(self.detector.latest_scores)
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    _PARTS = ("detector", "records", "policy", "rules", "pipeline", "series_of")
+
+    def checkpoint(self) -> None:
+        """Save every stage's state (a restart resumes here instead of relearning)."""
+        with self.lock:
+            now = self.clock.now()
+            self.store.save_checkpoint("detector", pickle.dumps(self.detector), now)
+            self.store.save_checkpoint("records", pickle.dumps(self.records), now)
+            self.store.save_checkpoint("policy", self.policy.snapshot(), now)
+            self.store.save_checkpoint("rules", self.rules.snapshot(), now)
+            self.store.save_checkpoint("pipeline", self.pipeline.snapshot(), now)
+            self.store.save_checkpoint("series_of", pickle.dumps(self.series_of), now)
+            self.last_checkpoint = now
+
+    def _restore(self) -> None:
+        blobs = {name: self.store.load_checkpoint(name) for name in self._PARTS}
+        if blobs["detector"] is not None:
+            self.detector = pickle.loads(blobs["detector"])
+            self.detector.limits = dict(self.config.detection.limits)
+        if blobs["records"] is not None:
+            self.records = pickle.loads(blobs["records"])
+        if blobs["policy"] is not None:
+            self.policy.restore(blobs["policy"])
+        if blobs["rules"] is not None:
+            self.rules.restore(blobs["rules"])
+        if blobs["pipeline"] is not None:
+            silencer = self.pipeline.silencer
+            self.pipeline.restore(blobs["pipeline"])
+            self.pipeline.silencer = silencer  # the store is the truth for silences
+        if blobs["series_of"] is not None:
+            self.series_of = pickle.loads(blobs["series_of"])
+        if any(b is not None for b in blobs.values()):
+            log.info("resumed from checkpoint (%d series)", self.detector.n)
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def ingest(self, samples: Sequence[Sample], source: str = "json") -> IngestResult:
+        """Detect on a batch, apply the policy and rules, record and route transitions."""
+        started = time.perf_counter()
+        with self.lock:
+            now = self.clock.now()
+            t0 = time.perf_counter()
+            batch = self.detector.score(samples)
+            self.metrics.detect_seconds.observe(time.perf_counter() - t0)
+            transitions: list[Alert] = []
+            for s in batch.scored:
+                transitions += self._decide(s, now)
+            if self.rule_metrics:
+                late_ids = {id(s) for s in batch.late}
+                for sample in samples:
+                    if sample.metric in self.rule_metrics and id(sample) not in late_ids:
+                        self.rules.observe(sample)
+            self._record(transitions, now)
+            self.metrics.samples.labels(source).inc(batch.points)
+            if batch.late:
+                self.metrics.rejected.labels(source, "out_of_order").inc(len(batch.late))
+            self.metrics.series.set(self.detector.n)
+        self.metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
+        return IngestResult(batch.points, batch.late, transitions)
+
+    def ingest_records(self, records: Sequence[Record], source: str = "records") -> IngestResult:
+        """Aggregate records: each feature becomes a series of the record's service, and the
+        whole record a row for the service's multivariate detector."""
+        result = self.ingest([s for r in records for s in r.samples()], source)
+        with self.lock:
+            now = self.clock.now()
+            rows = [(r.service, r.timestamp, [r.values[f] for f in FEATURES]) for r in records]
+            transitions: list[Alert] = []
+            for s in self.records.score(rows):
+                transitions += self._decide(s, now)
+            self._record(transitions, now)
+        return IngestResult(result.accepted, result.late, result.transitions + transitions)
+
+    def ingest_alerts(self, alerts: Sequence[ExternalAlert]) -> list[Alert]:
+        """Alerts from existing Prometheus rules join the same grouping and routing."""
+        with self.lock:
+            now = self.clock.now()
+            mapped = [to_alert(a, now=now) for a in alerts]
+            self._record(mapped, now)
+            return mapped
+
+    def add_events(self, events: Iterable[ChangeEvent]) -> list[int]:
+        """Record change events; maintenance and load-test windows hold alerts back."""
+        with self.lock:
+            ids = []
+            for event in events:
+                ids.append(self.store.add_event(event))
+                self._note_window(event)
+            return ids
+
+    def _note_window(self, event: ChangeEvent) -> None:
+        if event.kind not in HOLDING_KINDS:
+            return
+        end = event.end if event.end is not None else event.timestamp + DEFAULT_WINDOW
+        what = event.description or event.kind.replace("_", " ")
+        self.windows.setdefault(event.service, []).append((event.timestamp, end, what))
+
+    def hold_reason(self, service: str, t: float) -> str | None:
+        """Why new alerts of a service are held back at time t (a maintenance window)."""
+        for start, end, what in self.windows.get(service, ()):
+            if start <= t <= end:
+                return f"{what} (until {time.strftime('%H:%M', time.gmtime(end))} UTC)"
+        return None
+
+    def _decide(self, s: Scored, now: float) -> list[Alert]:
+        hold = self.hold_reason(s.service, s.timestamp)
+        out = self.policy.observe(s, max(now, s.timestamp), hold=hold)
+        for alert in out:
+            self.series_of[alert.fingerprint] = s.series
+            context = None
+            if alert.status == "firing":
+                context = {
+                    "series": s.series,
+                    "window": self.detector.context(_context_series(s)).to_json(),
+                    "value": s.value,
+                    "expected": s.expected,
+                    "band": [s.lower, s.upper],
+                    "kind": s.kind.label,
+                    "detail": s.detail if s.detail == s.detail else None,
+                }
+            self._alert_context[alert.fingerprint] = context
+        threshold = self.policy.threshold(s.service, s.metric)
+        if s.score >= threshold and hold is None:
+            self.metrics.anomalies.inc()
+            self._pending_anomalies.append(s)
+        return out
+
+    # -- alerts ----------------------------------------------------------------------------
+
+    def _record(self, transitions: Sequence[Alert], now: float) -> None:
+        """Store each transition with its history, watch its series, push it down the pipeline."""
+        for alert in transitions:
+            context = self._alert_context.pop(alert.fingerprint, None)
+            alert_id = self.store.upsert_alert(alert, context=context)
+            self.store.add_history(
+                alert_id,
+                now,
+                "state",
+                {"status": alert.status, "severity": alert.severity, "score": alert.score},
+            )
+            self.metrics.alerts.labels(alert.source, alert.status).inc()
+            sid = self.series_of.get(alert.fingerprint)
+            if sid is not None:
+                self.detector.watch([sid], on=alert.status == "firing")
+            if alert.status == "resolved":
+                self.pipeline.silencer.alert_resolved(alert, now)
+        for s in self._pending_anomalies:
+            self.store.add_anomaly(s, _window_pairs(self.detector, _context_series(s)))
+        self._pending_anomalies.clear()
+        self.pipeline.push(transitions, now)
+
+    def tick(self) -> list[Notification]:
+        """Time-driven work: resolves, rule evaluation, group flushes into the outbox."""
+        with self.lock:
+            now = self.clock.now()
+            transitions = self.policy.tick(now) + self.rules.evaluate(now)
+            self._record(transitions, now)
+            notes = self.pipeline.tick(now)
+            self._enqueue(notes, now)
+            self.metrics.firing.set(len(self.pipeline.firing()))
+            if now - self.last_checkpoint >= self.config.storage.checkpoint_interval:
+                self.checkpoint()
+            return notes
+
+    def _enqueue(self, notes: Sequence[Notification], now: float) -> None:
+        for note in notes:
+            new = self.outbox.enqueue(note, now)
+            self.metrics.notifications.labels(note.receiver, note.status).inc()
+            if not new:
+                continue
+            for alert in note.alerts:
+                row = self.store.find_alert(alert.fingerprint, alert.starts_at)
+                if row is not None:
+                    self.store.add_history(
+                        row.id,
+                        now,
+                        "notification",
+                        {
+                            "receiver": note.receiver,
+                            "status": note.status,
+                            "tier": note.tier,
+                            "acknowledged": note.acknowledged,
+                            "key": note.key,
+                        },
+                    )
+
+    def deliver(self) -> None:
+        """Hand due notifications to their receivers (outside the lock: network I/O)."""
+        started = time.perf_counter()
+        report = self.outbox.deliver_due(self.clock.now())
+        self.metrics.delivery_seconds.observe(time.perf_counter() - started)
+        for outcome in ("sent", "retried", "failed"):
+            count = getattr(report, outcome, 0)
+            if count:
+                self.metrics.deliveries.labels(outcome).inc(count)
+
+    # -- people ----------------------------------------------------------------------------
+
+    def ack(self, alert_id: int, by: str) -> bool:
+        """Acknowledge: stops escalation, tells paging receivers, records who."""
+        with self.lock:
+            now = self.clock.now()
+            row = self.store.get_alert(alert_id)
+            if row is None:
+                return False
+            self.store.ack(alert_id, now, by)
+            self.store.add_history(alert_id, now, "ack", {"by": by})
+            self._enqueue(self.pipeline.ack(row.fingerprint, now, by), now)
+            return True
+
+    def feedback(self, alert_id: int, helpful: bool, comment: str) -> int | None:
+        """Record "helpful / not helpful" on an alert."""
+        with self.lock:
+            now = self.clock.now()
+            if self.store.get_alert(alert_id) is None:
+                return None
+            fid = self.store.add_feedback(alert_id, now, helpful, comment)
+            self.store.add_history(
+                alert_id, now, "feedback", {"helpful": helpful, "comment": comment}
+            )
+            return fid
+
+    def add_silence(self, silence: Silence) -> Silence:
+        """Create or replace a silence; returns what is stored (it may carry a new id)."""
+        with self.lock:
+            return self.pipeline.silencer.add(silence, self.clock.now())
+
+    def expire_silence(self, silence_id: str) -> bool:
+        """End a silence now."""
+        with self.lock:
+            if self.pipeline.silencer.get(silence_id) is None:
+                return False
+            self.pipeline.silencer.expire(silence_id, self.clock.now())
+            return True
+
+    def _persist_silence(self, silence: Silence) -> None:
+        """Every silence change reaches the store (the store is the truth after a restart)."""
+        self.store.save_silence(silence_to_row(silence, self.clock.now()))
+
+
+def silence_from_row(row: SilenceRow) -> Silence:
+    """A stored silence, back as the alert package's value."""
+    return Silence.from_dict(
+        {
+            "id": row.id,
+            "matchers": row.matchers,
+            "starts_at": row.starts_at,
+            "ends_at": row.ends_at,
+            "created_by": row.created_by,
+            "comment": row.comment,
+            "until_resolved": row.until_resolved,
+        }
+    )
+
+
+def silence_to_row(silence: Silence, now: float) -> SilenceRow:
+    """A silence as the store keeps it."""
+    d = silence.to_dict()
+    return SilenceRow(
+        id=d["id"],
+        matchers=d["matchers"],
+        starts_at=d["starts_at"],
+        ends_at=d["ends_at"],
+        created_by=d["created_by"],
+        comment=d["comment"],
+        until_resolved=d["until_resolved"],
+        updated_at=now,
+    )
+
+
+def _context_series(s: Scored) -> str:
+    """The series whose recent values explain s (a record alert: its most deviating feature)."""
+    feature = s.labels.get("feature")
+    if s.metric == "record" and feature:
+        return series_id(feature, {"service": s.service})
+    return s.series
+
+
+def _window_pairs(detector: StreamDetector, sid: str) -> list[tuple[float, float]]:
+    ctx = detector.context(sid)
+    return [(t, v) for t, v in zip(ctx.times, ctx.values, strict=True) if t == t and v == v]
+
+
+def _rule_metrics(config: Config) -> frozenset[str]:
+    names: set[str] = set()
+    rules = config.rules
+    for group in (rules.static, rules.dynamic, rules.week_over_week):
+        names.update(r.metric for r in group)
+    for slo in rules.slos:
+        names.update(m for m in (slo.errors, slo.total, slo.error_ratio) if m)
+    return frozenset(names)
+
+
+__all__ = ["App", "Clock", "EventClock", "IngestResult", "WallClock", "series_id"]

@@ -1,0 +1,162 @@
+"""Alerts from other tools in Alertmanager's API v2 format, so anomalert can sit in its place.
+
+Prometheus (and anything else that speaks to an Alertmanager) POSTs a list of postable alerts
+to ``/api/v2/alerts``: ``[{"labels", "annotations", "startsAt", "endsAt", "generatorURL"}]``.
+Handling follows :mod:`.samples` (a body that is not a list raises ``FieldError("alerts")``,
+each bad alert is a :class:`Rejection` naming its fields, unknown keys are refused) plus the
+Alertmanager rules:
+
+- ``labels`` is required, non-empty and carries a non-empty ``alertname``; labels with an empty
+  value are dropped (in Prometheus an empty label is an absent label);
+- times are RFC 3339; a missing ``startsAt`` (or Go's zero time, which senders write for
+  "unset") means "now"; a missing ``endsAt`` means "until told otherwise"; an ``endsAt``
+  before ``startsAt`` is refused;
+- an ``endsAt`` at or before the receiving clock means the alert is resolved; Prometheus
+  sends a future ``endsAt`` with every firing alert and re-sends it while it fires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from anomalert.errors import FieldError
+from anomalert.ingest.samples import (
+    MAX_BATCH,
+    Rejection,
+    attempt,
+    check_size,
+    event_time,
+    got,
+    label_set,
+    unknown_keys,
+)
+from anomalert.model import SEVERITIES, Alert, Labels, Mode, Severity, fingerprint
+
+ALERT_KEYS = ("labels", "annotations", "startsAt", "endsAt", "generatorURL")
+#: Severity label values of the Prometheus world, mapped to ours.
+SEVERITY_NAMES: dict[str, Severity] = {"critical": "P1", "warning": "P2", "info": "P3"}
+_GO_ZERO_TIME = "0001-01-01T00:00:00"
+
+
+@dataclass(frozen=True)
+class ExternalAlert:
+    """One alert as another tool sent it; ``received_at`` is the clock it was judged by."""
+
+    labels: Labels = field(hash=False)
+    annotations: Labels = field(hash=False)
+    starts_at: float
+    ends_at: float | None
+    generator_url: str
+    received_at: float
+
+    def resolved(self, now: float | None = None) -> bool:
+        """The sender says it is over: its end time had passed at ``now`` (default: arrival)."""
+        at = self.received_at if now is None else now
+        return self.ends_at is not None and self.ends_at <= at
+
+
+def parse_alertmanager_alerts(
+    body: object, now: float, *, max_batch: int = MAX_BATCH
+) -> tuple[list[ExternalAlert], list[Rejection]]:
+    """Validated alerts and the rejected ones; FieldError("alerts") for a malformed body."""
+    if not isinstance(body, list):
+        raise FieldError("alerts", f"the body must be a list of alerts (got {got(body)})")
+    accepted: list[ExternalAlert] = []
+    rejected: list[Rejection] = []
+    for i, item in enumerate(check_size(body, "alerts", max_batch)):
+        alert, problems = _alert(f"alerts[{i}]", item, now)
+        if alert is None:
+            rejected.append(Rejection(i, "; ".join(problems)))
+        else:
+            accepted.append(alert)
+    return accepted, rejected
+
+
+def to_alert(
+    ext: ExternalAlert,
+    *,
+    now: float | None = None,
+    default_severity: Severity = "P2",
+    mode: Mode = "alerting",
+) -> Alert:
+    """The pipeline's view of an external alert at ``now`` (default: when it arrived).
+
+    The fingerprint is taken over the labels as sent, so re-sends of the same alert dedup
+    however we normalise them. ``severity`` becomes P1/P2/P3 (``critical``/``warning``/
+    ``info`` are mapped; anything else takes ``default_severity``); ``service`` falls back to
+    ``job``. External alerts carry no anomaly score: the sender already decided, so it is 1.
+    """
+    labels = dict(ext.labels)
+    severity = severity_of(labels.get("severity", ""), default_severity)
+    labels["severity"] = severity
+    if "service" not in labels and "job" in labels:
+        labels["service"] = labels["job"]
+    annotations = dict(ext.annotations)
+    resolved = ext.resolved(now)
+    if "summary" not in annotations and "description" in annotations:
+        annotations["summary"] = annotations["description"]
+    return Alert(
+        fingerprint=fingerprint(ext.labels),
+        labels=labels,
+        annotations=annotations,
+        starts_at=ext.starts_at,
+        ends_at=ext.ends_at if resolved else None,
+        status="resolved" if resolved else "firing",
+        score=1.0,
+        severity=severity,
+        mode=mode,
+        source="external",
+        updated_at=ext.received_at if now is None else now,
+    )
+
+
+def severity_of(value: str, default: Severity) -> Severity:
+    """P1/P2/P3 from a severity label value (any case), else ``default``.
+
+    >>> severity_of("critical", "P2"), severity_of("p3", "P2"), severity_of("page", "P2")
+    ('P1', 'P3', 'P2')
+    """
+    for name in SEVERITIES:
+        if value.upper() == name:
+            return name
+    return SEVERITY_NAMES.get(value.lower(), default)
+
+
+def _alert(where: str, item: object, now: float) -> tuple[ExternalAlert | None, list[str]]:
+    if not isinstance(item, dict):
+        return None, [f"{where}: must be an object (got {got(item)})"]
+    problems = unknown_keys(where, item, ALERT_KEYS)
+    if "labels" not in item:
+        problems.append(f"{where}.labels: required")
+    labels = attempt(problems, _labels, f"{where}.labels", item.get("labels", ...))
+    annotations = attempt(problems, label_set, f"{where}.annotations", item.get("annotations", {}))
+    starts_at = attempt(problems, _time, f"{where}.startsAt", item.get("startsAt"))
+    ends_at = attempt(problems, _time, f"{where}.endsAt", item.get("endsAt"))
+    url = attempt(problems, _url, f"{where}.generatorURL", item.get("generatorURL", ""))
+    start = now if starts_at is None else starts_at
+    if ends_at is not None and ends_at < start:
+        problems.append(f"{where}.endsAt: before startsAt")
+    if problems or labels is None or annotations is None or url is None:
+        return None, problems
+    return ExternalAlert(labels, annotations, start, ends_at, url, now), []
+
+
+def _labels(where: str, value: object) -> Labels:
+    labels = {k: v for k, v in label_set(where, value).items() if v}
+    if not labels:
+        raise FieldError(where, "must not be empty")
+    if "alertname" not in labels:
+        raise FieldError(f"{where}.alertname", "required")
+    return labels
+
+
+def _time(where: str, value: object) -> float | None:
+    if value is None or (isinstance(value, str) and value.startswith(_GO_ZERO_TIME)):
+        return None
+    return event_time(where, value, None, None)
+
+
+def _url(where: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise FieldError(where, f"must be a string (got {got(value)})")
+    return value

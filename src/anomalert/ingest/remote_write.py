@@ -1,0 +1,217 @@
+"""Prometheus remote_write 1.0: a snappy-compressed protobuf ``WriteRequest`` per POST.
+
+The wire format (prometheus/prompb ``remote.proto``/``types.proto``)::
+
+    WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+    TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; ... }
+    Label        { string name = 1; string value = 2; }
+    Sample       { double value = 1; int64 timestamp = 2; }   // timestamp in milliseconds
+
+No protoc runs at build time: the message classes are made at import from a descriptor
+written here in Python, in a private pool (so another copy of ``prometheus.*`` types elsewhere
+in the process cannot clash). Fields we do not model (metadata, exemplars, histograms) are
+skipped by the protobuf runtime as unknown fields.
+
+Handling (PRODUCT.md §1: a clear error or a documented, counted handling):
+
+- a body that is not snappy block format, too large when decompressed, or not a
+  ``WriteRequest``: ``FieldError("body", ...)`` (HTTP 400; Prometheus does not retry a 4xx);
+- the metric is ``__name__``; the service is the ``service`` label, else ``job`` (Prometheus
+  adds ``job`` to every scraped series); a series with neither, with no or a bad metric name,
+  bad or repeated label names is a :class:`Rejection` (index = series position);
+- stale markers (the one NaN bit pattern Prometheus writes when a series disappears) are
+  skipped and counted in :attr:`Decoded.stale_markers`; any other NaN or ±inf is a rejection
+  of that sample, the series' other samples are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cramjam
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
+
+from anomalert.errors import FieldError
+from anomalert.ingest.samples import LABEL_NAME, METRIC_NAME, Rejection, got
+from anomalert.model import Sample
+
+#: Largest decompressed WriteRequest taken (Prometheus sends about 2,000 samples per request).
+MAX_DECOMPRESSED = 64 * 1024 * 1024
+#: The bits of the NaN that Prometheus writes as a staleness marker (value.StaleNaN).
+STALE_NAN = struct.pack("<Q", 0x7FF0000000000002)
+
+_F = descriptor_pb2.FieldDescriptorProto
+
+
+def _message(name: str, fields: list[tuple[str, int, int, str | None, bool]]) -> Any:
+    msg = descriptor_pb2.DescriptorProto(name=name)
+    for field_name, number, kind, type_name, repeated in fields:
+        added = msg.field.add(
+            name=field_name,
+            number=number,
+            type=kind,
+            label=_F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL,
+        )
+        if type_name is not None:
+            added.type_name = type_name
+    return msg
+
+
+def _build() -> tuple[Any, Any]:
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="anomalert/prompb/remote.proto", package="prometheus", syntax="proto3"
+    )
+    proto.message_type.extend(
+        [
+            _message(
+                "WriteRequest",
+                [("timeseries", 1, _F.TYPE_MESSAGE, ".prometheus.TimeSeries", True)],
+            ),
+            _message(
+                "TimeSeries",
+                [
+                    ("labels", 1, _F.TYPE_MESSAGE, ".prometheus.Label", True),
+                    ("samples", 2, _F.TYPE_MESSAGE, ".prometheus.Sample", True),
+                ],
+            ),
+            _message(
+                "Label",
+                [
+                    ("name", 1, _F.TYPE_STRING, None, False),
+                    ("value", 2, _F.TYPE_STRING, None, False),
+                ],
+            ),
+            _message(
+                "Sample",
+                [
+                    ("value", 1, _F.TYPE_DOUBLE, None, False),
+                    ("timestamp", 2, _F.TYPE_INT64, None, False),
+                ],
+            ),
+        ]
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    request = message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.WriteRequest"))
+    series = message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.TimeSeries"))
+    return request, series
+
+
+WriteRequest, TimeSeries = _build()
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What one request held: the samples taken, those refused, and the stale markers skipped."""
+
+    samples: list[Sample] = field(hash=False)
+    rejections: list[Rejection] = field(hash=False)
+    stale_markers: int = 0
+
+
+def decode(body: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Decoded:
+    """Decode one remote_write body; FieldError("body") when it is not one."""
+    raw = _decompress(body, max_decompressed)
+    request = WriteRequest()
+    try:
+        request.ParseFromString(raw)
+    except DecodeError as exc:
+        raise FieldError("body", f"not a Prometheus remote_write WriteRequest ({exc})") from None
+    samples: list[Sample] = []
+    rejections: list[Rejection] = []
+    stale = 0
+    for i, series in enumerate(request.timeseries):
+        where = f"timeseries[{i}]"
+        try:
+            metric, labels = _series_labels(where, series.labels)
+        except FieldError as exc:
+            rejections.append(Rejection(i, str(exc)))
+            continue
+        problems: list[str] = []
+        for j, point in enumerate(series.samples):
+            value = point.value
+            if math.isnan(value) and struct.pack("<d", value) == STALE_NAN:
+                stale += 1
+            elif not math.isfinite(value):
+                problems.append(f"{where}.samples[{j}].value: must be finite (got {value})")
+            else:
+                samples.append(Sample(metric, labels, point.timestamp / 1000.0, value))
+        if problems:
+            rejections.append(Rejection(i, "; ".join(problems)))
+    return Decoded(samples, rejections, stale)
+
+
+def decode_write_request(body: bytes) -> tuple[list[Sample], list[Rejection]]:
+    """Samples and rejections of one remote_write body (stale markers skipped: see :func:`decode`).
+
+    >>> decode_write_request(encode_write_request([Sample("up", {"job": "api"}, 60.0, 1.0)]))
+    ([Sample(metric='up', labels={'job': 'api', 'service': 'api'}, timestamp=60.0, value=1.0)], [])
+    """
+    decoded = decode(body)
+    return decoded.samples, decoded.rejections
+
+
+def encode_write_request(samples: Iterable[Sample]) -> bytes:
+    """A remote_write body: one series per (metric, labels), its points in time order."""
+    grouped: dict[tuple[str, tuple[tuple[str, str], ...]], list[Sample]] = {}
+    for s in samples:
+        grouped.setdefault((s.metric, tuple(sorted(s.labels.items()))), []).append(s)
+    request = WriteRequest()
+    for (metric, labels), points in grouped.items():
+        series = request.timeseries.add()
+        for name, value in sorted([("__name__", metric), *labels]):
+            series.labels.add(name=name, value=value)
+        for s in sorted(points, key=lambda p: p.timestamp):
+            series.samples.add(value=s.value, timestamp=round(s.timestamp * 1000))
+    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+
+
+def _decompress(body: bytes, limit: int) -> bytes:
+    """Snappy block format, checking the announced size first (a small body must not balloon)."""
+    size = _announced_size(body)
+    if size is None:
+        raise FieldError("body", "not snappy-compressed (block format) data")
+    if size > limit:
+        raise FieldError("body", f"decompresses to {size:,} bytes; the limit is {limit:,}")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as exc:  # cramjam raises its own DecompressionError
+        raise FieldError("body", f"not snappy-compressed (block format) data ({exc})") from None
+
+
+def _announced_size(body: bytes) -> int | None:
+    """The uncompressed length a snappy block starts with (a uint32 varint)."""
+    size = 0
+    for i, byte in enumerate(body[:5]):
+        size |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            return size
+    return None
+
+
+def _series_labels(where: str, pairs: Iterable[Any]) -> tuple[str, dict[str, str]]:
+    metric = ""
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        name, value = str(pair.name), str(pair.value)
+        if name == "__name__":
+            metric = value
+            continue
+        if name in labels:
+            raise FieldError(f"{where}.labels", f"label {got(name)} appears twice")
+        if not LABEL_NAME.fullmatch(name):
+            raise FieldError(f"{where}.labels", f"{got(name)} is not a label name")
+        if value:  # an empty value is an absent label in Prometheus
+            labels[name] = value
+    if not METRIC_NAME.fullmatch(metric):
+        raise FieldError(f"{where}.labels.__name__", f"must be a metric name (got {got(metric)})")
+    if not labels.get("service"):
+        if not labels.get("job"):
+            raise FieldError(f"{where}.labels", "needs a service or job label to name the service")
+        labels["service"] = labels["job"]
+    return metric, labels

@@ -1,0 +1,206 @@
+"""JSON metric samples as the HTTP endpoint takes them, and the validation every format shares.
+
+Body: ``{"samples": [{"metric", "labels", "timestamp", "value"}, ...]}``. How odd input is
+handled (PRODUCT.md §1: a clear error or a documented, counted handling, never silence):
+
+- a body that is not that shape, or holds more than ``max_batch`` samples, raises
+  ``FieldError("samples", ...)``: the whole request is refused (HTTP 400/413);
+- each bad sample becomes a :class:`Rejection` naming its fields, all of its problems at once
+  (``samples[3].value: must be a finite number (got "NaN")``); the valid samples of the same
+  batch are kept, so one bad row does not lose a batch;
+- names follow Prometheus: metric ``[a-zA-Z_:][a-zA-Z0-9_:]*``, label ``[a-zA-Z_][a-zA-Z0-9_]*``
+  (``__``-prefixed names are reserved); label values are strings; ``labels.service`` is required;
+- values are JSON numbers (bools and numeric strings are not), finite (NaN and ±inf refused);
+- unknown keys are refused: a typo (``"valeu"``) must not become a silently missing value;
+- timestamps: see :mod:`.timestamps`; on live endpoints also :class:`.timecheck.TimeWindow`;
+- a second sample of the same series at the same timestamp in one batch is refused (the
+  first is kept); ordering across batches is the detector's business, not the parser's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from anomalert.errors import FieldError
+from anomalert.ingest.timecheck import TimeWindow
+from anomalert.ingest.timestamps import parse_timestamp
+from anomalert.model import Sample
+
+MAX_BATCH = 10_000
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+SAMPLE_KEYS = ("metric", "labels", "timestamp", "value")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One item of a batch that was refused: its position and every problem, fields named."""
+
+    index: int
+    error: str
+
+
+def got(value: object) -> str:
+    """The offending value as the sender wrote it, short enough for an error message.
+
+    >>> got("NaN"), got(True)
+    ('"NaN"', 'true')
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def finite_number(where: str, value: object) -> float:
+    """A JSON number that is finite; FieldError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FieldError(where, f"must be a finite number (got {got(value)})")
+    return float(value)
+
+
+def event_time(where: str, value: object, now: float | None, window: TimeWindow | None) -> float:
+    """A parsed timestamp inside the live window (when there is one); FieldError otherwise."""
+    try:
+        t = parse_timestamp(value)
+    except ValueError as exc:
+        raise FieldError(where, f"{exc} (got {got(value)})") from None
+    if window is not None:
+        if now is None:
+            raise ValueError("a time window needs the receiving clock (now)")
+        problem = window.check(t, now)
+        if problem is not None:
+            raise FieldError(where, problem)
+    return t
+
+
+def label_set(where: str, value: object) -> dict[str, str]:
+    """A label map with Prometheus-valid names and string values; FieldError otherwise."""
+    if not isinstance(value, dict):
+        raise FieldError(where, f"must be an object of name: value strings (got {got(value)})")
+    labels: dict[str, str] = {}
+    for name, text in value.items():
+        if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
+            raise FieldError(
+                f"{where}.{name}", "is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)"
+            )
+        if not isinstance(text, str):
+            raise FieldError(f"{where}.{name}", f"must be a string (got {got(text)})")
+        labels[name] = text
+    return labels
+
+
+def metric_name(where: str, value: object) -> str:
+    """A Prometheus metric name; FieldError otherwise."""
+    if not isinstance(value, str) or not METRIC_NAME.fullmatch(value):
+        raise FieldError(
+            where, f"must be a metric name [a-zA-Z_:][a-zA-Z0-9_:]* (got {got(value)})"
+        )
+    return value
+
+
+def unknown_keys(where: str, obj: Mapping[str, object], allowed: Iterable[str]) -> list[str]:
+    """One problem per key the format does not have (typos must not pass silently)."""
+    known = tuple(allowed)
+    return [
+        f"{where}.{key}: unknown key (expected {', '.join(known)})"
+        for key in obj
+        if key not in known
+    ]
+
+
+def attempt(
+    problems: list[str], check: Callable[[str, object], T], where: str, value: object
+) -> T | None:
+    """``check(where, value)``, or None with its problem appended; ``...`` means absent."""
+    if value is ...:
+        return None
+    try:
+        return check(where, value)
+    except FieldError as exc:
+        problems.append(str(exc))
+        return None
+
+
+def batch(body: object, name: str, max_batch: int) -> list[object]:
+    """The list under ``name`` in an object body; FieldError(name) when the shape is wrong."""
+    if not isinstance(body, dict):
+        raise FieldError(name, f'the body must be an object {{"{name}": [...]}} (got {got(body)})')
+    extra = [key for key in body if key != name]
+    if extra:
+        raise FieldError(name, f'unknown top-level key {got(extra[0])}; expected only "{name}"')
+    items = body.get(name)
+    if not isinstance(items, list):
+        raise FieldError(name, f"must be a list (got {got(items)})")
+    return check_size(items, name, max_batch)
+
+
+def check_size(items: list[object], name: str, max_batch: int) -> list[object]:
+    """The items, or FieldError when one request holds too many (split the batch)."""
+    if len(items) > max_batch:
+        raise FieldError(
+            name, f"{len(items):,} items in one request; the limit is {max_batch:,}: split it"
+        )
+    return items
+
+
+def parse_samples(
+    body: object,
+    now: float | None,
+    window: TimeWindow | None,
+    *,
+    max_batch: int = MAX_BATCH,
+) -> tuple[list[Sample], list[Rejection]]:
+    """Validated samples and the rejected ones; FieldError("samples") for a malformed body.
+
+    ``window`` None (replay) accepts any time; otherwise ``now`` is the receiving clock.
+    """
+    accepted: list[Sample] = []
+    rejected: list[Rejection] = []
+    seen: dict[tuple[str, frozenset[tuple[str, str]], float], int] = {}
+    for i, item in enumerate(batch(body, "samples", max_batch)):
+        where = f"samples[{i}]"
+        sample, problems = _sample(where, item, now, window)
+        if sample is not None:
+            key = (sample.metric, frozenset(sample.labels.items()), sample.timestamp)
+            first = seen.setdefault(key, i)
+            if first != i:
+                problems.append(
+                    f"{where}: duplicate of samples[{first}] (same series and timestamp); "
+                    "the first was kept"
+                )
+        if problems:
+            rejected.append(Rejection(i, "; ".join(problems)))
+        elif sample is not None:
+            accepted.append(sample)
+    return accepted, rejected
+
+
+def _sample(
+    where: str, item: object, now: float | None, window: TimeWindow | None
+) -> tuple[Sample | None, list[str]]:
+    if not isinstance(item, dict):
+        return None, [f"{where}: must be an object with {', '.join(SAMPLE_KEYS)} (got {got(item)})"]
+    problems = unknown_keys(where, item, SAMPLE_KEYS)
+    problems += [f"{where}.{key}: required" for key in SAMPLE_KEYS if key not in item]
+    metric = attempt(problems, metric_name, f"{where}.metric", item.get("metric", ...))
+    labels = attempt(problems, label_set, f"{where}.labels", item.get("labels", ...))
+    timestamp = attempt(
+        problems,
+        lambda w, v: event_time(w, v, now, window),
+        f"{where}.timestamp",
+        item.get("timestamp", ...),
+    )
+    value = attempt(problems, finite_number, f"{where}.value", item.get("value", ...))
+    if labels is not None and not labels.get("service"):
+        problems.append(f"{where}.labels.service: required (the service this metric belongs to)")
+    if problems or metric is None or labels is None or timestamp is None or value is None:
+        return None, problems
+    return Sample(metric=metric, labels=labels, timestamp=timestamp, value=value), []

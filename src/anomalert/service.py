@@ -1,0 +1,135 @@
+"""The running service: the API plus the background loops that make time pass.
+
+One process. The HTTP handlers ingest; a background thread ticks the app (resolves,
+rule evaluation, group flushes), hands due notifications to receivers, polls Prometheus,
+checkpoints and cleans up old rows. Stopping checkpoints once more, so a restart resumes
+where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from anomalert.api.server import create_api
+from anomalert.app import App, Clock
+from anomalert.config import Config
+from anomalert.ingest.prometheus_pull import PrometheusPull, PullError
+from anomalert.store import Store
+
+log = logging.getLogger("anomalert.service")
+
+
+@dataclass
+class Loops:
+    """Background work on a period, in one thread (``interval`` seconds between passes)."""
+
+    app: App
+    interval: float = 1.0
+    extra: list[Callable[[], None]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _last_cleanup: float = 0.0
+    _last_pull: float = 0.0
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="anomalert-loops", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and checkpoint."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.app.checkpoint()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.interval)
+
+    def run_once(self) -> None:
+        """One pass; a failing step is logged and the loop goes on (the next pass retries)."""
+        for step in (self.app.tick, self.app.deliver, self._maybe_cleanup, *self.extra):
+            try:
+                step()
+            except Exception:
+                log.exception("background step %s failed", getattr(step, "__name__", step))
+
+    def _maybe_cleanup(self) -> None:
+        now = self.app.clock.now()
+        policy = self.app.config.storage.retention
+        if now - self._last_cleanup >= policy.interval:
+            self._last_cleanup = now
+            deleted = self.app.store.cleanup(now, policy)
+            if any(deleted.values()):
+                log.info("retention cleanup: %s", deleted)
+
+
+def pull_step(app: App) -> Callable[[], None] | None:
+    """The Prometheus pull source as a loop step, when the config has one."""
+    cfg = app.config.prometheus
+    if cfg is None:
+        return None
+    source = PrometheusPull(cfg, app.http)
+    last = [0.0]
+
+    def pull() -> None:
+        now = app.clock.now()
+        if now - last[0] < cfg.interval:
+            return
+        last[0] = now
+        try:
+            samples = source.poll(now)
+        except PullError as exc:
+            log.warning("prometheus pull: %s", exc)
+            samples = exc.partial
+        if samples:
+            app.ingest(samples, "prometheus")
+
+    pull.__name__ = "prometheus_pull"
+    return pull
+
+
+def build(config: Config, db_url: str | None = None, clock: Clock | None = None) -> App:
+    """Open the store (migrating it) and wire the app."""
+    store = Store.open(db_url or config.storage.url)
+    return App(config, store, clock=clock)
+
+
+def serve(
+    app: App,
+    host: str,
+    port: int,
+    extra: list[Callable[[], None]] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run the API and the loops until interrupted (``on_ready`` runs once they started)."""
+    steps = list(extra or [])
+    pull = pull_step(app)
+    if pull is not None:
+        steps.append(pull)
+    loops = Loops(app, extra=steps)
+
+    def start() -> None:
+        loops.start()
+        if on_ready is not None:
+            on_ready()
+
+    api = create_api(app, on_start=start, on_stop=loops.stop)
+    log.info("anomalert listening on http://%s:%d (store %s)", host, port, app.store.url)
+    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+
+
+def wait_ready(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll until check() is true (used by the demo to print where to look)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not check():
+        time.sleep(0.1)

@@ -1,0 +1,209 @@
+"""Prometheus remote_write: round trip, documented handling, and a real Prometheus sending."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import math
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cramjam
+import pytest
+from prometheus_client import CollectorRegistry, Gauge
+
+from anomalert.errors import FieldError
+from anomalert.ingest.remote_write import (
+    STALE_NAN,
+    WriteRequest,
+    decode,
+    decode_write_request,
+    encode_write_request,
+)
+from anomalert.ingest.samples import Rejection
+from anomalert.model import Sample
+from tests.support.procs import wait_until
+from tests.support.prometheus import running_prometheus, serving_metrics
+
+T = 1_767_623_280.0
+
+
+def body(*series: tuple[dict[str, str], list[tuple[float, int]]]) -> bytes:
+    """A remote_write body written field by field, for what our encoder would never send."""
+    request = WriteRequest()
+    for labels, points in series:
+        ts = request.timeseries.add()
+        for name, text in labels.items():
+            ts.labels.add(name=name, value=text)
+        for number, millis in points:
+            ts.samples.add(value=number, timestamp=millis)
+    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+
+
+def test_round_trip() -> None:
+    samples = [
+        Sample("http_requests_total", {"service": "checkout", "code": "500"}, T, 3.0),
+        Sample("http_requests_total", {"service": "checkout", "code": "200"}, T + 15.25, 1e9),
+        Sample("http_requests_total", {"service": "checkout", "code": "500"}, T + 15.001, -0.5),
+        Sample("memory:ratio", {"service": "auth"}, T, 0.75),
+    ]
+    decoded, rejected = decode_write_request(encode_write_request(samples))
+    assert rejected == []
+    key = lambda s: (s.metric, sorted(s.labels.items()), s.timestamp)  # noqa: E731
+    assert sorted(decoded, key=key) == sorted(samples, key=key)
+
+
+def test_job_names_the_service_when_there_is_no_service_label() -> None:
+    labels = {"__name__": "up", "job": "api", "instance": "h:9100", "team": ""}
+    (sample,), rejected = decode_write_request(body((labels, [(1.0, 1_767_623_280_500)])))
+    assert rejected == []
+    assert sample == Sample(
+        "up", {"job": "api", "instance": "h:9100", "service": "api"}, T + 0.5, 1.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "problem"),
+    [
+        ({"__name__": "up", "instance": "h"}, "timeseries[1].labels: needs a service or job label"),
+        ({"job": "api"}, 'timeseries[1].labels.__name__: must be a metric name (got "")'),
+        ({"__name__": "a-b", "job": "api"}, "timeseries[1].labels.__name__: must be a metric name"),
+        (
+            {"__name__": "up", "job": "api", "a.b": "1"},
+            'timeseries[1].labels: "a.b" is not a label',
+        ),
+    ],
+)
+def test_bad_series_are_rejected_and_the_others_kept(labels: dict[str, str], problem: str) -> None:
+    good = ({"__name__": "up", "service": "api"}, [(1.0, 1000)])
+    samples, rejected = decode_write_request(body(good, (labels, [(1.0, 1000)])))
+    assert [s.labels for s in samples] == [{"service": "api"}]
+    assert [r.index for r in rejected] == [1]
+    assert rejected[0].error.startswith(problem)
+
+
+def test_a_label_sent_twice_is_rejected() -> None:
+    request = WriteRequest()
+    ts = request.timeseries.add()
+    for name, value in [("__name__", "up"), ("job", "a"), ("job", "b")]:
+        ts.labels.add(name=name, value=value)
+    ts.samples.add(value=1.0, timestamp=1000)
+    raw = bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+    assert decode_write_request(raw) == (
+        [],
+        [Rejection(0, 'timeseries[0].labels: label "job" appears twice')],
+    )
+
+
+def test_stale_markers_are_skipped_and_counted_other_nans_rejected() -> None:
+    stale = struct.unpack("<d", STALE_NAN)[0]
+    labels = {"__name__": "up", "job": "api"}
+    points = [(1.0, 1000), (stale, 2000), (math.nan, 3000), (math.inf, 4000), (2.0, 5000)]
+    decoded = decode(body((labels, points)))
+    assert [(s.timestamp, s.value) for s in decoded.samples] == [(1.0, 1.0), (5.0, 2.0)]
+    assert decoded.stale_markers == 1
+    assert decoded.rejections == [
+        Rejection(
+            0,
+            "timeseries[0].samples[2].value: must be finite (got nan); "
+            "timeseries[0].samples[3].value: must be finite (got inf)",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (b"", "not snappy-compressed"),
+        (b"\xff\xff\xff\xff\xff\xff", "not snappy-compressed"),
+        (b"\x10garbage", "not snappy-compressed"),
+        (bytes(cramjam.snappy.compress_raw(b"\x0a\x05\x0a\x03")), "not a Prometheus remote_write"),
+        (bytes(cramjam.snappy.compress(b"hello")), "not snappy-compressed"),  # framed, not block
+    ],
+)
+def test_bodies_that_are_not_write_requests(raw: bytes, problem: str) -> None:
+    with pytest.raises(FieldError, match=problem) as info:
+        decode_write_request(raw)
+    assert info.value.field == "body"
+
+
+def test_a_body_announcing_a_huge_size_is_refused_before_decompressing() -> None:
+    raw = encode_write_request([Sample("up", {"service": "a"}, T, 1.0)])
+    with pytest.raises(FieldError, match="the limit is 10"):
+        decode(raw, max_decompressed=10)
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    bodies: list[tuple[dict[str, str], bytes]]
+
+    def do_POST(self) -> None:
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        self.bodies.append((dict(self.headers), data))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A tiny remote_write endpoint that keeps every POST (headers, body)."""
+    bodies: list[tuple[dict[str, str], bytes]] = []
+    handler = type("Handler", (_Receiver,), {"bodies": bodies})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/write", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_real_prometheus_remote_write_decodes_to_the_scraped_metrics(
+    tmp_path: Path, receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+) -> None:
+    url, bodies = receiver
+    registry = CollectorRegistry()
+    gauge = Gauge("app_queue_depth", "Jobs waiting", ["service"], registry=registry)
+    gauge.labels(service="checkout").set(42.0)
+
+    def decoded() -> list[Sample]:
+        return [s for _, raw in list(bodies) for s in decode(raw).samples]
+
+    with contextlib.ExitStack() as scrape_target:
+        target = scrape_target.enter_context(serving_metrics(registry))
+        with running_prometheus(tmp_path, [target], job="app", remote_write_url=url):
+            started = time.time()
+            wait_until(
+                lambda: sum(s.metric == "app_queue_depth" for s in decoded()) >= 2,
+                timeout=25,
+                what="remote_write of the scraped gauge",
+            )
+            scrape_target.close()  # the target goes away: Prometheus marks its series stale
+            wait_until(
+                lambda: sum(decode(raw).stale_markers for _, raw in list(bodies)) >= 1,
+                timeout=15,
+                what="remote_write of the stale markers",
+            )
+    headers = bodies[0][0]
+    assert headers["Content-Encoding"] == "snappy"
+    assert headers["Content-Type"] == "application/x-protobuf"
+    assert headers["X-Prometheus-Remote-Write-Version"].startswith("0.1")
+
+    gauges = [s for s in decoded() if s.metric == "app_queue_depth"]
+    assert {s.value for s in gauges} == {42.0}
+    assert {s.labels["instance"] for s in gauges} == {target}
+    assert all(
+        s.labels == {"service": "checkout", "job": "app", "instance": target} for s in gauges
+    )
+    assert all(started - 30 < s.timestamp <= time.time() for s in gauges)
+    ups = sorted((s for s in decoded() if s.metric == "up"), key=lambda s: s.timestamp)
+    assert ups and ups[0].value == 1.0 and {s.value for s in ups} <= {0.0, 1.0}  # 0: target gone
+    assert {s.service for s in ups} == {"app"}  # no service label: the job names the service
+    assert all(decode(raw).rejections == [] for _, raw in bodies)

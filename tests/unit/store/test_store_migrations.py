@@ -1,0 +1,193 @@
+"""Opening, reopening and migrating: the Alembic history is the schema, on both backends."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+
+from anomalert.model import Alert
+from anomalert.store import Store
+from anomalert.store.engine import MIGRATIONS
+from anomalert.store.schema import metadata
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine runs during the test."""
+    seen: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", capture)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", capture)
+
+
+def _revision(store: Store) -> str | None:
+    with store.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def test_migrations_match_the_metadata(store: Store) -> None:
+    assert _revision(store) == "0001"
+    with store.engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
+    assert diff == []
+
+
+def test_open_twice_is_a_no_op_migration(
+    db_url: str, make_alert: Callable[..., Alert], statements: list[str]
+) -> None:
+    first = Store.open(db_url)
+    alert_id = first.upsert_alert(make_alert())
+    assert any("CREATE TABLE" in s for s in statements)
+    statements.clear()
+    second = Store.open(db_url)
+    try:
+        ddl = [s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER", "DROP"))]
+        assert ddl == []
+        assert _revision(second) == "0001"
+        assert second.get_alert(alert_id) == first.get_alert(alert_id)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_two_processes_opening_a_new_database_at_once(db_url: str) -> None:
+    """Two service replicas starting together: one migrates, the other waits and reuses it."""
+    opened: list[Store] = []
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            opened.append(Store.open(db_url))
+        except BaseException as exc:  # reported below, with the thread's traceback
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        assert [_revision(s) for s in opened] == ["0001"] * 3
+        assert opened[0].enqueue("k", "r", {}, now=0.0)
+        assert not opened[1].enqueue("k", "r", {}, now=0.0)
+    finally:
+        for s in opened:
+            s.close()
+
+
+def test_reopening_a_file_database_keeps_data(
+    tmp_path: Path, make_alert: Callable[..., Alert]
+) -> None:
+    """A restart: close, open the same file again, everything is still there."""
+    url = f"sqlite:///{tmp_path}/deep/er/state.db"
+    store = Store.open(url)
+    alert_id = store.upsert_alert(make_alert(), {"band": [1.0, 2.0]})
+    store.enqueue("k", "pager", {"x": 1}, now=5.0)
+    store.save_checkpoint("detector", b"state", now=5.0)
+    store.close()
+    assert (tmp_path / "deep" / "er" / "state.db").is_file()
+    again = Store.open(url)
+    try:
+        row = again.get_alert(alert_id)
+        assert row is not None and row.to_alert() == make_alert()
+        assert row.context == {"band": [1.0, 2.0]}
+        assert [i.key for i in again.due(now=5.0)] == ["k"]
+        assert again.load_checkpoint("detector") == b"state"
+        with again.engine.connect() as conn:
+            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            fks = conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
+        assert (mode, fks) == ("wal", 1)
+    finally:
+        again.close()
+
+
+def test_in_memory_sqlite_is_shared_between_threads(make_alert: Callable[..., Alert]) -> None:
+    store = Store.open("sqlite:///:memory:")
+    try:
+        ids: list[int] = []
+        worker = threading.Thread(target=lambda: ids.append(store.upsert_alert(make_alert())))
+        worker.start()
+        worker.join()
+        assert store.get_alert(ids[0]) is not None
+    finally:
+        store.close()
+
+
+def test_downgrade_and_upgrade_again(db_url: str) -> None:
+    store = Store.open(db_url)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "base")
+        with store.engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == ["alembic_version"]
+    finally:
+        store.close()
+    store = Store.open(db_url)
+    try:
+        assert _revision(store) == "0001"
+        assert store.enqueue("k", "r", {}, now=0.0)
+    finally:
+        store.close()
+
+
+def test_alembic_command_line_path_uses_the_url(tmp_path: Path) -> None:
+    """``alembic -x url=...`` (no store connection) migrates a database too."""
+    url = f"sqlite:///{tmp_path}/cli.db"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.cmd_opts = argparse.Namespace(x=[f"url={url}"])
+    command.upgrade(config, "head")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert "outbox" in sa.inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_url_is_normalised_and_the_password_masked(
+    db_url: str, tmp_path: Path, make_alert: Callable[..., Alert]
+) -> None:
+    if db_url.startswith("sqlite"):
+        store = Store.open(db_url)
+        assert store.url == db_url
+        store.close()
+        return
+    # trust authentication ignores the password: it is here to be hidden
+    with_secret = db_url.replace("postgresql://postgres@", "postgres://postgres:s3cr3t@")
+    store = Store.open(with_secret)
+    try:
+        assert store.engine.url.drivername == "postgresql+psycopg"
+        assert "s3cr3t" not in store.url and "s3cr3t" not in repr(store)
+        assert store.url.startswith("postgresql+psycopg://postgres:***@127.0.0.1:")
+        assert store.upsert_alert(make_alert()) > 0
+    finally:
+        store.close()
+
+
+def test_unsupported_database_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported database 'mysql'"):
+        Store.open("mysql://u@h/db")
