@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from anomalert.alert.correlate import Correlator
 from anomalert.alert.escalation import EscalationConfig
 from anomalert.alert.pipeline import Pipeline
 from anomalert.alert.policy import AlertPolicy
@@ -117,6 +118,9 @@ class App:
         self.policy = AlertPolicy(
             dict(config.services), default=config.defaults, flapping=config.flapping
         )
+        self.correlator = Correlator(
+            {name: svc.depends_on for name, svc in config.services.items()}, config.correlation
+        )
         self.rules = RuleEngine(config.rules, mode_of=lambda svc: self.policy.service(svc).mode)
         self.rule_metrics = _rule_metrics(config)
         escalations: dict[str, EscalationConfig] = {e.name: e for e in config.escalations}
@@ -132,17 +136,20 @@ class App:
         # Scratch of one batch: the context of each transition, the anomalies to store.
         self._alert_context: dict[str, dict[str, Any] | None] = {}
         self._pending_anomalies: list[Scored] = []
+        #: Earliest time the outbox may hold something due (-inf: ask at the first pass).
+        self._next_delivery = -float("inf")
+        self._enqueued = 0
         #: Maintenance / load-test windows per service: (start, end, description).
         self.windows: dict[str, list[tuple[float, float, str]]] = {}
         for event in store.events():
             self._note_window(event)
-        self.last_checkpoint = self.clock.now()
+        self.last_checkpoint = time.monotonic()
         self._restore()
         self.metrics.track_scores(self.detector.latest_scores)
 
     # -- checkpoints -----------------------------------------------------------------------
 
-    _PARTS = ("detector", "records", "policy", "rules", "pipeline", "series_of")
+    _PARTS = ("detector", "records", "policy", "rules", "pipeline", "correlator", "series_of")
 
     def checkpoint(self) -> None:
         """Save every stage's state (a restart resumes here instead of relearning)."""
@@ -153,8 +160,9 @@ class App:
             self.store.save_checkpoint("policy", self.policy.snapshot(), now)
             self.store.save_checkpoint("rules", self.rules.snapshot(), now)
             self.store.save_checkpoint("pipeline", self.pipeline.snapshot(), now)
+            self.store.save_checkpoint("correlator", self.correlator.snapshot(), now)
             self.store.save_checkpoint("series_of", pickle.dumps(self.series_of), now)
-            self.last_checkpoint = now
+            self.last_checkpoint = time.monotonic()
 
     def _restore(self) -> None:
         blobs = {name: self.store.load_checkpoint(name) for name in self._PARTS}
@@ -171,6 +179,8 @@ class App:
             silencer = self.pipeline.silencer
             self.pipeline.restore(blobs["pipeline"])
             self.pipeline.silencer = silencer  # the store is the truth for silences
+        if blobs["correlator"] is not None:
+            self.correlator.restore(blobs["correlator"])
         if blobs["series_of"] is not None:
             self.series_of = pickle.loads(blobs["series_of"])
         if any(b is not None for b in blobs.values()):
@@ -273,6 +283,7 @@ class App:
 
     def _record(self, transitions: Sequence[Alert], now: float) -> None:
         """Store each transition with its history, watch its series, push it down the pipeline."""
+        transitions = [self.correlator.assign(a, now) for a in transitions]
         for alert in transitions:
             context = self._alert_context.pop(alert.fingerprint, None)
             alert_id = self.store.upsert_alert(alert, context=context)
@@ -302,13 +313,17 @@ class App:
             notes = self.pipeline.tick(now)
             self._enqueue(notes, now)
             self.metrics.firing.set(len(self.pipeline.firing()))
-            if now - self.last_checkpoint >= self.config.storage.checkpoint_interval:
+            # Checkpoints protect against crashes, which happen in wall time: a replay racing
+            # through a week of data checkpoints by the wall clock too, not every simulated minute.
+            if time.monotonic() - self.last_checkpoint >= self.config.storage.checkpoint_interval:
                 self.checkpoint()
             return notes
 
     def _enqueue(self, notes: Sequence[Notification], now: float) -> None:
         for note in notes:
             new = self.outbox.enqueue(note, now)
+            self._next_delivery = min(self._next_delivery, now)
+            self._enqueued += 1
             self.metrics.notifications.labels(note.receiver, note.status).inc()
             if not new:
                 continue
@@ -329,9 +344,23 @@ class App:
                     )
 
     def deliver(self) -> None:
-        """Hand due notifications to their receivers (outside the lock: network I/O)."""
+        """Hand due notifications to their receivers (outside the lock: network I/O).
+
+        The outbox is only asked when something can be due: after an enqueue, at the
+        earliest scheduled retry, or once after start (what a crash left pending), which
+        spares a replay a query per simulated minute.
+        """
+        now = self.clock.now()
+        if now < self._next_delivery:
+            return
         started = time.perf_counter()
-        report = self.outbox.deliver_due(self.clock.now())
+        seen = self._enqueued
+        report = self.outbox.deliver_due(now)
+        retries = [o.next_attempt_at for o in report.outcomes if o.next_attempt_at is not None]
+        full = len(report.outcomes) >= 100  # a full page: more may be waiting
+        with self.lock:
+            if self._enqueued == seen:  # nothing new arrived while we were sending
+                self._next_delivery = now if full else min(retries, default=float("inf"))
         self.metrics.delivery_seconds.observe(time.perf_counter() - started)
         for outcome in ("sent", "retried", "failed"):
             count = getattr(report, outcome, 0)

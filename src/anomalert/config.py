@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
+from anomalert.alert.correlate import CorrelationConfig
 from anomalert.alert.escalation import EscalationConfig
 from anomalert.alert.inhibit import InhibitRule
 from anomalert.alert.policy import FlappingConfig, ServicePolicy
@@ -102,6 +103,7 @@ class Config(StrictModel):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     rules: RulesConfig = RulesConfig()
     flapping: FlappingConfig = FlappingConfig()
+    correlation: CorrelationConfig = CorrelationConfig()
     route: RouteConfig
     receivers: tuple[ReceiverConfig, ...]
     inhibit_rules: tuple[InhibitRule, ...] = ()

@@ -43,7 +43,7 @@ def default_config(data: ScenarioData) -> Config:
             "services": {s: {"depends_on": list(data.graph.get(s, ()))} for s in services},
             "route": {
                 "receiver": "replay",
-                "group_by": ["service"],
+                "group_by": ["incident"],
                 "group_wait": "30s",
                 "group_interval": "5m",
                 "repeat_interval": "4h",
@@ -96,6 +96,7 @@ class Summary:
     incidents: int
     covered: int
     per_incident: dict[str, int]
+    groups_per_incident: dict[str, int]
     outside: int
 
     def lines(self) -> list[str]:
@@ -108,7 +109,8 @@ class Summary:
             f"incidents covered: {rate}",
         ]
         for inc, count in self.per_incident.items():
-            out.append(f"  {inc}: {count} firing notification(s)")
+            groups = self.groups_per_incident.get(inc, 0)
+            out.append(f"  {inc}: {groups} notification group(s), {count} firing notification(s)")
         out.append(f"pages outside any incident: {self.outside}")
         return out
 
@@ -183,6 +185,7 @@ def summarize(data: ScenarioData, path: Path, anomalies: int, alerts: int) -> Su
     lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     firing = [n for n in lines if n["status"] == "firing"]
     per: dict[str, int] = {inc.id: 0 for inc in data.incidents}
+    groups: dict[str, set[tuple[str, str]]] = {inc.id: set() for inc in data.incidents}
     outside = 0
     for n in firing:
         t = _parse_time(n["time"])
@@ -198,6 +201,7 @@ def summarize(data: ScenarioData, path: Path, anomalies: int, alerts: int) -> Su
             outside += 1
         else:
             per[hit] += 1
+            groups[hit].add((n["receiver"], n.get("group_key", "")))
     covered = sum(1 for v in per.values() if v)
     return Summary(
         anomalies=anomalies,
@@ -207,6 +211,7 @@ def summarize(data: ScenarioData, path: Path, anomalies: int, alerts: int) -> Su
         incidents=len(data.incidents),
         covered=covered,
         per_incident=per,
+        groups_per_incident={k: len(v) for k, v in groups.items()},
         outside=outside,
     )
 

@@ -63,6 +63,10 @@ class ServicePolicy(StrictModel):
     threshold: float = Field(default=0.90, ge=0.5, le=0.999)
     for_: Duration = Field(default=0.0, alias="for")
     hysteresis: float = Field(default=0.2, ge=0.0, lt=0.5)
+    #: An alert notifies (P1/P2) only once its anomaly has lasted this long; before, it is
+    #: on the dashboard as P3. A one-point blip at 03:00 never wakes anyone; a real incident
+    #: pages this much later. 0 notifies at the first point.
+    notify_after: Duration = 180.0
     resolve_after: Duration = 600.0
     stale_after: Duration = 1800.0
     runbook_url: str | None = None
@@ -125,6 +129,7 @@ class _Episode:
     last_abnormal: float  # `now` of the latest point that kept the episode alive
     firing: bool = False  # False while waiting for `for`
     severity: Severity = "P3"
+    confirmed: bool = False  # lasted `notify_after`: may be louder than P3
     flapping: bool = False
     held_since: float | None = None  # a would-be resolve held open by flapping
 
@@ -265,7 +270,8 @@ class AlertPolicy:
         if s.timestamp - ep.since < eff.for_:
             return []
         ep.firing = True
-        ep.severity = severity(ep.worst.score, eff.criticality, eff.threshold)
+        ep.confirmed = s.timestamp - ep.since >= self.service(s.service).notify_after
+        ep.severity = self._severity(ep, ep.worst.score, eff)
         self._flaps.record(ep.fingerprint, now)
         return [self._alert(ep, "firing", now, None)]
 
@@ -278,14 +284,25 @@ class AlertPolicy:
             ep.held_since = None
             if score >= eff.threshold:  # a re-fire, as far as flap counting goes
                 self._flaps.record(ep.fingerprint, now)
-        if score <= ep.worst.score:
+        newly = not ep.confirmed and (
+            s.timestamp - ep.since >= self.service(s.service).notify_after
+        )
+        if newly:
+            ep.confirmed = True
+        if score <= ep.worst.score and not newly:
             return []
-        ep.worst = _Point.of(s)
-        sev = severity(score, eff.criticality, eff.threshold)
+        if score > ep.worst.score:
+            ep.worst = _Point.of(s)
+        sev = self._severity(ep, ep.worst.score, eff)
         if not louder(sev, ep.severity):
             return []
         ep.severity = sev
         return [self._alert(ep, "firing", now, None)]
+
+    @staticmethod
+    def _severity(ep: _Episode, score: float, eff: Effective) -> Severity:
+        """The table's severity once the anomaly lasted ``notify_after``; P3 until then."""
+        return severity(score, eff.criticality, eff.threshold) if ep.confirmed else "P3"
 
     def _advance(self, ep: _Episode, sp: ServicePolicy, now: float) -> Alert | None:
         """Resolve what has been calm or silent long enough, unless flapping holds it."""

@@ -52,7 +52,7 @@ def test_counter_counts_transitions_inside_the_window_only() -> None:
 def test_a_flapping_alert_is_held_open_and_released_after_hold_of_calm() -> None:
     policy = AlertPolicy(
         {},
-        default=ServicePolicy(resolve_after=600),
+        default=ServicePolicy(notify_after=0, resolve_after=600),
         flapping=FlappingConfig(window=3600, max_transitions=4, hold=1800),
     )
     events = run(policy, abnormal={0, 15, 30}, minutes=90)

@@ -55,6 +55,7 @@ def test_a_spike_fires_on_its_first_point_with_the_documented_shape() -> None:
     policy = AlertPolicy(
         {
             "checkout": ServicePolicy(
+                notify_after=0,
                 runbook_url="https://runbooks.example/checkout",
                 labels={"team": "payments", "env": "prod"},
             )
@@ -94,7 +95,7 @@ def test_a_spike_fires_on_its_first_point_with_the_documented_shape() -> None:
 
 
 def test_for_waits_on_sample_time_and_a_dip_starts_over() -> None:
-    policy = AlertPolicy({}, default=ServicePolicy.model_validate({"for": "5m"}))
+    policy = AlertPolicy({}, default=ServicePolicy.model_validate({"for": "5m", "notify_after": 0}))
     # 0-1 over threshold, 2 dips, 3.. over again: the 5 minutes count from minute 3.
     points = [point(0, 0.95), point(1, 0.95), point(2, 0.6)]
     points += [point(m, 0.95) for m in range(3, 12)]
@@ -104,7 +105,8 @@ def test_for_waits_on_sample_time_and_a_dip_starts_over() -> None:
 
 
 def test_hysteresis_keeps_the_alert_open_between_threshold_minus_hysteresis_and_threshold() -> None:
-    policy = AlertPolicy({})  # threshold 0.90, hysteresis 0.2, resolve_after 10m
+    # threshold 0.90, hysteresis 0.2, resolve_after 10m
+    policy = AlertPolicy({}, default=ServicePolicy(notify_after=0))
     points = [point(0, 0.95)]
     points += [point(m, 0.75) for m in range(1, 21)]  # under 0.90, over 0.70: still abnormal
     points += [point(m, 0.3) for m in range(21, 40)]
@@ -117,7 +119,7 @@ def test_hysteresis_keeps_the_alert_open_between_threshold_minus_hysteresis_and_
 
 
 def test_resolve_after_counts_calm_time_on_the_tick_clock() -> None:
-    policy = AlertPolicy({}, default=ServicePolicy(resolve_after=600))
+    policy = AlertPolicy({}, default=ServicePolicy(notify_after=0, resolve_after=600))
     assert len(policy.observe(point(0, 0.97), at(0))) == 1
     assert policy.observe(point(1, 0.2), at(1)) == []  # calm data arrived
     assert policy.tick(at(9.9)) == []
@@ -128,14 +130,14 @@ def test_resolve_after_counts_calm_time_on_the_tick_clock() -> None:
 
 
 def test_a_series_that_goes_silent_resolves_as_stale_not_as_calm() -> None:
-    policy = AlertPolicy({}, default=ServicePolicy(stale_after=1800))
+    policy = AlertPolicy({}, default=ServicePolicy(notify_after=0, stale_after=1800))
     policy.observe(point(0, 0.97), at(0))
     assert policy.tick(at(10)) == []  # no calm points: silence is not recovery
     assert policy.tick(at(29.9)) == []
     [resolved] = policy.tick(at(30))
     assert resolved.status == "resolved" and resolved.annotations["stale"] == "true"
     # a pending episode (waiting for `for`) is forgotten the same way, without a transition
-    slow = AlertPolicy({}, default=ServicePolicy.model_validate({"for": "10m"}))
+    slow = AlertPolicy({}, default=ServicePolicy.model_validate({"for": "10m", "notify_after": 0}))
     assert slow.observe(point(0, 0.97), at(0)) == []
     assert slow.tick(at(31)) == []
     assert slow.observe(point(32, 0.97), at(32)) == []  # `for` starts again from 32
@@ -144,7 +146,8 @@ def test_a_series_that_goes_silent_resolves_as_stale_not_as_calm() -> None:
 
 
 def test_a_louder_score_updates_the_same_alert_and_a_quieter_one_does_not() -> None:
-    policy = AlertPolicy({})  # medium criticality: P3 < 0.95 <= P2 < 0.995 <= P1
+    # medium criticality: P3 < 0.95 <= P2 < 0.995 <= P1
+    policy = AlertPolicy({}, default=ServicePolicy(notify_after=0))
     [first] = policy.observe(point(0, 0.92), at(0))
     assert first.severity == "P3"
     [p2] = policy.observe(point(1, 0.96, kind=Kind.LEVEL_SHIFT), at(1))
@@ -160,7 +163,7 @@ def test_a_louder_score_updates_the_same_alert_and_a_quieter_one_does_not() -> N
 
 
 def test_a_hold_suppresses_new_alerts_only() -> None:
-    policy = AlertPolicy({})
+    policy = AlertPolicy({}, default=ServicePolicy(notify_after=0))
     window = "maintenance window of db until 03:00"
     [open_] = policy.observe(point(0, 0.95, metric="cpu"), at(0))
     # during the window: a new anomaly on another metric opens nothing ...
@@ -179,6 +182,7 @@ def test_metric_overrides_and_runtime_thresholds() -> None:
     service = ServicePolicy.model_validate(
         {
             "criticality": "medium",
+            "notify_after": 0,
             "runbook_url": "https://runbooks.example/svc",
             "metrics": {
                 "cpu": {"threshold": 0.99, "criticality": "high", "runbook_url": "https://rb/cpu"},
@@ -210,8 +214,8 @@ def test_metric_overrides_and_runtime_thresholds() -> None:
 
 def test_mode_is_carried_and_unknown_services_use_the_default() -> None:
     policy = AlertPolicy(
-        {"checkout": ServicePolicy(mode="shadow")},
-        default=ServicePolicy(mode="assistive", criticality="high"),
+        {"checkout": ServicePolicy(notify_after=0, mode="shadow")},
+        default=ServicePolicy(notify_after=0, mode="assistive", criticality="high"),
     )
     [shadow] = policy.observe(point(0, 0.95), at(0))
     [other] = policy.observe(point(0, 0.95, service="billing"), at(0))
@@ -229,13 +233,13 @@ def test_config_is_strict_and_validated() -> None:
 
 
 def test_snapshot_and_restore_mid_episode_continue_the_same_alert() -> None:
-    policy = AlertPolicy({})
+    policy = AlertPolicy({}, default=ServicePolicy(notify_after=0))
     [first] = policy.observe(point(0, 0.92), at(0))
     policy.observe(point(1, 0.8), at(1))
     policy.set_threshold("checkout", "cpu", 0.97)
     blob = policy.snapshot()
 
-    restarted = AlertPolicy({})
+    restarted = AlertPolicy({}, default=ServicePolicy(notify_after=0))
     restarted.restore(blob)
     assert restarted.threshold("checkout", "cpu") == 0.97
     assert [a.fingerprint for a in restarted.active()] == [first.fingerprint]
@@ -245,3 +249,17 @@ def test_snapshot_and_restore_mid_episode_continue_the_same_alert() -> None:
     restarted.observe(point(3, 0.1), at(3))
     [resolved] = restarted.tick(at(12))
     assert resolved.fingerprint == first.fingerprint and resolved.starts_at == at(0)
+
+
+def test_a_blip_stays_on_the_dashboard_and_a_lasting_anomaly_notifies_after_notify_after() -> None:
+    policy = AlertPolicy({"checkout": ServicePolicy(criticality="high")})  # notify_after 3m
+    # A one-point blip: fires as P3 (dashboard only), never louder, resolves quietly.
+    blip = feed(policy, [point(0, 0.5), point(1, 0.999), *(point(m, 0.3) for m in range(2, 14))])
+    assert [(a.status, a.severity) for _, a in blip] == [("firing", "P3"), ("resolved", "P3")]
+    # A lasting anomaly: P3 at once, then the same alert becomes P1 three minutes in.
+    later = feed(policy, [point(m, 0.999) for m in range(20, 26)])
+    assert [(now, a.status, a.severity) for now, a in later] == [
+        (at(20), "firing", "P3"),
+        (at(23), "firing", "P1"),
+    ]
+    assert later[0][1].fingerprint == later[1][1].fingerprint
