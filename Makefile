@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/anomalert demo
+	$(BIN)/anomalert live-demo
 
 test: $(STAMP)
 	bash scripts/ensure-system-packages.sh

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_service
 import numpy as np
 from rich.console import Console
 from rich.table import Table
@@ -73,6 +74,12 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=2_000)
     parser.add_argument("--json", type=Path, default=Path("bench-results/bench.json"))
+    parser.add_argument(
+        "--service",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the service bench (benchmarks/bench_service.py, default sizes)",
+    )
     args = parser.parse_args()
 
     results: dict[str, float] = {}
@@ -107,6 +114,8 @@ def main() -> None:
     Console().print(table)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
+    if args.service:
+        bench_service.main(["--json", str(args.json.with_name("service.json"))])
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import pickle
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import httpx
@@ -144,7 +144,12 @@ class App:
         for event in store.events():
             self._note_window(event)
         self.last_checkpoint = time.monotonic()
+        #: Alerts the store says are firing but the restored state does not know (they
+        #: opened after the last checkpoint, before a crash), by fingerprint.
+        self._adopted: dict[str, Alert] = {}
+        self._reobserved: set[str] = set()
         self._restore()
+        self._adopt_orphans()
         self.metrics.track_scores(self.detector.latest_scores)
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -185,6 +190,56 @@ class App:
             self.series_of = pickle.loads(blobs["series_of"])
         if any(b is not None for b in blobs.values()):
             log.info("resumed from checkpoint (%d series)", self.detector.n)
+
+    def _adopt_orphans(self) -> None:
+        """Reconcile with the store after a crash: nothing lost, nothing paged twice.
+
+        An alert opened after the last checkpoint is firing in the store but unknown to the
+        restored policy. It is adopted: pushed back into the pipeline as it was (its group
+        and incident labels unchanged, so a re-sent notification has the key the outbox
+        already holds); when the series alerts again, the new episode continues the stored
+        alert (same start, same labels); if the series stays quiet past ``stale_after``, it
+        resolves as stale, and whoever was paged hears the resolve.
+        """
+        known = {a.fingerprint for a in self.policy.active()}
+        known |= {a.fingerprint for a in self.rules.active()}
+        rows = self.store.list_alerts(state="firing", limit=100_000)
+        orphans = [r.to_alert() for r in rows if r.fingerprint not in known]
+        orphans = [a for a in orphans if a.source == "anomaly"]
+        for alert in orphans:
+            self._adopted[alert.fingerprint] = alert
+        if orphans:
+            self.pipeline.push(orphans, self.clock.now())
+            log.info("adopted %d firing alerts unknown to the checkpoint", len(orphans))
+
+    def _continue_adopted(self, alert: Alert) -> Alert:
+        """A transition of an adopted alert keeps the stored start and incident labels."""
+        stored = self._adopted.get(alert.fingerprint)
+        if stored is None:
+            return alert
+        if alert.status == "resolved":
+            del self._adopted[alert.fingerprint]
+        keep = {k: v for k, v in stored.labels.items() if k in ("incident", "origin")}
+        return replace(alert, starts_at=stored.starts_at, labels={**alert.labels, **keep})
+
+    def _stale_adopted(self, now: float) -> list[Alert]:
+        """Adopted alerts whose series never came back: resolved as stale."""
+        out = []
+        for fp, alert in list(self._adopted.items()):
+            stale_after = self.policy.service(alert.service).stale_after
+            if now - alert.updated_at >= stale_after and fp not in self._reobserved:
+                del self._adopted[fp]
+                annotations = {**alert.annotations, "stale": "true"}
+                out.append(
+                    replace(
+                        alert,
+                        status="resolved",
+                        ends_at=now,
+                        updated_at=now,
+                        annotations=annotations,
+                    )
+                )
+        return out
 
     # -- ingest ----------------------------------------------------------------------------
 
@@ -283,7 +338,15 @@ class App:
 
     def _record(self, transitions: Sequence[Alert], now: float) -> None:
         """Store each transition with its history, watch its series, push it down the pipeline."""
-        transitions = [self.correlator.assign(a, now) for a in transitions]
+        if self._adopted:
+            self._reobserved.update(a.fingerprint for a in transitions)
+            transitions = [
+                a if a.fingerprint in self._adopted else self.correlator.assign(a, now)
+                for a in transitions
+            ]
+            transitions = [self._continue_adopted(a) for a in transitions]
+        else:
+            transitions = [self.correlator.assign(a, now) for a in transitions]
         for alert in transitions:
             context = self._alert_context.pop(alert.fingerprint, None)
             alert_id = self.store.upsert_alert(alert, context=context)
@@ -309,6 +372,8 @@ class App:
         with self.lock:
             now = self.clock.now()
             transitions = self.policy.tick(now) + self.rules.evaluate(now)
+            if self._adopted:
+                transitions += self._stale_adopted(now)
             self._record(transitions, now)
             notes = self.pipeline.tick(now)
             self._enqueue(notes, now)

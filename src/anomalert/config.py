@@ -224,6 +224,11 @@ def load_config(path: Path | str) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(str(path), [(where, f"not valid YAML: {exc}")]) from None
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = " ".join(
+            str(p) for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p
+        )
+        raise ConfigError(
+            str(path), [(where, f"not valid YAML: {problem or 'syntax error'}")]
+        ) from None
     return parse_config(data, str(path))

@@ -80,10 +80,23 @@ def install_error_handlers(api: FastAPI) -> None:
         return error_response(400, str(exc))
 
     @api.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        loc = [p for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        where = location(loc)
+        raw_loc = tuple(first.get("loc", ()))
+        if raw_loc[:1] == ("body",):
+            # FastAPI parses a model body whatever the content type, and locates a JSON
+            # syntax error by character offset (("body", 1)): answer as json_body does.
+            ctype = request.headers.get("content-type", "")
+            if ctype and "json" not in ctype:
+                return error_response(
+                    415, f"send JSON (content-type application/json), not {ctype}"
+                )
+            if first.get("type") == "json_invalid":
+                ctx = first.get("ctx")
+                why = ctx.get("error", "") if isinstance(ctx, dict) else "JSON decode error"
+                return error_response(400, f"body is not valid JSON: {why}", "body")
+        loc = [p for p in raw_loc if p not in ("body", "query", "path")]
+        where = location(loc) or ("body" if raw_loc == ("body",) else "")
         msg = str(first.get("msg", "invalid request"))
         return error_response(400, f"{where}: {msg}" if where else msg, where or None)
 
