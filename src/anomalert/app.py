@@ -21,7 +21,7 @@ import logging
 import pickle
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -148,6 +148,9 @@ class App:
         #: opened after the last checkpoint, before a crash), by fingerprint.
         self._adopted: dict[str, Alert] = {}
         self._reobserved: set[str] = set()
+        #: Called (outside the lock) after an ingest produced alert transitions: the
+        #: service's loop wakes to flush groups without waiting for its period.
+        self.on_transitions: Callable[[], None] | None = None
         self._restore()
         self._adopt_orphans()
         self.metrics.track_scores(self.detector.latest_scores)
@@ -265,6 +268,8 @@ class App:
                 self.metrics.rejected.labels(source, "out_of_order").inc(len(batch.late))
             self.metrics.series.set(self.detector.n)
         self.metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
+        if transitions and self.on_transitions is not None:
+            self.on_transitions()
         return IngestResult(batch.points, batch.late, transitions)
 
     def ingest_records(self, records: Sequence[Record], source: str = "records") -> IngestResult:
@@ -286,7 +291,9 @@ class App:
             now = self.clock.now()
             mapped = [to_alert(a, now=now) for a in alerts]
             self._record(mapped, now)
-            return mapped
+        if mapped and self.on_transitions is not None:
+            self.on_transitions()
+        return mapped
 
     def add_events(self, events: Iterable[ChangeEvent]) -> list[int]:
         """Record change events; maintenance and load-test windows hold alerts back."""

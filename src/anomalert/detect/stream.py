@@ -98,6 +98,7 @@ class StreamDetector:
         self.engine = BatchEngine(capacity, self.settings)
         self.capacity = capacity
         self.index: dict[str, int] = {}
+        self._fast: dict[tuple[object, ...], int] = {}
         self.metrics: list[str] = []
         self.labels: list[Labels] = []
         self.last_t = np.full(capacity, -np.inf)
@@ -116,14 +117,21 @@ class StreamDetector:
         return len(self.metrics)
 
     def _ensure(self, metric: str, labels: Labels) -> int:
+        # A plain-tuple lookup first: the sha256 identity is computed once per new series.
+        fast = (metric, *sorted(labels.items()))
+        j = self._fast.get(fast)
+        if j is not None:
+            return j
         sid = series_id(metric, labels)
         j = self.index.get(sid)
         if j is not None:
+            self._fast[fast] = j
             return j
         j = len(self.metrics)
         if j >= self.capacity:
             self._grow(max(2 * self.capacity, j + 1))
         self.index[sid] = j
+        self._fast[fast] = j
         self.metrics.append(metric)
         self.labels.append(dict(labels))
         limit = self.limits.get(metric)

@@ -164,16 +164,19 @@ def parse_samples(
     """
     accepted: list[Sample] = []
     rejected: list[Rejection] = []
-    seen: dict[tuple[str, frozenset[tuple[str, str]], float], int] = {}
+    seen: dict[tuple[str, tuple[tuple[str, str], ...], float], int] = {}
+    fast = _FastPath(now, window)
     for i, item in enumerate(batch(body, "samples", max_batch)):
-        where = f"samples[{i}]"
-        sample, problems = _sample(where, item, now, window)
+        sample: Sample | None = fast.sample(item)
+        problems: list[str] = []
+        if sample is None:
+            sample, problems = _sample(f"samples[{i}]", item, now, window)
         if sample is not None:
-            key = (sample.metric, frozenset(sample.labels.items()), sample.timestamp)
+            key = (sample.metric, tuple(sorted(sample.labels.items())), sample.timestamp)
             first = seen.setdefault(key, i)
             if first != i:
                 problems.append(
-                    f"{where}: duplicate of samples[{first}] (same series and timestamp); "
+                    f"samples[{i}]: duplicate of samples[{first}] (same series and timestamp); "
                     "the first was kept"
                 )
         if problems:
@@ -181,6 +184,61 @@ def parse_samples(
         elif sample is not None:
             accepted.append(sample)
     return accepted, rejected
+
+
+class _FastPath:
+    """The common, valid sample checked without building a single string.
+
+    Almost every sample of a batch is valid and shares its metric name and label set with
+    thousands of others: each distinct name and label set is validated once per batch, and
+    anything unusual (a missing key, a string timestamp, a bool, NaN) takes the full path,
+    which produces the error messages. Same verdicts, about half the time per sample.
+    """
+
+    def __init__(self, now: float | None, window: TimeWindow | None) -> None:
+        self.now = now
+        self.window = window
+        self.names: set[str] = set()
+        self.labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
+    def sample(self, item: object) -> Sample | None:
+        if type(item) is not dict or len(item) != 4:
+            return None
+        metric, labels, t, value = (
+            item.get("metric"),
+            item.get("labels"),
+            item.get("timestamp"),
+            item.get("value"),
+        )
+        if type(t) not in (int, float) or type(value) not in (int, float):
+            return None  # bools, strings (RFC 3339), None: the full path decides
+        t, value = float(t), float(value)  # type: ignore[arg-type]
+        if not (math.isfinite(t) and math.isfinite(value)) or not 0 < t < 1e11:
+            return None
+        if self.window is not None and (
+            self.now is None or self.window.check(t, self.now) is not None
+        ):
+            return None
+        if type(metric) is not str or type(labels) is not dict:
+            return None
+        if metric not in self.names:
+            if not METRIC_NAME.fullmatch(metric):
+                return None
+            self.names.add(metric)
+        try:
+            key = tuple(labels.items())
+            checked = self.labels.get(key)
+        except TypeError:
+            return None
+        if checked is None:
+            try:
+                checked = label_set("", labels)
+            except FieldError:
+                return None
+            if not checked.get("service"):
+                return None
+            self.labels[key] = checked
+        return Sample(metric=metric, labels=checked, timestamp=t, value=value)
 
 
 def _sample(
