@@ -289,7 +289,10 @@ class App:
         """Alerts from existing Prometheus rules join the same grouping and routing."""
         with self.lock:
             now = self.clock.now()
-            mapped = [to_alert(a, now=now) for a in alerts]
+            mapped = [
+                to_alert(a, now=now, mode=self.policy.service(a.labels.get("service", "")).mode)
+                for a in alerts
+            ]
             self._record(mapped, now)
         if mapped and self.on_transitions is not None:
             self.on_transitions()

@@ -111,6 +111,27 @@ class Config(StrictModel):
     delivery: RetryPolicy = RetryPolicy()
     prometheus: PullConfig | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _services_inherit_defaults(cls, data: Any) -> Any:
+        """A listed service starts from ``defaults``; its own keys win, maps merge."""
+        if not isinstance(data, dict):
+            return data
+        defaults, services = data.get("defaults"), data.get("services")
+        if not isinstance(defaults, dict) or not isinstance(services, dict):
+            return data
+        merged = {}
+        for name, svc in services.items():
+            if not isinstance(svc, dict):
+                merged[name] = svc
+                continue
+            out = {**defaults, **svc}
+            for key in ("labels", "metrics"):
+                if isinstance(defaults.get(key), dict) and isinstance(svc.get(key), dict):
+                    out[key] = {**defaults[key], **svc[key]}
+            merged[name] = out
+        return {**data, "services": merged}
+
     @field_validator("receivers")
     @classmethod
     def _unique_receivers(cls, value: tuple[ReceiverConfig, ...]) -> tuple[ReceiverConfig, ...]:

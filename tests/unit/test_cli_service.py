@@ -180,7 +180,7 @@ def test_export_prometheus_rules(tree: Path, tmp_path: Path) -> None:
     recorded = {r["record"] for r in groups["anomalert.recording"]}
     assert "anomalert:error_rate:avg7d" in recorded
     slo = [r for r in groups["anomalert.alerts"] if r["labels"]["rule"] == "checkout-availability"]
-    assert {r["labels"]["severity"] for r in slo} == {"P1", "P3"}  # page and ticket windows
+    assert {r["labels"]["severity"] for r in slo} == {"P1", "P2"}  # page and ticket windows
 
     promtool = shutil.which("promtool")
     if promtool is not None:

@@ -11,7 +11,7 @@ long       short         burn rate  action
 =========  ============  =========  ==========================================
 1h         5m            14.4       page (P1): 2 % of the budget in one hour
 6h         30m           6          page (P1): 5 % of the budget in six hours
-3d         6h            1          ticket (P3, ``slo_action=ticket``)
+3d         6h            1          ticket (P2, ``slo_action=ticket``)
 =========  ============  =========  ==========================================
 
 Error counts live in per-minute buckets (3 days = 4,320 per SLO), so memory is fixed.
@@ -132,7 +132,7 @@ class BurnWindow(StrictModel):
 DEFAULT_WINDOWS: tuple[BurnWindow, ...] = (
     BurnWindow(long=3600, short=300, burn_rate=14.4),
     BurnWindow(long=21600, short=1800, burn_rate=6),
-    BurnWindow(long=259200, short=21600, burn_rate=1, severity="P3", action="ticket"),
+    BurnWindow(long=259200, short=21600, burn_rate=1, severity="P2", action="ticket"),
 )
 
 

@@ -45,7 +45,7 @@ def alert_json(row: AlertRow) -> dict[str, Any]:
 @router.get("/api/v1/alerts")
 def list_alerts(
     request: Request,
-    state: Literal["firing", "resolved"] | None = None,
+    state: Literal["firing", "resolved", "acknowledged", "unacknowledged"] | None = None,
     service: str | None = None,
     severity: Literal["P1", "P2", "P3"] | None = None,
     mode: Literal["shadow", "assistive", "alerting"] | None = None,

@@ -225,7 +225,7 @@ def test_real_prometheus_rule_evaluation_fires_the_exported_rules(tmp_path: Path
                         "checkout_availability",
                         slo_alert("14.4", "1h", "5m", "page", "P1"),
                         slo_alert("6", "6h", "30m", "page", "P1"),
-                        slo_alert("1", "3d", "6h", "ticket", "P3"),
+                        slo_alert("1", "3d", "6h", "ticket", "P2"),
                     ),
                 ],
             },

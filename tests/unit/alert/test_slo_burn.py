@@ -86,7 +86,7 @@ def test_a_slow_burn_opens_a_ticket_and_never_pages() -> None:
 
     events = run(engine, T0, T0 + 3 * DAY, bad, every=5 * MIN)
     assert [(a.labels["slo_action"], a.status, a.severity) for _, a in events] == [
-        ("ticket", "firing", "P3")
+        ("ticket", "firing", "P2")
     ]
     t, ticket = events[0]
     # The 3-day window burns 1x once errors cover half of the data seen: a day after the start.
