@@ -144,18 +144,30 @@ class Config(StrictModel):
     @model_validator(mode="after")
     def _references_exist(self) -> Config:
         names = {r.name for r in self.receivers}
-        missing = sorted(set(_route_receivers(self.route)) - names)
-        for esc in self.escalations:
-            missing += [t.receiver for t in esc.tiers if t.receiver not in names]
+        missing = [
+            f"{loc}.receiver: {name}"
+            for loc, name in _route_refs(self.route, "route", "receiver")
+            if name not in names
+        ]
+        for i, esc in enumerate(self.escalations):
+            missing += [
+                f"escalations[{i}].tiers[{j}].receiver: {t.receiver}"
+                for j, t in enumerate(esc.tiers)
+                if t.receiver not in names
+            ]
         if missing:
             raise ValueError(
-                f"unknown receiver(s) {', '.join(sorted(set(missing)))}; "
+                f"unknown receiver ({'; '.join(missing)}); "
                 f"defined: {', '.join(sorted(names)) or 'none'}"
             )
         escalations = {e.name for e in self.escalations}
-        unknown = sorted(set(_route_escalations(self.route)) - escalations)
+        unknown = [
+            f"{loc}.escalation: {name}"
+            for loc, name in _route_refs(self.route, "route", "escalation")
+            if name not in escalations
+        ]
         if unknown:
-            raise ValueError(f"unknown escalation(s) {', '.join(unknown)}")
+            raise ValueError(f"unknown escalation ({'; '.join(unknown)})")
         if self.server.host not in LOOPBACK and not self.server.tokens_configured:
             raise ValueError(
                 f"server.host {self.server.host} is not a loopback address: configure "
@@ -168,17 +180,12 @@ class Config(StrictModel):
         return self.services.get(name, self.defaults)
 
 
-def _route_receivers(route: RouteConfig) -> list[str]:
-    out = [route.receiver] if route.receiver else []
-    for child in route.routes:
-        out += _route_receivers(child)
-    return out
-
-
-def _route_escalations(route: RouteConfig) -> list[str]:
-    out = [route.escalation] if route.escalation else []
-    for child in route.routes:
-        out += _route_escalations(child)
+def _route_refs(route: RouteConfig, loc: str, field: str) -> list[tuple[str, str]]:
+    """(location, name) of every receiver or escalation a routing tree names."""
+    value = getattr(route, field)
+    out = [(loc, value)] if value else []
+    for i, child in enumerate(route.routes):
+        out += _route_refs(child, f"{loc}.routes[{i}]", field)
     return out
 
 

@@ -107,7 +107,7 @@ def test_check_config_names_every_problem_on_its_own_line(tmp_path: Path) -> Non
         (
             "route: {receiver: nope}\nreceivers: [{name: hook, log: {}}]\n",
             "",
-            "unknown receiver(s) nope",
+            "unknown receiver (route.receiver: nope)",
         ),
         (
             "route: {receiver: hook}\n"
@@ -305,5 +305,5 @@ def test_replay_bad_config(scenario: Path, tmp_path: Path) -> None:
     )
     assert code == EXIT_BAD_INPUT and stdout == ""
     (line,) = lines(err)
-    assert str(config) in line and "unknown receiver(s) nope" in line
+    assert str(config) in line and "unknown receiver (route.receiver: nope)" in line
     assert not out.exists()  # refused before anything ran

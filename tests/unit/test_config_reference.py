@@ -238,7 +238,7 @@ def test_a_bad_duration_names_its_location() -> None:
 def test_an_unknown_receiver_in_a_route_is_named() -> None:
     route = {"receiver": "ops", "routes": [{"matchers": ["severity=P1"], "receiver": "pager"}]}
     ((_, message),) = problems({**MINIMAL, "route": route})
-    assert "unknown receiver(s) pager" in message
+    assert "unknown receiver (route.routes[0].receiver: pager)" in message
     assert "defined: ops" in message
 
 
