@@ -126,12 +126,19 @@ def decode(body: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Decoded:
     rejections: list[Rejection] = []
     stale = 0
     for i, series in enumerate(request.timeseries):
+        key = tuple((p.name, p.value) for p in series.labels)
+        known = _SEEN.get(key)
+        if known is None:
+            try:
+                known = _series_labels(f"timeseries[{i}]", series.labels)
+            except FieldError as exc:
+                rejections.append(Rejection(i, str(exc)))
+                continue
+            if len(_SEEN) >= _SEEN_MAX:
+                _SEEN.clear()
+            _SEEN[key] = known
+        metric, labels = known
         where = f"timeseries[{i}]"
-        try:
-            metric, labels = _series_labels(where, series.labels)
-        except FieldError as exc:
-            rejections.append(Rejection(i, str(exc)))
-            continue
         problems: list[str] = []
         for j, point in enumerate(series.samples):
             value = point.value
@@ -192,6 +199,13 @@ def _announced_size(body: bytes) -> int | None:
         if not byte & 0x80:
             return size
     return None
+
+
+#: Label sets already validated (Prometheus sends the same series every few seconds): the
+#: checks run once per series, not once per request. Bounded; cleared when full. The label
+#: dicts are shared by the samples of a series and never mutated (model.Sample's contract).
+_SEEN: dict[tuple[tuple[str, str], ...], tuple[str, dict[str, str]]] = {}
+_SEEN_MAX = 200_000
 
 
 def _series_labels(where: str, pairs: Iterable[Any]) -> tuple[str, dict[str, str]]:
