@@ -38,6 +38,8 @@ from anomalert.model import Alert, Kind, Mode, Scored, Severity, fingerprint
 __all__ = ["AlertPolicy", "Effective", "FlappingConfig", "MetricPolicy", "ServicePolicy"]
 
 ALERTNAME = "Anomaly"
+#: Kinds whose band says where normal was (a predicted breach or a combination does not).
+_BAND_KINDS = frozenset({int(Kind.SPIKE), int(Kind.DROP), int(Kind.LEVEL_SHIFT), int(Kind.TREND)})
 _SNAPSHOT_VERSION = 1
 
 
@@ -68,6 +70,9 @@ class ServicePolicy(StrictModel):
     #: pages this much later. 0 notifies at the first point.
     notify_after: Duration = 180.0
     resolve_after: Duration = 600.0
+    #: While values stay beyond the band they broke, a firing alert stays open this long even
+    #: after the engine accepted the new level (then it resolves: a deploy changed normal).
+    keep_open_for: Duration = 7200.0
     stale_after: Duration = 1800.0
     runbook_url: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -161,6 +166,9 @@ class AlertPolicy:
         self.flapping = flapping or FlappingConfig()
         self._flaps = FlapCounter(self.flapping)
         self._episodes: dict[str, _Episode] = {}
+        #: Series whose alert resolved on its values' recovery: (worst point, until when the
+        #: engine's "deviation back to the old normal" is not a new alert).
+        self._recovered: dict[str, tuple[_Point, float]] = {}
         self._overrides: dict[tuple[str, str], float] = {}
         self._effective: dict[tuple[str, str], Effective] = {}
 
@@ -209,13 +217,18 @@ class AlertPolicy:
         if ep is None:
             if score < eff.threshold or hold is not None:
                 return []
+            if self._recovering(key, s):
+                return []
             ep = self._open(key, s, now)
         ep.last_seen = now
         if not ep.firing:
             return self._pending(key, ep, s, score, eff, now, hold)
         sp = self.service(s.service)
-        if score >= eff.threshold - sp.hysteresis:
+        if score >= eff.threshold - sp.hysteresis and not self._back_to_normal(ep, s):
             return self._abnormal(ep, s, score, eff, now)
+        if self._still_broken(ep, s, sp):
+            ep.last_abnormal = now  # calm score, but the value has not come back: stays open
+            return []
         done = self._advance(ep, sp, now)
         return [done] if done is not None else []
 
@@ -300,6 +313,41 @@ class AlertPolicy:
         return [self._alert(ep, "firing", now, None)]
 
     @staticmethod
+    def _back_to_normal(ep: _Episode, s: Scored) -> bool:
+        """Is the value back inside the band of normal that the alert broke out of?
+
+        After the engine accepted an incident's level, the return to normal looks like a
+        deviation the other way (a drop after a spike) and scores high: it is the recovery,
+        not more of the incident, so it counts as calm.
+        """
+        w = ep.worst
+        if w.kind not in _BAND_KINDS or not (math.isfinite(w.lower) and math.isfinite(w.upper)):
+            return False
+        opposite = (s.value - s.expected) * (w.value - w.expected) < 0
+        return opposite and w.lower <= s.value <= w.upper
+
+    @staticmethod
+    def _still_broken(ep: _Episode, s: Scored, sp: ServicePolicy) -> bool:
+        """The engine calmed down, but is the value still beyond the band it broke out of?
+
+        After ``accept_after`` points the engine takes a lasting shift as the new normal and
+        its scores fall, which must not resolve a page while latency is still five times
+        what it was. So a firing spike/drop/level-shift alert stays open while its values
+        stay beyond the band of its worst point, on the same side, for up to
+        ``keep_open_for``; then it resolves (a deploy that really changed the level).
+        """
+        if s.timestamp - ep.since >= sp.keep_open_for:
+            return False
+        w = ep.worst
+        if w.kind not in _BAND_KINDS or not (math.isfinite(w.lower) and math.isfinite(w.upper)):
+            return False
+        if w.value > w.upper:
+            return s.value > w.upper
+        if w.value < w.lower:
+            return s.value < w.lower
+        return False
+
+    @staticmethod
     def _severity(ep: _Episode, score: float, eff: Effective) -> Severity:
         """The table's severity once the anomaly lasted ``notify_after``; P3 until then."""
         return severity(score, eff.criticality, eff.threshold) if ep.confirmed else "P3"
@@ -329,7 +377,23 @@ class AlertPolicy:
             return None
         return self._close(ep, now)
 
+    def _recovering(self, key: str, s: Scored) -> bool:
+        """A high score right after a recovery, for a value inside the old band: the engine
+        still expects the incident's level; the series is back to normal, not anomalous."""
+        seen = self._recovered.get(key)
+        if seen is None:
+            return False
+        worst, until = seen
+        if s.timestamp > until:
+            del self._recovered[key]
+            return False
+        opposite = (s.value - s.expected) * (worst.value - worst.expected) < 0
+        return opposite and worst.lower <= s.value <= worst.upper
+
     def _close(self, ep: _Episode, now: float, stale: bool = False) -> Alert:
+        if ep.worst.kind in _BAND_KINDS and not stale:
+            until = ep.since + self.service(ep.service).keep_open_for
+            self._recovered[ep.key] = (ep.worst, until)
         self._drop(ep)
         return self._alert(ep, "resolved", now, now, stale)
 
@@ -386,6 +450,7 @@ class AlertPolicy:
             "episodes": {k: asdict(ep) for k, ep in self._episodes.items()},
             "flaps": self._flaps.state(),
             "overrides": dict(self._overrides),
+            "recovered": {k: (asdict(p), u) for k, (p, u) in self._recovered.items()},
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -401,4 +466,5 @@ class AlertPolicy:
             self._episodes[key] = _Episode(**fields)
         self._flaps.load(state["flaps"])
         self._overrides = dict(state["overrides"])
+        self._recovered = {k: (_Point(**p), u) for k, (p, u) in state.get("recovered", {}).items()}
         self._effective.clear()

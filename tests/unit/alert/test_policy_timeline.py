@@ -263,3 +263,42 @@ def test_a_blip_stays_on_the_dashboard_and_a_lasting_anomaly_notifies_after_noti
         (at(23), "firing", "P1"),
     ]
     assert later[0][1].fingerprint == later[1][1].fingerprint
+
+
+def _pt(minute: float, score: float, value: float, expected: float = 210.0) -> Scored:
+    return Scored(
+        series="s",
+        metric="latency_p99_ms",
+        labels={"service": "checkout"},
+        timestamp=at(minute),
+        value=value,
+        score=score,
+        kind=Kind.SPIKE if value >= expected else Kind.DROP,
+        expected=expected,
+        lower=expected * 0.7,
+        upper=expected * 1.3,
+        reason="r",
+    )
+
+
+def test_an_accepted_level_keeps_the_page_open_until_the_value_comes_back() -> None:
+    policy = AlertPolicy({}, default=ServicePolicy(notify_after=0, keep_open_for=7200))
+    # Spike to 1000 (band 147..273); after 30 points the engine's scores fall although the
+    # value stays at 1000: the alert stays open. Back at 210, the engine sees a "drop" from
+    # its new level (high score, opposite side, inside the old band): that is the recovery.
+    points = [_pt(m, 0.99, 1000.0) for m in range(0, 30)]
+    points += [_pt(m, 0.2, 1000.0, expected=990.0) for m in range(30, 60)]
+    points += [_pt(m, 0.99, 210.0, expected=990.0) for m in range(60, 75)]
+    got = [(now, a.status) for now, a in feed(policy, points)]
+    assert got[0] == (at(0), "firing")
+    assert got[1][1] == "resolved" and at(69) <= got[1][0] <= at(70)  # 10 calm minutes
+    assert len(got) == 2
+
+
+def test_a_new_level_that_lasts_past_keep_open_for_resolves_as_new_normal() -> None:
+    policy = AlertPolicy({}, default=ServicePolicy(notify_after=0, keep_open_for=3600))
+    points = [_pt(m, 0.99, 1000.0) for m in range(0, 30)]
+    points += [_pt(m, 0.2, 1000.0, expected=990.0) for m in range(30, 90)]
+    got = [(now, a.status) for now, a in feed(policy, points)]
+    assert [s for _, s in got] == ["firing", "resolved"]
+    assert at(60) <= got[1][0] <= at(71)
