@@ -36,7 +36,7 @@ def metrics(request: Request) -> Response:
     """Prometheus exposition: ingest, detection, delivery, and every series' anomaly score."""
     app = get_app(request)
     with app.lock:
-        app.metrics.pending.set(len(app.store.outbox(status="pending", limit=100_000)))
+        app.metrics.pending.set(app.store.count_outbox("pending"))
         body = generate_latest(app.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

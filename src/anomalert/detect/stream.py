@@ -99,6 +99,7 @@ class StreamDetector:
         self.capacity = capacity
         self.index: dict[str, int] = {}
         self._fast: dict[tuple[object, ...], int] = {}
+        self.sids: list[str] = []
         self.metrics: list[str] = []
         self.labels: list[Labels] = []
         self.last_t = np.full(capacity, -np.inf)
@@ -132,6 +133,7 @@ class StreamDetector:
             self._grow(max(2 * self.capacity, j + 1))
         self.index[sid] = j
         self._fast[fast] = j
+        self.sids.append(sid)
         self.metrics.append(metric)
         self.labels.append(dict(labels))
         limit = self.limits.get(metric)
@@ -236,7 +238,7 @@ class StreamDetector:
             reason = explain(metric, value, tj, kind, exp, lo, hi, detail, periods[j] > 0)
             out.append(
                 Scored(
-                    series=series_id(metric, labels),
+                    series=self.sids[j],
                     metric=metric,
                     labels=labels,
                     timestamp=tj,

@@ -98,6 +98,13 @@ class OutboxMixin:
         with self._engine.begin() as conn:
             conn.execute(stmt)
 
+    def count_outbox(self, status: str) -> int:
+        """How many items have this status (the /metrics gauge), without reading them."""
+        t = schema.outbox
+        query = sa.select(sa.func.count()).select_from(t).where(t.c.status == status)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def outbox(
         self,
         *,
