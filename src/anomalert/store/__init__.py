@@ -9,8 +9,11 @@ from anomalert.store.rows import (
     AnomalyRow,
     FeedbackRow,
     HistoryRow,
+    LabelledIncidentRow,
     OutboxItem,
     OutboxStatus,
+    SensitivityRow,
+    ServiceSettingRow,
     SilenceRow,
 )
 from anomalert.store.store import Store
@@ -20,9 +23,12 @@ __all__ = [
     "AnomalyRow",
     "FeedbackRow",
     "HistoryRow",
+    "LabelledIncidentRow",
     "OutboxItem",
     "OutboxStatus",
     "RetentionConfig",
+    "SensitivityRow",
+    "ServiceSettingRow",
     "SilenceRow",
     "Store",
 ]

@@ -152,3 +152,39 @@ class OutboxItem:
     created_at: float
     sent_at: float | None
     updated_at: float
+
+
+@dataclass(frozen=True)
+class ServiceSettingRow:
+    """A service's rollout mode as an admin set it at runtime (None: back to the config)."""
+
+    service: str
+    mode: Mode | None
+    updated_at: float
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class SensitivityRow:
+    """Where feedback left a (service, metric)'s threshold, and why."""
+
+    service: str
+    metric: str
+    reset_at: float | None
+    threshold: float | None
+    explanation: str
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class LabelledIncidentRow:
+    """A real incident as people labelled it: what the shadow-mode report compares with."""
+
+    id: int
+    external_id: str | None
+    service: str | None
+    title: str
+    start: float
+    end: float
+    source: str
+    created_at: float

@@ -179,3 +179,47 @@ checkpoints = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
 )
+
+# -- the trust loop (revision 0002) ---------------------------------------------------------
+
+service_settings = sa.Table(
+    "service_settings",
+    metadata,
+    sa.Column("service", sa.Text, primary_key=True),
+    #: The rollout mode set at runtime by an admin (NULL: the configured mode applies).
+    sa.Column("mode", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+
+sensitivity = sa.Table(
+    "sensitivity",
+    metadata,
+    sa.Column("service", sa.Text, primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    #: Feedback before this time no longer moves the threshold (an admin's reset).
+    sa.Column("reset_at", sa.Double, nullable=True),
+    #: The threshold the feedback rule last computed (NULL: the configured one applies).
+    sa.Column("threshold", sa.Double, nullable=True),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+labelled_incidents = sa.Table(
+    "labelled_incidents",
+    metadata,
+    _id(),
+    #: The id the incident has where it came from (INC-001); re-importing updates, not adds.
+    sa.Column("external_id", sa.Text, nullable=True),
+    #: The service it hit (NULL: any service).
+    sa.Column("service", sa.Text, nullable=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("start", sa.Double, nullable=False),
+    sa.Column("end", sa.Double, nullable=False),
+    #: Where it was entered: page, csv, json, scenario.
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.UniqueConstraint("external_id"),
+    sa.Index(None, "start"),
+    sqlite_autoincrement=True,
+)

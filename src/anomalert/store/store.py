@@ -13,13 +13,16 @@ import sqlalchemy as sa
 from anomalert.store.alerts import AlertsMixin
 from anomalert.store.anomalies import AnomaliesMixin
 from anomalert.store.engine import create_engine, masked, normalise_url, upgrade
+from anomalert.store.incidents import IncidentsMixin
 from anomalert.store.outbox import OutboxMixin
 from anomalert.store.retention import RetentionConfig, cleanup
+from anomalert.store.settings import SettingsMixin
 from anomalert.store.silences import SilencesMixin
 
 
-class Store(AlertsMixin, AnomaliesMixin, SilencesMixin, OutboxMixin):
-    """Durable state: alerts, anomalies, events, silences, outbox, checkpoints.
+class Store(AlertsMixin, AnomaliesMixin, SilencesMixin, OutboxMixin, SettingsMixin, IncidentsMixin):
+    """Durable state: alerts, anomalies, events, silences, outbox, checkpoints, runtime
+    settings (service modes, sensitivity) and labelled incidents.
 
     >>> store = Store.open("sqlite:///:memory:")
     >>> store.enqueue("k1", "pager", {"text": "hi"}, now=10.0)

@@ -20,6 +20,9 @@ from anomalert.store import Store
 from anomalert.store.engine import MIGRATIONS
 from anomalert.store.schema import metadata
 
+#: The newest revision: every store is migrated to it on open.
+HEAD = "0002"
+
 
 @pytest.fixture
 def statements() -> Iterator[list[str]]:
@@ -42,7 +45,7 @@ def _revision(store: Store) -> str | None:
 
 
 def test_migrations_match_the_metadata(store: Store) -> None:
-    assert _revision(store) == "0001"
+    assert _revision(store) == HEAD
     with store.engine.connect() as conn:
         diff = compare_metadata(
             MigrationContext.configure(conn, opts={"compare_type": True}), metadata
@@ -61,7 +64,7 @@ def test_open_twice_is_a_no_op_migration(
     try:
         ddl = [s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER", "DROP"))]
         assert ddl == []
-        assert _revision(second) == "0001"
+        assert _revision(second) == HEAD
         assert second.get_alert(alert_id) == first.get_alert(alert_id)
     finally:
         first.close()
@@ -86,7 +89,7 @@ def test_two_processes_opening_a_new_database_at_once(db_url: str) -> None:
         t.join()
     try:
         assert errors == []
-        assert [_revision(s) for s in opened] == ["0001"] * 3
+        assert [_revision(s) for s in opened] == [HEAD] * 3
         assert opened[0].enqueue("k", "r", {}, now=0.0)
         assert not opened[1].enqueue("k", "r", {}, now=0.0)
     finally:
@@ -146,7 +149,7 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
         store.close()
     store = Store.open(db_url)
     try:
-        assert _revision(store) == "0001"
+        assert _revision(store) == HEAD
         assert store.enqueue("k", "r", {}, now=0.0)
     finally:
         store.close()
@@ -162,7 +165,7 @@ def test_alembic_command_line_path_uses_the_url(tmp_path: Path) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
             assert "outbox" in sa.inspect(conn).get_table_names()
     finally:
         engine.dispose()
