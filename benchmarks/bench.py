@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_dashboard
 import bench_service
 import numpy as np
 from rich.console import Console
@@ -80,6 +81,12 @@ def main() -> None:
         default=True,
         help="also run the service bench (benchmarks/bench_service.py, default sizes)",
     )
+    parser.add_argument(
+        "--dashboard",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time the dashboard's reads with 100,000 alerts (benchmarks/bench_dashboard.py)",
+    )
     args = parser.parse_args()
 
     results: dict[str, float] = {}
@@ -116,6 +123,8 @@ def main() -> None:
     args.json.write_text(json.dumps(results, indent=2))
     if args.service:
         bench_service.main(["--json", str(args.json.with_name("service.json"))])
+    if args.dashboard:
+        bench_dashboard.main([])
 
 
 if __name__ == "__main__":
