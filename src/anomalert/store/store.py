@@ -15,12 +15,21 @@ from anomalert.store.anomalies import AnomaliesMixin
 from anomalert.store.engine import create_engine, masked, normalise_url, upgrade
 from anomalert.store.incidents import IncidentsMixin
 from anomalert.store.outbox import OutboxMixin
+from anomalert.store.reports import ReportsMixin
 from anomalert.store.retention import RetentionConfig, cleanup
 from anomalert.store.settings import SettingsMixin
 from anomalert.store.silences import SilencesMixin
 
 
-class Store(AlertsMixin, AnomaliesMixin, SilencesMixin, OutboxMixin, SettingsMixin, IncidentsMixin):
+class Store(
+    AlertsMixin,
+    AnomaliesMixin,
+    SilencesMixin,
+    OutboxMixin,
+    SettingsMixin,
+    IncidentsMixin,
+    ReportsMixin,
+):
     """Durable state: alerts, anomalies, events, silences, outbox, checkpoints, runtime
     settings (service modes, sensitivity) and labelled incidents.
 
