@@ -9,6 +9,10 @@ frozen values from one to the next and records what happened. Time comes from a 
 the wall clock in the live service, the data's own time in replay and in the demo, a
 hand-moved clock in tests, so every timeline is reproducible.
 
+People tune it at runtime (the trust loop): feedback on an alert moves its (service,
+metric)'s threshold (``alert.tuning``), an admin switches a service's rollout mode. Both are
+rows in the store, which is the truth after a restart (a checkpoint may be older).
+
 Crash safety: detector, policy, rule and pipeline state are checkpointed together (one
 pickle per stage, saved in one pass); notifications are enqueued in the outbox under
 deterministic keys, so after a restart from an older checkpoint the re-run produces the
@@ -34,11 +38,12 @@ from anomalert.alert.policy import AlertPolicy
 from anomalert.alert.route import Route
 from anomalert.alert.rules import RuleEngine
 from anomalert.alert.silence import Silence, Silencer
+from anomalert.alert.tuning import TUNED_SOURCE, ThresholdChange, Tuner
 from anomalert.config import Config
 from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
 from anomalert.ingest.records import FEATURES, Record
-from anomalert.model import Alert, ChangeEvent, Notification, Sample, Scored
+from anomalert.model import MODES, Alert, ChangeEvent, Mode, Notification, Sample, Scored
 from anomalert.notify.config import build_receivers
 from anomalert.notify.outbox import Outbox
 from anomalert.notify.receivers.base import Receiver
@@ -81,6 +86,27 @@ class EventClock:
     def advance(self, t: float) -> None:
         """Move to t (never backwards)."""
         self.t = max(self.t, t)
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    """Feedback as stored, and what it did to the alert's threshold."""
+
+    id: int
+    alert_id: int
+    helpful: bool
+    comment: str
+    threshold: ThresholdChange
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's answer."""
+        return {
+            "id": self.id,
+            "alert_id": self.alert_id,
+            "helpful": self.helpful,
+            "comment": self.comment,
+            "threshold": self.threshold.to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -151,7 +177,9 @@ class App:
         #: Called (outside the lock) after an ingest produced alert transitions: the
         #: service's loop wakes to flush groups without waiting for its period.
         self.on_transitions: Callable[[], None] | None = None
+        self.tuner = Tuner(self.policy, store, config.sensitivity)
         self._restore()
+        self._load_settings()
         self._adopt_orphans()
         self.metrics.track_scores(self.detector.latest_scores)
 
@@ -193,6 +221,16 @@ class App:
             self.series_of = pickle.loads(blobs["series_of"])
         if any(b is not None for b in blobs.values()):
             log.info("resumed from checkpoint (%d series)", self.detector.n)
+
+    def _load_settings(self) -> None:
+        """Runtime modes and thresholds from the store, over what the checkpoint held."""
+        rows = self.store.service_settings()
+        for service in self.policy.modes():
+            if service not in rows:
+                self.policy.set_mode(service, None)
+        for service, row in rows.items():
+            self.policy.set_mode(service, row.mode if row.mode in MODES else None)
+        self.tuner.restore()
 
     def _adopt_orphans(self) -> None:
         """Reconcile with the store after a crash: nothing lost, nothing paged twice.
@@ -381,6 +419,7 @@ class App:
         """Time-driven work: resolves, rule evaluation, group flushes into the outbox."""
         with self.lock:
             now = self.clock.now()
+            self.tuner.tick(now)
             transitions = self.policy.tick(now) + self.rules.evaluate(now)
             if self._adopted:
                 transitions += self._stale_adopted(now)
@@ -456,17 +495,43 @@ class App:
             self._enqueue(self.pipeline.ack(row.fingerprint, now, by), now)
             return True
 
-    def feedback(self, alert_id: int, helpful: bool, comment: str) -> int | None:
-        """Record "helpful / not helpful" on an alert."""
+    def feedback(self, alert_id: int, helpful: bool, comment: str) -> FeedbackResult | None:
+        """Record "helpful / not helpful" on an alert; its threshold follows (None: no alert)."""
         with self.lock:
             now = self.clock.now()
-            if self.store.get_alert(alert_id) is None:
+            row = self.store.get_alert(alert_id)
+            if row is None:
                 return None
             fid = self.store.add_feedback(alert_id, now, helpful, comment)
             self.store.add_history(
                 alert_id, now, "feedback", {"helpful": helpful, "comment": comment}
             )
-            return fid
+            service, metric = row.service, row.labels.get("metric", "")
+            if row.source == TUNED_SOURCE:
+                change = self.tuner.retune(service, metric, now)
+            else:
+                change = self.tuner.untuned(service, metric, row.source)
+            self.store.add_history(alert_id, now, "sensitivity", change.to_json())
+            return FeedbackResult(fid, alert_id, helpful, comment, change)
+
+    def reset_sensitivity(self, service: str, metric: str, by: str) -> ThresholdChange:
+        """Back to the configured threshold: feedback given before now stops counting."""
+        with self.lock:
+            change = self.tuner.retune(service, metric, self.clock.now(), reset=True)
+            log.info("sensitivity of %s/%s reset by %s", service, metric, by)
+            return change
+
+    def set_mode(self, service: str, mode: Mode | None, by: str) -> None:
+        """Switch a service's rollout mode at runtime (None: back to the configured one).
+
+        Alerts already open keep what the pipeline decided; their next transition carries
+        the new mode (a firing update of a service switched to shadow no longer notifies),
+        and a resolve still reaches whoever heard the firing.
+        """
+        with self.lock:
+            self.policy.set_mode(service, mode)
+            self.store.set_service_mode(service, mode, self.clock.now(), by)
+            log.info("mode of %s set to %s by %s", service, mode or "the configured one", by)
 
     def add_silence(self, silence: Silence) -> Silence:
         """Create or replace a silence; returns what is stored (it may carry a new id)."""
@@ -539,4 +604,12 @@ def _rule_metrics(config: Config) -> frozenset[str]:
     return frozenset(names)
 
 
-__all__ = ["App", "Clock", "EventClock", "IngestResult", "WallClock", "series_id"]
+__all__ = [
+    "App",
+    "Clock",
+    "EventClock",
+    "FeedbackResult",
+    "IngestResult",
+    "WallClock",
+    "series_id",
+]

@@ -27,6 +27,7 @@ from anomalert.alert.inhibit import InhibitRule
 from anomalert.alert.policy import FlappingConfig, ServicePolicy
 from anomalert.alert.route import RouteConfig
 from anomalert.alert.rules import RulesConfig
+from anomalert.alert.sensitivity import SensitivityConfig
 from anomalert.configbase import Duration, StrictModel
 from anomalert.errors import ConfigError
 from anomalert.ingest.prometheus_pull import PullConfig
@@ -103,6 +104,8 @@ class Config(StrictModel):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     rules: RulesConfig = RulesConfig()
     flapping: FlappingConfig = FlappingConfig()
+    #: How feedback on alerts moves thresholds (adaptive sensitivity).
+    sensitivity: SensitivityConfig = SensitivityConfig()
     correlation: CorrelationConfig = CorrelationConfig()
     route: RouteConfig
     receivers: tuple[ReceiverConfig, ...]

@@ -351,7 +351,7 @@ def test_the_happy_paths_answer_as_documented(client: TestClient) -> None:
     assert r.status_code == 200
     assert r.json()["alert_id"] == alert_id and r.json()["helpful"] is False
     detail = client.get(f"/api/v1/alerts/{alert_id}").json()
-    assert [h["kind"] for h in detail["history"]][-2:] == ["ack", "feedback"]
+    assert [h["kind"] for h in detail["history"]][-3:] == ["ack", "feedback", "sensitivity"]
     matcher = {"name": "service", "value": "checkout", "isRegex": False}
     r = client.post("/api/v2/silences", json={"matchers": [matcher], "endsAt": NOW + 3600})
     silence_id = r.json()["silenceID"]

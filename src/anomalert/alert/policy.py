@@ -17,6 +17,13 @@ series that goes silent is not calm, it resolves as stale after ``stale_after``.
 
 A maintenance or load-test window (``hold``) stops new alerts only: an alert that was
 already firing carries on, so a real incident during maintenance is not hidden.
+
+Runtime changes (the dashboard's): :meth:`AlertPolicy.set_threshold` (adaptive sensitivity)
+and :meth:`AlertPolicy.set_mode` (an admin's rollout switch) override the configuration and
+are part of the snapshot. A mode switch applies to the next transition of every alert of
+the service, open ones included: an alerting alert switched to shadow stops notifying at
+its next update, while its resolve still reaches whoever heard it fire (the pipeline lets
+resolves through whatever their mode).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 import math
 import pickle
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
@@ -33,7 +40,7 @@ from anomalert.alert.flapping import FlapCounter, FlappingConfig
 from anomalert.alert.severity import Criticality, louder, severity
 from anomalert.configbase import Duration, StrictModel
 from anomalert.detect.reason import fmt
-from anomalert.model import Alert, Kind, Mode, Scored, Severity, fingerprint
+from anomalert.model import MODES, Alert, Kind, Mode, Scored, Severity, fingerprint
 
 __all__ = ["AlertPolicy", "Effective", "FlappingConfig", "MetricPolicy", "ServicePolicy"]
 
@@ -53,6 +60,8 @@ class MetricPolicy(StrictModel):
     criticality: Criticality | None = None
     runbook_url: str | None = None
     disabled: bool = False
+    #: Feedback may move this metric's threshold (when the service's ``adaptive`` is on too).
+    adaptive: bool = True
 
 
 class ServicePolicy(StrictModel):
@@ -77,6 +86,8 @@ class ServicePolicy(StrictModel):
     runbook_url: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     metrics: dict[str, MetricPolicy] = Field(default_factory=dict)
+    #: Feedback moves this service's thresholds (``alert.sensitivity``); false records it only.
+    adaptive: bool = True
 
     def effective(self, metric: str) -> Effective:
         """The settings that apply to one metric (its overrides, else the service's)."""
@@ -87,6 +98,7 @@ class ServicePolicy(StrictModel):
             criticality=m.criticality or self.criticality,
             runbook_url=m.runbook_url or self.runbook_url,
             disabled=m.disabled,
+            adaptive=self.adaptive and m.adaptive,
         )
 
 
@@ -99,6 +111,7 @@ class Effective:
     criticality: Criticality
     runbook_url: str | None
     disabled: bool = False
+    adaptive: bool = True
 
 
 @dataclass(frozen=True)
@@ -171,12 +184,42 @@ class AlertPolicy:
         self._recovered: dict[str, tuple[_Point, float]] = {}
         self._overrides: dict[tuple[str, str], float] = {}
         self._effective: dict[tuple[str, str], Effective] = {}
+        self._modes: dict[str, Mode] = {}
+        self._moded: dict[str, ServicePolicy] = {}
 
     # -- configuration -------------------------------------------------------------------
 
-    def service(self, name: str) -> ServicePolicy:
-        """The policy of a service (the default one when it is not configured)."""
+    def configured(self, name: str) -> ServicePolicy:
+        """The policy of a service as configured (the default one when it is not listed)."""
         return self.services.get(name, self.default)
+
+    def service(self, name: str) -> ServicePolicy:
+        """The policy of a service, with its runtime mode if an admin switched it."""
+        if name not in self._modes:
+            return self.configured(name)
+        sp = self._moded.get(name)
+        if sp is None:
+            sp = self.configured(name).model_copy(update={"mode": self._modes[name]})
+            self._moded[name] = sp
+        return sp
+
+    def set_mode(self, service: str, mode: Mode | None) -> None:
+        """Override a service's configured rollout mode at runtime; None restores it."""
+        if mode is None:
+            self._modes.pop(service, None)
+        elif mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+        else:
+            self._modes[service] = mode
+        self._moded.pop(service, None)
+
+    def modes(self) -> dict[str, Mode]:
+        """The runtime mode overrides, by service."""
+        return dict(self._modes)
+
+    def thresholds(self) -> dict[tuple[str, str], float]:
+        """The runtime threshold overrides, by (service, metric)."""
+        return dict(self._overrides)
 
     def effective(self, service: str, metric: str) -> Effective:
         """The metric's settings with the runtime threshold override applied."""
@@ -186,7 +229,7 @@ class AlertPolicy:
             eff = self.service(service).effective(metric)
             override = self._overrides.get(key)
             if override is not None:
-                eff = Effective(override, eff.for_, eff.criticality, eff.runbook_url, eff.disabled)
+                eff = replace(eff, threshold=override)
             self._effective[key] = eff
         return eff
 
@@ -444,12 +487,14 @@ class AlertPolicy:
     # -- persistence ---------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """Open episodes, flap history and runtime overrides, so a restart resumes them."""
+        """Open episodes, flap history and runtime overrides (thresholds, modes), so a
+        restart resumes them."""
         state: dict[str, Any] = {
             "version": _SNAPSHOT_VERSION,
             "episodes": {k: asdict(ep) for k, ep in self._episodes.items()},
             "flaps": self._flaps.state(),
             "overrides": dict(self._overrides),
+            "modes": dict(self._modes),
             "recovered": {k: (asdict(p), u) for k, (p, u) in self._recovered.items()},
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -466,5 +511,7 @@ class AlertPolicy:
             self._episodes[key] = _Episode(**fields)
         self._flaps.load(state["flaps"])
         self._overrides = dict(state["overrides"])
+        self._modes = dict(state.get("modes", {}))
+        self._moded.clear()
         self._recovered = {k: (_Point(**p), u) for k, (p, u) in state.get("recovered", {}).items()}
         self._effective.clear()

@@ -133,9 +133,10 @@ class FeedbackBody(BaseModel):
 
 @router.post("/api/v1/alerts/{alert_id}/feedback", dependencies=[Depends(require_admin)])
 def alert_feedback(request: Request, alert_id: int, body: FeedbackBody) -> dict[str, Any]:
-    """Record "helpful / not helpful" (and a comment)."""
+    """Record "helpful / not helpful" (and a comment); answers with what it did to the
+    alert's threshold (adaptive sensitivity)."""
     app = get_app(request)
-    fid = app.feedback(alert_id, body.helpful, body.comment)
-    if fid is None:
+    result = app.feedback(alert_id, body.helpful, body.comment)
+    if result is None:
         raise ApiError(404, f"no alert with id {alert_id}", "alert_id")
-    return {"id": fid, "alert_id": alert_id, "helpful": body.helpful, "comment": body.comment}
+    return result.to_json()

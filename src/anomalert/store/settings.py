@@ -2,10 +2,16 @@
 
 The YAML file says how a service starts; these rows say what admins and feedback changed
 since, so a restart (or a second process on the same database) keeps those decisions.
+
+Also the aggregates the services page and the feedback rule read. Each is one GROUP BY
+statement (never a row per alert back to Python): with 100,000 alerts stored, the services
+page costs one pass over ``alerts`` (one service: its ``(service, id)`` index) and tuning
+one (service, metric) reads its feedback by the ``(service, metric, time)`` index.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -15,11 +21,111 @@ from anomalert.store import schema
 from anomalert.store.engine import insert
 from anomalert.store.rows import SensitivityRow, ServiceSettingRow
 
+DAY = 86400.0
+#: Feedback counts per key: (helpful, not helpful).
+Votes = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class AlertStats:
+    """Alerts of one (service, metric): totals and how many started each UTC day."""
+
+    service: str
+    metric: str
+    total: int
+    firing: int
+    last_7d: int
+    #: Alerts started per UTC day, oldest first; the last day is the one holding ``now``.
+    days: tuple[int, ...]
+
+
+def day_starts(now: float, days: int) -> list[float]:
+    """The starts (unix seconds) of the ``days`` UTC days up to the one holding ``now``.
+
+    >>> day_starts(2 * 86400.0 + 5.0, 2)
+    [86400.0, 172800.0]
+    """
+    today = (now // DAY) * DAY
+    return [today - (days - 1 - i) * DAY for i in range(days)]
+
 
 class SettingsMixin:
     """Service modes and sensitivity of :class:`anomalert.store.Store`."""
 
     _engine: sa.Engine
+
+    def sensitivity(self, service: str, metric: str) -> SensitivityRow | None:
+        """The stored sensitivity of one (service, metric), or None."""
+        t = schema.sensitivity
+        query = sa.select(t).where(t.c.service == service, t.c.metric == metric)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else SensitivityRow(**cast(dict[str, Any], row))
+
+    def feedback_counts(
+        self,
+        *,
+        service: str | None = None,
+        metric: str | None = None,
+        since: float | None = None,
+        source: str | None = None,
+    ) -> dict[tuple[str, str], Votes]:
+        """(helpful, not helpful) per (service, metric), optionally for one service or
+        metric, feedback given after ``since``, on alerts of one ``source``
+        ("anomaly": the alerts whose threshold feedback may move)."""
+        f, a = schema.feedback, schema.alerts
+        helpful = sa.func.sum(sa.case((f.c.helpful, 1), else_=0))
+        query = sa.select(f.c.service, f.c.metric, helpful, sa.func.count())
+        where: list[sa.ColumnElement[bool]] = []
+        if service is not None:
+            where.append(f.c.service == service)
+        if metric is not None:
+            where.append(f.c.metric == metric)
+        if since is not None:
+            where.append(f.c.time > since)
+        if source is not None:
+            query = query.join(a, a.c.id == f.c.alert_id)
+            where.append(a.c.source == source)
+        query = query.where(*where).group_by(f.c.service, f.c.metric)
+        with self._engine.connect() as conn:
+            return {
+                (svc, m): (int(h or 0), int(n) - int(h or 0))
+                for svc, m, h, n in conn.execute(query)
+            }
+
+    def alert_stats(
+        self, now: float, *, service: str | None = None, days: int = 14
+    ) -> list[AlertStats]:
+        """Alert counts per (service, metric): total, firing, started in the last 7 days,
+        and started on each of the ``days`` UTC days up to now (one statement)."""
+        t = schema.alerts
+        starts = day_starts(now, days)
+        ends = [*starts[1:], starts[-1] + DAY]
+
+        def started(lo: float, hi: float | None = None) -> sa.ColumnElement[Any]:
+            cond = t.c.starts_at >= lo
+            if hi is not None:
+                cond = sa.and_(cond, t.c.starts_at < hi)
+            return sa.func.sum(sa.case((cond, 1), else_=0))
+
+        firing = sa.func.sum(sa.case((t.c.status == "firing", 1), else_=0))
+        columns = [t.c.service, t.c.metric, sa.func.count(), firing, started(now - 7 * DAY)]
+        columns += [started(lo, hi) for lo, hi in zip(starts, ends, strict=True)]
+        query = sa.select(*columns).group_by(t.c.service, t.c.metric)
+        if service is not None:
+            query = query.where(t.c.service == service)
+        with self._engine.connect() as conn:
+            return [
+                AlertStats(
+                    service=r[0],
+                    metric=r[1],
+                    total=int(r[2]),
+                    firing=int(r[3] or 0),
+                    last_7d=int(r[4] or 0),
+                    days=tuple(int(v or 0) for v in r[5:]),
+                )
+                for r in conn.execute(query.order_by(t.c.service, t.c.metric))
+            ]
 
     def set_service_mode(self, service: str, mode: Mode | None, now: float, by: str) -> None:
         """Record a runtime mode (None: the configured mode applies again)."""
