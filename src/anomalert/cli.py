@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from anomalert.report.cli import incidents_app, report_app
+
 if TYPE_CHECKING:
     from anomalert.config import Config
 
@@ -217,6 +219,11 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     setup_logging()
     serve(build(cfg, db), host, port or cfg.server.port)
+
+
+# The reports (shadow-mode readiness, weekly audit) and labelled incidents: anomalert/report/cli.py.
+app.add_typer(report_app, name="report")
+app.add_typer(incidents_app, name="incidents")
 
 
 def main() -> None:

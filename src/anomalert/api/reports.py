@@ -15,9 +15,8 @@ from anomalert.api.ingest import json_body
 from anomalert.api.state import get_app, require_admin
 from anomalert.api.timefmt import rfc3339
 from anomalert.errors import FieldError
-from anomalert.ingest.timestamps import parse_timestamp
 from anomalert.report.gather import gather_audit, gather_shadow, import_incidents
-from anomalert.report.incidents_file import parse_incidents, parse_item
+from anomalert.report.incidents_file import parse_incidents, parse_item, parse_time
 from anomalert.store import LabelledIncidentRow
 
 router = APIRouter()
@@ -43,17 +42,9 @@ def query_time(name: str, value: str | None) -> float | None:
     if value is None or value == "":
         return None
     try:
-        return parse_timestamp(float(value) if _number(value) else value)
+        return parse_time(value)
     except ValueError as exc:
         raise ApiError(400, f"{name}: {exc}", name) from None
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @router.get("/api/v1/incidents/labelled")
@@ -101,7 +92,7 @@ async def import_labelled(request: Request) -> dict[str, Any]:
         first = str(parsed.errors[0]) if parsed.errors else "the file holds no incidents"
         more = f" (and {len(parsed.errors) - 1} more)" if len(parsed.errors) > 1 else ""
         raise ApiError(422, f"no valid incident to import: {first}{more}", "content")
-    ids = import_incidents(app.store, parsed.items, fmt, app.clock.now())
+    ids = import_incidents(app.store, parsed.items, fmt, app.clock.now(), from_file=True)
     return {
         "imported": len(ids),
         "ids": ids,

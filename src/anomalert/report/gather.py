@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from anomalert.config import Config
 from anomalert.model import Mode
 from anomalert.report.audit import DAY, AuditReport, ThresholdOf, audit_report
-from anomalert.report.incidents_file import IncidentItem
+from anomalert.report.incidents_file import IncidentItem, derived_id
 from anomalert.report.shadow import Readiness, ShadowReport, shadow_report
 from anomalert.store import Store
 
@@ -78,7 +78,17 @@ def gather_audit(
 
 
 def import_incidents(
-    store: Store, items: Sequence[IncidentItem], source: str, now: float
+    store: Store, items: Sequence[IncidentItem], source: str, now: float, from_file: bool = False
 ) -> list[int]:
-    """Store labelled incidents (idempotent for items with an id); their ids."""
-    return store.add_labelled_incidents([i.to_store(source) for i in items], now)
+    """Store labelled incidents; their ids.
+
+    Items with an id replace the stored one with that id. ``from_file``: an item without an
+    id gets one made of its service and times, so importing a file again changes nothing.
+    """
+    rows = []
+    for item in items:
+        row = item.to_store(source)
+        if from_file and row["external_id"] is None:
+            row["external_id"] = derived_id(item)
+        rows.append(row)
+    return store.add_labelled_incidents(rows, now)

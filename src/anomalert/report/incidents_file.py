@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from anomalert.api.timefmt import rfc3339
 from anomalert.errors import FieldError
 from anomalert.ingest.timestamps import parse_timestamp
 
@@ -204,6 +205,24 @@ def _check(item: Any, index: int, cell_numbers: bool) -> IncidentItem | ItemErro
         start=times["start"],
         end=times["end"],
     )
+
+
+def parse_time(text: str) -> float:
+    """A time typed by a person (CLI option, query string): RFC 3339 or unix seconds.
+
+    >>> parse_time("60"), parse_time("1970-01-01T00:02:00Z")
+    (60.0, 120.0)
+    """
+    return _time(text.strip(), cell_numbers=True)
+
+
+def derived_id(item: IncidentItem) -> str:
+    """The key of an item that has no id, so importing the same file twice stores it once.
+
+    >>> derived_id(IncidentItem(None, "db", "", 0.0, 60.0))
+    'db@1970-01-01T00:00:00Z/1970-01-01T00:01:00Z'
+    """
+    return f"{item.service or '*'}@{rfc3339(item.start)}/{rfc3339(item.end)}"
 
 
 def _time(value: Any, cell_numbers: bool) -> float:

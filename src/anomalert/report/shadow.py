@@ -252,11 +252,12 @@ class _Figures:
 def _verdict(f: _Figures, mode: Mode, rule: Readiness) -> tuple[bool, str]:
     """(ready, the verdict in words): the first rule that holds the service back, if any."""
     nxt = NEXT_MODE.get(mode)
-    stay = f"stay in {mode}" if nxt else "keep alerting"
+    stay = f"stay in {mode}" if nxt else "alerting, consider assistive"
+    early = f"stay in {mode}" if nxt else "alerting"
     period = _days(f.days)
     if f.incidents < rule.min_incidents and f.days < rule.min_days:
         return False, (
-            f"{stay}: not enough evidence yet ({_n(f.incidents, 'incident')} over {period}; "
+            f"{early}: not enough evidence yet ({_n(f.incidents, 'incident')} over {period}; "
             f"needs {rule.min_incidents} incidents or {rule.min_days:g} days)"
         )
     if f.precision_pages is not None and f.precision_pages < rule.min_precision:
