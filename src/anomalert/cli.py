@@ -57,13 +57,16 @@ def live_demo(
     speed: Annotated[
         float, typer.Option(min=1.0, help="Simulated seconds per real second (incident week).")
     ] = 1200.0,
+    days: Annotated[
+        int, typer.Option(min=9, help="Days to simulate (a week of history, then incidents).")
+    ] = 14,
 ) -> None:
     """Start the service on the demo scenario, replayed in accelerated time (make run)."""
     from anomalert.demo.live import run_live_demo
     from anomalert.logs import setup_logging
 
     setup_logging(json_lines=False, level=30)
-    run_live_demo(folder, port=port, speed=speed)
+    run_live_demo(folder, port=port, speed=speed, days=days)
 
 
 @app.command()

@@ -50,6 +50,7 @@ def list_alerts(
     severity: Literal["P1", "P2", "P3"] | None = None,
     mode: Literal["shadow", "assistive", "alerting"] | None = None,
     search: str | None = Query(None, max_length=200),
+    incident: str | None = Query(None, max_length=200, description="one incident group"),
     limit: int = Query(100, ge=1, le=1000),
     before: int | None = Query(None, ge=1, description="keyset page: alerts with id < before"),
 ) -> dict[str, Any]:
@@ -61,6 +62,7 @@ def list_alerts(
         severity=severity,
         mode=mode,
         search=search,
+        incident=incident,
         limit=limit + 1,
         before_id=before,
     )

@@ -16,6 +16,7 @@ from anomalert.api.ops import router as ops_router
 from anomalert.api.services import router as services_router
 from anomalert.api.silences import router as silences_router
 from anomalert.app import App
+from anomalert.web.routes import install_dashboard
 
 
 def create_api(
@@ -45,5 +46,6 @@ def create_api(
     install_error_handlers(api)
     for router in (ingest_router, alerts_router, silences_router, ops_router, services_router):
         api.include_router(router)
+    install_dashboard(api)
     api.add_middleware(BodyLimit, max_bytes=app.config.server.max_body_bytes)
     return api

@@ -64,14 +64,22 @@ class Pacer:
 
 
 def run_live_demo(
-    folder: Path, host: str = "127.0.0.1", port: int = 8080, speed: float = DEFAULT_SPEED
+    folder: Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    speed: float = DEFAULT_SPEED,
+    days: int = 14,
 ) -> None:
-    """Generate the scenario, start the service, feed it; serve until interrupted."""
+    """Generate the scenario, start the service, feed it; serve until interrupted.
+
+    ``days`` shortens the scenario (the dashboard's browser tests use 9: the week of
+    history and the first incident) so a test suite does not wait for the whole week.
+    """
     from anomalert.demo.scenario import ScenarioSpec, generate
     from anomalert.demo.writer import write_scenario
 
     console = Console(stderr=True)
-    write_scenario(generate(ScenarioSpec()), folder / "scenario")
+    write_scenario(generate(ScenarioSpec(days=days)), folder / "scenario")
     data = load_scenario(folder / "scenario")
     config = demo_config()
     db = folder / "anomalert.db"

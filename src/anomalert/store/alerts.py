@@ -19,6 +19,9 @@ from anomalert.store.rows import AlertRow, FeedbackRow, HistoryRow
 
 #: ``state`` filter values of :meth:`AlertsMixin.list_alerts`.
 STATES = ("firing", "resolved", "acknowledged", "unacknowledged")
+#: The ``incident`` filter reads a label (no index): it looks at this many alerts at most,
+#: the newest below ``before_id``, so a page stays bounded with 100,000 alerts stored.
+INCIDENT_SCAN = 20_000
 
 _UPDATED = (
     "ends_at",
@@ -160,6 +163,7 @@ class AlertsMixin:
         severity: str | None = None,
         mode: str | None = None,
         search: str | None = None,
+        incident: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
     ) -> list[AlertRow]:
@@ -167,12 +171,17 @@ class AlertsMixin:
 
         ``state`` is firing, resolved, acknowledged or unacknowledged (firing, nobody took
         it). ``search`` is a case-insensitive substring of service, metric, alertname or
-        summary (``%`` and ``_`` match themselves).
+        summary (``%`` and ``_`` match themselves). ``incident`` keeps the alerts of one
+        incident group (its ``incident`` label) among the newest :data:`INCIDENT_SCAN`.
         """
         t = schema.alerts
         where = _filters(state, service, severity, mode)
         if before_id is not None:
             where.append(t.c.id < before_id)
+        if incident is not None:
+            window = sa.select(t.c.id).where(*where).order_by(t.c.id.desc()).limit(INCIDENT_SCAN)
+            where.append(t.c.id.in_(window.scalar_subquery()))
+            where.append(t.c.labels["incident"].as_string() == incident)
         if search:
             where.append(
                 sa.or_(
