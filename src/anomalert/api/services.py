@@ -68,7 +68,7 @@ def detector_metrics(app: App) -> dict[str, set[str]]:
 class _Facts:
     """Everything stored about the services asked for, read once."""
 
-    stats: list[AlertStats]
+    stats: dict[str, list[AlertStats]]
     votes: dict[tuple[str, str], Votes]
     settings: dict[str, ServiceSettingRow]
     sensitivity: dict[tuple[str, str], SensitivityRow]
@@ -77,7 +77,9 @@ class _Facts:
     @classmethod
     def read(cls, app: App, now: float, service: str | None = None) -> _Facts:
         store = app.store
-        stats = store.alert_stats(now, service=service, days=VOLUME_DAYS)
+        stats: dict[str, list[AlertStats]] = {}
+        for s in store.alert_stats(now, service=service, days=VOLUME_DAYS):
+            stats.setdefault(s.service, []).append(s)
         votes = store.feedback_counts(service=service)
         settings = store.service_settings()
         rows = {(r.service, r.metric): r for r in store.sensitivities(service)}
@@ -89,7 +91,7 @@ class _Facts:
 
     def names(self, configured: Iterable[str]) -> set[str]:
         names = set(configured) | set(self.settings) | set(self.series)
-        names |= {s.service for s in self.stats}
+        names |= set(self.stats)
         names |= {s for s, _ in self.votes} | {s for s, _ in self.sensitivity}
         return {n for n in names if n}
 
@@ -99,9 +101,9 @@ def service_json(app: App, name: str, facts: _Facts, now: float) -> dict[str, An
     policy = app.policy
     configured = policy.configured(name)
     cfg = app.config.services.get(name)
-    stats = [s for s in facts.stats if s.service == name]
+    stats = facts.stats.get(name, [])
     names = {s.metric for s in stats} | set(configured.metrics) | facts.series.get(name, set())
-    names |= {m for s, m in facts.votes if s == name}
+    names |= {m for s, m in facts.votes if s == name}  # feedback: small, unlike alerts
     names |= {m for s, m in facts.sensitivity if s == name}
     metrics = [_metric_json(app, name, m, facts) for m in sorted(n for n in names if n)]
     helpful = sum(m["feedback"]["helpful"] for m in metrics)

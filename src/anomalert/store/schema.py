@@ -67,6 +67,8 @@ alerts = sa.Table(
     sa.Index(None, "severity", "id"),
     sa.Index(None, "mode", "id"),
     sa.Index(None, "status", "ends_at"),
+    #: The services page's counts per (service, metric) and start day (revision 0003).
+    sa.Index(None, "service", "metric", "starts_at"),
     sqlite_autoincrement=True,
 )
 

@@ -3,10 +3,11 @@
 The YAML file says how a service starts; these rows say what admins and feedback changed
 since, so a restart (or a second process on the same database) keeps those decisions.
 
-Also the aggregates the services page and the feedback rule read. Each is one GROUP BY
-statement (never a row per alert back to Python): with 100,000 alerts stored, the services
-page costs one pass over ``alerts`` (one service: its ``(service, id)`` index) and tuning
-one (service, metric) reads its feedback by the ``(service, metric, time)`` index.
+Also the aggregates the services page and the feedback rule read: GROUP BY statements,
+never a row per alert back to Python. With 100,000 alerts stored, the services page reads
+the narrow ``(service, metric, starts_at)`` index of ``alerts`` (revision 0003), not the
+table's rows with their JSON; tuning one (service, metric) reads its feedback by the
+``(service, metric, time)`` index.
 """
 
 from __future__ import annotations
@@ -97,35 +98,54 @@ class SettingsMixin:
         self, now: float, *, service: str | None = None, days: int = 14
     ) -> list[AlertStats]:
         """Alert counts per (service, metric): total, firing, started in the last 7 days,
-        and started on each of the ``days`` UTC days up to now (one statement)."""
+        and started on each of the ``days`` UTC days up to now.
+
+        Three GROUP BY statements that read indexes only: totals over
+        ``(service, metric, starts_at)``, firing ones by ``status``, the days over the same
+        index filtered to the days shown (evaluating the per-day sums on those rows only).
+        """
         t = schema.alerts
         starts = day_starts(now, days)
         ends = [*starts[1:], starts[-1] + DAY]
+        key = (t.c.service, t.c.metric)
+        where = [] if service is None else [t.c.service == service]
 
-        def started(lo: float, hi: float | None = None) -> sa.ColumnElement[Any]:
-            cond = t.c.starts_at >= lo
-            if hi is not None:
-                cond = sa.and_(cond, t.c.starts_at < hi)
+        def count_if(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
             return sa.func.sum(sa.case((cond, 1), else_=0))
 
-        firing = sa.func.sum(sa.case((t.c.status == "firing", 1), else_=0))
-        columns = [t.c.service, t.c.metric, sa.func.count(), firing, started(now - 7 * DAY)]
-        columns += [started(lo, hi) for lo, hi in zip(starts, ends, strict=True)]
-        query = sa.select(*columns).group_by(t.c.service, t.c.metric)
-        if service is not None:
-            query = query.where(t.c.service == service)
+        totals = sa.select(*key, sa.func.count(), count_if(t.c.starts_at >= now - 7 * DAY))
+        firing = sa.select(*key, sa.func.count()).where(t.c.status == "firing")
+        per_day = sa.select(
+            *key,
+            *(
+                count_if(sa.and_(t.c.starts_at >= lo, t.c.starts_at < hi))
+                for lo, hi in zip(starts, ends, strict=True)
+            ),
+        ).where(t.c.starts_at >= starts[0])
         with self._engine.connect() as conn:
-            return [
+            rows = conn.execute(totals.where(*where).group_by(*key)).all()
+            fire = {
+                (r[0], r[1]): int(r[2]) for r in conn.execute(firing.where(*where).group_by(*key))
+            }
+            daily = {
+                (r[0], r[1]): tuple(int(v or 0) for v in r[2:])
+                for r in conn.execute(per_day.where(*where).group_by(*key))
+            }
+        empty = (0,) * days
+        return sorted(
+            (
                 AlertStats(
-                    service=r[0],
-                    metric=r[1],
-                    total=int(r[2]),
-                    firing=int(r[3] or 0),
-                    last_7d=int(r[4] or 0),
-                    days=tuple(int(v or 0) for v in r[5:]),
+                    service=svc,
+                    metric=metric,
+                    total=int(total),
+                    firing=fire.get((svc, metric), 0),
+                    last_7d=int(week or 0),
+                    days=daily.get((svc, metric), empty),
                 )
-                for r in conn.execute(query.order_by(t.c.service, t.c.metric))
-            ]
+                for svc, metric, total, week in rows
+            ),
+            key=lambda a: (a.service, a.metric),
+        )
 
     def set_service_mode(self, service: str, mode: Mode | None, now: float, by: str) -> None:
         """Record a runtime mode (None: the configured mode applies again)."""
