@@ -129,6 +129,11 @@ def test_services_lists_configured_alerted_and_detected_ones(make: Make) -> None
     }
     assert checkout["metrics"][0]["adaptive"] is False
     assert billing["feedback"] == {"helpful": 0, "not_helpful": 0, "precision": None}
+    # A series that appears later is found too (the detector's index grows incrementally).
+    later = {**sample, "metric": "errors", "timestamp": NOW - 20}
+    assert client.post("/api/v1/samples", json={"samples": [later]}).status_code == 200
+    search = client.get("/api/v1/services/search").json()
+    assert [m["metric"] for m in search["metrics"]] == ["errors", "qps"]
 
 
 def test_a_service_counts_its_alerts_per_day(make: Make) -> None:

@@ -174,6 +174,7 @@ def test_feedback_ages_out_and_a_reset_forgets_it(h: Harness) -> None:
     assert h.app.policy.threshold(*LATENCY) == 0.915
     h.step(60 * 24 * 3, {})  # three days later: still counted
     assert h.app.policy.threshold(*LATENCY) == 0.915
+    assert h.app.tuner.next_retune == h.clock.now() + 3600  # recomputed hourly, not per tick
     h.step(60 * 24 * 7 + 90, {})  # past the window: the hourly recompute lets go
     assert h.app.policy.threshold(*LATENCY) == 0.90
     row = h.store.sensitivity(*LATENCY)
