@@ -55,7 +55,8 @@ def gather_shadow(
     alerts = store.report_alerts(since=since, until=until, services=names) if names else []
     incidents = store.labelled_incidents(since=since, until=until)
     modes = current_modes(store, config, names)
-    return shadow_report(alerts, incidents, modes, until, since=since, rule=rule)
+    graph = {name: svc.depends_on for name, svc in config.services.items()}
+    return shadow_report(alerts, incidents, modes, until, since=since, rule=rule, depends_on=graph)
 
 
 def config_thresholds(store: Store, config: Config) -> ThresholdOf:

@@ -10,6 +10,9 @@ labelled incidents that name it (or name no service):
   that saw it coming count.
 - **Would-be pages** are the alerts of severity P1 or P2: what alerting mode would have sent
   (P3 stays on the dashboard in every mode). Precision is over pages and over all alerts.
+- An alert during an incident of a service it depends on (the config's ``depends_on``,
+  directly or not) matches that incident too: the error it saw was real. Recall and lead
+  times count the service's own incidents only.
 - An incident is **detected** when any alert matches it; its **lead time** is its start minus
   the first matching alert's start, in minutes (positive: the alert came first).
 
@@ -22,6 +25,7 @@ alerts catch at least half the incidents (recall ≥ 0.5).
 from __future__ import annotations
 
 import bisect
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -72,6 +76,8 @@ class Page:
     summary: str
     incident_id: int | None
     incident: str | None
+    #: The service the matched incident hit, when it is one this service depends on.
+    via: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The page as the API shows it."""
@@ -85,6 +91,7 @@ class Page:
             "summary": self.summary,
             "incident_id": self.incident_id,
             "incident": self.incident,
+            "via": self.via,
         }
 
 
@@ -163,12 +170,15 @@ def shadow_report(
     until: float,
     since: float | None = None,
     rule: Readiness | None = None,
+    depends_on: Mapping[str, Sequence[str]] | None = None,
 ) -> ShadowReport:
     """Compare each service of ``modes`` (its current mode) with the labelled incidents.
 
     ``since`` None means "since the data began": the oldest alert or incident given.
-    Alerts and incidents of other services are ignored; an incident with no service counts
-    for every service.
+    An incident with no service counts for every service. ``depends_on`` (the config's
+    dependency graph) lets an alert match an incident of a service it depends on, directly
+    or not: checkout's errors during a payments outage are not a false page; recall and
+    lead times still count only the service's own incidents.
     """
     rule = rule or Readiness()
     starts = [a.starts_at for a in alerts] + [i.start for i in incidents]
@@ -181,7 +191,9 @@ def shadow_report(
             key=lambda a: (a.starts_at, a.id),
         )
         labelled = [i for i in incidents if i.service in (service, None)]
-        out.append(_service(service, mode, mine, labelled, until, days, rule))
+        upstream = _upstream(service, depends_on or {})
+        related = [i for i in incidents if i.service is not None and i.service in upstream]
+        out.append(_service(service, mode, mine, labelled, related, until, days, rule))
     return ShadowReport(begin, until, tuple(out), rule.words())
 
 
@@ -190,19 +202,23 @@ def _service(
     mode: Mode,
     alerts: list[AlertFacts],
     incidents: list[LabelledIncidentRow],
+    related: list[LabelledIncidentRow],
     until: float,
     days: float,
     rule: Readiness,
 ) -> ServiceShadow:
-    matcher = _Matcher(incidents, rule.early)
+    own = _Matcher(incidents, rule.early)
+    upstream = _Matcher(related, rule.early)
     first: dict[int, float] = {}  # incident id -> start of its first matching alert
     matched: dict[int, LabelledIncidentRow | None] = {}
     for a in alerts:
-        hits = matcher.overlapping(a.starts_at, until if a.ends_at is None else a.ends_at)
-        matched[a.id] = hits[0] if hits else None
+        end = until if a.ends_at is None else a.ends_at
+        hits = own.overlapping(a.starts_at, end)
         for inc in hits:
             first[inc.id] = min(first.get(inc.id, a.starts_at), a.starts_at)
-    pages = tuple(_page(a, matched[a.id]) for a in alerts if a.severity in ("P1", "P2"))
+        hits = hits or upstream.overlapping(a.starts_at, end)
+        matched[a.id] = hits[0] if hits else None
+    pages = tuple(_page(a, matched[a.id], service) for a in alerts if a.severity in ("P1", "P2"))
     true_alerts = sum(1 for m in matched.values() if m is not None)
     true_pages = sum(1 for p in pages if p.incident_id is not None)
     leads = tuple(round((i.start - first[i.id]) / 60.0, 1) for i in incidents if i.id in first)
@@ -297,7 +313,19 @@ class _Matcher:
         return [i for i in self.incidents[lo:hi] if i.end >= start]
 
 
-def _page(a: AlertFacts, inc: LabelledIncidentRow | None) -> Page:
+def _upstream(service: str, graph: Mapping[str, Sequence[str]]) -> set[str]:
+    """Every service ``service`` depends on, directly or through others."""
+    seen: set[str] = set()
+    todo = list(graph.get(service, ()))
+    while todo:
+        name = todo.pop()
+        if name not in seen and name != service:
+            seen.add(name)
+            todo.extend(graph.get(name, ()))
+    return seen
+
+
+def _page(a: AlertFacts, inc: LabelledIncidentRow | None, service: str) -> Page:
     return Page(
         alert_id=a.id,
         time=a.starts_at,
@@ -308,6 +336,7 @@ def _page(a: AlertFacts, inc: LabelledIncidentRow | None) -> Page:
         summary=a.summary,
         incident_id=None if inc is None else inc.id,
         incident=None if inc is None else (inc.external_id or inc.title or f"#{inc.id}"),
+        via=None if inc is None or inc.service in (service, None) else inc.service,
     )
 
 
@@ -325,5 +354,5 @@ def _n(count: int, word: str) -> str:
 
 
 def _days(days: float) -> str:
-    """'14 days', '1.5 days'."""
-    return _n(round(days), "day") if days >= 2 else f"{days:.1f} days"
+    """'14 days', '1.5 days' (whole days round down: 13.9 days is not two weeks)."""
+    return _n(math.floor(days), "day") if days >= 2 else f"{days:.1f} days"

@@ -78,10 +78,11 @@ def test_matching_pages_lead_times_and_precision() -> None:
         "summary": "alert 4",
         "incident_id": None,
         "incident": None,
+        "via": None,
     }
     assert entry["precision_pages"] == 0.6667 and entry["recall"] == 0.75
-    # 4 incidents over 3.8 days: enough evidence; precision 0.67 < 0.8 holds it back.
-    assert svc.verdict == "stay in shadow: 1 false page in 4 days (precision 0.67 < 0.8)"
+    # 4 incidents over 3.8 days (shown as 3): enough evidence; precision 0.67 < 0.8 holds it back.
+    assert svc.verdict == "stay in shadow: 1 false page in 3 days (precision 0.67 < 0.8)"
     assert not svc.ready and svc.next_mode == "assistive"
     assert "precision ≥ 0.8" in report.rule and "30 minutes before" in report.rule
 
@@ -166,3 +167,22 @@ def test_custom_rule_and_empty_services() -> None:
     )
     assert search.alerts == 0 and search.incidents == 0
     assert "precision ≥ 0.5" in report.rule
+
+
+def test_an_alert_during_an_upstream_incident_is_not_a_false_page() -> None:
+    incidents = [
+        incident(1, T0 + 10 * H, T0 + 11 * H, service="db"),  # checkout -> payments -> db
+        incident(2, T0 + 20 * H, T0 + 21 * H, service="search"),  # not a dependency
+    ]
+    alerts = [alert(1, T0 + 10.2 * H, T0 + 10.4 * H), alert(2, T0 + 20.2 * H, T0 + 20.4 * H)]
+    graph = {"checkout": ["payments"], "payments": ["db"], "db": []}
+    report = shadow_report(
+        alerts, incidents, {"checkout": "shadow"}, until=T0 + DAY, depends_on=graph
+    )
+    (svc,) = report.services
+    assert [(p.incident, p.via) for p in svc.pages] == [("INC-1", "db"), (None, None)]
+    assert svc.precision_pages == 0.5
+    # Recall and lead times are about checkout's own incidents: it has none.
+    assert (svc.incidents, svc.detected, svc.recall, svc.lead_times_minutes) == (0, 0, None, ())
+    (alone,) = shadow_report(alerts, incidents, {"checkout": "shadow"}, until=T0 + DAY).services
+    assert alone.precision_pages == 0.0
