@@ -106,8 +106,8 @@ def service_json(app: App, name: str, facts: _Facts, now: float) -> dict[str, An
     names |= {m for s, m in facts.votes if s == name}  # feedback: small, unlike alerts
     names |= {m for s, m in facts.sensitivity if s == name}
     metrics = [_metric_json(app, name, m, facts) for m in sorted(n for n in names if n)]
-    helpful = sum(m["feedback"]["helpful"] for m in metrics)
-    not_helpful = sum(m["feedback"]["not_helpful"] for m in metrics)
+    mine = [v for (s, _), v in facts.votes.items() if s == name]  # alerts without a metric too
+    helpful, not_helpful = sum(h for h, _ in mine), sum(n for _, n in mine)
     setting = facts.settings.get(name)
     days = day_starts(now, VOLUME_DAYS)
     return {
