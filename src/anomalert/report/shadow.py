@@ -184,12 +184,13 @@ def shadow_report(
     starts = [a.starts_at for a in alerts] + [i.start for i in incidents]
     begin = since if since is not None else min(starts, default=None)
     days = 0.0 if begin is None else max(0.0, until - begin) / DAY
+    by_service: dict[str, list[AlertFacts]] = {name: [] for name in modes}
+    for a in alerts:
+        if a.service in by_service and a.starts_at <= until:
+            by_service[a.service].append(a)
     out = []
     for service, mode in sorted(modes.items()):
-        mine = sorted(
-            (a for a in alerts if a.service == service and a.starts_at <= until),
-            key=lambda a: (a.starts_at, a.id),
-        )
+        mine = sorted(by_service[service], key=lambda a: (a.starts_at, a.id))
         labelled = [i for i in incidents if i.service in (service, None)]
         upstream = _upstream(service, depends_on or {})
         related = [i for i in incidents if i.service is not None and i.service in upstream]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -89,12 +88,12 @@ class ReportsMixin:
             .order_by(f.c.time, f.c.id)
         )
         with self._engine.connect() as conn:
-            rows: list[dict[str, Any]] = [dict(r) for r in conn.execute(alerts).mappings()]
-            told = {r[0] for r in conn.execute(notified)}
-            latest = {r[0]: bool(r[1]) for r in conn.execute(feedback)}
-        return [
-            AlertFacts(**r, notified=r["id"] in told, helpful=latest.get(r["id"])) for r in rows
-        ]
+            rows = conn.execute(alerts).all()
+            told = set(conn.execute(notified).scalars().all())
+            latest = {alert_id: bool(helpful) for alert_id, helpful in conn.execute(feedback)}
+        # Positional, in the order of ``cols`` and of AlertFacts' fields: building 100,000
+        # rows from tuples costs a third of building them from mappings.
+        return [AlertFacts(*r, notified=r[0] in told, helpful=latest.get(r[0])) for r in rows]
 
     def first_alert_time(self) -> float | None:
         """When the oldest stored alert started (None: no alerts): where data begins."""
