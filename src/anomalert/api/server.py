@@ -13,6 +13,7 @@ from anomalert.api.errors import install_error_handlers
 from anomalert.api.ingest import router as ingest_router
 from anomalert.api.limits import BodyLimit
 from anomalert.api.ops import router as ops_router
+from anomalert.api.reports import router as reports_router
 from anomalert.api.services import router as services_router
 from anomalert.api.silences import router as silences_router
 from anomalert.app import App
@@ -44,7 +45,14 @@ def create_api(
     )
     api.state.anomalert = app
     install_error_handlers(api)
-    for router in (ingest_router, alerts_router, silences_router, ops_router, services_router):
+    for router in (
+        ingest_router,
+        alerts_router,
+        silences_router,
+        ops_router,
+        services_router,
+        reports_router,
+    ):
         api.include_router(router)
     install_dashboard(api)
     api.add_middleware(BodyLimit, max_bytes=app.config.server.max_body_bytes)
