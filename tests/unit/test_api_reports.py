@@ -267,6 +267,8 @@ def test_shadow_report_follows_a_runtime_mode(make: Make) -> None:
     app.store.set_service_mode("checkout", "assistive", NOW, "ana")
     out = client.get("/api/v1/reports/shadow").json()
     assert [(s["service"], s["mode"]) for s in out["services"]] == [("payments", "shadow")]
+    # An empty service parameter (a form left blank) means the default too.
+    assert client.get("/api/v1/reports/shadow", params={"service": ""}).json() == out
 
 
 def test_audit_report(make: Make) -> None:

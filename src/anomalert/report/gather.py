@@ -49,7 +49,8 @@ def gather_shadow(
 
     Without ``since`` the report starts where the data does: the oldest stored alert.
     """
-    names = list(services) if services else shadow_services(store, config)
+    asked = [name for name in services or () if name]
+    names = asked or shadow_services(store, config)
     if since is None:
         since = store.first_alert_time()
     alerts = store.report_alerts(since=since, until=until, services=names) if names else []
