@@ -46,9 +46,19 @@ class Demo:
         return r.json()
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """``anomalert live-demo`` on a free port, fed to the end of its (short) scenario.
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One xdist worker runs every browser test (``make test`` passes ``--dist loadgroup``),
+    so the demo service starts once, not once per worker."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """``anomalert live-demo`` on a free port, started first so that it feeds its (short)
+    scenario while the tests that do not need it run.
 
     ``ANOMALERT_DEMO_URL`` points the tests at a demo already running (while writing them).
     """
@@ -63,8 +73,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     argv += ["--speed", "1000000", "--days", str(DEMO_DAYS)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     with running(argv, http_ok(url + "/readyz"), log, timeout=60.0, env=env):
-        wait_until(lambda: DEMO_FINISHED in log.read_text(), 240.0, "the demo feed")
         yield Demo(url, log)
+
+
+@pytest.fixture(scope="session")
+def demo(demo_process: Demo) -> Demo:
+    """The demo service once its feed has finished: every test reads the same settled data."""
+    if demo_process.log != Path(os.devnull):
+        log = demo_process.log
+        wait_until(lambda: DEMO_FINISHED in log.read_text(), 240.0, "the demo feed")
+    return demo_process
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,9 @@ function historyRow(h) {
   } else if (h.kind === "feedback") {
     what = d.helpful ? "marked helpful" : "marked not helpful";
     detail = d.comment || "";
+  } else if (h.kind === "sensitivity") {
+    what = `threshold ${score(d.before)} \u2192 ${score(d.after)}`;
+    detail = d.explanation || "";
   } else if (h.kind === "ack") {
     what = "acknowledged";
     detail = d.by ? `by ${d.by}` : "";

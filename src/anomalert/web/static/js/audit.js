@@ -21,7 +21,7 @@ function row(g) {
     el("td", { class: "num" }, g.acknowledged),
     el("td", { class: "num" }, g.helpful),
     el("td", { class: "num" }, g.not_helpful),
-    el("td", { class: "num" }, `${g.ignored}${ratio}`),
+    el("td", { class: "num nowrap" }, `${g.ignored}${ratio}`),
     el("td", { class: "suggestion" }, g.suggestion || ""),
   );
 }

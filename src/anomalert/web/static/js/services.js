@@ -21,7 +21,7 @@ function volumeChart(volume) {
   const bw = W / Math.max(1, volume.length);
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "alerts per day" });
   volume.forEach((v, i) => {
-    const h = ((H - 14) * v.count) / max;
+    const h = ((H - 26) * v.count) / max;
     const r = svg("rect", { x: i * bw + 1, y: H - 12 - h, width: Math.max(1, bw - 2), height: h });
     r.append(svg("title", {}, `${v.day}: ${v.count} alert${v.count === 1 ? "" : "s"}`));
     s.append(r);
@@ -39,6 +39,12 @@ function precision(fb) {
   return `${Math.round(fb.precision * 100)} % helpful (${fb.helpful} helpful, ${fb.not_helpful} not helpful)`;
 }
 
+/** Metrics whose threshold moved (or got feedback) first: that is what needs explaining. */
+function byAttention(a, b) {
+  const weight = (m) => (m.threshold !== m.base_threshold ? 2 : 0) + (m.feedback.helpful + m.feedback.not_helpful > 0 ? 1 : 0);
+  return weight(b) - weight(a) || a.metric.localeCompare(b.metric);
+}
+
 function metricRow(svc, m) {
   const moved = m.threshold !== m.base_threshold;
   const reset = el("button", {
@@ -54,8 +60,9 @@ function metricRow(svc, m) {
       if (out) load();
     },
   }, "Reset");
+  const fed = m.feedback.helpful + m.feedback.not_helpful > 0;
   return el(
-    "tr", { dataset: { metric: m.metric } },
+    "tr", { dataset: { metric: m.metric }, class: moved || fed ? "moved" : "" },
     el("td", {}, m.metric),
     el("td", { class: "num threshold" }, el("strong", {}, score(m.threshold)), moved ? el("span", { class: "muted" }, ` (configured ${score(m.base_threshold)})`) : null),
     el("td", { class: "explain" }, m.explanation, m.adaptive ? null : " (not adaptive)"),
@@ -106,7 +113,7 @@ function card(svc) {
     el(
       "table", { class: "list compact metrics" },
       el("thead", {}, el("tr", {}, el("th", {}, "Metric"), el("th", { class: "num" }, "Threshold"), el("th", {}, "Why"), el("th", { class: "num" }, "Helpful / not"), el("th", {}, ""))),
-      el("tbody", {}, ...svc.metrics.map((m) => metricRow(svc, m))),
+      el("tbody", {}, ...[...svc.metrics].sort(byAttention).map((m) => metricRow(svc, m))),
     ),
   );
 }
@@ -116,6 +123,7 @@ async function load() {
     const services = only
       ? [await api(`/api/v1/services/${encodeURIComponent(only)}`)]
       : (await api("/api/v1/services")).services;
+    root.classList.toggle("single", Boolean(only));
     root.replaceChildren(...services.map(card));
     if (!services.length) root.replaceChildren(el("p", { class: "muted" }, "No services known yet."));
   } catch (e) {
