@@ -135,7 +135,9 @@ class App:
         self.lock = threading.RLock()
         self.metrics = SelfMetrics()
         self.http = http or httpx.Client(timeout=10.0)
-        self.receivers = receivers or build_receivers(config.receivers, self.http)
+        self.receivers = receivers or build_receivers(
+            config.receivers, self.http, external_url=config.server.external_url
+        )
         self.outbox = Outbox(store, self.receivers, config.delivery)
         self.detector = StreamDetector(
             limits=config.detection.limits, window=config.detection.context_points

@@ -142,6 +142,14 @@ def test_an_anomaly_notifies_once_grouped_then_resolves(tmp_path: Path) -> None:
         detail = tl.api.get(f"/api/v1/alerts/{alerts[0]['id']}").json()
         assert detail["context"]["window"]["values"]  # explained without a metrics database
         assert [h["detail"]["status"] for h in detail["notifications"]] == ["firing", "resolved"]
+        # each alert of the message links to its own "Explain this alert" page
+        links = {
+            a["labels"]["metric"]: a["generatorURL"] for a in tl.received["team"][0][1]["alerts"]
+        }
+        for a in alerts:
+            path = links[a["metric"]].removeprefix(tl.config.server.external_url)
+            r = tl.api.get(path, follow_redirects=False)
+            assert (r.status_code, r.headers["location"]) == (303, f"../{a['id']}")
 
 
 def test_a_one_point_blip_never_notifies(tmp_path: Path) -> None:

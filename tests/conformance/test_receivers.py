@@ -9,6 +9,9 @@ which delivery error each must become. The checks, for every integration:
 
 - a firing then a resolved notification are delivered and say which they are;
 - the runbook link of the alerts is in the firing delivery;
+- so is the link to each alert's dashboard page (under a prefixed ``server.external_url``),
+  wherever the format has a place for one (``log``, one line, links the lead alert's page;
+  ``jsonl``, the replay format, has none);
 - the dedup/idempotency key is carried, and is the same when a notification is resent;
 - each failure maps to Retryable (with ``retry_after`` for a 429) or Permanent;
 - no secret appears in an error's text or in the receiver's repr, even when the failing
@@ -34,6 +37,7 @@ from pydantic import SecretStr
 
 from anomalert.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from anomalert.model import Alert, Notification, fingerprint
+from anomalert.notify.links import alert_url
 from anomalert.notify.receivers.alertmanager import AlertmanagerConfig, AlertmanagerReceiver
 from anomalert.notify.receivers.base import BasicAuth, Receiver
 from anomalert.notify.receivers.discord import DiscordConfig, DiscordReceiver
@@ -45,7 +49,7 @@ from anomalert.notify.receivers.pagerduty import PagerDutyConfig, PagerDutyRecei
 from anomalert.notify.receivers.slack import SlackConfig, SlackReceiver
 from anomalert.notify.receivers.teams import TeamsConfig, TeamsReceiver
 from anomalert.notify.receivers.webhook import WebhookConfig, WebhookReceiver
-from anomalert.notify.render import dedup_key
+from anomalert.notify.render import dedup_key, lead_alert
 from tests.support.procs import free_port
 from tests.support.smtp import SmtpServer, smtp_server
 
@@ -53,6 +57,7 @@ SECRET = "s3cr3t-T0KEN-never-shown"
 T0 = 1_704_099_600.0  # 2024-01-01 09:00 UTC
 RESOLVED_AT = T0 + 1200.0
 RUNBOOK = "https://runbooks.example.com/checkout/latency"
+EXTERNAL_URL = "https://alerts.example.com/anomalert"
 
 
 def _alert(name: str, severity: str, score: float, resolved: bool) -> Alert:
@@ -153,6 +158,7 @@ HTTP_CASES: dict[str, HttpCase] = {
                 bearer_token=SecretStr(SECRET),
             ),
             c,
+            external_url=EXTERNAL_URL,
         ),
         200,
         lambda r: _json(r)["status"],
@@ -167,6 +173,7 @@ HTTP_CASES: dict[str, HttpCase] = {
                 basic_auth=BasicAuth(username="anomalert", password=SecretStr(SECRET)),
             ),
             c,
+            external_url=EXTERNAL_URL,
         ),
         200,
         _am_status,
@@ -178,6 +185,7 @@ HTTP_CASES: dict[str, HttpCase] = {
             "oncall/slack[0]",
             SlackConfig(url=SecretStr(f"https://hooks.slack.example.com/services/T0/B0/{SECRET}")),
             c,
+            external_url=EXTERNAL_URL,
         ),
         200,
         lambda r: _word(_json(r)["text"]),
@@ -186,7 +194,10 @@ HTTP_CASES: dict[str, HttpCase] = {
     ),
     "pagerduty": HttpCase(
         lambda c: PagerDutyReceiver(
-            "oncall/pagerduty[0]", PagerDutyConfig(routing_key=SecretStr(SECRET)), c
+            "oncall/pagerduty[0]",
+            PagerDutyConfig(routing_key=SecretStr(SECRET)),
+            c,
+            external_url=EXTERNAL_URL,
         ),
         202,
         lambda r: {"trigger": "firing", "resolve": "resolved"}[_json(r)["event_action"]],
@@ -195,7 +206,10 @@ HTTP_CASES: dict[str, HttpCase] = {
     ),
     "opsgenie": HttpCase(
         lambda c: OpsgenieReceiver(
-            "oncall/opsgenie[0]", OpsgenieConfig(api_key=SecretStr(SECRET)), c
+            "oncall/opsgenie[0]",
+            OpsgenieConfig(api_key=SecretStr(SECRET)),
+            c,
+            external_url=EXTERNAL_URL,
         ),
         202,
         lambda r: "resolved" if r.url.path.endswith("/close") else "firing",
@@ -207,6 +221,7 @@ HTTP_CASES: dict[str, HttpCase] = {
             "oncall/teams[0]",
             TeamsConfig(url=SecretStr(f"https://example.webhook.office.com/wh/{SECRET}")),
             c,
+            external_url=EXTERNAL_URL,
         ),
         202,
         lambda r: _word(_json(r)["attachments"][0]["content"]["body"][0]["text"]),
@@ -218,6 +233,7 @@ HTTP_CASES: dict[str, HttpCase] = {
             "oncall/discord[0]",
             DiscordConfig(url=SecretStr(f"https://discord.example.com/api/webhooks/1/{SECRET}")),
             c,
+            external_url=EXTERNAL_URL,
         ),
         204,
         lambda r: _word(_json(r)["content"]),
@@ -317,7 +333,7 @@ class SmtpRig:
                 "timeout": 0.3,
             }
         )
-        return EmailReceiver("oncall/email[0]", config)
+        return EmailReceiver("oncall/email[0]", config, external_url=EXTERNAL_URL)
 
     def deliveries(self) -> list[Any]:
         return [m.message for m in self.server.messages]
@@ -394,7 +410,7 @@ class LogRig:
         elif outcome == "unwritable":
             stream = io.StringIO()
             stream.close()
-        return LogReceiver("oncall/log[0]", LogConfig(), stream)
+        return LogReceiver("oncall/log[0]", LogConfig(), stream, external_url=EXTERNAL_URL)
 
     def deliveries(self) -> list[str]:
         return self.stream.getvalue().splitlines()
@@ -471,6 +487,17 @@ def test_renders_runbook_link(rig: Rig) -> None:
     rig.receiver().send(FIRING)
     (delivery,) = rig.deliveries()
     assert RUNBOOK in rig.text_of(delivery)
+
+
+@pytest.mark.parametrize("rig", [n for n in INTEGRATIONS if n != "jsonl"], indirect=True)
+def test_links_each_alert_to_its_dashboard_page(rig: Rig) -> None:
+    rig.receiver().send(FIRING)
+    (delivery,) = rig.deliveries()
+    text = rig.text_of(delivery)
+    for a in [lead_alert(FIRING)] if isinstance(rig, LogRig) else FIRING.alerts:
+        link = alert_url(EXTERNAL_URL, a)
+        assert link.startswith(f"{EXTERNAL_URL}/alerts/by-fingerprint/{a.fingerprint}?")
+        assert link in text
 
 
 @pytest.mark.parametrize("rig", [n for n in INTEGRATIONS if n != "log"], indirect=True)

@@ -17,6 +17,7 @@ from anomalert.api.reports import router as reports_router
 from anomalert.api.services import router as services_router
 from anomalert.api.silences import router as silences_router
 from anomalert.app import App
+from anomalert.web.links import router as links_router
 from anomalert.web.routes import install_dashboard
 
 
@@ -52,6 +53,7 @@ def create_api(
         ops_router,
         services_router,
         reports_router,
+        links_router,
     ):
         api.include_router(router)
     install_dashboard(api)

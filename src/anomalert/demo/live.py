@@ -86,7 +86,12 @@ def run_live_demo(
     for leftover in folder.glob("anomalert.db*"):
         leftover.unlink()  # a fresh demo every time
     store = Store.open(f"sqlite:///{db}")
-    receivers = build_receivers(config.receivers, httpx.Client(timeout=10.0), stream=sys.stdout)
+    receivers = build_receivers(
+        config.receivers,
+        httpx.Client(timeout=10.0),
+        stream=sys.stdout,
+        external_url=config.server.external_url,
+    )
     app = App(config, store, clock=EventClock(), receivers=receivers)
     first = min((i.start.timestamp() for i in data.incidents), default=0.0)
     pacer = Pacer(first - LEAD_IN, speed)

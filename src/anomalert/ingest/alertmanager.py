@@ -85,6 +85,8 @@ def to_alert(
     however we normalise them. ``severity`` becomes P1/P2/P3 (``critical``/``warning``/
     ``info`` are mapped; anything else takes ``default_severity``); ``service`` falls back to
     ``job``. External alerts carry no anomaly score: the sender already decided, so it is 1.
+    A ``generatorURL`` is kept as the ``generator_url`` annotation, which notifications send
+    on as the alert's ``generatorURL`` (instead of its page on our dashboard).
     """
     labels = dict(ext.labels)
     severity = severity_of(labels.get("severity", ""), default_severity)
@@ -95,6 +97,8 @@ def to_alert(
     resolved = ext.resolved(now)
     if "summary" not in annotations and "description" in annotations:
         annotations["summary"] = annotations["description"]
+    if ext.generator_url and "generator_url" not in annotations:
+        annotations["generator_url"] = ext.generator_url
     return Alert(
         fingerprint=fingerprint(ext.labels),
         labels=labels,

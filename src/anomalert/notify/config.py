@@ -59,28 +59,42 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Deps:
-    """What builders may need besides their config: the shared HTTP client, the terminal."""
+    """What builders may need besides their config: the shared HTTP client, the terminal,
+    the service's external URL (the base of the links back to the dashboard)."""
 
     client: httpx.Client
     stream: TextIO | None
+    external_url: str = ""
 
 
 Builder = Callable[[str, Any, Deps], Receiver]
 
 #: Integration key -> (config model, builder). Order is the order integrations are built in.
 INTEGRATIONS: dict[str, tuple[type[StrictModel], Builder]] = {
-    "webhook": (WebhookConfig, lambda name, c, d: WebhookReceiver(name, c, d.client)),
+    "webhook": (
+        WebhookConfig,
+        lambda name, c, d: WebhookReceiver(name, c, d.client, d.external_url),
+    ),
     "alertmanager": (
         AlertmanagerConfig,
-        lambda name, c, d: AlertmanagerReceiver(name, c, d.client),
+        lambda name, c, d: AlertmanagerReceiver(name, c, d.client, d.external_url),
     ),
-    "slack": (SlackConfig, lambda name, c, d: SlackReceiver(name, c, d.client)),
-    "pagerduty": (PagerDutyConfig, lambda name, c, d: PagerDutyReceiver(name, c, d.client)),
-    "opsgenie": (OpsgenieConfig, lambda name, c, d: OpsgenieReceiver(name, c, d.client)),
-    "email": (EmailConfig, lambda name, c, d: EmailReceiver(name, c)),
-    "teams": (TeamsConfig, lambda name, c, d: TeamsReceiver(name, c, d.client)),
-    "discord": (DiscordConfig, lambda name, c, d: DiscordReceiver(name, c, d.client)),
-    "log": (LogConfig, lambda name, c, d: LogReceiver(name, c, d.stream)),
+    "slack": (SlackConfig, lambda name, c, d: SlackReceiver(name, c, d.client, d.external_url)),
+    "pagerduty": (
+        PagerDutyConfig,
+        lambda name, c, d: PagerDutyReceiver(name, c, d.client, d.external_url),
+    ),
+    "opsgenie": (
+        OpsgenieConfig,
+        lambda name, c, d: OpsgenieReceiver(name, c, d.client, d.external_url),
+    ),
+    "email": (EmailConfig, lambda name, c, d: EmailReceiver(name, c, d.external_url)),
+    "teams": (TeamsConfig, lambda name, c, d: TeamsReceiver(name, c, d.client, d.external_url)),
+    "discord": (
+        DiscordConfig,
+        lambda name, c, d: DiscordReceiver(name, c, d.client, d.external_url),
+    ),
+    "log": (LogConfig, lambda name, c, d: LogReceiver(name, c, d.stream, d.external_url)),
     "jsonl": (JsonlConfig, lambda name, c, d: JsonlReceiver(c.path, name=name)),
 }
 
@@ -127,13 +141,19 @@ class ReceiverConfig(StrictModel):
 
 
 def build_receivers(
-    configs: Sequence[ReceiverConfig], client: httpx.Client, *, stream: TextIO | None = None
+    configs: Sequence[ReceiverConfig],
+    client: httpx.Client,
+    *,
+    stream: TextIO | None = None,
+    external_url: str = "",
 ) -> dict[str, list[Receiver]]:
     """Receiver name -> its integrations, named ``<receiver>/<key>[<index>]``.
 
     ``client`` is shared by every HTTP integration (connection pooling; tests inject a
-    mock transport); ``stream`` is where ``log`` integrations write (default stdout).
-    Duplicate receiver names are a ConfigError naming both places.
+    mock transport); ``stream`` is where ``log`` integrations write (default stdout);
+    ``external_url`` (``server.external_url``) is where the links in messages point (each
+    alert's page on the dashboard; empty: no links). Duplicate receiver names are a
+    ConfigError naming both places.
     """
     seen: dict[str, int] = {}
     problems: list[tuple[str, str]] = []
@@ -144,7 +164,7 @@ def build_receivers(
         seen.setdefault(rc.name, i)
     if problems:
         raise ConfigError("receivers", problems)
-    deps = Deps(client=client, stream=stream)
+    deps = Deps(client=client, stream=stream, external_url=external_url)
     built: dict[str, list[Receiver]] = {}
     for rc in configs:
         built[rc.name] = [

@@ -1,8 +1,10 @@
 """What every integration says about a notification, written once.
 
 Receivers differ in envelope (Slack blocks, a PagerDuty event, an e-mail), not in content:
-the title, the lead alert, the dedup key and the Alertmanager webhook body are computed here
-so that a page, a chat message and a replay line about the same group agree with each other.
+the title, the lead alert, the dedup key, the Alertmanager webhook body and what a chat
+message says (:class:`ChatMessage`, which Slack, Teams and Discord wrap in their formats) are
+computed here so that a page, a chat message and a replay line about the same group agree
+with each other. Links back to the dashboard come from :mod:`.links`.
 
 Two JSON shapes live here too because they must stay stable across versions:
 ``notification_to_dict`` / ``notification_from_dict`` (the outbox payload, read back after a
@@ -14,16 +16,22 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from anomalert.model import Alert, Labels, Mode, Notification, Severity, Source, Status
+from anomalert.notify.links import alert_url, dashboard_url
 
 #: Alertmanager's zero time: what its webhook sends as ``endsAt`` while an alert fires.
 ZERO_TIME = "0001-01-01T00:00:00Z"
 #: Version of the outbox payload; bumped (and read both ways) if the shape ever changes.
 PAYLOAD_VERSION = 1
+#: Alerts a chat message lists one per line; the others are counted ("…and 3 more").
+MAX_CHAT_LINES = 10
+#: What the link to an alert's dashboard page is called wherever it has a label.
+EXPLAIN = "Explain this alert"
 
 _RANK: dict[str, int] = {"P1": 0, "P2": 1, "P3": 2}
 
@@ -109,6 +117,80 @@ def alert_line(a: Alert) -> str:
     return f"{a.severity} {where}: {summary(a)} (score {a.score:.2f})"
 
 
+def generator_url(base: str, a: Alert) -> str:
+    """Where an alert comes from, for Alertmanager's ``generatorURL``: the link its sender
+    gave (an external alert's ``generator_url`` annotation), else its dashboard page."""
+    return a.annotations.get("generator_url") or alert_url(base, a)
+
+
+def is_web_url(url: str) -> bool:
+    """Whether a link is http(s): buttons and embed links in chat accept nothing else."""
+    return url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """What a chat message about a notification says, before any chat format wraps it.
+
+    Slack, Teams and Discord differ in envelope (blocks, a card, an embed), not in content:
+    the title, the lead alert's reason, one line per alert (the first
+    :data:`MAX_CHAT_LINES`), the facts (severity, service, score, escalation tier) and the
+    links of the lead alert: ``Explain this alert`` (its dashboard page, when the service
+    knows its external URL) then ``Runbook`` (its ``runbook_url`` annotation).
+    """
+
+    title: str
+    summary: str
+    resolved: bool
+    severity: Severity
+    alerts: tuple[Alert, ...]
+    more: int
+    facts: tuple[tuple[str, str], ...]
+    links: tuple[tuple[str, str], ...]
+    base: str = ""
+
+    def url(self, a: Alert) -> str:
+        """An alert's dashboard page ('' when the service has no external URL)."""
+        return alert_url(self.base, a)
+
+    def lines(self, line: Callable[[Alert], str] = alert_line) -> list[str]:
+        """One line per listed alert (``line`` formats it), then how many are not listed."""
+        lines = [line(a) for a in self.alerts]
+        if self.more:
+            lines.append(f"…and {self.more} more")
+        return lines
+
+    def markdown_line(self, a: Alert) -> str:
+        """:func:`alert_line` with a Markdown link to the alert's page (Teams, Discord)."""
+        url = self.url(a)
+        return alert_line(a) + (f" · [explain]({url})" if url else "")
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """The links a button can open (http or https)."""
+        return [(label, url) for label, url in self.links if is_web_url(url)]
+
+
+def chat_message(n: Notification, base: str = "") -> ChatMessage:
+    """The content of a Slack, Teams or Discord message; ``base`` is the external URL."""
+    lead = lead_alert(n)
+    facts = [("Severity", n.severity), ("Service", lead.service or "-")]
+    facts.append(("Score", f"{lead.score:.2f}"))
+    if n.tier:
+        facts.append(("Escalation tier", str(n.tier)))
+    links = [(EXPLAIN, alert_url(base, lead)), ("Runbook", runbook(lead) or "")]
+    return ChatMessage(
+        title=title(n),
+        summary=summary(lead),
+        resolved=n.status == "resolved",
+        severity=n.severity,
+        alerts=n.alerts[:MAX_CHAT_LINES],
+        more=max(0, len(n.alerts) - MAX_CHAT_LINES),
+        facts=tuple(facts),
+        links=tuple((label, url) for label, url in links if url),
+        base=base,
+    )
+
+
 def common(maps: Sequence[Mapping[str, str]]) -> Labels:
     """The pairs every mapping shares (Alertmanager's commonLabels/commonAnnotations)."""
     if not maps:
@@ -123,8 +205,10 @@ def webhook_message(
     """Alertmanager's webhook body (version 4), so existing webhook consumers work unchanged.
 
     ``max_alerts`` > 0 keeps the first alerts and counts the rest in ``truncatedAlerts``, as
-    Alertmanager's ``max_alerts`` does. ``generatorURL`` is the alert's ``generator_url``
-    annotation (a dashboard link) when present.
+    Alertmanager's ``max_alerts`` does. ``external_url`` is the service's address
+    (``externalURL``); each alert's ``generatorURL`` is its ``generator_url`` annotation when
+    the sender of an external alert set one, else its page on the dashboard under
+    ``external_url`` (empty without one).
     """
     alerts = list(n.alerts)
     kept = alerts[:max_alerts] if max_alerts > 0 else alerts
@@ -137,7 +221,7 @@ def webhook_message(
         "groupLabels": dict(sorted(n.group_labels.items())),
         "commonLabels": common([a.labels for a in alerts]),
         "commonAnnotations": common([a.annotations for a in alerts]),
-        "externalURL": external_url,
+        "externalURL": dashboard_url(external_url),
         "alerts": [
             {
                 "status": a.status,
@@ -145,7 +229,7 @@ def webhook_message(
                 "annotations": dict(sorted(a.annotations.items())),
                 "startsAt": rfc3339(a.starts_at),
                 "endsAt": rfc3339(a.ends_at),
-                "generatorURL": a.annotations.get("generator_url", ""),
+                "generatorURL": generator_url(external_url, a),
                 "fingerprint": a.fingerprint,
             }
             for a in kept

@@ -145,14 +145,25 @@ class AlertsMixin:
         """The alert with this id, or None."""
         return self._one_alert(schema.alerts.c.id == alert_id)
 
-    def find_alert(self, fingerprint: str, starts_at: float) -> AlertRow | None:
-        """The episode of this fingerprint that started at ``starts_at``, or None."""
+    def find_alert(self, fingerprint: str, starts_at: float | None = None) -> AlertRow | None:
+        """The episode of this fingerprint that started at ``starts_at``, or None.
+
+        Without ``starts_at``, its newest episode (the unique index on fingerprint and
+        start answers it).
+        """
         t = schema.alerts
+        if starts_at is None:
+            return self._one_alert(t.c.fingerprint == fingerprint, t.c.starts_at.desc())
         return self._one_alert(sa.and_(t.c.fingerprint == fingerprint, t.c.starts_at == starts_at))
 
-    def _one_alert(self, where: sa.ColumnElement[bool]) -> AlertRow | None:
+    def _one_alert(
+        self, where: sa.ColumnElement[bool], order: sa.ColumnElement[Any] | None = None
+    ) -> AlertRow | None:
+        query = sa.select(schema.alerts).where(where)
+        if order is not None:
+            query = query.order_by(order).limit(1)
         with self._engine.connect() as conn:
-            row = conn.execute(sa.select(schema.alerts).where(where)).mappings().first()
+            row = conn.execute(query).mappings().first()
         return None if row is None else _alert_row(row)
 
     def list_alerts(

@@ -49,6 +49,8 @@ def test_a_firing_alert_from_prometheus() -> None:
     assert firing.fingerprint == fingerprint(ext.labels)
     assert firing.annotations["runbook_url"] == "https://rb/latency"
     assert firing.annotations["summary"] == "p99 above 800 ms"
+    # kept for the notifications' generatorURL, instead of a link to our dashboard
+    assert firing.annotations["generator_url"] == "http://prometheus:9090/graph?g0.expr=x"
     assert (firing.source, firing.mode, firing.updated_at) == ("external", "alerting", NOW)
 
 

@@ -17,6 +17,7 @@ import pytest
 from pydantic import SecretStr
 
 from anomalert.model import Alert, Notification, fingerprint
+from anomalert.notify.links import alert_url
 from anomalert.notify.receivers.alertmanager import AlertmanagerConfig, AlertmanagerReceiver
 from anomalert.notify.receivers.webhook import WebhookConfig, WebhookReceiver
 from anomalert.notify.render import webhook_message
@@ -86,8 +87,9 @@ def _webhooks(sink: Sink, status: str) -> list[dict[str, Any]]:
 def test_forwarded_alerts_fire_and_resolve_in_alertmanager(
     am_url: str, sink: Sink, client: httpx.Client
 ) -> None:
+    base = "https://alerts.example.com/anomalert"
     receiver = AlertmanagerReceiver(
-        "oncall/alertmanager[0]", AlertmanagerConfig(url=am_url), client
+        "oncall/alertmanager[0]", AlertmanagerConfig(url=am_url), client, external_url=base
     )
     now = time.time()
     firing = notification(now, resolved=False)
@@ -96,8 +98,10 @@ def test_forwarded_alerts_fire_and_resolve_in_alertmanager(
 
     active = _active(am_url)
     assert sorted(a["labels"]["alertname"] for a in active) == ["HighErrorRate", "HighLatency"]
+    pages = {a.labels["alertname"]: alert_url(base, a) for a in firing.alerts}
     for a in active:
         assert a["labels"]["service"] == "checkout"
+        assert a["generatorURL"] == pages[a["labels"]["alertname"]]  # its "Source" link
         assert a["annotations"]["runbook_url"] == "https://rb.example.com/c"
         assert a["status"]["state"] == "active"
 

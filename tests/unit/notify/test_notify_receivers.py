@@ -287,3 +287,124 @@ def test_jsonl_appends_one_flushed_line_per_notification(tmp_path: Path) -> None
     assert (first["service"], first["severity"], first["score"]) == ("checkout", "P1", 0.97)
     assert len(first["alerts"]) == 2 and len(second["alerts"]) == 1
     assert second["alerts"][0]["ends_at"] == "2024-01-01T09:15:00Z"
+
+
+# -- links back to the dashboard ("Explain this alert") ------------------------------------
+
+BASE = "https://alerts.example.com/anomalert"  # behind a proxy, under a path prefix
+
+
+def page(a: Alert) -> str:
+    """The link every format must carry for ``a``."""
+    return f"{BASE}/alerts/by-fingerprint/{a.fingerprint}?starts_at=1704099600"
+
+
+def test_slack_links_each_alert_and_has_an_explain_button(api: Api) -> None:
+    n = notification()
+    config = SlackConfig.model_validate({"url": "https://hooks.slack.example.com/x"})
+    SlackReceiver("s", config, api.client, BASE + "/").send(n)
+    (body,) = api.bodies()
+    section = body["blocks"][1]["text"]["text"]
+    assert all(f"<{page(a)}|explain>" in section for a in n.alerts)
+    explain, runbook = body["blocks"][-1]["elements"]
+    assert explain["text"]["text"] == "Explain this alert" and explain["url"] == page(n.alerts[0])
+    assert explain["style"] == "primary" and runbook["url"] == RUNBOOK
+
+
+def test_teams_cards_open_the_alert_page(api: Api) -> None:
+    n = notification()
+    url = "https://example.webhook.office.com/x"
+    TeamsReceiver("t", TeamsConfig.model_validate({"url": url}), api.client, BASE).send(n)
+    legacy = TeamsConfig.model_validate({"url": url, "card": "messagecard"})
+    TeamsReceiver("t", legacy, api.client, BASE).send(n)
+    adaptive, card = api.bodies()
+    content = adaptive["attachments"][0]["content"]
+    assert content["actions"][0] == {
+        "type": "Action.OpenUrl",
+        "title": "Explain this alert",
+        "url": page(n.alerts[0]),
+    }
+    assert {"title": "Explain this alert", "value": page(n.alerts[0])} in content["body"][2][
+        "facts"
+    ]
+    assert all(f"[explain]({page(a)})" in content["body"][3]["text"] for a in n.alerts)
+    first = card["potentialAction"][0]
+    assert (first["name"], first["targets"][0]["uri"]) == ("Explain this alert", page(n.alerts[0]))
+
+
+def test_discord_embed_title_opens_the_alert_page(api: Api) -> None:
+    n = notification()
+    config = DiscordConfig.model_validate({"url": "https://discord.example.com/w"})
+    DiscordReceiver("d", config, api.client, BASE).send(n)
+    (embed,) = api.bodies()[0]["embeds"]
+    assert embed["url"] == page(n.alerts[0])
+    field = {"name": "Explain this alert", "value": page(n.alerts[0]), "inline": False}
+    assert field in embed["fields"]
+    assert all(f"[explain]({page(a)})" in embed["description"] for a in n.alerts)
+
+
+def test_pagerduty_links_the_alert_page_as_client_url_and_first_link(api: Api) -> None:
+    n = notification()
+    PagerDutyReceiver("p", PagerDutyConfig(routing_key=SecretStr("RK")), api.client, BASE).send(n)
+    (trigger,) = api.bodies()
+    assert trigger["client_url"] == page(n.alerts[0])
+    assert trigger["links"] == [
+        {"href": page(n.alerts[0]), "text": "Explain this alert"},
+        {"href": RUNBOOK, "text": "Runbook"},
+        {"href": page(n.alerts[1]), "text": "Explain this alert: checkout A1"},
+    ]
+
+
+def test_opsgenie_details_and_description_carry_the_alert_pages(api: Api) -> None:
+    n = notification()
+    OpsgenieReceiver("o", OpsgenieConfig(api_key=SecretStr("GK")), api.client, BASE).send(n)
+    (body,) = api.bodies()
+    assert body["details"]["dashboard_url"] == page(n.alerts[0])
+    assert all(f"explain: {page(a)}" in body["description"] for a in n.alerts)
+
+
+def test_webhook_generator_urls_and_external_url(api: Api) -> None:
+    n = notification()
+    config = WebhookConfig(url=SecretStr("https://hooks.example.com/x"))
+    WebhookReceiver("w", config, api.client, BASE).send(n)
+    own = WebhookConfig(url=SecretStr("https://hooks.example.com/x"), external_url="http://in:80")
+    WebhookReceiver("w", own, api.client, BASE).send(n)
+    body, overridden = api.bodies()
+    assert body["externalURL"] == BASE
+    assert [a["generatorURL"] for a in body["alerts"]] == [page(a) for a in n.alerts]
+    assert overridden["externalURL"] == "http://in:80"  # this webhook's own base wins
+    assert overridden["alerts"][0]["generatorURL"].startswith("http://in:80/alerts/")
+
+
+def test_alertmanager_generator_url_is_ours_unless_the_sender_gave_one(api: Api) -> None:
+    theirs = "http://prometheus:9090/graph?g0.expr=up"
+    ext = alert("Up")
+    ext = Alert(**{**vars(ext), "annotations": {**ext.annotations, "generator_url": theirs}})
+    n = notification()
+    n = Notification(**{**vars(n), "alerts": (*n.alerts, ext)})
+    config = AlertmanagerConfig.model_validate({"url": "http://am:9093/"})
+    AlertmanagerReceiver("a", config, api.client, BASE).send(n)
+    (sent,) = api.bodies()
+    assert [a["generatorURL"] for a in sent] == [page(n.alerts[0]), page(n.alerts[1]), theirs]
+
+
+def test_email_text_links_each_alert_page() -> None:
+    n = notification()
+    with smtp_server() as server:
+        config = EmailConfig.model_validate(
+            {"host": server.host, "port": server.port, "from": "a@example.com", "to": "b@x.org"}
+        )
+        EmailReceiver("e", config, BASE).send(n)
+        (received,) = server.messages
+    part = received.message.get_body()
+    assert part is not None
+    body = part.get_content()
+    assert all(f"  explain: {page(a)}" in body.splitlines() for a in n.alerts)
+    assert body.index("explain:") < body.index("runbook:")
+
+
+def test_log_line_ends_with_the_lead_alert_page() -> None:
+    n = notification()
+    stream = io.StringIO()
+    LogReceiver("terminal/log[0]", LogConfig(), stream, BASE).send(n)
+    assert stream.getvalue().endswith(f" +1 more explain: {page(n.alerts[0])} runbook: {RUNBOOK}\n")

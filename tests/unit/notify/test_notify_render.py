@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 
 from anomalert.model import Alert, Notification, fingerprint
+from anomalert.notify.links import alert_url
 from anomalert.notify.render import (
+    EXPLAIN,
+    MAX_CHAT_LINES,
     ZERO_TIME,
+    chat_message,
     dedup_key,
     lead_alert,
     notification_from_dict,
@@ -119,11 +123,30 @@ def test_webhook_message_is_alertmanagers_version_4() -> None:
         "annotations": a.annotations,
         "startsAt": "2024-01-01T09:00:00Z",
         "endsAt": "0001-01-01T00:00:00Z",
-        "generatorURL": "",
+        "generatorURL": alert_url("http://anomalert:8080", a),
         "fingerprint": a.fingerprint,
     }
+    assert first["generatorURL"].startswith("http://anomalert:8080/alerts/by-fingerprint/")
     assert second["endsAt"] == "2024-01-01T09:10:00.500Z"
     json.dumps(msg)  # plain JSON all the way down
+
+
+def test_webhook_message_keeps_the_generator_url_an_external_alert_came_with() -> None:
+    theirs = alert("Up", generator_url="http://prometheus:9090/graph?g0.expr=up")
+    ours = alert("HighLatency")
+    base = "https://alerts.example.com/anomalert/"
+    msg = webhook_message(notification(theirs, ours), external_url=base)
+    assert [a["generatorURL"] for a in msg["alerts"]] == [
+        "http://prometheus:9090/graph?g0.expr=up",
+        f"https://alerts.example.com/anomalert/alerts/by-fingerprint/{ours.fingerprint}"
+        "?starts_at=1704099600",
+    ]
+    assert msg["externalURL"] == "https://alerts.example.com/anomalert"
+    no_base = webhook_message(notification(theirs, ours))
+    assert [a["generatorURL"] for a in no_base["alerts"]] == [
+        "http://prometheus:9090/graph?g0.expr=up",
+        "",
+    ]
 
 
 def test_webhook_message_truncates_like_max_alerts() -> None:
@@ -202,3 +225,31 @@ def test_replay_record_is_strict_json_even_without_a_score() -> None:
     record = replay_record(notification(alert("A", score=math.nan)))
     assert record["score"] is None and record["alerts"][0]["score"] is None
     json.dumps(record, allow_nan=False)
+
+
+def test_chat_message_is_what_slack_teams_and_discord_all_say() -> None:
+    lead = alert("HighLatency", "P1", 0.97, runbook_url="https://rb.example.com/x")
+    others = [alert(f"A{i}", "P2", 0.9) for i in range(MAX_CHAT_LINES + 2)]
+    base = "https://alerts.example.com/anomalert"
+    m = chat_message(notification(*others, lead, tier=2), base)
+    assert m.title == "[FIRING:13] checkout" and m.summary == "HighLatency reason"
+    assert m.facts == (
+        ("Severity", "P1"),
+        ("Service", "checkout"),
+        ("Score", "0.97"),
+        ("Escalation tier", "2"),
+    )
+    assert m.links == ((EXPLAIN, alert_url(base, lead)), ("Runbook", "https://rb.example.com/x"))
+    lines = m.lines()
+    assert len(lines) == MAX_CHAT_LINES + 1 and lines[-1] == "…and 3 more"
+    assert lines[0] == "P2 checkout: A0 reason (score 0.90)"
+    assert m.markdown_line(others[0]) == f"{lines[0]} · [explain]({alert_url(base, others[0])})"
+
+
+def test_chat_message_without_an_external_url_has_only_the_runbook() -> None:
+    a = alert("HighLatency", "P1", runbook_url="runbooks/checkout.md")
+    m = chat_message(notification(a))
+    assert m.links == (("Runbook", "runbooks/checkout.md"),)
+    assert m.buttons() == []  # not a web link: no button can open it
+    assert m.markdown_line(a) == "P1 checkout: HighLatency reason (score 0.90)"
+    assert ("Escalation tier", "0") not in m.facts

@@ -38,6 +38,18 @@ def test_upsert_round_trips_every_field(store: Store, make_alert: MakeAlert) -> 
     assert store.get_alert(alert_id + 1000) is None
 
 
+def test_find_alert_without_a_start_is_the_newest_episode(
+    store: Store, make_alert: MakeAlert
+) -> None:
+    first = make_alert()
+    later = dataclasses.replace(first, starts_at=first.starts_at + 3600)
+    earlier = dataclasses.replace(first, starts_at=first.starts_at - 3600)
+    ids = [store.upsert_alert(a) for a in (first, later, earlier)]  # not stored in time order
+    newest = store.find_alert(first.fingerprint)
+    assert newest is not None and newest.id == ids[1]
+    assert store.find_alert("0" * 16) is None
+
+
 def test_upsert_updates_the_episode_and_keeps_context(store: Store, make_alert: MakeAlert) -> None:
     firing = make_alert()
     first = store.upsert_alert(firing, {"band": [1, 2]})

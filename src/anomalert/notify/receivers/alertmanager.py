@@ -8,7 +8,8 @@ A firing alert is sent with ``endsAt = time + firing_ttl``: Alertmanager resolve
 that is not refreshed by then, which bounds how long an alert whose resolution we never
 sent (the service was shut down) stays active. Each repeat notification refreshes it, so
 keep ``firing_ttl`` longer than the route's repeat interval. A resolved alert carries its
-own ``endsAt``.
+own ``endsAt``. ``generatorURL`` (Alertmanager's "Source" link) is the alert's page on our
+dashboard, or the link the sender of an external alert gave.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from anomalert.configbase import Duration
 from anomalert.model import Notification
 from anomalert.notify import http
 from anomalert.notify.receivers.base import BasicAuth, HttpConfig, check_http_url, http_auth
-from anomalert.notify.render import rfc3339
+from anomalert.notify.render import generator_url, rfc3339
 
 
 class AlertmanagerConfig(HttpConfig):
@@ -42,10 +43,13 @@ class AlertmanagerConfig(HttpConfig):
 class AlertmanagerReceiver:
     """Posts the notification's alerts to Alertmanager's v2 API."""
 
-    def __init__(self, name: str, config: AlertmanagerConfig, client: httpx.Client) -> None:
+    def __init__(
+        self, name: str, config: AlertmanagerConfig, client: httpx.Client, external_url: str = ""
+    ) -> None:
         self.name = name
         self.config = config
         self._client = client
+        self._external_url = external_url
         self._url = config.url.rstrip("/") + "/api/v2/alerts"
         self._target = f"{name} ({http.mask_url(self._url, secret=False)})"
         self._headers, self._auth, self._secrets = http_auth(config.bearer_token, config.basic_auth)
@@ -67,8 +71,9 @@ class AlertmanagerReceiver:
                 "startsAt": rfc3339(a.starts_at),
                 "endsAt": rfc3339(ends if ends is not None else n.time + self.config.firing_ttl),
             }
-            if a.annotations.get("generator_url"):
-                alert["generatorURL"] = a.annotations["generator_url"]
+            url = generator_url(self._external_url, a)
+            if url:
+                alert["generatorURL"] = url
             out.append(alert)
         return out
 

@@ -1,8 +1,11 @@
-"""Discord webhook: the title as content plus one embed (reason, facts, runbook link).
+"""Discord webhook: the title as content plus one embed (reason, facts, links).
 
-The URL is the credential (SecretStr, only its host shown). ``allowed_mentions`` is empty
-so a reason that happens to contain ``@everyone`` pings nobody. Discord has no idempotency
-for webhooks: a crash between its 2xx and our record of it repeats the message once.
+The content is :func:`render.chat_message` (shared with Slack and Teams). The embed's title
+links the lead alert's dashboard page ("Explain this alert"; its runbook without one), each
+alert's line links its page, and every link is a field too. The URL is the credential
+(SecretStr, only its host shown). ``allowed_mentions`` is empty so a reason that happens to
+contain ``@everyone`` pings nobody. Discord has no idempotency for webhooks: a crash between
+its 2xx and our record of it repeats the message once.
 """
 
 from __future__ import annotations
@@ -14,9 +17,8 @@ import httpx
 from anomalert.model import Notification
 from anomalert.notify import http
 from anomalert.notify.receivers.base import SecretUrlConfig
-from anomalert.notify.render import alert_line, lead_alert, rfc3339, runbook, summary, title
+from anomalert.notify.render import chat_message, rfc3339
 
-MAX_LINES = 10
 COLOR = {"P1": 0xE01E5A, "P2": 0xECB22E, "P3": 0x36C5F0, "resolved": 0x2EB67D}
 
 
@@ -30,31 +32,27 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def discord_message(n: Notification) -> dict[str, Any]:
-    """The webhook body (Discord's limits respected: 2000/256/4096/1024 characters)."""
-    lead = lead_alert(n)
-    lines = [alert_line(a) for a in n.alerts[:MAX_LINES]]
-    if len(n.alerts) > MAX_LINES:
-        lines.append(f"…and {len(n.alerts) - MAX_LINES} more")
-    fields = [
-        {"name": "Severity", "value": n.severity, "inline": True},
-        {"name": "Service", "value": lead.service or "-", "inline": True},
-        {"name": "Score", "value": f"{lead.score:.2f}", "inline": True},
-    ]
+def discord_message(n: Notification, base: str = "") -> dict[str, Any]:
+    """The webhook body (Discord's limits respected: 2000/256/4096/1024 characters).
+
+    ``base`` is the service's external URL (the links to the dashboard); empty, no links.
+    """
+    m = chat_message(n, base)
+    fields = [{"name": k, "value": v, "inline": True} for k, v in m.facts]
+    fields += [{"name": k, "value": _clip(v, 1024), "inline": False} for k, v in m.links]
+    lines = m.lines(m.markdown_line)
     embed: dict[str, Any] = {
-        "title": _clip(title(n), 256),
-        "description": _clip(summary(lead) + "\n\n" + "\n".join(lines), 4096),
-        "color": COLOR["resolved"] if n.status == "resolved" else COLOR[n.severity],
+        "title": _clip(m.title, 256),
+        "description": _clip(m.summary + "\n\n" + "\n".join(lines), 4096),
+        "color": COLOR["resolved"] if m.resolved else COLOR[m.severity],
         "timestamp": rfc3339(n.time),
         "fields": fields,
     }
-    link = runbook(lead)
-    if link:
-        fields.append({"name": "Runbook", "value": _clip(link, 1024), "inline": False})
-        if link.startswith(("http://", "https://")):
-            embed["url"] = link
+    buttons = m.buttons()
+    if buttons:
+        embed["url"] = buttons[0][1]
     return {
-        "content": _clip(f"{title(n)}: {summary(lead)}", 2000),
+        "content": _clip(f"{m.title}: {m.summary}", 2000),
         "embeds": [embed],
         "allowed_mentions": {"parse": []},
     }
@@ -63,10 +61,13 @@ def discord_message(n: Notification) -> dict[str, Any]:
 class DiscordReceiver:
     """Posts to a Discord webhook."""
 
-    def __init__(self, name: str, config: DiscordConfig, client: httpx.Client) -> None:
+    def __init__(
+        self, name: str, config: DiscordConfig, client: httpx.Client, external_url: str = ""
+    ) -> None:
         self.name = name
         self.config = config
         self._client = client
+        self._external_url = external_url
         self._url = config.url.get_secret_value()
         self._target = f"{name} ({http.mask_url(self._url, secret=True)})"
 
@@ -78,7 +79,7 @@ class DiscordReceiver:
         """POST the message; 2xx (Discord answers 204) or a delivery error."""
         if n.status == "resolved" and not self.config.send_resolved:
             return
-        body = discord_message(n)
+        body = discord_message(n, self._external_url)
         if self.config.username:
             body["username"] = self.config.username
         http.post(

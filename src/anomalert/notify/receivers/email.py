@@ -5,7 +5,8 @@ queue), 5xx is final (unknown mailbox, bad credentials). Connection failures and
 are retryable. Each message has a ``Message-ID`` derived from the notification key, so a
 copy resent after a crash is recognisably the same message (mail stores and clients that
 de-duplicate by Message-ID show it once). The password is a SecretStr, redacted from every
-message.
+message. The body is plain text; each alert's paragraph carries the link to its dashboard
+page ("explain:"), which mail clients make clickable.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from anomalert.configbase import Duration
 from anomalert.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from anomalert.model import Notification
 from anomalert.notify.http import redact
+from anomalert.notify.links import alert_url
 from anomalert.notify.receivers.base import IntegrationConfig
 from anomalert.notify.render import alert_line, rfc3339, runbook, title
 
@@ -67,15 +69,18 @@ def message_id(n: Notification, sender: str) -> str:
     return f"<{hashlib.sha256(n.key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-def body_text(n: Notification) -> str:
-    """The plain-text body: one paragraph per alert, then the group."""
+def body_text(n: Notification, base: str = "") -> str:
+    """The plain-text body: one paragraph per alert, then the group.
+
+    ``base`` is the service's external URL (the links to the dashboard); empty, no links.
+    """
     parts = [title(n), ""]
     for a in n.alerts:
         parts.append(alert_line(a))
         parts.append(f"  status {a.status}, since {rfc3339(a.starts_at)}")
-        link = runbook(a)
-        if link:
-            parts.append(f"  runbook: {link}")
+        for what, link in (("explain", alert_url(base, a)), ("runbook", runbook(a))):
+            if link:
+                parts.append(f"  {what}: {link}")
         parts.append("  labels: " + ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items())))
         parts.append("")
     group = ", ".join(f"{k}={v}" for k, v in sorted(n.group_labels.items())) or n.group_key
@@ -85,8 +90,8 @@ def body_text(n: Notification) -> str:
     return "\n".join(parts) + "\n"
 
 
-def build_message(n: Notification, config: EmailConfig) -> EmailMessage:
-    """The e-mail for a notification."""
+def build_message(n: Notification, config: EmailConfig, base: str = "") -> EmailMessage:
+    """The e-mail for a notification (``base``: the service's external URL)."""
     msg = EmailMessage()
     msg["Subject"] = title(n)
     msg["From"] = config.sender
@@ -94,16 +99,17 @@ def build_message(n: Notification, config: EmailConfig) -> EmailMessage:
     msg["Date"] = formatdate(n.time, usegmt=True)
     msg["Message-ID"] = message_id(n, config.sender)
     msg["X-Anomalert-Severity"] = n.severity
-    msg.set_content(body_text(n))
+    msg.set_content(body_text(n, base))
     return msg
 
 
 class EmailReceiver:
     """Sends one e-mail per notification through an SMTP server."""
 
-    def __init__(self, name: str, config: EmailConfig) -> None:
+    def __init__(self, name: str, config: EmailConfig, external_url: str = "") -> None:
         self.name = name
         self.config = config
+        self._external_url = external_url
         self._target = f"{name} (smtp {config.host}:{config.port})"
         self._secrets = [config.password.get_secret_value()] if config.password else []
 
@@ -122,7 +128,7 @@ class EmailReceiver:
         if n.status == "resolved" and not self.config.send_resolved:
             return
         c = self.config
-        msg = build_message(n, c)
+        msg = build_message(n, c, self._external_url)
         try:
             with self._connect() as smtp:
                 if c.starttls:

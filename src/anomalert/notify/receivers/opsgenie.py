@@ -5,7 +5,8 @@ integration idempotent: Opsgenie folds a create with an existing open alias into
 (raising its count instead of paging again), and close/acknowledge address the alert by
 ``identifierType=alias``. Priorities: P1 -> P1 (page), P2 -> P3 (moderate), P3 -> P5
 (informational, what "dashboard only" means in Opsgenie's scale). The API key is a
-SecretStr sent as ``Authorization: GenieKey ...`` and never shown.
+SecretStr sent as ``Authorization: GenieKey ...`` and never shown. The lead alert's
+dashboard page is the ``dashboard_url`` detail, and every alert's is in the description.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr, field_validator
 
-from anomalert.model import Notification
+from anomalert.model import Alert, Notification
 from anomalert.notify import http
+from anomalert.notify.links import alert_url
 from anomalert.notify.receivers.base import HttpConfig, IntegrationConfig, check_http_url
 from anomalert.notify.render import (
     alert_line,
@@ -60,15 +62,22 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def create_body(n: Notification, config: OpsgenieConfig) -> dict[str, Any]:
-    """The create-alert request."""
+def _paragraph(a: Alert, base: str) -> str:
+    links = (("explain", alert_url(base, a)), ("runbook", runbook(a)))
+    return alert_line(a) + "".join(f"\n{what}: {url}" for what, url in links if url)
+
+
+def create_body(n: Notification, config: OpsgenieConfig, base: str = "") -> dict[str, Any]:
+    """The create-alert request (``base``: the service's external URL, for the links)."""
     lead = lead_alert(n)
-    lines = [alert_line(a) + (f"\nrunbook: {u}" if (u := runbook(a)) else "") for a in n.alerts]
     details = dict(sorted(lead.labels.items()))
     details["score"] = f"{lead.score:.3f}"
     link = runbook(lead)
     if link:
         details["runbook_url"] = link
+    if base:
+        details["dashboard_url"] = alert_url(base, lead)
+    lines = [_paragraph(a, base) for a in n.alerts]
     body: dict[str, Any] = {
         "message": _clip(f"{title(n)}: {summary(lead)}", MAX_MESSAGE),
         "alias": dedup_key(n),
@@ -88,10 +97,13 @@ def create_body(n: Notification, config: OpsgenieConfig) -> dict[str, Any]:
 class OpsgenieReceiver:
     """Creates, acknowledges and closes Opsgenie alerts by alias."""
 
-    def __init__(self, name: str, config: OpsgenieConfig, client: httpx.Client) -> None:
+    def __init__(
+        self, name: str, config: OpsgenieConfig, client: httpx.Client, external_url: str = ""
+    ) -> None:
         self.name = name
         self.config = config
         self._client = client
+        self._external_url = external_url
         self._base = config.url.rstrip("/") + "/v2/alerts"
         self._target = f"{name} ({http.mask_url(config.url, secret=False)})"
 
@@ -103,7 +115,7 @@ class OpsgenieReceiver:
         """The URL and body a notification becomes."""
         alias = dedup_key(n)
         if n.status == "firing" and not n.acknowledged:
-            return self._base, create_body(n, self.config)
+            return self._base, create_body(n, self.config, self._external_url)
         action: Literal["close", "acknowledge"] = (
             "close" if n.status == "resolved" else "acknowledge"
         )

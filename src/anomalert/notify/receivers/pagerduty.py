@@ -4,6 +4,9 @@
 resolve events find the incident the trigger opened, and a trigger resent after a crash
 lands on the same incident instead of paging twice. Severities map P1 -> critical,
 P2 -> error, P3 -> warning. The routing key is a SecretStr and never appears in messages.
+A trigger links the lead alert's dashboard page twice: as ``client_url`` (PagerDuty's "View
+in anomalert") and first in ``links`` ("Explain this alert"), followed by the runbooks and
+the pages of the other alerts of the group.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr, field_validator
 
-from anomalert.model import Notification
+from anomalert.model import Alert, Notification
 from anomalert.notify import http
+from anomalert.notify.links import alert_url
 from anomalert.notify.receivers.base import HttpConfig, check_http_url
 from anomalert.notify.render import (
+    EXPLAIN,
     alert_line,
     dedup_key,
     lead_alert,
@@ -53,8 +58,13 @@ def event_action(n: Notification) -> Literal["trigger", "acknowledge", "resolve"
     return "acknowledge" if n.acknowledged else "trigger"
 
 
-def pagerduty_event(n: Notification, routing_key: str, source: str | None) -> dict[str, Any]:
-    """The Events v2 body; acknowledge and resolve carry only the keys they need."""
+def pagerduty_event(
+    n: Notification, routing_key: str, source: str | None, base: str = ""
+) -> dict[str, Any]:
+    """The Events v2 body; acknowledge and resolve carry only the keys they need.
+
+    ``base`` is the service's external URL (the links to the dashboard); empty, no links.
+    """
     action = event_action(n)
     event: dict[str, Any] = {
         "routing_key": routing_key,
@@ -86,24 +96,35 @@ def pagerduty_event(n: Notification, routing_key: str, source: str | None) -> di
         payload["group"] = lead.labels["cluster"]
     event["payload"] = payload
     event["client"] = "anomalert"
-    links: list[dict[str, str]] = []
-    for a in (lead, *n.alerts):
-        url = runbook(a)
-        if url and all(x["href"] != url for x in links):
-            text = "Runbook" if a is lead else f"Runbook: {a.service or a.name}"
-            links.append({"href": url, "text": text})
+    if base:
+        event["client_url"] = alert_url(base, lead)
+    links = _links(lead, n.alerts[:MAX_DETAILED_ALERTS], base)
     if links:
         event["links"] = links
     return event
 
 
+def _links(lead: Alert, alerts: tuple[Alert, ...], base: str) -> list[dict[str, str]]:
+    """The lead alert's page and runbook, then those of the others (each link once)."""
+    links: list[dict[str, str]] = []
+    for a in (lead, *alerts):
+        which = "" if a is lead else f": {' '.join(x for x in (a.service, a.name) if x)}"
+        for text, url in ((EXPLAIN, alert_url(base, a)), ("Runbook", runbook(a))):
+            if url and all(x["href"] != url for x in links):
+                links.append({"href": url, "text": text + which})
+    return links
+
+
 class PagerDutyReceiver:
     """Sends Events API v2 events."""
 
-    def __init__(self, name: str, config: PagerDutyConfig, client: httpx.Client) -> None:
+    def __init__(
+        self, name: str, config: PagerDutyConfig, client: httpx.Client, external_url: str = ""
+    ) -> None:
         self.name = name
         self.config = config
         self._client = client
+        self._external_url = external_url
         self._target = f"{name} ({http.mask_url(config.url, secret=False)})"
 
     def __repr__(self) -> str:
@@ -119,7 +140,7 @@ class PagerDutyReceiver:
             self._client,
             self.config.url,
             target=self._target,
-            json=pagerduty_event(n, key, self.config.source),
+            json=pagerduty_event(n, key, self.config.source, self._external_url),
             timeout=self.config.timeout,
             secrets=[key],
         )

@@ -1,8 +1,11 @@
-"""Slack incoming webhook: a header, one line per alert with its runbook link, a context line.
+"""Slack incoming webhook: a header, one line per alert with its links, a context line, buttons.
 
-The webhook URL is the credential, so it is a SecretStr and messages show only its host.
-Slack offers no idempotency for incoming webhooks: a crash between Slack's 200 and our
-record of it repeats the message once (the header is still sent, for proxies that dedupe).
+The content is :func:`render.chat_message` (shared with Teams and Discord); this module
+writes it as Block Kit. Each alert's line links its dashboard page and runbook; the buttons
+open the lead alert's page ("Explain this alert") and runbook. The webhook URL is the
+credential, so it is a SecretStr and messages show only its host. Slack offers no
+idempotency for incoming webhooks: a crash between Slack's 200 and our record of it repeats
+the message once (the header is still sent, for proxies that dedupe).
 """
 
 from __future__ import annotations
@@ -14,9 +17,7 @@ import httpx
 from anomalert.model import Alert, Notification
 from anomalert.notify import http
 from anomalert.notify.receivers.base import SecretUrlConfig
-from anomalert.notify.render import lead_alert, runbook, summary, title
-
-MAX_LINES = 10
+from anomalert.notify.render import EXPLAIN, ChatMessage, chat_message, runbook, summary
 
 
 class SlackConfig(SecretUrlConfig):
@@ -35,51 +36,51 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _line(a: Alert) -> str:
-    link = runbook(a)
+def _line(m: ChatMessage, a: Alert) -> str:
     text = f"*{a.severity}* `{escape(a.service or a.name)}` {escape(summary(a))}"
     text += f" (score {a.score:.2f})"
-    return text + (f" · <{link}|runbook>" if link else "")
+    for label, link in (("explain", m.url(a)), ("runbook", runbook(a))):
+        if link:
+            text += f" · <{link}|{label}>"
+    return text
 
 
-def slack_message(n: Notification) -> dict[str, Any]:
-    """The webhook body: ``text`` (notifications, fallback) plus blocks."""
-    lead = lead_alert(n)
-    lines = [_line(a) for a in n.alerts[:MAX_LINES]]
-    if len(n.alerts) > MAX_LINES:
-        lines.append(f"…and {len(n.alerts) - MAX_LINES} more")
-    context = f"severity {n.severity} · service {escape(lead.service or '-')}"
-    if n.tier:
-        context += f" · escalation tier {n.tier}"
+def slack_message(n: Notification, base: str = "") -> dict[str, Any]:
+    """The webhook body: ``text`` (notifications, fallback) plus blocks.
+
+    ``base`` is the service's external URL (the links to the dashboard); empty, no links.
+    """
+    m = chat_message(n, base)
+    context = " · ".join(f"{k.lower()} {escape(v)}" for k, v in m.facts)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title(n)[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}},
+        {"type": "header", "text": {"type": "plain_text", "text": m.title[:150]}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "\n".join(m.lines(lambda a: _line(m, a)))[:3000]},
+        },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
     ]
-    link = runbook(lead)
-    if link and link.startswith(("http://", "https://")):  # Slack rejects other button URLs
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Runbook"},
-                        "url": link,
-                    }
-                ],
-            }
-        )
-    return {"text": f"{title(n)}: {summary(lead)}", "blocks": blocks}
+    buttons = [_button(label, url) for label, url in m.buttons()]  # Slack rejects other URLs
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    return {"text": f"{m.title}: {m.summary}", "blocks": blocks}
+
+
+def _button(label: str, url: str) -> dict[str, Any]:
+    button = {"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}
+    return {**button, "style": "primary"} if label == EXPLAIN else button
 
 
 class SlackReceiver:
     """Posts to a Slack incoming webhook."""
 
-    def __init__(self, name: str, config: SlackConfig, client: httpx.Client) -> None:
+    def __init__(
+        self, name: str, config: SlackConfig, client: httpx.Client, external_url: str = ""
+    ) -> None:
         self.name = name
         self.config = config
         self._client = client
+        self._external_url = external_url
         self._url = config.url.get_secret_value()
         self._target = f"{name} ({http.mask_url(self._url, secret=True)})"
 
@@ -90,7 +91,7 @@ class SlackReceiver:
         """POST the message; 2xx or a delivery error."""
         if n.status == "resolved" and not self.config.send_resolved:
             return
-        body = slack_message(n)
+        body = slack_message(n, self._external_url)
         if self.config.channel:
             body["channel"] = self.config.channel
         if self.config.username:

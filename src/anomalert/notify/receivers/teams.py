@@ -1,9 +1,12 @@
 """Microsoft Teams incoming webhook: an Adaptive Card (Workflows) or a legacy MessageCard.
 
 ``card: adaptive`` (default) is what Teams Workflows webhooks take; ``card: messagecard``
-is for the older Office 365 connector URLs. The URL is the credential (SecretStr, only its
-host shown). Teams has no idempotency for webhooks: a crash between its 2xx and our record
-of it repeats the card once.
+is for the older Office 365 connector URLs. The content is :func:`render.chat_message`
+(shared with Slack and Discord): the links ("Explain this alert", the dashboard page of the
+lead alert, and its runbook) are facts and buttons; in an Adaptive Card each alert's line
+links its page too. The URL is the credential (SecretStr, only its host shown). Teams has
+no idempotency for webhooks: a crash between its 2xx and our record of it repeats the card
+once.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ import httpx
 from anomalert.model import Notification
 from anomalert.notify import http
 from anomalert.notify.receivers.base import SecretUrlConfig
-from anomalert.notify.render import alert_line, lead_alert, runbook, summary, title
+from anomalert.notify.render import ChatMessage, chat_message
 
-MAX_LINES = 10
 COLOR = {"P1": "E01E5A", "P2": "ECB22E", "P3": "36C5F0", "resolved": "2EB67D"}
 
 
@@ -27,26 +29,13 @@ class TeamsConfig(SecretUrlConfig):
     card: Literal["adaptive", "messagecard"] = "adaptive"
 
 
-def _facts(n: Notification) -> list[tuple[str, str]]:
-    lead = lead_alert(n)
-    facts = [("Severity", n.severity), ("Service", lead.service or "-")]
-    facts.append(("Score", f"{lead.score:.2f}"))
-    link = runbook(lead)
-    if link:
-        facts.append(("Runbook", link))
-    return facts
+def _facts(m: ChatMessage) -> list[tuple[str, str]]:
+    return [*m.facts, *m.links]
 
 
-def _lines(n: Notification) -> list[str]:
-    lines = [alert_line(a) for a in n.alerts[:MAX_LINES]]
-    if len(n.alerts) > MAX_LINES:
-        lines.append(f"…and {len(n.alerts) - MAX_LINES} more")
-    return lines
-
-
-def adaptive_card(n: Notification) -> dict[str, Any]:
-    """A Workflows message holding one Adaptive Card."""
-    link = runbook(lead_alert(n))
+def adaptive_card(n: Notification, base: str = "") -> dict[str, Any]:
+    """A Workflows message holding one Adaptive Card (``base``: the service's external URL)."""
+    m = chat_message(n, base)
     content: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -54,19 +43,24 @@ def adaptive_card(n: Notification) -> dict[str, Any]:
         "body": [
             {
                 "type": "TextBlock",
-                "text": title(n),
+                "text": m.title,
                 "weight": "Bolder",
                 "size": "Medium",
                 "wrap": True,
-                "color": "Good" if n.status == "resolved" else "Attention",
+                "color": "Good" if m.resolved else "Attention",
             },
-            {"type": "TextBlock", "text": summary(lead_alert(n)), "wrap": True},
-            {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _facts(n)]},
-            {"type": "TextBlock", "text": "\n".join(f"- {x}" for x in _lines(n)), "wrap": True},
+            {"type": "TextBlock", "text": m.summary, "wrap": True},
+            {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _facts(m)]},
+            {
+                "type": "TextBlock",
+                "text": "\n".join(f"- {x}" for x in m.lines(m.markdown_line)),
+                "wrap": True,
+            },
         ],
     }
-    if link:
-        content["actions"] = [{"type": "Action.OpenUrl", "title": "Runbook", "url": link}]
+    actions = [{"type": "Action.OpenUrl", "title": k, "url": v} for k, v in m.buttons()]
+    if actions:
+        content["actions"] = actions
     return {
         "type": "message",
         "attachments": [
@@ -79,37 +73,43 @@ def adaptive_card(n: Notification) -> dict[str, Any]:
     }
 
 
-def message_card(n: Notification) -> dict[str, Any]:
-    """A legacy connector MessageCard."""
-    link = runbook(lead_alert(n))
+def message_card(n: Notification, base: str = "") -> dict[str, Any]:
+    """A legacy connector MessageCard (``base``: the service's external URL)."""
+    m = chat_message(n, base)
     card: dict[str, Any] = {
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
-        "themeColor": COLOR["resolved"] if n.status == "resolved" else COLOR[n.severity],
-        "summary": title(n),
-        "title": title(n),
+        "themeColor": COLOR["resolved"] if m.resolved else COLOR[m.severity],
+        "summary": m.title,
+        "title": m.title,
         "sections": [
             {
-                "activityTitle": summary(lead_alert(n)),
-                "facts": [{"name": k, "value": v} for k, v in _facts(n)],
-                "text": "\n\n".join(_lines(n)),
+                "activityTitle": m.summary,
+                "facts": [{"name": k, "value": v} for k, v in _facts(m)],
+                "text": "\n\n".join(m.lines()),
                 "markdown": False,
             }
         ],
     }
-    if link:
-        target = {"os": "default", "uri": link}
-        card["potentialAction"] = [{"@type": "OpenUri", "name": "Runbook", "targets": [target]}]
+    actions = [
+        {"@type": "OpenUri", "name": k, "targets": [{"os": "default", "uri": v}]}
+        for k, v in m.buttons()
+    ]
+    if actions:
+        card["potentialAction"] = actions
     return card
 
 
 class TeamsReceiver:
     """Posts a card to a Teams incoming webhook."""
 
-    def __init__(self, name: str, config: TeamsConfig, client: httpx.Client) -> None:
+    def __init__(
+        self, name: str, config: TeamsConfig, client: httpx.Client, external_url: str = ""
+    ) -> None:
         self.name = name
         self.config = config
         self._client = client
+        self._external_url = external_url
         self._url = config.url.get_secret_value()
         self._target = f"{name} ({http.mask_url(self._url, secret=True)})"
 
@@ -120,7 +120,8 @@ class TeamsReceiver:
         """POST the card; 2xx or a delivery error."""
         if n.status == "resolved" and not self.config.send_resolved:
             return
-        body = adaptive_card(n) if self.config.card == "adaptive" else message_card(n)
+        card = adaptive_card if self.config.card == "adaptive" else message_card
+        body = card(n, self._external_url)
         http.post(
             self._client,
             self._url,
