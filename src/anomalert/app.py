@@ -136,7 +136,7 @@ class App:
         self.metrics = SelfMetrics()
         self.http = http or httpx.Client(timeout=10.0)
         self.receivers = receivers or build_receivers(
-            config.receivers, self.http, external_url=config.server.external_url
+            config.receivers, self.http, external_url=config.server.link_base
         )
         self.outbox = Outbox(store, self.receivers, config.delivery)
         self.detector = StreamDetector(

@@ -64,8 +64,17 @@ class ServerConfig(StrictModel):
     max_sample_age: Duration = 3600.0
     #: ... or further in the future than this (clock skew).
     max_sample_future: Duration = 300.0
-    #: The URL people reach the service at (links in notifications).
-    external_url: str = "http://127.0.0.1:8080"
+    #: The URL people reach the service at (links in notifications); unset, the address it
+    #: listens on (``http://host:port``, so ``anomalert run --port`` moves the links too).
+    external_url: str | None = None
+
+    @property
+    def link_base(self) -> str:
+        """Where notification links point: ``external_url``, else the listening address."""
+        if self.external_url is not None:
+            return self.external_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def tokens_configured(self) -> bool:

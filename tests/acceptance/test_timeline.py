@@ -147,7 +147,7 @@ def test_an_anomaly_notifies_once_grouped_then_resolves(tmp_path: Path) -> None:
             a["labels"]["metric"]: a["generatorURL"] for a in tl.received["team"][0][1]["alerts"]
         }
         for a in alerts:
-            path = links[a["metric"]].removeprefix(tl.config.server.external_url)
+            path = links[a["metric"]].removeprefix(tl.config.server.link_base)
             r = tl.api.get(path, follow_redirects=False)
             assert (r.status_code, r.headers["location"]) == (303, f"../{a['id']}")
 
