@@ -60,13 +60,16 @@ def live_demo(
     days: Annotated[
         int, typer.Option(min=9, help="Days to simulate (a week of history, then incidents).")
     ] = 14,
+    step: Annotated[
+        int, typer.Option(min=10, help="Seconds between samples of the generated scenario.")
+    ] = 60,
 ) -> None:
     """Start the service on the demo scenario, replayed in accelerated time (make run)."""
     from anomalert.demo.live import run_live_demo
     from anomalert.logs import setup_logging
 
     setup_logging(json_lines=False, level=30)
-    run_live_demo(folder, port=port, speed=speed, days=days)
+    run_live_demo(folder, port=port, speed=speed, days=days, step=step)
 
 
 @app.command()

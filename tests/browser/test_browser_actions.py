@@ -69,14 +69,25 @@ def spike(start_min: int, t0: float, value: float = 2000.0) -> list[dict[str, An
     return [sample(t0 - 60.0 * m, value, metric) for metric in (METRIC, CONTROL) for m in minutes]
 
 
-def firing_of(sink: Sink, metric: str = METRIC) -> list[dict[str, Any]]:
-    """The firing alerts of one series the webhook heard about, every time it did."""
+def firing_of(sink: Sink, metric: str = METRIC, status: str = "firing") -> list[dict[str, Any]]:
+    """The alerts of one series the webhook heard about in that state, every time it did."""
     return [
         a
         for body in sink.bodies()
         for a in body["alerts"]
-        if a["status"] == "firing" and a["labels"].get("metric") == metric
+        if a["status"] == status and a["labels"].get("metric") == metric
     ]
+
+
+def wait_resolved_heard(g: Guarded, times: int) -> None:
+    """Until every alert resolved and the control's resolve went out for the ``times``-th
+    time: a new episode fired before its group heard the resolve would be deduplicated."""
+    wait_until(lambda: not firing(g), 15.0, "the resolves")
+    wait_until(
+        lambda: len(firing_of(g.sink, CONTROL, "resolved")) >= times,
+        15.0,
+        "the resolve notification",
+    )
 
 
 def firing(g: Guarded) -> list[dict[str, Any]]:
@@ -177,7 +188,7 @@ def test_a_silence_from_the_alert_page_mutes_the_next_notification(
     for minute in range(35, 20, -1):  # a request a minute: the last calm point comes last
         push(g.svc, calm(minute, minute - 1, g.t0, seed=minute))
 
-    wait_until(lambda: not firing(g), 15.0, "the resolves")
+    wait_resolved_heard(g, 1)
     heard = {m: len(firing_of(g.sink, m)) for m in (METRIC, CONTROL)}
     push(g.svc, spike(19, g.t0))
     wait_until(lambda: len(firing_of(g.sink, CONTROL)) > heard[CONTROL], 15.0, "the control")
@@ -202,7 +213,7 @@ def test_the_audit_flags_the_series_that_kept_notifying(page: Page, guarded: Gua
     g = guarded
     for minute in range(14, 9, -1):
         push(g.svc, calm(minute, minute - 1, g.t0, seed=minute))
-    wait_until(lambda: not firing(g), 15.0, "the resolves")
+    wait_resolved_heard(g, 2)
     before = len(firing_of(g.sink, CONTROL))
     push(g.svc, spike(9, g.t0, 50_000.0))  # higher: the engine has seen two spikes already
     wait_until(lambda: len(firing_of(g.sink, CONTROL)) > before, 15.0, "the third notification")

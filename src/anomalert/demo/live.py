@@ -69,17 +69,18 @@ def run_live_demo(
     port: int = 8080,
     speed: float = DEFAULT_SPEED,
     days: int = 14,
+    step: int = 60,
 ) -> None:
     """Generate the scenario, start the service, feed it; serve until interrupted.
 
-    ``days`` shortens the scenario (the dashboard's browser tests use 9: the week of
-    history and the first incident) so a test suite does not wait for the whole week.
+    ``days`` and ``step`` (seconds between samples) shrink the scenario: the dashboard's
+    browser tests use 9 days at 300 s, so a test suite does not wait for the whole week.
     """
     from anomalert.demo.scenario import ScenarioSpec, generate
     from anomalert.demo.writer import write_scenario
 
     console = Console(stderr=True)
-    write_scenario(generate(ScenarioSpec(days=days)), folder / "scenario")
+    write_scenario(generate(ScenarioSpec(days=days, step_seconds=step)), folder / "scenario")
     data = load_scenario(folder / "scenario")
     config = demo_config()
     db = folder / "anomalert.db"

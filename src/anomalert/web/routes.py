@@ -27,12 +27,25 @@ def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLR
     """Render one page shell with what every page needs (service clock, token policy)."""
     app = get_app(request)
     context = {
+        "root": relative_root(request.url.path),
         "now": app.clock.now(),
         "tokens": app.config.server.tokens_configured,
         "version": __version__,
         **values,
     }
     return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def relative_root(path: str) -> str:
+    """The way back to the dashboard's root from this page, as a relative URL.
+
+    Links, files and API calls all start from it, so the dashboard works unchanged behind a
+    proxy that serves it under a path prefix (``https://example.com/anomalert/``).
+
+    >>> relative_root("/"), relative_root("/services"), relative_root("/alerts/7")
+    ('./', './', '../')
+    """
+    return "../" * (path.count("/") - 1) or "./"
 
 
 def not_found(request: Request, what: str) -> HTMLResponse:

@@ -1,6 +1,6 @@
 // "Explain this alert": what, where, how bad, since when, what changed, what to do; actions.
 import {
-  act, age, api, duration, el, flash, now, score, seconds, severityBadge, stateBadge, when,
+  act, age, api, duration, el, flash, link, now, score, seconds, severityBadge, stateBadge, when,
 } from "./common.js";
 import { drawChart } from "./chart.js";
 
@@ -63,7 +63,7 @@ function groupRow(a) {
     "tr", {},
     el("td", {}, severityBadge(a.severity)),
     el("td", {}, stateBadge(a)),
-    el("td", {}, el("a", { href: `/alerts/${a.id}` }, `${a.service} \u00b7 ${a.metric || a.labels.alertname}`)),
+    el("td", {}, el("a", { href: link(`/alerts/${a.id}`) }, `${a.service} \u00b7 ${a.metric || a.labels.alertname}`)),
     el("td", { class: "num" }, score(a.score)),
     el("td", {}, a.reason),
     el("td", { class: "nowrap" }, when(a.starts_at)),
@@ -90,7 +90,7 @@ function render(a) {
   alert = a;
   document.title = `${a.severity} ${a.service} ${a.metric || ""} · anomalert`;
   document.getElementById("title").replaceChildren(
-    el("a", { href: `/services/${encodeURIComponent(a.service)}` }, a.service), " \u00b7 ", a.metric || a.labels.alertname || "alert",
+    el("a", { href: link(`/services/${encodeURIComponent(a.service)}`) }, a.service), " \u00b7 ", a.metric || a.labels.alertname || "alert",
   );
   document.getElementById("facts").replaceChildren(...facts(a).filter((x) => x !== null));
   document.getElementById("reason").textContent = a.reason || "(no reason given)";
@@ -185,7 +185,7 @@ silenceForm.addEventListener("submit", async (ev) => {
   const out = await act(() => api("/api/v2/silences", { method: "POST", body }), (r) => `Silence ${r.silenceID} created for ${duration(secs)}.`);
   if (out) {
     silenceForm.hidden = true;
-    document.getElementById("action-result").replaceChildren("Silence created: ", el("a", { href: "/silences" }, "see the silences"));
+    document.getElementById("action-result").replaceChildren("Silence created: ", el("a", { href: link("/silences") }, "see the silences"));
     await load();
   }
 });

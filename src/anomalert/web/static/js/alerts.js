@@ -1,5 +1,5 @@
 // The alerts list: filters and the keyset page live in the URL; refreshed every 10 s.
-import { age, api, el, flash, score, severityBadge, stateBadge, when } from "./common.js";
+import { age, api, el, flash, score, severityBadge, stateBadge, when, link } from "./common.js";
 
 const FILTERS = ["state", "service", "severity", "mode", "search"];
 const PAGE = Math.min(Math.max(Number(new URLSearchParams(location.search).get("limit")) || 50, 1), 500);
@@ -34,13 +34,13 @@ function query(extra = {}) {
 }
 
 function row(a) {
-  const href = `/alerts/${a.id}`;
+  const href = link(`/alerts/${a.id}`);
   return el(
     "tr",
     { class: `sev-row-${a.severity}`, dataset: { id: a.id } },
     el("td", {}, severityBadge(a.severity)),
     el("td", {}, stateBadge(a)),
-    el("td", {}, el("a", { href: `/services/${encodeURIComponent(a.service)}` }, a.service)),
+    el("td", {}, el("a", { href: link(`/services/${encodeURIComponent(a.service)}`) }, a.service)),
     el("td", {}, el("a", { href }, a.metric || a.labels.alertname || "")),
     el("td", { class: "num" }, score(a.score)),
     el("td", {}, a.mode),
@@ -60,10 +60,10 @@ async function load() {
     document.getElementById("empty").hidden = data.alerts.length > 0;
     const older = document.getElementById("older");
     older.hidden = data.next === null;
-    if (data.next !== null) older.href = `/?${query({ before: data.next })}`;
+    if (data.next !== null) older.href = link(`/?${query({ before: data.next })}`);
     const newest = document.getElementById("newest");
     newest.hidden = !params.get("before");
-    newest.href = `/?${query()}`;
+    newest.href = link(`/?${query()}`);
     document.getElementById("refreshed").textContent =
       `${data.alerts.length}${data.next !== null ? "+" : ""} shown · refreshed ${new Date().toLocaleTimeString()}`;
   } catch (e) {

@@ -1,5 +1,5 @@
 // Weekly audit: groups of alerts, noisy ones first and highlighted, with the suggestion.
-import { api, badge, el, flash, when } from "./common.js";
+import { api, badge, el, flash, when, link } from "./common.js";
 
 const params = new URLSearchParams(location.search);
 const form = document.getElementById("period");
@@ -13,8 +13,8 @@ function row(g) {
   const search = new URLSearchParams({ service: g.service, search: g.metric || g.alertname });
   return el(
     "tr", { class: g.noisy ? "noisy" : "", dataset: { service: g.service, metric: g.metric || "" } },
-    el("td", {}, el("a", { href: `/services/${encodeURIComponent(g.service)}` }, g.service)),
-    el("td", {}, el("a", { href: `/?${search}` }, g.metric || "")),
+    el("td", {}, el("a", { href: link(`/services/${encodeURIComponent(g.service)}`) }, g.service)),
+    el("td", {}, el("a", { href: link(`/?${search}`) }, g.metric || "")),
     el("td", {}, g.alertname, g.noisy ? [" ", badge("noisy", "sev-P2")] : null),
     el("td", { class: "num" }, g.alerts),
     el("td", { class: "num" }, g.notified),

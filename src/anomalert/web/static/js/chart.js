@@ -122,7 +122,9 @@ export function drawChart(box, context, start, events = []) {
     const ex = inside ? x(Math.min(ev.t, t1)) : M.left;
     const g = svg("g", { class: `event-marker ${inside ? "" : "before"}` });
     g.append(svg("line", { x1: ex, x2: ex, y1: M.top, y2: H - M.bottom }));
-    g.append(svg("text", { x: ex + 4, y: M.top + 12 }, inside ? ev.label : `\u25c2 ${ev.label}`));
+    const right = ex > W * 0.65; // near the right edge the label goes on the line's left
+    const label = inside ? ev.label : `\u25c2 ${ev.label}`;
+    g.append(svg("text", { x: right ? ex - 4 : ex + 4, y: M.top + 12, "text-anchor": right ? "end" : "start" }, label));
     g.append(svg("title", {}, ev.title || ev.label));
     root.append(g);
   }

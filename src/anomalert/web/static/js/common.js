@@ -2,6 +2,12 @@
 // times relative to the service's clock, and a tiny element builder (no innerHTML).
 
 const TOKEN_KEY = "anomalert.adminToken";
+const ROOT = document.body.dataset.root || "/";
+
+/** A dashboard or API path ("/alerts/7") relative to this page, so a proxy prefix is kept. */
+export function link(path) {
+  return ROOT + path.replace(/^\//, "");
+}
 const serverNow = Number(document.body.dataset.now || Date.now() / 1000);
 const skew = serverNow - Date.now() / 1000;
 export const tokensConfigured = document.body.dataset.tokens === "yes";
@@ -28,7 +34,7 @@ export async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && token()) headers.Authorization = `Bearer ${token()}`;
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(link(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   let data = null;
   try {
     data = await r.json();

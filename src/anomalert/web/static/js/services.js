@@ -1,5 +1,5 @@
 // Services: mode and its admin switch, per-metric threshold and why, volume, precision.
-import { act, api, badge, el, flash, score, when } from "./common.js";
+import { act, api, badge, el, flash, score, when, link } from "./common.js";
 
 const root = document.getElementById("services");
 const only = root.dataset.service;
@@ -96,7 +96,7 @@ function card(svc) {
     "section", { class: "card service", dataset: { service: svc.name } },
     el(
       "div", { class: "service-head" },
-      el("h2", {}, el("a", { href: `/services/${encodeURIComponent(svc.name)}` }, svc.name)),
+      el("h2", {}, el("a", { href: link(`/services/${encodeURIComponent(svc.name)}`) }, svc.name)),
       badge(svc.mode, `mode-${svc.mode}`),
       svc.mode !== svc.configured_mode ? el("span", { class: "muted" }, `configured: ${svc.configured_mode}`) : null,
       el("span", { class: "muted" }, changed),
@@ -106,7 +106,7 @@ function card(svc) {
       "div", { class: "kv" },
       el("span", {}, "criticality ", el("strong", {}, svc.criticality)),
       el("span", {}, "depends on ", el("strong", {}, svc.depends_on.length ? svc.depends_on.join(", ") : "nothing")),
-      el("span", {}, "alerts ", el("a", { href: `/?service=${encodeURIComponent(svc.name)}` }, el("strong", {}, `${svc.alerts.total}`)), ` (${svc.alerts.firing} firing, ${svc.alerts.last_7d} in 7 days)`),
+      el("span", {}, "alerts ", el("a", { href: link(`/?service=${encodeURIComponent(svc.name)}`) }, el("strong", {}, `${svc.alerts.total}`)), ` (${svc.alerts.firing} firing, ${svc.alerts.last_7d} in 7 days)`),
       el("span", { class: "precision" }, "precision from feedback: ", el("strong", {}, precision(svc.feedback))),
     ),
     volumeChart(svc.volume || []),

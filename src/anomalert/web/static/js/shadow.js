@@ -1,5 +1,5 @@
 // Shadow-mode report (per service) and the labelled incidents it is measured against.
-import { act, api, badge, el, flash, when } from "./common.js";
+import { act, api, badge, el, flash, when, link } from "./common.js";
 
 const params = new URLSearchParams(location.search);
 const period = document.getElementById("period");
@@ -20,7 +20,7 @@ function serviceRow(s) {
   const lead = s.median_lead_time_minutes;
   return el(
     "tr", { dataset: { service: s.service }, class: s.ready ? "ready" : "" },
-    el("td", {}, el("a", { href: `/services/${encodeURIComponent(s.service)}` }, s.service)),
+    el("td", {}, el("a", { href: link(`/services/${encodeURIComponent(s.service)}`) }, s.service)),
     el("td", {}, badge(s.mode, `mode-${s.mode}`)),
     el("td", { class: "num" }, num(s.alerts)),
     el("td", { class: "num" }, num(s.would_page)),
