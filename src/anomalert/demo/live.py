@@ -109,7 +109,7 @@ def run_live_demo(
                 started[0] = True
                 console.print(
                     f"history learned; now playing the incident week at {speed:.0f}x. "
-                    f"Alerts: http://{host}:{port}/api/v1/alerts  metrics: /metrics"
+                    f"Dashboard: http://{host}:{port}/  API: /api/v1/alerts  metrics: /metrics"
                 )
             pacer(t)
 
