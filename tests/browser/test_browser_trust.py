@@ -126,3 +126,31 @@ def test_not_helpful_raises_the_threshold_shown_on_the_service_page(page: Page, 
     assert "not-helpful" in after["explanation"]
     expect(row.locator("button.reset")).to_be_enabled()
     expect(page.locator(".service .precision")).to_contain_text("not helpful")
+
+
+def test_silences_are_created_listed_and_expired(page: Page, demo: Demo) -> None:
+    page.goto(demo.url + "/silences")
+    form = page.locator("#new-silence")
+    form.locator("[name=mname]").fill("service")
+    form.locator("[name=mvalue]").fill("db")
+    page.click("#add-matcher")
+    form.locator("[name=mname]").nth(1).fill("metric")
+    form.locator("[name=mop]").nth(1).select_option("=~")
+    form.locator("[name=mvalue]").nth(1).fill("latency_.*")
+    form.locator("[name=comment]").fill("failover drill")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#flash.ok")).to_contain_text("created")
+    row = page.locator("#current tr", has_text="failover drill")
+    expect(row).to_contain_text('service="db", metric=~"latency_.*"')
+    expect(row.locator(".badge")).to_have_text("active")
+    (made,) = (s for s in demo.get("/api/v2/silences") if s["comment"] == "failover drill")
+    assert made["matchers"][1] == {
+        "name": "metric",
+        "value": "latency_.*",
+        "isRegex": True,
+        "isEqual": True,
+    }
+    row.locator("button", has_text="Expire").click()
+    expect(page.locator("#flash.ok")).to_have_text("Silence expired.")
+    expect(page.locator("#expired tr", has_text="failover drill")).to_be_visible()
+    assert demo.get(f"/api/v2/silence/{made['id']}")["status"]["state"] == "expired"

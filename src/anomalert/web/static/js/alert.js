@@ -6,6 +6,7 @@ import { drawChart } from "./chart.js";
 
 const id = Number(document.getElementById("alert").dataset.id);
 const SILENCE_LABELS = ["service", "metric", "alertname"];
+const SHOWN_EVENTS = 3;
 let alert = null;
 
 function facts(a) {
@@ -107,8 +108,22 @@ function render(a) {
     el("span", { class: "key spike" }, "alert start"),
   );
   const list = document.getElementById("events");
+  // The nearest changes first; the rest behind a toggle, so the actions stay above the fold.
+  const nearest = [...a.events].sort((x, y) => Math.abs(x.minutes_before) - Math.abs(y.minutes_before));
+  const items = nearest.map(eventItem);
+  items.slice(SHOWN_EVENTS).forEach((li) => li.classList.add("more"));
+  if (items.length > SHOWN_EVENTS) {
+    items.push(el("li", { class: "toggle" }, el("button", {
+      type: "button",
+      onclick: (ev) => {
+        list.classList.add("all");
+        ev.target.closest("li").remove();
+      },
+    }, `${items.length - SHOWN_EVENTS} more change${items.length - SHOWN_EVENTS === 1 ? "" : "s"}`)));
+  }
+  list.classList.remove("all");
   list.replaceChildren(
-    ...(a.events.length ? a.events.map(eventItem) : [el("li", { class: "muted" }, "No deployment or config change of this service in the two hours before.")]),
+    ...(items.length ? items : [el("li", { class: "muted" }, "No deployment or config change of this service in the two hours before.")]),
   );
   const rb = document.getElementById("runbook");
   rb.replaceChildren(a.runbook_url ? el("a", { href: a.runbook_url, rel: "noopener", target: "_blank" }, "Open the runbook") : "No runbook configured for this service.");
