@@ -7,6 +7,7 @@ import { drawChart } from "./chart.js";
 const id = Number(document.getElementById("alert").dataset.id);
 const SILENCE_LABELS = ["service", "metric", "alertname"];
 const SHOWN_EVENTS = 3;
+const REFRESH_MS = 15000;
 let alert = null;
 
 function facts(a) {
@@ -206,3 +207,7 @@ silenceForm.addEventListener("submit", async (ev) => {
 });
 
 load();
+// A firing alert changes (severity, acknowledgement, notifications): keep the page current.
+setInterval(() => {
+  if (alert && alert.state === "firing" && !document.hidden) load();
+}, REFRESH_MS);
