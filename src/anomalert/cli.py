@@ -224,7 +224,11 @@ def run(
         )
         raise typer.Exit(EXIT_BAD_INPUT)
     setup_logging()
-    serve(build(cfg, db), host, port or cfg.server.port)
+    # The listening address is part of the config from here on: links in notifications
+    # (server.external_url unset) point where the service really listens.
+    server = cfg.server.model_copy(update={"host": host, "port": port or cfg.server.port})
+    cfg = cfg.model_copy(update={"server": server})
+    serve(build(cfg, db), server.host, server.port)
 
 
 # The reports (shadow-mode readiness, weekly audit) and labelled incidents: anomalert/report/cli.py.

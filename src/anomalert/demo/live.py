@@ -83,6 +83,8 @@ def run_live_demo(
     write_scenario(generate(ScenarioSpec(days=days, step_seconds=step)), folder / "scenario")
     data = load_scenario(folder / "scenario")
     config = demo_config()
+    server = config.server.model_copy(update={"host": host, "port": port})
+    config = config.model_copy(update={"server": server})  # links point where it listens
     db = folder / "anomalert.db"
     for leftover in folder.glob("anomalert.db*"):
         leftover.unlink()  # a fresh demo every time
@@ -91,7 +93,7 @@ def run_live_demo(
         config.receivers,
         httpx.Client(timeout=10.0),
         stream=sys.stdout,
-        external_url=config.server.external_url,
+        external_url=config.server.link_base,
     )
     app = App(config, store, clock=EventClock(), receivers=receivers)
     first = min((i.start.timestamp() for i in data.incidents), default=0.0)
