@@ -19,7 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure-system-packages.sh
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -5,6 +5,9 @@ starts once per session with a shortened scenario, and the tests wait until its 
 finished, so every test reads the same settled data. Each test gets a fresh page whose
 console errors, warnings and uncaught exceptions fail the test, and leaves a screenshot in
 ``test-artifacts/screenshots/<test>.png`` for people to look at.
+
+Tests do not depend on each other's order: under xdist each worker that runs them starts its
+own services.
 """
 
 from __future__ import annotations
@@ -47,15 +50,6 @@ class Demo:
         r = httpx.get(self.url + path, params=params, timeout=10.0)
         assert r.status_code == 200, r.text
         return r.json()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One xdist worker runs every browser test (``make test`` passes ``--dist loadgroup``),
-    so the demo service starts once, not once per worker."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session", autouse=True)

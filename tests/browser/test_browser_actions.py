@@ -2,8 +2,9 @@
 
 The service has admin tokens configured, a real webhook receiver, and a wall-clock timeline
 of samples stamped minutes ago (as tests/acceptance/test_run_process.py does), so that a new
-episode of the same series can fire within seconds and show whether it was muted. The tests
-run in file order on one module-scoped service: the audit test builds on the silence test.
+episode of the same series can fire within seconds and show whether it was muted. The token
+test acts on an alert of another service ("search", its own notification group), so either
+test may run first.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from tests.support.service import Service, anomalert_run, service_config, write_
 ADMIN = "admin-tok-3c9e51"
 WRITE = "write-tok-77a0d2"
 SERVICE, METRIC = "checkout", "latency_p99_ms"
+#: The token test's service: an alert of its own, acknowledged without quieting checkout.
+OTHER = "search"
 #: The same timeline on a series the silence does not match: it must notify, as a control.
 CONTROL = "latency_p50_ms"
 REFUSED = r"status of 40[13]"  # the browser's own console line for a refused request
@@ -69,13 +72,17 @@ def spike(start_min: int, t0: float, value: float = 2000.0) -> list[dict[str, An
     return [sample(t0 - 60.0 * m, value, metric) for metric in (METRIC, CONTROL) for m in minutes]
 
 
-def firing_of(sink: Sink, metric: str = METRIC, status: str = "firing") -> list[dict[str, Any]]:
+def firing_of(
+    sink: Sink, metric: str = METRIC, status: str = "firing", service: str = SERVICE
+) -> list[dict[str, Any]]:
     """The alerts of one series the webhook heard about in that state, every time it did."""
     return [
         a
         for body in sink.bodies()
         for a in body["alerts"]
-        if a["status"] == status and a["labels"].get("metric") == metric
+        if a["status"] == status
+        and a["labels"].get("metric") == metric
+        and a["labels"].get("service") == service
     ]
 
 
@@ -91,10 +98,9 @@ def wait_resolved_heard(g: Guarded, times: int) -> None:
 
 
 def firing(g: Guarded) -> list[dict[str, Any]]:
-    """The alerts firing now."""
-    rows: list[dict[str, Any]] = g.svc.get("/api/v1/alerts", params={"state": "firing"}).json()[
-        "alerts"
-    ]
+    """Checkout's alerts firing now."""
+    params = {"state": "firing", "service": SERVICE}
+    rows: list[dict[str, Any]] = g.svc.get("/api/v1/alerts", params=params).json()["alerts"]
     return rows
 
 
@@ -116,9 +122,16 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guarded]:
         config = write_config(tmp / "config.yaml", mapping)
         with anomalert_run(config, tmp / "service.log", db=f"sqlite:///{tmp / 'a.db'}") as svc:
             t0 = time.time()
-            push(svc, calm(300, 40, t0, seed=7) + spike(40, t0))
-            wait_until(lambda: bool(firing_of(sink)), 15.0, "the first notification")
-            alerts = svc.get("/api/v1/alerts", params={"state": "firing"}).json()["alerts"]
+            first = calm(300, 40, t0, seed=7) + spike(40, t0)
+            other = [{**x, "labels": {"service": OTHER}} for x in first if x["metric"] == METRIC]
+            push(svc, first + other)
+            wait_until(
+                lambda: bool(firing_of(sink) and firing_of(sink, service=OTHER)),
+                15.0,
+                "the first notifications",
+            )
+            params = {"state": "firing", "service": SERVICE}
+            alerts = svc.get("/api/v1/alerts", params=params).json()["alerts"]
             alert = next(a for a in alerts if a["metric"] == METRIC)
             yield Guarded(svc, sink, alert, t0)
 
@@ -128,9 +141,10 @@ def test_reading_works_without_a_token_and_actions_ask_for_it(
 ) -> None:
     console.allow(REFUSED)
     url = guarded.svc.url
+    (alert,) = guarded.svc.get("/api/v1/alerts", params={"service": OTHER}).json()["alerts"]
     page.goto(url + "/")
-    expect(page.locator("#alerts tbody tr")).to_have_count(2)
-    page.goto(url + f"/alerts/{guarded.alert['id']}")
+    expect(page.locator(f"#alerts tbody tr[data-id='{alert['id']}']")).to_be_visible()
+    page.goto(url + f"/alerts/{alert['id']}")
     expect(page.locator("#chart #band")).to_be_attached()
     expect(page.locator("#token-input")).to_have_attribute("placeholder", "needed for actions")
     # no token: refused, and the page says what to do
@@ -138,21 +152,22 @@ def test_reading_works_without_a_token_and_actions_ask_for_it(
     flash = page.locator("#flash.error")
     expect(flash).to_contain_text("needs the admin token")
     expect(flash).to_contain_text("admin token")
-    assert (
-        guarded.svc.get(f"/api/v1/alerts/{guarded.alert['id']}").json()["acknowledged_at"] is None
-    )
+    assert guarded.svc.get(f"/api/v1/alerts/{alert['id']}").json()["acknowledged_at"] is None
     # a wrong token: refused as such
     page.fill("#token-input", "not-the-token")
     page.click("#token-form button")
     page.click("#btn-helpful")
     expect(page.locator("#flash.error")).to_contain_text("not accepted")
-    # the admin token: done (feedback, not an ack: an ack would quiet the group for the
-    # silence test that follows)
+    # the admin token: done
     page.fill("#token-input", ADMIN)
     page.click("#token-form button")
     page.click("#btn-helpful")
     expect(page.locator("#flash.ok")).to_contain_text("Feedback recorded")
     expect(page.locator("#history")).to_contain_text("marked helpful")
+    page.click("#btn-ack")
+    expect(page.locator("#flash.ok")).to_have_text("Acknowledged.")
+    expect(page.locator("#facts")).to_contain_text("acknowledged by dashboard")
+    expect(page.locator("#btn-ack")).to_be_disabled()
     page.reload()  # the token stays in this browser
     assert page.input_value("#token-input") == ADMIN
 
@@ -160,6 +175,7 @@ def test_reading_works_without_a_token_and_actions_ask_for_it(
 def test_a_silence_from_the_alert_page_mutes_the_next_notification(
     page: Page, guarded: Guarded
 ) -> None:
+    """Then the audit: one timeline, so the test stands alone on any xdist worker."""
     g, alert = guarded, guarded.alert
     page.goto(g.svc.url + f"/alerts/{alert['id']}")
     page.fill("#token-input", ADMIN)
@@ -205,12 +221,12 @@ def test_a_silence_from_the_alert_page_mutes_the_next_notification(
     expect(page.locator(f"#current tr[data-id='{silence['id']}']")).to_contain_text(
         f'metric="{METRIC}"'
     )
+    audit_flags_the_series_that_kept_notifying(page, g)
 
 
-def test_the_audit_flags_the_series_that_kept_notifying(page: Page, guarded: Guarded) -> None:
-    """After the silence test: the control series fires a third time, nobody acknowledges it,
-    so the weekly audit calls it noisy and suggests a change."""
-    g = guarded
+def audit_flags_the_series_that_kept_notifying(page: Page, g: Guarded) -> None:
+    """The control series fires a third time, nobody acknowledges it: the weekly audit calls
+    it noisy and suggests a change."""
     for minute in range(14, 9, -1):
         push(g.svc, calm(minute, minute - 1, g.t0, seed=minute))
     wait_resolved_heard(g, 2)
