@@ -126,6 +126,12 @@ def test_not_helpful_raises_the_threshold_shown_on_the_service_page(page: Page, 
     assert "not-helpful" in after["explanation"]
     expect(row.locator("button.reset")).to_be_enabled()
     expect(page.locator(".service .precision")).to_contain_text("not helpful")
+    # an admin's reset: back to the configured threshold, earlier feedback no longer counts
+    row.locator("button.reset").click()
+    expect(page.locator("#flash.ok")).to_have_text(f"Sensitivity of payments {metric} reset.")
+    reset = shown()
+    assert reset["threshold"] == reset["base_threshold"] and reset["reset_at"] is not None
+    expect(page.locator(f"tr[data-metric='{metric}'] .explain")).to_have_text(reset["explanation"])
 
 
 def test_silences_are_created_listed_and_expired(page: Page, demo: Demo) -> None:
