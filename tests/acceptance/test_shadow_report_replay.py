@@ -29,7 +29,8 @@ def test_shadow_report_finds_the_demo_incident_from_real_alerts(tmp_path: Path) 
     spec = ScenarioSpec(days=10, incidents=DEFAULT_INCIDENTS[:2])
     folder = write_scenario(generate(spec), tmp_path / "scenario")
     doc = yaml.safe_load(DEMO_CONFIG.read_text())
-    doc["services"]["checkout"]["mode"] = "shadow"
+    for name, service in doc["services"].items():  # checkout alone in shadow mode
+        service["mode"] = "shadow" if name == "checkout" else "alerting"
     doc["storage"]["url"] = f"sqlite:///{tmp_path / 'state.db'}"
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(doc))
     config = load_config(tmp_path / "config.yaml")

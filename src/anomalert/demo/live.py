@@ -120,7 +120,27 @@ def run_live_demo(
         except Exception:
             log.exception("demo feed failed")
             return
-        console.print("demo data finished; the service keeps running (Ctrl-C to stop)")
+        # The on-call labels the week's incidents afterwards: the shadow-mode report
+        # (/reports/shadow) compares the shadow service's would-be pages with them.
+        with app.lock:
+            store.add_labelled_incidents(
+                [
+                    {
+                        "external_id": i.id,
+                        "service": i.root_service,
+                        "title": i.type.replace("_", " "),
+                        "start": i.start.timestamp(),
+                        "end": i.end.timestamp(),
+                        "source": "scenario",
+                    }
+                    for i in data.incidents
+                ],
+                app.clock.now(),
+            )
+        console.print(
+            f"demo data finished; {len(data.incidents)} incidents labelled for the shadow "
+            "report; the service keeps running (Ctrl-C to stop)"
+        )
 
     feeder = threading.Thread(target=feed, name="demo-feed", daemon=True)
     serve(app, host, port, on_ready=feeder.start)

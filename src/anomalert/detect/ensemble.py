@@ -169,8 +169,13 @@ class Ensemble:
         if models is not None and comp is not None:
             self._follow_model_switch(t, comp, models)
 
+        # The band and kind come from the detector that flagged a point, so the reason and
+        # the chart agree where it matters; every calm point shows the first detector's
+        # (the rolling baseline's), so a chart of recent points draws one steady band
+        # instead of hopping between whichever detector happened to be least calm.
+        shown = winner * flagged
         pick = _Picker(
-            winner,
+            shown,
             [comp if comp is not None and d.deseasonalized else None for d in self.detectors],
         )
         band = [pick([getattr(f, name) for f in frames], shifted=True) for name in _BAND]
