@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from anomalert.detect.combine import columns_p, fisher
+from anomalert.detect.combine import ONE_COLUMN_SHARE, RowCalibration, columns_p, fisher
 from anomalert.detect.files import DRIFT_FILE, detect_path
 
 
@@ -19,7 +19,8 @@ def test_single_column_rows_keep_their_p_value() -> None:
 
 def test_one_far_column_is_bonferroni_corrected() -> None:
     p = np.array([[1e-6, 0.5, 0.5, 0.5]])
-    assert np.isclose(columns_p(p)[0], 2 * 4 * 1e-6)  # 4 columns asked, 2 looks
+    # 4 columns asked; one column alone gets ONE_COLUMN_SHARE of the error budget
+    assert np.isclose(columns_p(p)[0], 4 * 1e-6 / ONE_COLUMN_SHARE)
 
 
 def test_two_moderate_columns_beat_one_moderate_column() -> None:
@@ -32,6 +33,26 @@ def test_columns_without_opinion_are_not_counted() -> None:
     with_silent = columns_p(np.array([[1e-4, 1.0, 1.0, 1.0]]))[0]
     alone = columns_p(np.array([[1e-4]]))[0]
     assert np.isclose(with_silent, alone)
+
+
+def test_row_calibration_scales_up_a_source_whose_rows_fall_low_too_often() -> None:
+    cal = RowCalibration(n=2, level=1e-3, prior_rows=100.0)
+    scored = np.array([True, True])
+    for k in range(2000):
+        # source 0 starts a run below the level every 50 rows (20 times too often),
+        # source 1 never does
+        p0 = 1e-4 if k % 50 == 0 else 0.5
+        cal.correct(np.array([p0, 0.5]), scored)
+    out = cal.correct(np.array([1e-4, 1e-4]), scored)
+    assert 1e-3 < out[0] < 5e-3  # about 20 times the p-value
+    assert out[1] == 1e-4  # a well-behaved source is left alone (never scaled down)
+
+
+def test_row_calibration_ignores_rows_not_scored() -> None:
+    cal = RowCalibration(n=1, level=1e-3, prior_rows=100.0)
+    for _ in range(500):
+        cal.correct(np.array([1e-5]), np.array([False]))
+    assert cal.correct(np.array([1e-5]), np.array([True]))[0] == 1e-5
 
 
 def test_fisher_is_symmetric_and_below_each_input_when_both_are_small() -> None:

@@ -2,13 +2,22 @@
 
 Two kinds of evidence make a row unusual: one column far out, or several columns somewhat
 out at once (a server under strain moves CPU, load and network together). The first is the
-smallest p-value with a Bonferroni correction; the second is the k-th smallest, which under
-independence is at most ``C(m, k) * p_(k) ** k``. The row takes the better of k = 1 and 2
-(times 2 for having looked twice). The multivariate detectors' p-value, evidence of another
-kind (an unusual combination), joins by Fisher's method.
+smallest p-value with a Bonferroni correction; the second is the second smallest, which under
+independence is at most ``C(m, 2) * p_(2) ** 2``. The row takes the better of the two by a
+weighted Bonferroni correction: it spends ``ONE_COLUMN_SHARE`` (0.1 %) of its error budget
+on one column alone and the rest on two agreeing, so one column must be very far out to page
+by itself (one metric of a server jumping on its own is mostly routine), while agreement
+keeps nearly its full weight. The multivariate detectors' p-value, evidence of another kind
+(an unusual combination), joins by Fisher's method.
 
->>> round(float(columns_p(np.array([[1e-6, 0.5, 0.5]]))[0]), 8)
-6e-06
+Both ways of combining assume the columns independent, and a machine's columns are not: CPU,
+load and context switches move as one, so two "agreeing" columns are often one signal seen
+twice. ``RowCalibration`` checks the combined p-value against what each file's rows really
+do: if rows below ``level`` start (a run counts once) more often than ``level`` says, the
+file's p-values are scaled up by the ratio. Only too often is corrected, never too rarely.
+
+>>> float(columns_p(np.array([[1e-6, 0.5, 0.5]]))[0]) == 3e-6 / ONE_COLUMN_SHARE
+True
 >>> float(columns_p(np.array([[1e-3, 1e-3, 0.5]]))[0]) < 6e-3
 True
 >>> round(float(fisher(np.array([0.01]), np.array([0.01]))[0]), 5)
@@ -19,31 +28,73 @@ from __future__ import annotations
 
 import numpy as np
 
-from anomalert.detect.base import FloatArray
+from anomalert.detect.base import ArrayState, BoolArray, FloatArray
 
-#: Up to how many columns agreeing are looked for.
-MAX_AGREEING = 2
+#: Share of a row's error budget spent on one column alone (the rest on two agreeing).
+ONE_COLUMN_SHARE = 0.001
 
 
 def columns_p(p: FloatArray) -> FloatArray:
     """Row p-values from a (rows, columns) array of column p-values (1 = no opinion)."""
     m = np.maximum((p < 1.0).sum(axis=1), 1)
-    k_max = min(MAX_AGREEING, p.shape[1])
-    ordered = np.sort(p, axis=1) if k_max > 1 else p.min(axis=1, keepdims=True)
-    best = ordered[:, 0] * m
-    looks = 1
-    for k in range(2, k_max + 1):
-        usable = m >= k
-        combos = _choose(m, k)
-        best = np.where(usable, np.minimum(best, combos * ordered[:, k - 1] ** k), best)
-        looks = k
-    return np.minimum(best * np.where(m >= 2, looks, 1), 1.0)
+    if p.shape[1] == 1:
+        return np.minimum(p[:, 0], 1.0)
+    ordered = np.sort(p, axis=1)
+    one = ordered[:, 0] * m
+    two = _choose(m, 2) * ordered[:, 1] ** 2
+    both = np.minimum(one / ONE_COLUMN_SHARE, two / (1.0 - ONE_COLUMN_SHARE))
+    return np.minimum(np.where(m >= 2, both, one), 1.0)
 
 
 def fisher(a: FloatArray, b: FloatArray) -> FloatArray:
     """Fisher's combination of two independent p-values: q (1 - ln q) with q = a b."""
     q = np.maximum(a * b, 1e-300)
     return np.minimum(q * (1.0 - np.log(q)), 1.0)
+
+
+class RowCalibration(ArrayState):
+    """Per row source (a file): scale its row p-values up when they fall too low too often.
+
+    Keeps, decayed with a half-life of ``half_life`` rows and started from a prior of
+    ``prior_rows`` rows at the nominal rate, the number of rows scored and the number of runs
+    of rows whose p-value was below ``level``. Where the observed rate of such runs exceeds
+    ``level``, p-values are multiplied by the ratio (capped at 1). Causal: a row is corrected
+    with what the rows before it did, then counted.
+
+    >>> cal = RowCalibration(n=1, prior_rows=100.0)
+    >>> for _ in range(100):  # a run below the level every other row: 250 times too often
+    ...     _ = cal.correct(np.array([1e-4]), np.array([True]))
+    ...     _ = cal.correct(np.array([0.5]), np.array([True]))
+    >>> float(cal.correct(np.array([1e-4]), np.array([True]))[0]) > 1e-2
+    True
+    """
+
+    def __init__(
+        self,
+        n: int = 1,
+        level: float = 2e-3,
+        prior_rows: float = 1000.0,
+        half_life: float = 100_000.0,
+    ) -> None:
+        self.n = n
+        self.level = level
+        self.prior_rows = prior_rows
+        self.half_life = half_life
+        self.rows = np.full(n, prior_rows)
+        self.runs = np.full(n, prior_rows * level)
+        self.below = np.zeros(n, dtype=bool)
+
+    def correct(self, p: FloatArray, scored: BoolArray) -> FloatArray:
+        """The corrected p-values of one row per source; learns the rows that were scored."""
+        ratio = self.runs / (self.rows * self.level)
+        out = np.minimum(p * np.maximum(ratio, 1.0), 1.0)
+        decay = 0.5 ** (1.0 / self.half_life)
+        below = p < self.level
+        start = below & ~self.below
+        self.rows = np.where(scored, self.rows * decay + 1.0, self.rows)
+        self.runs = np.where(scored, self.runs * decay + start, self.runs)
+        self.below = np.where(scored, below, self.below)
+        return out
 
 
 def _choose(m: np.ndarray, k: int) -> FloatArray:

@@ -4,8 +4,9 @@ Files with the same number of numeric columns run together through one ``BatchEn
 row k of every file in the same tick (rows are the unit: each series keeps its own clock),
 so a folder of 43 NAB files costs about as many numpy calls as its longest file. A file's
 row score combines its columns and, for several columns, the multivariate detectors over
-them (``combine``: one column far out or two somewhat out, joined with the multivariate
-evidence by Fisher's method). ``is_anomaly`` marks where an alert fires: the row score
+them (``combine``: one column very far out or two somewhat out, joined with the multivariate
+evidence by Fisher's method, then checked against how often the file's rows really fall
+that low). ``is_anomaly`` marks where an alert fires: the row score
 reaches the default threshold and no row of the file did in the ``cooldown`` rows before, so
 one anomaly episode (a burst of high rows, or high rows with short gaps) is one alert, as a
 pager would see it.
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from anomalert.detect.calibrate import score_from_p
-from anomalert.detect.combine import columns_p, fisher
+from anomalert.detect.combine import RowCalibration, columns_p, fisher
 from anomalert.detect.drift import DriftEvent
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
 from anomalert.detect.reason import explain
@@ -97,6 +98,8 @@ def score_tables(
     )
     fidx = np.arange(files)
     episodes = Episodes(files, settings.cooldown)
+    # Several columns are combined as if independent; each file's rows check that (combine).
+    row_calibration = RowCalibration(files) if width > 1 else None
     for k in range(rows):
         t = np.repeat(t_pad[:, k], width)
         x = x_pad[:, k, :].reshape(n)
@@ -125,6 +128,8 @@ def score_tables(
             lo = np.where(use_group, g.lower, lo)
             hi = np.where(use_group, g.upper, hi)
             det = np.where(use_group, np.nan, det)
+        if row_calibration is not None:
+            row_p = row_calibration.correct(row_p, asked > 0)
         score = np.where(asked > 0, score_from_p(row_p), 0.0)
         out.score[:, k] = score
         above = (score >= settings.threshold) & (asked > 0)
