@@ -7,24 +7,15 @@ its FastAPI app through the ASGI test client; errors checked in the one shape.
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
-from anomalert.api.server import create_api
-from anomalert.app import App, EventClock
-from anomalert.config import parse_config
+from anomalert.app import App
 from anomalert.model import Alert, fingerprint
-from anomalert.store import Store
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
+from tests.support.api import ClientFactory, api_clients
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 H = 3600.0
@@ -37,28 +28,13 @@ CONFIG: dict[str, Any] = {
     "route": {"receiver": "out"},
 }
 
-Make = Callable[..., tuple[TestClient, App]]
+Make = ClientFactory
 
 
 @pytest.fixture
 def make(tmp_path: Path) -> Iterator[Make]:
-    opened: list[tuple[TestClient, App]] = []
-
-    def build(server: dict[str, Any] | None = None) -> tuple[TestClient, App]:
-        out = {"name": "out", "jsonl": {"path": str(tmp_path / "out.jsonl")}}
-        config = parse_config({**CONFIG, "server": server or {}, "receivers": [out]})
-        store = Store.open(f"sqlite:///{tmp_path}/r{len(opened)}.db")
-        http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
-        app = App(config, store, EventClock(NOW), http=http)
-        client = TestClient(create_api(app))
-        opened.append((client, app))
-        return client, app
-
-    yield build
-    for client, app in opened:
-        client.close()
-        app.http.close()
-        app.store.close()
+    with api_clients(tmp_path, CONFIG, NOW) as build:
+        yield build
 
 
 def assert_error(r: Any, status: int, field: str | None = None) -> str:
