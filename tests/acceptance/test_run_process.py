@@ -284,7 +284,10 @@ def test_sigkill_restart_keeps_history_and_resolves_the_alert(tmp_path: Path, si
         ready_series(svc)
         after = svc.get(f"/api/v1/alerts/{alert['id']}").json()
         for key in ("fingerprint", "labels", "annotations", "starts_at", "reason", "context"):
-            assert after[key] == before[key], key
+            got = after[key]
+            if key == "annotations":  # on a slow start it may have resolved as stale already
+                got = {k: v for k, v in got.items() if k != "stale"}
+            assert got == before[key], key
         assert after["history"][: len(before["history"])] == before["history"]
         assert {h["kind"] for h in before["history"]} >= {"state", "notification"}
         (sent,) = svc.get("/api/v1/outbox", params={"status": "sent"}).json()["items"]
