@@ -185,6 +185,28 @@ class Detector(ArrayState, ABC):
         level quickly; what is still valid (seasonal shape, scale) is kept.
         """
 
+    def grow(self, n: int) -> None:
+        # The resolution floor is the ensemble's, for the old n: it passes a new one.
+        self.__dict__.pop("_resolution", None)
+        super().grow(n)
+
+    def use_resolution(self, floor: FloatArray | None) -> None:
+        """Floor this detector's scale at ``floor`` per series (the data's resolution).
+
+        The ensemble passes ``resolution.Resolution.floor()`` of the raw values before each
+        tick; a detector on its own has none. Not state: the owner of the estimate passes it
+        again after a pickle or a grow.
+        """
+        if floor is not self.__dict__.get("_resolution"):
+            self._resolution = floor
+            self._forget()
+
+    def _scale_floor(self, level: FloatArray) -> FloatArray:
+        """``robust.scale_floor(level)``, raised to the resolution floor where there is one."""
+        from anomalert.detect.robust import scale_floor
+
+        return scale_floor(level, self.__dict__.get("_resolution"))
+
 
 class MultivariateDetector(Detector):
     """A detector over ``n`` groups of ``dim`` aligned series (one service's metrics).

@@ -18,7 +18,7 @@ import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
 from anomalert.detect.kernels import clip, learning, patch, young_rate
-from anomalert.detect.robust import WARM_RESTART, robust_update, scale_floor
+from anomalert.detect.robust import WARM_RESTART, robust_update
 from anomalert.model import Kind
 
 
@@ -70,7 +70,7 @@ class LevelShiftDetector(Detector):
         return self._cached("bounds", self._compute_bounds)
 
     def _compute_bounds(self) -> _Bounds:
-        floor = scale_floor(self.level)
+        floor = self._scale_floor(self.level)
         sd = np.maximum(np.sqrt(self.var), floor)
         reach = self.clip * sd
         gap_sd = np.sqrt(self.gap_var)
@@ -156,7 +156,7 @@ class TrendDetector(Detector):
         self.level = np.zeros(n)
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
-        sd_step = np.maximum(np.sqrt(self.var), scale_floor(self.level))
+        sd_step = np.maximum(np.sqrt(self.var), self._scale_floor(self.level))
         noise = sd_step * np.sqrt(self.fast / (2.0 - self.fast))
         diff = self.fast_mean - self.slow_mean
         stat = np.abs(diff) / noise
@@ -171,7 +171,7 @@ class TrendDetector(Detector):
         step = x - self.prev
         m = mask & np.isfinite(step)
         if m.any():
-            sd = np.maximum(np.sqrt(self.var), scale_floor(self.level))
+            sd = np.maximum(np.sqrt(self.var), self._scale_floor(self.level))
             warm = self.count > 20
             s = np.where(
                 warm, np.clip(step - self.slow_mean, -3 * sd, 3 * sd) + self.slow_mean, step

@@ -28,6 +28,7 @@ from scipy.special import ndtr
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.kernels import keep_freed_memory
+from anomalert.detect.resolution import Resolution
 from anomalert.detect.routine import RoutineMemory
 from anomalert.detect.seasonal import SeasonalDetector
 
@@ -118,6 +119,9 @@ class Ensemble:
         self.min_history = min_history
         self.seen = np.zeros(self.n, dtype=np.int32)
         self.routine = RoutineMemory(n=self.n) if routine else None
+        # The resolution of each series' raw values floors the detectors' scales (counts
+        # near zero); multivariate detectors scale their features their own way.
+        self.resolution = None if self.detectors[0].multivariate else Resolution(n=self.n)
         keep_freed_memory(self.n)
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Step:
@@ -126,6 +130,10 @@ class Ensemble:
         ``learnable`` (optional) withholds more points from learning, such as rows whose
         timestamp arrived out of order.
         """
+        if self.resolution is not None:
+            floor = self.resolution.floor(x)
+            for d in self.detectors:
+                d.use_resolution(floor)
         comp = self.seasonal.component(t) if self.seasonal is not None else None
         xs = x - comp if comp is not None else x
         inputs = [xs if d.deseasonalized else x for d in self.detectors]
@@ -166,6 +174,8 @@ class Ensemble:
                 det.adapt(adapted)
         if any_adapted:
             self.run[adapted] = 0
+        if self.resolution is not None:
+            self.resolution.learn(x, always)
         if models is not None and comp is not None:
             self._follow_model_switch(t, comp, models)
 
@@ -249,6 +259,13 @@ class Ensemble:
         np.maximum(voters, 1, out=voters)
         return best, voters, winner
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # A checkpoint written before the resolution estimate existed resumes with a fresh one.
+        self.__dict__.update(state)
+        if "resolution" not in state:
+            multivariate = self.detectors[0].multivariate
+            self.resolution = None if multivariate else Resolution(n=self.n)
+
     def grow(self, n: int) -> None:
         """Follow more series: new ones start untrained."""
         for d in self.detectors:
@@ -257,6 +274,8 @@ class Ensemble:
             c.grow(n)
         if self.routine is not None:
             self.routine.grow(n)
+        if self.resolution is not None:
+            self.resolution.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.n = n
@@ -270,4 +289,5 @@ class Ensemble:
             + self.run.nbytes
             + self.seen.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
+            + (self.resolution.state_nbytes() if self.resolution is not None else 0)
         )

@@ -22,11 +22,19 @@ ABS_SCALE_FLOOR = 1e-9
 WARM_RESTART = 5.0
 
 
-def scale_floor(level: FloatArray) -> FloatArray:
-    """The smallest scale a series may claim (see ``REL_SCALE_FLOOR``)."""
+def scale_floor(level: FloatArray, resolution: FloatArray | None = None) -> FloatArray:
+    """The smallest scale a series may claim (see ``REL_SCALE_FLOOR``).
+
+    ``resolution`` (optional, per series) is the floor the data's own resolution sets
+    (``Resolution.floor``): a series that moves in steps of 1 cannot claim a spread of
+    0.0008 because it sat at 0 for a while.
+    """
     floor = np.abs(level)
     floor *= REL_SCALE_FLOOR
-    return np.maximum(floor, ABS_SCALE_FLOOR, out=floor)
+    np.maximum(floor, ABS_SCALE_FLOOR, out=floor)
+    if resolution is not None:
+        np.maximum(floor, resolution, out=floor)
+    return floor
 
 
 def floored_sd(var: FloatArray, level: FloatArray) -> FloatArray:

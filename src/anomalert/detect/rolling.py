@@ -14,7 +14,7 @@ import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, kinds_from_sign
 from anomalert.detect.kernels import learning, patch
-from anomalert.detect.robust import WARM_RESTART, robust_update, scale_floor
+from anomalert.detect.robust import WARM_RESTART, robust_update
 
 
 class _Spreads(NamedTuple):
@@ -60,7 +60,7 @@ class RollingDetector(Detector):
         return self._cached("spreads", self._compute_spreads)
 
     def _compute_spreads(self) -> _Spreads:
-        floor = scale_floor(self.level)
+        floor = self._scale_floor(self.level)
         step_root = np.sqrt(self.step_var)
         return _Spreads(
             np.maximum(np.sqrt(self.var), floor),
@@ -124,7 +124,7 @@ class RollingDetector(Detector):
             has_prev,
             self.alpha * 0.2,
             self.beta,
-            sd=np.maximum(s.step_root, scale_floor(self.step_mean)),
+            sd=np.maximum(s.step_root, self._scale_floor(self.step_mean)),
         )
         robust_update(self.level, self.var, self.count, x, mask, self.alpha, self.beta, sd=s.sd)
         np.copyto(self.prev, x, where=w)

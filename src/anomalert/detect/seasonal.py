@@ -21,7 +21,7 @@ import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, kinds_from_sign
 from anomalert.detect.kernels import Where, clip, learning, patch
-from anomalert.detect.robust import WARM_RESTART, scale_floor
+from anomalert.detect.robust import WARM_RESTART
 
 DAY = 86_400.0
 WEEK = 7 * DAY
@@ -138,7 +138,7 @@ class SeasonalDetector(Detector):
 
     def _level_floor(self) -> FloatArray:
         """``scale_floor(level)``: the flat model's floor in observe, every model's in learn."""
-        return self._cached("level_floor", lambda: scale_floor(self.level))
+        return self._cached("level_floor", lambda: self._scale_floor(self.level))
 
     def _pick(self, flat: FloatArray, daily: FloatArray, weekly: FloatArray) -> FloatArray:
         """Per series, the value of the model it uses (a new array)."""
@@ -207,7 +207,7 @@ class SeasonalDetector(Detector):
             with_day = self.level + day_eff
             expected = self._pick(self.level, with_day, with_day + week_eff)
             sd = self._pick(root[FLAT], root[DAILY], root[WEEKLY])
-            np.maximum(sd, scale_floor(expected), out=sd)
+            np.maximum(sd, self._scale_floor(expected), out=sd)
         else:
             expected = self.level.copy()
             sd = np.maximum(root[FLAT], self._level_floor())
@@ -238,7 +238,7 @@ class SeasonalDetector(Detector):
 
         # Residual variance of each candidate model, with residuals clipped at k sds; one
         # model at a time, so that what its update touches stays in cache.
-        floor = self._level_floor() if first is None else scale_floor(level)
+        floor = self._level_floor() if first is None else self._scale_floor(level)
         cold = None if c_min + 1.0 > self.min_points else c <= self.min_points
         young = 1.0 / np.maximum(self.count, 1.0)  # 1 / max(c - 1, 1): counts are whole
         var_rate = self._rate(dt, self.var_memory, young)
