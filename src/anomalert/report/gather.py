@@ -32,7 +32,7 @@ def shadow_services(store: Store, config: Config) -> list[str]:
     default mode is shadow, any service with alerts)."""
     known = set(config.services) | set(store.service_settings())
     if config.defaults.mode == "shadow":
-        known |= {a.service for a in store.report_alerts()}
+        known |= set(store.alert_services())
     modes = current_modes(store, config, sorted(known))
     return [name for name, mode in modes.items() if mode == "shadow"]
 
