@@ -124,6 +124,19 @@ class ArrayState:
             cache[name] = compute()
         return cache[name]
 
+    def _cached_for(self, name: str, key: np.ndarray, compute: Callable[[], T]) -> T:
+        """Like ``_cached``, but also tied to the input array ``key`` (by identity).
+
+        ``observe`` and ``learn`` of one tick get the same t and x arrays from the ensemble,
+        so what both derive from an input and the unchanged state is computed once. The
+        cache holds ``key`` itself, so a different array can never be taken for it.
+        """
+        cache = self._caches()
+        hit: tuple[np.ndarray, T] | None = cache.get(name)
+        if hit is None or hit[0] is not key:
+            hit = cache[name] = (key, compute())
+        return hit[1]
+
     def _forget(self) -> None:
         """Drop the caches derived from the state; called whenever the state changes."""
         self.__dict__.pop("_cache", None)

@@ -31,6 +31,7 @@ class _Bounds(NamedTuple):
     rate: float | FloatArray  # the fast mean's rate, at least 1/count while young
     gap_sd: FloatArray  # usual spread of fast mean minus level, floored
     cold: BoolArray  # too few points for an opinion
+    count_min: float  # the youngest series' count (young rates, robust_update)
 
 
 class LevelShiftDetector(Detector):
@@ -74,29 +75,34 @@ class LevelShiftDetector(Detector):
         sd = np.maximum(np.sqrt(self.var), floor)
         reach = self.clip * sd
         gap_sd = np.sqrt(self.gap_var)
+        count_min = float(self.count.min())
         return _Bounds(
             sd,
             self.level - reach,
             np.add(self.level, reach, out=reach),
-            young_rate(self.fast, self.count, float(self.count.min())),
+            young_rate(self.fast, self.count, count_min),
             np.maximum(gap_sd, floor, out=gap_sd),
             self.count < self.min_points,
+            count_min,
         )
 
-    def _fast(self, x: FloatArray) -> FloatArray:
-        """The fast mean after taking x in (clipped), for every series."""
+    def _fast(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The fast mean after taking x in (clipped), for every series, and its gap to the
+        level: observe scores the gap, learn stores both (computed once per tick)."""
+        return self._cached_for("fast", x, lambda: self._compute_fast(x))
+
+    def _compute_fast(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         b = self._bounds()
         fast = clip(x, b.lo, b.hi)
         fast -= self.fast_mean
         fast *= b.rate
         fast += self.fast_mean
-        return fast
+        return fast, fast - self.level
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
         b = self._bounds()
-        gap = self._fast(x)
-        gap -= self.level
-        stat = np.abs(gap, out=gap)
+        _, gap = self._fast(x)
+        stat = np.abs(gap)
         stat /= b.gap_sd
         patch(stat, np.nan, b.cold | ~np.isfinite(x))
         kind = np.full(self.n, np.int8(Kind.LEVEL_SHIFT))
@@ -107,15 +113,22 @@ class LevelShiftDetector(Detector):
         bounds = self._bounds()
         w = learning(mask)
         # Computed for every series (the same x as observe); stored only where mask holds.
-        fast = self._fast(x)
-        gap = fast - self.level
-        b = young_rate(self.beta, self.count, float(self.count.min()))
+        fast, gap = self._fast(x)
+        b = young_rate(self.beta, self.count, bounds.count_min)
         gap_var = gap * b
         gap_var *= gap
         np.add((1 - b) * self.gap_var, gap_var, out=self.gap_var, where=w)
         np.copyto(self.fast_mean, fast, where=w)
         robust_update(
-            self.level, self.var, self.count, x, mask, self.alpha, self.beta, sd=bounds.sd
+            self.level,
+            self.var,
+            self.count,
+            x,
+            mask,
+            self.alpha,
+            self.beta,
+            sd=bounds.sd,
+            count_min=bounds.count_min,
         )
         self._forget()
 

@@ -54,6 +54,7 @@ def robust_update(
     k: float = 3.0,
     warmup: int = 10,
     sd: FloatArray | None = None,
+    count_min: float | None = None,
 ) -> None:
     """Update ``level``/``var``/``count`` in place where ``mask`` holds.
 
@@ -63,11 +64,12 @@ def robust_update(
 
     ``sd`` is ``floored_sd(var, level)`` when the caller already has it (``observe`` of the
     same tick computed it from the same state); the clipping bound is ``k * sd``.
+    ``count_min`` is ``count.min()`` when the caller already has it (one pass less).
     """
     w = learning(mask)
     if w is not True and not mask.any():
         return
-    c_min = float(count.min())
+    c_min = float(count.min()) if count_min is None else count_min
     c = count + 1.0
     # A series' first point becomes its level (r = 0); the rest are measured from the level.
     first = c == 1.0 if c_min == 0.0 else None
