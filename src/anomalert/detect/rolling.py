@@ -75,34 +75,43 @@ class RollingDetector(Detector):
         diff = x - self.level
         z = np.abs(diff)
         z /= s.sd
-        zs = x - self.prev
-        zs -= self.step_mean
+        zs = self._step(x) - self.step_mean
         np.abs(zs, out=zs)
         zs /= s.step_sd
         # Flagged points are never learned, so ``prev`` is the last normal value and the way
         # back after a spike is a small step: only the way out is scored as a jump.
         stat = np.maximum(z, zs, out=z)
-        patch(stat, np.nan, s.cold | ~np.isfinite(x) | self._after_gap(t))
+        patch(stat, np.nan, s.cold | ~np.isfinite(x) | self._gap(t)[1])
         band = 3.0 * s.sd
         return Frame(
             stat, self.level.copy(), self.level - band, self.level + band, kinds_from_sign(diff)
         )
 
-    def _after_gap(self, t: FloatArray) -> BoolArray:
-        """Series whose last point is more than ``max_gap`` typical intervals old.
+    def _gap(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """The time since each series' last point, and whether it is more than ``max_gap``
+        typical intervals (observe and learn of one tick share them).
 
         The recent level says nothing about a value hours later (the day has moved on), so
         the first point after such a gap gets no opinion and the level relearns quickly.
         """
+        return self._cached_for("gap", t, lambda: self._compute_gap(t))
+
+    def _compute_gap(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         with np.errstate(invalid="ignore"):
-            return (t - self.t_prev) > self._spreads().gap_limit
+            gap = t - self.t_prev
+            return gap, gap > self._spreads().gap_limit
+
+    def _step(self, x: FloatArray) -> FloatArray:
+        """The step from the previous value (observe scores it, learn learns it)."""
+        return self._cached_for("step", x, lambda: x - self.prev)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         s = self._spreads()
         w = learning(mask)
-        gap = t - self.t_prev
-        stale = mask & (gap > s.gap_limit)
-        if stale.any():
+        gap, after_gap = self._gap(t)
+        stale = mask & after_gap
+        restart = bool(stale.any())
+        if restart:
             np.minimum(self.count, WARM_RESTART, out=self.count, where=stale)
             self.prev[stale] = np.nan
         ok = mask & np.isfinite(gap) & (gap > 0)
@@ -114,7 +123,8 @@ class RollingDetector(Detector):
             np.copyto(dt, gap, where=fresh)
         np.copyto(self.dt, dt, where=learning(ok))
         np.copyto(self.t_prev, t, where=w)
-        step = x - self.prev
+        # After a restart there is no previous value to step from (observe's step is stale).
+        step = x - self.prev if restart else self._step(x)
         has_prev = mask & np.isfinite(step)
         robust_update(
             self.step_mean,
