@@ -54,6 +54,33 @@ class Resolution(ArrayState):
         counts *= self.share
         return steps, counts, bool(self.integral.any())
 
+    def _refloor(self, finer: BoolArray | None, integral_changed: bool) -> None:
+        """Bring the cached floors up to date after a learn, or drop them.
+
+        Continuous data finds a new smallest step on some series nearly every tick: the
+        floors of those few series are recomputed (the same operations, on a gather)
+        instead of every series'. The floors are new arrays, so the detectors notice.
+        """
+        old: tuple[FloatArray, FloatArray, bool] | None = self._caches().get("floors")
+        self._forget()
+        if old is None:
+            return
+        steps, counts, any_integral = old
+        if finer is not None:
+            idx = np.flatnonzero(finer)
+            quantum = self.quantum[idx]
+            new_steps = quantum * self.share
+            np.copyto(new_steps, 0.0, where=np.isinf(new_steps))
+            steps = steps.copy()
+            steps[idx] = new_steps
+            new_counts = np.minimum(quantum, 1.0)
+            new_counts *= self.share
+            counts = counts.copy()
+            counts[idx] = new_counts
+        if integral_changed:
+            any_integral = bool(self.integral.any())
+        self._caches()["floors"] = (steps, counts, any_integral)
+
     def floor(self, x: FloatArray) -> FloatArray:
         """The scale floor the resolution sets for scoring x (0 where nothing is known).
 
@@ -76,16 +103,17 @@ class Resolution(ArrayState):
         everything = bool(mask.all())
         if not everything:
             finer &= mask
-        changed = bool(finer.any())
-        if changed:
+        finer_any = bool(finer.any())
+        if finer_any:
             np.copyto(self.quantum, step, where=finer)
+        integral_changed = False
         if self._floors()[2]:
             whole = np.round(x) == x
             if not everything:
                 whole |= ~mask
             if not whole.all():
                 self.integral &= whole
-                changed = True
-        if changed:
-            self._forget()
+                integral_changed = True
+        if finer_any or integral_changed:
+            self._refloor(finer if finer_any else None, integral_changed)
         np.copyto(self.prev, x, where=mask)
