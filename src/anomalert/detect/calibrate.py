@@ -100,12 +100,14 @@ class TailCalibrator(ArrayState):
         return self._cached("tail", self._fit)
 
     def _fit(self) -> _Tail:
-        shape, scale = self.tail()
+        raw, scale = self._moment_fit()
         # The float32 quotient, widened as it is stored.
         rate = np.divide(self.exceed, self.weight, out=np.empty(self.n), dtype=np.float32)
         wide_scale = scale.astype(np.float64)
-        heavy = np.flatnonzero(shape > 1e-3)
-        shape_h = shape[heavy]
+        # Clipping the shape at 0 and at max_shape (> 1e-3) does not move it across 1e-3, so
+        # only the few heavy series' shapes are clipped (the same numbers as ``tail``).
+        heavy = np.flatnonzero(raw > 1e-3) if self.max_shape > 1e-3 else np.zeros(0, np.intp)
+        shape_h = clip(raw[heavy], 0.0, self.max_shape)
         return _Tail(
             rate,
             wide_scale,
@@ -151,6 +153,12 @@ class TailCalibrator(ArrayState):
         shape = clip(0.5 * (1 - ratio), 0, max_shape) and scale = max(0.5 * m * (1 + ratio),
         min_scale).
         """
+        shape, scale = self._moment_fit()
+        clip(shape, 0.0, self.max_shape, out=shape)
+        return shape, scale
+
+    def _moment_fit(self) -> tuple[FloatArray, FloatArray]:
+        """``tail`` with the shape not yet clipped (``_fit`` clips only the heavy ones)."""
         k = np.maximum(self.exceed, 1e-9)
         m = self.excess / k
         m2 = m * m
@@ -160,7 +168,6 @@ class TailCalibrator(ArrayState):
         ratio = np.divide(m2, v, out=m2)
         shape = np.subtract(1.0, ratio, out=v)
         shape *= 0.5
-        clip(shape, 0.0, self.max_shape, out=shape)
         m *= 0.5
         ratio += 1.0
         scale = np.multiply(m, ratio, out=ratio)
