@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
+from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.kernels import keep_freed_memory
 from anomalert.detect.resolution import Resolution
@@ -111,7 +111,9 @@ class Ensemble:
         self.n = detectors[0].n
         self.threshold = threshold
         self.accept_after = accept_after
-        self.calibrators = [TailCalibrator(n=self.n) for _ in detectors]
+        # One row per detector, calibrated together (see ``TailCalibrator``), in ``_rows``
+        # order.
+        self.tails = TailCalibrator(n=self.n, rows=len(self.detectors))
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
         self.run = np.zeros(self.n, dtype=np.int32)
         # Points seen per series: a series with less history than ``min_history`` is scored
@@ -138,7 +140,9 @@ class Ensemble:
         xs = x - comp if comp is not None else x
         inputs = [xs if d.deseasonalized else x for d in self.detectors]
         frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
-        p, voters, winner = self._most_surprising(frames)
+        order, _ = self._rows()
+        stats = np.stack([frames[i].stat for i in order])
+        p, voters, winner = self._most_surprising(stats)
         p *= voters
         np.minimum(p, 1.0, out=p)
         if self.routine is not None:
@@ -165,10 +169,8 @@ class Ensemble:
         adapted = self.run >= self.accept_after
         any_adapted = bool(adapted.any())
         models = self.seasonal.model.copy() if self.seasonal is not None else None
-        for det, cal, frame, xi in zip(
-            self.detectors, self.calibrators, frames, inputs, strict=True
-        ):
-            cal.learn(frame.stat, calibrate)
+        self.tails.learn(stats, calibrate)
+        for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
                 det.adapt(adapted)
@@ -234,7 +236,7 @@ class Ensemble:
     def _p_threshold(self) -> float:
         return p_from_score(self.threshold)
 
-    def _most_surprising(self, frames: list[Frame]) -> tuple[FloatArray, IntArray, IntArray]:
+    def _most_surprising(self, stats: FloatArray) -> tuple[FloatArray, IntArray, IntArray]:
         """Per series: the smallest p-value, how many detectors had an opinion, and which won.
 
         The same as stacking the p-values (NaN as 1) and taking ``argmin`` (the first of
@@ -245,8 +247,11 @@ class Ensemble:
         best: FloatArray | None = None
         voters = np.zeros(self.n, dtype=np.int8)
         winner = np.zeros(self.n, dtype=np.int8)
-        for i, (d, c, f) in enumerate(zip(self.detectors, self.calibrators, frames, strict=True)):
-            p = ndtr(-f.stat) if d.self_calibrated else c.p_value(f.stat)
+        order, fitted = self._rows()
+        calibrated = self.tails.p_value(stats[:fitted], fitted)
+        for i, d in enumerate(self.detectors):
+            row = order.index(i)
+            p = ndtr(-stats[row]) if d.self_calibrated else calibrated[row]
             below = p < 1.0  # NaN (no opinion) is not below
             voters += below
             if best is None:
@@ -259,9 +264,23 @@ class Ensemble:
         np.maximum(voters, 1, out=voters)
         return best, voters, winner
 
+    def _rows(self) -> tuple[list[int], int]:
+        """The detector of each calibrator row, and how many rows are fitted.
+
+        Detectors that calibrate themselves come last: their rows learn (they always have)
+        but are never fitted or turned into p-values.
+        """
+        fitted = [i for i, d in enumerate(self.detectors) if not d.self_calibrated]
+        rest = [i for i, d in enumerate(self.detectors) if d.self_calibrated]
+        return fitted + rest, len(fitted)
+
     def __setstate__(self, state: dict[str, object]) -> None:
         # A checkpoint written before the resolution estimate existed resumes with a fresh one.
         self.__dict__.update(state)
+        # One written with a calibrator per detector resumes with them stacked, as they were.
+        calibrators = self.__dict__.pop("calibrators", None)
+        if isinstance(calibrators, list):
+            self.tails = TailCalibrator.stacked([calibrators[i] for i in self._rows()[0]])
         if "resolution" not in state:
             multivariate = self.detectors[0].multivariate
             self.resolution = None if multivariate else Resolution(n=self.n)
@@ -270,8 +289,7 @@ class Ensemble:
         """Follow more series: new ones start untrained."""
         for d in self.detectors:
             d.grow(n)
-        for c in self.calibrators:
-            c.grow(n)
+        self.tails.grow(n)
         if self.routine is not None:
             self.routine.grow(n)
         if self.resolution is not None:
@@ -285,7 +303,7 @@ class Ensemble:
         """Bytes of state for all n series."""
         return (
             sum(d.state_nbytes() for d in self.detectors)
-            + sum(c.state_nbytes() for c in self.calibrators)
+            + self.tails.state_nbytes()
             + self.run.nbytes
             + self.seen.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
