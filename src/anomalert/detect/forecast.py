@@ -182,30 +182,37 @@ class ForecastDetector(Detector):
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            state = self._update(t, x, self._takes(t, x))
-            out = self._outlook(state, t, self.limits)
+            state = self._tentative(t, x, self._takes(t, x))
+            # Only what the frame shows: the breach interval is breach_info's (_outlook).
+            level, _, _, _, z, eta = self._ahead(state, t, self.limits)
+            empty = state.seen == 0
+            nan = np.full(level.shape, np.nan)
+            level = np.where(empty, nan, level)
+            z = np.where(empty, nan, z)
+            eta = np.where(empty, nan, eta)
             ready = (state.seen >= self.min_points) & np.isfinite(x)
-            stat = np.where(ready, np.maximum(out.z, 0.0), np.nan)
-            detail = np.where(ready & np.isfinite(out.eta), out.eta / 60.0, np.nan)
+            stat = np.where(ready, np.maximum(z, 0.0), np.nan)
+            detail = np.where(ready & np.isfinite(eta), eta / 60.0, np.nan)
         kind = np.full(self.n, np.int8(Kind.PREDICTED_BREACH))
         # The band is where the value was expected now (level ± 3 one-step sigmas); the
         # interval on the breach time lives in ``breach_info``, which reasons use.
-        band = 3.0 * np.sqrt(self.var + scale_floor(out.level) ** 2)
-        return Frame(stat, out.level, out.level - band, out.level + band, kind, detail)
+        band = 3.0 * np.sqrt(self.var + scale_floor(level) ** 2)
+        return Frame(stat, level, level - band, level + band, kind, detail)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         take = mask & self._takes(t, x)
-        if not take.any():
-            return
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            state = self._update(t, x, take)
-        for name, value in state._asdict().items():
-            setattr(self, name, value)
+        if take.any():
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                state = self._tentative(t, x, take)
+            for name, value in state._asdict().items():
+                setattr(self, name, value)
+        self._forget()
 
     def adapt(self, mask: BoolArray) -> None:
         """The next learned point of a masked series becomes its level; the trend is kept."""
         self.restart = self.restart | mask
         self.run = np.where(mask, np.int8(0), self.run).astype(np.int8)
+        self._forget()
 
     def breach_info(self, i: int, t: float | None = None) -> BreachForecast:
         """Series ``i``'s predicted breach, seen from ``t`` (default: its last learned point)."""
@@ -278,6 +285,21 @@ class ForecastDetector(Detector):
         level_var = s.var * a / (2.0 - a) + scale_floor(s.level) ** 2
         slope_var = np.maximum(s.var * a * a * b / (spacing**2 * (2.0 - b)), s.slope_var)
         return level_var, slope_var
+
+    def _tentative(self, t: FloatArray, x: FloatArray, take: BoolArray) -> _State:
+        """``_update(t, x, take)``, computed once per tick for observe and learn.
+
+        Observe updates tentatively with every point the filter can take; learn takes the
+        same points unless some are held back, so its update is usually observe's (same
+        state, same arrays t and x, same take: the same numbers).
+        """
+        cache = self._caches()
+        hit: tuple[FloatArray, FloatArray, BoolArray, _State] | None = cache.get("update")
+        if hit is not None and hit[0] is t and hit[1] is x and np.array_equal(hit[2], take):
+            return hit[3]
+        state = self._update(t, x, take)
+        cache["update"] = (t, x, take, state)
+        return state
 
     def _update(self, t: FloatArray, x: FloatArray, take: BoolArray) -> _State:
         """The state after taking x at t where ``take`` holds (unchanged elsewhere)."""
@@ -400,21 +422,8 @@ class ForecastDetector(Detector):
 
     def _outlook(self, s: _State, t: FloatArray, limit: FloatArray) -> _Outlook:
         """Forecast from state ``s`` as seen at time t (after its last point, if later)."""
-        lead = np.maximum(t - s.t_last, 0.0)
-        g0 = self._g(lead)
-        level = s.level + s.slope * g0
-        slope = s.slope * self._decay(lead)
-        level_var, slope_var = self._sigmas(s)
-        level_var = level_var + g0 * g0 * slope_var
-        slope_var = slope_var * self._decay(lead) ** 2
-
-        g_h = self._g(np.asarray(self.horizon))
-        z_now = (level - limit) / np.sqrt(level_var)
-        z_h = (level + slope * g_h - limit) / np.sqrt(level_var + g_h * g_h * slope_var)
-        z = np.maximum(z_now, z_h)
-
+        level, slope, level_var, slope_var, z, eta = self._ahead(s, t, limit)
         zc = float(ndtri(0.5 + self.confidence / 2.0))
-        eta = self._time_to(level, slope, limit)
         eta_low, eta_high = self._band_crossings(level, slope, level_var, slope_var, limit, zc)
 
         at = self._g(np.where(np.isfinite(eta), np.minimum(eta, self.horizon), self.horizon))
@@ -432,3 +441,23 @@ class ForecastDetector(Detector):
             lower=np.where(empty, nan, center - half),
             upper=np.where(empty, nan, center + half),
         )
+
+    def _ahead(
+        self, s: _State, t: FloatArray, limit: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Level, trend, their variances, breach quantile z and time to breach from state
+        ``s`` at time t (also where the series has no point yet: the caller masks those)."""
+        lead = np.maximum(t - s.t_last, 0.0)
+        g0 = self._g(lead)
+        level = s.level + s.slope * g0
+        slope = s.slope * self._decay(lead)
+        level_var, slope_var = self._sigmas(s)
+        level_var = level_var + g0 * g0 * slope_var
+        slope_var = slope_var * self._decay(lead) ** 2
+
+        g_h = self._g(np.asarray(self.horizon))
+        z_now = (level - limit) / np.sqrt(level_var)
+        z_h = (level + slope * g_h - limit) / np.sqrt(level_var + g_h * g_h * slope_var)
+        z = np.maximum(z_now, z_h)
+        eta = self._time_to(level, slope, limit)
+        return level, slope, level_var, slope_var, z, eta
