@@ -15,6 +15,8 @@ series", whatever the detector mix. Then it decides what the detectors may learn
   is routine (``routine``: the nightly cron spike);
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
+  A flagged run holds while p stays within ``HOLD`` times the threshold's, so a point of
+  an incident that happens to look a little calmer is neither learned nor ends the count.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from anomalert.detect.seasonal import SeasonalDetector
 
 #: Default alert threshold on the calibrated score, chosen once on the development data.
 DEFAULT_THRESHOLD = 0.90
+#: A flagged run goes on while p stays within this factor of the threshold's p-value.
+HOLD = 5.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,12 @@ class Ensemble:
             np.isfinite(x) if x.ndim == 1 else np.isfinite(x).any(axis=1)
         )
         flagged = score >= self.threshold
+        if self.run.any():
+            # Hysteresis: a series in a flagged run stays flagged while its p-value is within
+            # ``HOLD`` times the threshold's, so one calmer point inside an incident neither
+            # teaches the baselines the incident nor restarts the count towards accepting a
+            # lasting shift as the new normal.
+            flagged |= (self.run > 0) & (p <= HOLD * self._p_threshold)
         flagged &= finite
         self.seen += finite
         flagged &= self.seen > self.min_history

@@ -1,12 +1,13 @@
 """Seasonal baseline: is this value unusual for this hour of the day, or of the week?
 
 Monday 09:00 traffic is not an anomaly. Each series learns a deseasonalised level plus two
-additive profiles on hourly bins (24 for the day, 168 for the week, linearly interpolated
-between bin centres so a sharp business-hours edge costs little), and keeps the residual
-variance of three candidate models side by side: flat, daily, daily+weekly. The period is
-detected automatically and keeps being re-decided: a model is used once the data span at
-least two of its periods and it explains clearly more variance than the simpler one
-(``gain``). Profiles are ``float32`` to keep a series' state near 1 KB.
+additive profiles (96 quarter-hour bins for the day, so a sharp business-hours edge is
+fitted within minutes; 168 hourly ones for the week; both linearly interpolated between bin
+centres), and keeps the residual variance of three candidate models side by side: flat,
+daily, daily+weekly. The period is detected automatically and keeps being re-decided: a
+model is used once the data span at least two of its periods and it explains clearly more
+variance than the simpler one (``gain``). Profiles are ``float32`` to keep a series' state
+under 2 KB.
 
 Rates are per point but scaled by the series' own sampling interval, so a 10-second and a
 5-minute series remember the same number of days.
@@ -73,6 +74,7 @@ class SeasonalDetector(Detector):
         select_memory: float = 3 * DAY,
         min_points: int = 30,
         k: float = 4.0,
+        day_bins: int = 96,
     ) -> None:
         super().__init__(n)
         self.level_memory = level_memory
@@ -83,6 +85,8 @@ class SeasonalDetector(Detector):
         self.select_memory = select_memory
         self.min_points = min_points
         self.k = k
+        if day_bins % 24:
+            raise ValueError(f"day_bins must be a multiple of 24, got {day_bins}")
         self.level = np.zeros(n)
         self.count = np.zeros(n)
         self.t_first = np.full(n, np.nan)
@@ -92,8 +96,18 @@ class SeasonalDetector(Detector):
         self.var = np.zeros((3, n))
         self.select_var = np.zeros((3, n))
         self.model = np.zeros(n, dtype=np.int8)
-        self.day = np.zeros((24, n), dtype=np.float32)
+        self.day = np.zeros((day_bins, n), dtype=np.float32)
         self.week = np.zeros((168, n), dtype=np.float32)
+
+    @property
+    def day_bins(self) -> int:
+        """Bins of the daily profile, read off the array (a checkpoint keeps its own)."""
+        return int(self.day.shape[0])
+
+    @property
+    def _day_bin(self) -> float:
+        """Seconds per bin of the daily profile."""
+        return DAY / self.day_bins
 
     # -- model -----------------------------------------------------------------------------
     def _profiles(self, t: FloatArray) -> _Lookup:
@@ -109,14 +123,14 @@ class SeasonalDetector(Detector):
             # The service case: every series ticks at the same time, so the bins are the
             # same for all and a column slice replaces a gather.
             t0 = t[:1] if math.isfinite(t[0]) else np.nan_to_num(t[:1])
-            d0, d1, dw = _interp(self.day, np.mod(t0, DAY) / 3600.0)
+            d0, d1, dw = _interp(self.day, np.mod(t0, DAY) / self._day_bin)
             w0, w1, ww = _interp(self.week, np.mod(t0 + WEEK_OFFSET, WEEK) / 3600.0)
             day_eff = self.day[d0[0]] * (1 - dw[0]) + self.day[d1[0]] * dw[0]
             week_eff = self.week[w0[0]] * (1 - ww[0]) + self.week[w1[0]] * ww[0]
             return day_eff, week_eff, (d0[0], d1[0], dw[0]), (w0[0], w1[0], ww[0])
         rows = np.arange(self.n)
         t = np.nan_to_num(t)
-        dpos = np.mod(t, DAY) / 3600.0
+        dpos = np.mod(t, DAY) / self._day_bin
         wpos = np.mod(t + WEEK_OFFSET, WEEK) / 3600.0
         d0, d1, dw = _interp(self.day, dpos)
         w0, w1, ww = _interp(self.week, wpos)
@@ -283,10 +297,11 @@ class SeasonalDetector(Detector):
             np.copyto(e_day, 0.0, where=~mask)
             np.copyto(e_week, 0.0, where=~mask)
         per_hour = np.minimum(1.0, dt / 3600.0)
+        per_bin = np.minimum(1.0, dt / self._day_bin)
         g_day = span / DAY
         g_day += 1.0
         np.minimum(g_day, self.day_memory, out=g_day)
-        np.divide(per_hour, g_day, out=g_day)
+        np.divide(per_bin, g_day, out=g_day)
         g_week = np.divide(span, WEEK, out=span)
         g_week += 1.0
         np.minimum(g_week, self.week_memory, out=g_week)
@@ -305,9 +320,38 @@ class SeasonalDetector(Detector):
                 rows = np.arange(self.n)
                 prof[i0, rows] += (ge * (1 - wt)).astype(np.float32)
                 prof[i1, rows] += (ge * wt).astype(np.float32)
+        self._center_week(w0, w1, ww, e_week)
         np.add(self.count, 1.0, out=self.count, where=w)
         np.copyto(self.t_prev, t, where=w)
         self._forget()
+
+    def _center_week(
+        self, w0: np.ndarray, w1: np.ndarray, ww: FloatArray, step: FloatArray
+    ) -> None:
+        """Move what the week profile just learned in common to all days into the day profile.
+
+        Both profiles learn from the same residual, so a purely daily shape would otherwise
+        end up split between them (the week profile learns fast in the first days), and the
+        daily model, level + day, would miss the part the week profile took: a square daily
+        wave was fitted at three quarters of its height. Keeping each hour's seven week bins
+        at mean zero makes the split unique: the day profile holds the shape every day
+        shares, the week profile only how the days differ. The weekly model's prediction is
+        unchanged by the move, up to the day profile's finer bins.
+        """
+        per_hour = self.day.shape[0] // 24
+        for i, share in ((w0, 1.0 - ww), (w1, ww)):
+            moved = (step * share / 7.0).astype(np.float32)
+            hour = i % 24
+            if np.ndim(i) == 0:
+                self.week[hour::24] -= moved
+                self.day[hour * per_hour : (hour + 1) * per_hour] += moved
+            else:
+                # Each series' own bins: one gather per profile (no two rows repeat a cell).
+                rows = np.arange(self.n)
+                days = hour + 24 * np.arange(7)[:, None]
+                self.week[days, rows] -= moved
+                bins = hour * per_hour + np.arange(per_hour)[:, None]
+                self.day[bins, rows] += moved
 
     def _interval(self, t: FloatArray, mask: BoolArray) -> FloatArray:
         """Update the typical sampling interval; returns it (300 s where still unknown)."""
