@@ -20,9 +20,10 @@ import pytest
 from anomalert.api.server import create_api
 from anomalert.app import App, EventClock
 from anomalert.config import parse_config
-from anomalert.model import Alert, fingerprint
+from anomalert.model import Alert
 from anomalert.notify.links import alert_url
 from anomalert.store import Store
+from tests.support.alerts import firing_alert
 
 with warnings.catch_warnings():
     from starlette.exceptions import StarletteDeprecationWarning
@@ -37,19 +38,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 def alert(start: float) -> Alert:
     labels = {"alertname": "Anomaly", "service": "checkout", "metric": "latency_ms"}
-    return Alert(
-        fingerprint=fingerprint(labels),
-        labels=labels,
-        annotations={"summary": "latency_ms of checkout far above the usual"},
-        starts_at=start,
-        ends_at=None,
-        status="firing",
-        score=0.93,
-        severity="P2",
-        mode="alerting",
-        source="anomaly",
-        updated_at=start,
-    )
+    return firing_alert(labels, start, summary="latency_ms of checkout far above the usual")
 
 
 class Hook:

@@ -15,8 +15,9 @@ import pytest
 from anomalert.api.server import create_api
 from anomalert.app import App, EventClock
 from anomalert.config import parse_config
-from anomalert.model import Alert, fingerprint
+from anomalert.model import Alert
 from anomalert.store import Store
+from tests.support.alerts import firing_alert
 
 with warnings.catch_warnings():
     from starlette.exceptions import StarletteDeprecationWarning
@@ -30,19 +31,7 @@ PAGES = ["/", "/services", "/services/checkout", "/silences", "/reports/shadow",
 
 def alert(service: str, metric: str, start: float, incident: str) -> Alert:
     labels = {"alertname": "Anomaly", "service": service, "metric": metric, "incident": incident}
-    return Alert(
-        fingerprint=fingerprint(labels),
-        labels=labels,
-        annotations={"summary": f"{metric} of {service} far above the usual"},
-        starts_at=start,
-        ends_at=None,
-        status="firing",
-        score=0.93,
-        severity="P2",
-        mode="alerting",
-        source="anomaly",
-        updated_at=start,
-    )
+    return firing_alert(labels, start, summary=f"{metric} of {service} far above the usual")
 
 
 @pytest.fixture

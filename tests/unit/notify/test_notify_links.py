@@ -6,8 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from anomalert.model import Alert, fingerprint
+from anomalert.model import Alert
 from anomalert.notify.links import alert_url, dashboard_url, unix_time
+from tests.support.alerts import firing_alert
 
 T0 = 1_704_099_600.0  # 2024-01-01 09:00 UTC
 PREFIXED = "https://alerts.example.com/anomalert"
@@ -15,19 +16,8 @@ PREFIXED = "https://alerts.example.com/anomalert"
 
 def alert(starts_at: float = T0, fp: str | None = None) -> Alert:
     labels = {"alertname": "HighLatency", "service": "checkout", "severity": "P1"}
-    return Alert(
-        fingerprint=fp or fingerprint(labels),
-        labels=labels,
-        annotations={"summary": "p99 latency far above the usual"},
-        starts_at=starts_at,
-        ends_at=None,
-        status="firing",
-        score=0.97,
-        severity="P1",
-        mode="alerting",
-        source="anomaly",
-        updated_at=starts_at,
-    )
+    summary = "p99 latency far above the usual"
+    return firing_alert(labels, starts_at, summary=summary, score=0.97, severity="P1", fp=fp)
 
 
 @pytest.mark.parametrize("base", [PREFIXED, PREFIXED + "/", f"  {PREFIXED}/ "])

@@ -5,26 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from anomalert.config import parse_config
-from anomalert.model import Alert, fingerprint
+from anomalert.model import Alert
 from anomalert.report.gather import shadow_services
 from anomalert.store import Store
+from tests.support.alerts import firing_alert
 
 
 def _alert(service: str, start: float) -> Alert:
     labels = {"alertname": "Anomaly", "service": service, "metric": "latency_ms"}
-    return Alert(
-        fingerprint=fingerprint(labels),
-        labels=labels,
-        annotations={"summary": "far above the usual"},
-        starts_at=start,
-        ends_at=None,
-        status="firing",
-        score=0.95,
-        severity="P2",
-        mode="shadow",
-        source="anomaly",
-        updated_at=start,
-    )
+    return firing_alert(labels, start, score=0.95, mode="shadow")
 
 
 def test_with_shadow_as_default_every_alerted_service_is_covered(tmp_path: Path) -> None:
