@@ -247,13 +247,18 @@ def test_trend_change_is_detected(results: dict[str, Result]) -> None:
 
 
 # ------------------------------------------------------------------------ seasonality
-#: The model the seasonal detector uses is re-chosen at every point from residual variances
-#: with a ~100-point memory, learned from every unflagged point (the anomaly included).
+#: Still missed at one-minute resolution after two weeks. The seasonal models now predict
+#: from a slow level and keep the profile (the expected value stays at the peak), and a
+#: square plateau with a five-minute clock pages from its first point
+#: (``detect/test_seasonal_shape.py``). Here the weekly model is taken only at the start of
+#: week 3, two days before the incident: the plateau's onset scores 0.893 (seasonal and
+#: rolling p about 5e-5 each, times three detectors), and every unflagged point after it
+#: inflates the seasonal variance (a day's memory), so the score falls; the smooth peak's
+#: gap opens slowly and is absorbed the same way.
 SEASONAL_CHOICE_BUG = (
-    "seasonal.SeasonalDetector: a missing business-hours peak is absorbed before it pages: "
-    "the deseasonalised level (6-hour memory) and the stat's variance learn every unflagged "
-    "point of the slowly opening gap, and the missing peak has no edge in x, so no other "
-    "detector sees it (the model no longer flips: selection has hysteresis and a 3-day memory)"
+    "seasonal.SeasonalDetector: a missing business-hours peak at one-minute resolution "
+    "scores just under the threshold at its onset (the weekly model is two days old) and the "
+    "residual variance, a day's memory, learns every unflagged point of the gap"
 )
 
 

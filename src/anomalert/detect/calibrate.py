@@ -213,6 +213,26 @@ class TailCalibrator(ArrayState):
         np.maximum(scale, self.min_scale, out=scale)
         return shape, scale
 
+    def shrink(self, mask: BoolArray, weight: float, row: int | None = None) -> None:
+        """Keep the masked series' tail estimate, but let it count as only ``weight`` points.
+
+        For a statistic whose meaning just changed (the seasonal detector took a better
+        model): the tail learned under the old one is a fair first guess and keeps p-values
+        where they were, but it must give way to the new statistic's own tail within a few
+        hundred points, not over the half-life. ``row`` picks one row of a stacked
+        calibrator.
+        """
+        arrays = (self.weight, self.exceed, self.excess, self.excess_sq)
+        if row is not None:
+            arrays = tuple(a[row] for a in arrays)
+        factor = np.minimum(1.0, weight / np.maximum(arrays[0], 1e-9))
+        # Nor more exceedances than the prior's: they alone shape the tail.
+        np.minimum(factor, weight * self.prior_rate / np.maximum(arrays[1], 1e-9), out=factor)
+        factor = factor.astype(np.float32)
+        for a in arrays:
+            np.multiply(a, factor, out=a, where=mask)
+        self._forget()
+
     def learn(self, stat: FloatArray, mask: BoolArray) -> None:
         """Fold the statistics of unflagged, finite points into the tail estimate.
 

@@ -13,6 +13,9 @@ series", whatever the detector mix. Then it decides what the detectors may learn
   a jump to them once the period is known;
 * a would-be alert as surprising as what recently happened around the same time of day
   is routine (``routine``: the nightly cron spike);
+* the first time a series' seasonal detector takes a richer model, what was learned while
+  the season was scored as noise stops weighing: the seasonal tail counts as a prior only,
+  and the routine memory is cleared;
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
   A flagged run holds while p stays within ``HOLD`` times the threshold's, so a point of
@@ -119,6 +122,8 @@ class Ensemble:
         # order.
         self.tails = TailCalibrator(n=self.n, rows=len(self.detectors))
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
+        # The richest seasonal model each series has used so far.
+        self.richest = np.zeros(self.n, dtype=np.int8)
         self.run = np.zeros(self.n, dtype=np.int32)
         # Points seen per series: a series with less history than ``min_history`` is scored
         # but may not alert yet (its baselines and tails are still guesses).
@@ -211,7 +216,8 @@ class Ensemble:
         return Step(score, p, flagged, winner, kind, band[0], band[1], band[2], detail, adapted)
 
     def _follow_model_switch(self, t: FloatArray, comp: FloatArray, models: IntArray) -> None:
-        """Keep the deseasonalised input continuous when a series' seasonal model changes.
+        """Keep the deseasonalised input continuous, and the seasonal tail fresh, when a
+        series' seasonal model changes.
 
         When the seasonal detector adopts (or drops) a period, the shape subtracted from the
         values jumps by the whole profile; the level detectors would see that as a level
@@ -221,6 +227,24 @@ class Ensemble:
         switched = self.seasonal.model != models
         if not switched.any():
             return
+        # The first time a series takes a richer model, the seasonal statistic becomes
+        # lighter-tailed than the one its row's tail was learned on (a square daily wave
+        # scored as flat, weekends scored as weekdays): the old tail stays as a first guess
+        # but counts as a prior, so the new one replaces it within days instead of the
+        # half-life (two weeks at one-minute resolution). Only the first time: a series that
+        # drops a model and takes it back has a tail learned under it already, and clearing
+        # the routine memory at every flip would page on a daily job again each time.
+        richer = self.seasonal.model > self.richest
+        np.maximum(self.richest, self.seasonal.model, out=self.richest)
+        if richer.any():
+            row = self._rows()[0].index(self.detectors.index(self.seasonal))
+            self.tails.shrink(
+                richer, self.tails.prior_weight, row if self.tails.rows is not None else None
+            )
+            if self.routine is not None:
+                # The times of day that kept surprising were the daily shape, now modelled
+                # (the 09:00 edge of a business-hours series scored as flat).
+                self.routine.forget(richer)
         delta = np.where(switched, comp - self.seasonal.component(t), 0.0)
         for det in self.detectors:
             if det.deseasonalized:
@@ -291,6 +315,13 @@ class Ensemble:
         calibrators = self.__dict__.pop("calibrators", None)
         if isinstance(calibrators, list):
             self.tails = TailCalibrator.stacked([calibrators[i] for i in self._rows()[0]])
+        if "richest" not in state:
+            seasonal = self.__dict__.get("seasonal")
+            self.richest = (
+                np.array(seasonal.model, dtype=np.int8)
+                if seasonal is not None
+                else np.zeros(self.n, dtype=np.int8)
+            )
         if "resolution" not in state:
             multivariate = self.detectors[0].multivariate
             self.resolution = None if multivariate else Resolution(n=self.n)
@@ -306,6 +337,7 @@ class Ensemble:
             self.resolution.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
+        self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
         self.n = n
         keep_freed_memory(n)
 
@@ -316,6 +348,7 @@ class Ensemble:
             + self.tails.state_nbytes()
             + self.run.nbytes
             + self.seen.nbytes
+            + self.richest.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
         )

@@ -65,6 +65,12 @@ class RoutineMemory(ArrayState):
             [self._earlier_days(t, (b + shift) % self.bins, idx) for shift in (-1, 0, 1)]
         )
 
+    def forget(self, mask: np.ndarray) -> None:
+        """Clear the masked series' memory: what was routine is explained another way now
+        (the seasonal detector took a model with the daily shape in it)."""
+        self.peak[:, mask] = 0.0
+        self.stamp[:, mask] = np.nan
+
     def learn(self, t: FloatArray, surprise: FloatArray, idx: np.ndarray) -> None:
         """Fold the surprise of series idx at times t into their half hour's peak."""
         b = self._bin(t)

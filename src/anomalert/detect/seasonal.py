@@ -3,11 +3,12 @@
 Monday 09:00 traffic is not an anomaly. Each series learns a deseasonalised level plus two
 additive profiles (96 quarter-hour bins for the day, so a sharp business-hours edge is
 fitted within minutes; 168 hourly ones for the week; both linearly interpolated between bin
-centres), and keeps the residual variance of three candidate models side by side: flat,
-daily, daily+weekly. The period is detected automatically and keeps being re-decided: a
-model is used once the data span at least two of its periods and it explains clearly more
-variance than the simpler one (``gain``). Profiles are ``float32`` to keep a series' state
-under 2 KB.
+centres, except that two day bins forming an edge meet as a step), and keeps the residual
+variance of three candidate models side by side: flat (a level with a memory of hours),
+daily and daily+weekly (a slow level with a day's memory, plus the profiles). The period
+is detected automatically and keeps being re-decided: a model is used once the data span
+at least two of its periods and it explains clearly more variance than the simpler one
+(``gain``). Profiles are ``float32`` to keep a series' state under 2 KB.
 
 Rates are per point but scaled by the series' own sampling interval, so a 10-second and a
 5-minute series remember the same number of days.
@@ -30,6 +31,11 @@ WEEK = 7 * DAY
 WEEK_OFFSET = 3 * DAY
 
 FLAT, DAILY, WEEKLY = 0, 1, 2
+#: Two neighbouring day bins are an edge (a step, not a ramp) when they differ by more than
+#: this many times the steps on either side of them, and by more than ``EDGE_SIGMAS`` residual
+#: standard deviations (so that a noisy flat profile does not turn into random steps).
+EDGE_RATIO = 4.0
+EDGE_SIGMAS = 2.0
 
 _Lookup = tuple[FloatArray, FloatArray, tuple, tuple]
 _Cache = tuple[FloatArray, _Lookup]
@@ -67,6 +73,7 @@ class SeasonalDetector(Detector):
         self,
         n: int = 1,
         level_memory: float = 6 * 3600.0,
+        base_memory: float = DAY,
         day_memory: float = 7.0,
         week_memory: float = 4.0,
         gain: float = 0.75,
@@ -78,6 +85,7 @@ class SeasonalDetector(Detector):
     ) -> None:
         super().__init__(n)
         self.level_memory = level_memory
+        self.base_memory = base_memory
         self.day_memory = day_memory
         self.week_memory = week_memory
         self.gain = gain
@@ -88,6 +96,12 @@ class SeasonalDetector(Detector):
         if day_bins % 24:
             raise ValueError(f"day_bins must be a multiple of 24, got {day_bins}")
         self.level = np.zeros(n)
+        # The seasonal models predict, and the profiles learn, against a slow level (a day's
+        # memory, ``base``). The fast level (the flat model's) follows a daily shape the
+        # profiles have not learned yet within hours, so against it they learned only what
+        # it left over and, once learned, it still swung with every day's misfit; a missing
+        # business-hours peak was absorbed by it within the hour.
+        self.base = np.zeros(n)
         self.count = np.zeros(n)
         self.t_first = np.full(n, np.nan)
         self.t_prev = np.full(n, np.nan)
@@ -124,19 +138,44 @@ class SeasonalDetector(Detector):
             # same for all and a column slice replaces a gather.
             t0 = t[:1] if math.isfinite(t[0]) else np.nan_to_num(t[:1])
             d0, d1, dw = _interp(self.day, np.mod(t0, DAY) / self._day_bin)
+            dw = self._edge_weight(d0[0], d1[0], dw[0])
             w0, w1, ww = _interp(self.week, np.mod(t0 + WEEK_OFFSET, WEEK) / 3600.0)
-            day_eff = self.day[d0[0]] * (1 - dw[0]) + self.day[d1[0]] * dw[0]
+            day_eff = self.day[d0[0]] * (1 - dw) + self.day[d1[0]] * dw
             week_eff = self.week[w0[0]] * (1 - ww[0]) + self.week[w1[0]] * ww[0]
-            return day_eff, week_eff, (d0[0], d1[0], dw[0]), (w0[0], w1[0], ww[0])
+            return day_eff, week_eff, (d0[0], d1[0], dw), (w0[0], w1[0], ww[0])
         rows = np.arange(self.n)
         t = np.nan_to_num(t)
         dpos = np.mod(t, DAY) / self._day_bin
         wpos = np.mod(t + WEEK_OFFSET, WEEK) / 3600.0
         d0, d1, dw = _interp(self.day, dpos)
+        dw = self._edge_weight(d0, d1, dw)
         w0, w1, ww = _interp(self.week, wpos)
         day_eff = self.day[d0, rows] * (1 - dw) + self.day[d1, rows] * dw
         week_eff = self.week[w0, rows] * (1 - ww) + self.week[w1, rows] * ww
         return day_eff, week_eff, (d0, d1, dw), (w0, w1, ww)
+
+    def _edge_weight(self, i0: np.ndarray, i1: np.ndarray, w: FloatArray) -> FloatArray:
+        """The second bin's weight, as a step instead of a ramp where the two bins are an edge.
+
+        Linear interpolation fits a smooth daily curve, but turns a sharp business-hours edge
+        into a ramp a bin wide: a few points per edge and day then miss by up to half the
+        edge, which inflates the residual spread and the tail the seasonal score is judged
+        against. Two bins are an edge when their difference is several times the
+        differences on either side of them (a smooth curve changes by similar steps).
+        """
+        bins = self.day.shape[0]
+        rows = np.arange(self.n) if np.ndim(i0) else slice(None)
+        a = self.day[(i0 - 1) % bins, rows]
+        b = self.day[i0, rows]
+        c = self.day[i1, rows]
+        d = self.day[(i1 + 1) % bins, rows]
+        jump = np.abs(c - b)
+        around = np.maximum(np.abs(b - a), np.abs(d - c))
+        edge = jump > EDGE_RATIO * around + self._level_floor()
+        edge &= jump > EDGE_SIGMAS * self._root_var()[DAILY]
+        if not edge.any():
+            return w if np.ndim(w) else np.full(self.n, w)
+        return np.where(edge, np.where(w >= 0.5, 1.0, 0.0), w)
 
     def _models(self) -> _Models:
         return self._cached("models", self._compute_models)
@@ -218,7 +257,7 @@ class SeasonalDetector(Detector):
         ms = self._models()
         root = self._root_var()
         if ms.any_seasonal:
-            with_day = self.level + day_eff
+            with_day = self.base + day_eff
             expected = self._pick(self.level, with_day, with_day + week_eff)
             sd = self._pick(root[FLAT], root[DAILY], root[WEEKLY])
             np.maximum(sd, self._scale_floor(expected), out=sd)
@@ -249,6 +288,7 @@ class SeasonalDetector(Detector):
         deseason = x - day_eff
         deseason -= week_eff
         level = self.level if first is None else np.where(first, deseason, self.level)
+        base = self.base if first is None else np.where(first, deseason, self.base)
 
         # Residual variance of each candidate model, with residuals clipped at k sds; one
         # model at a time, so that what its update touches stays in cache.
@@ -258,7 +298,7 @@ class SeasonalDetector(Detector):
         var_rate = self._rate(dt, self.var_memory, young)
         select_rate = self._rate(dt, self.select_memory, young)
         first_learned = None if first is None else first & mask
-        with_day = level + day_eff
+        with_day = base + day_eff
         resid_flat = x - level
         for model, pred in enumerate((level, with_day, with_day + week_eff)):
             bound = np.maximum(self._root_var()[model], floor)
@@ -272,13 +312,20 @@ class SeasonalDetector(Detector):
             self._decay(self.select_var[model], sq, select_rate, first_learned, w)
         lim = bound  # the weekly model's, which also clips the level and the profiles
         neg_lim = -lim
-        # What the level leaves for the profiles (before the level moves).
-        e_day = resid_flat - week_eff
+        # What the slow level leaves for the profiles (before the levels move).
+        resid_base = x - base
+        e_day = resid_base - week_eff
         e_day -= day_eff
         clip(e_day, neg_lim, lim, out=e_day)
-        e_week = np.subtract(resid_flat, day_eff, out=resid_flat)
+        e_week = np.subtract(resid_base, day_eff, out=resid_base)
         e_week -= week_eff
         clip(e_week, neg_lim, lim, out=e_week)
+        slow = np.minimum(1.0, dt / self.base_memory)
+        np.maximum(slow, 1.0 / c, out=slow)
+        b_step = deseason - base
+        clip(b_step, neg_lim, lim, out=b_step)
+        b_step *= slow
+        np.add(b_step, base, out=self.base, where=w)
 
         # Level: deseasonalised, memory of ``level_memory`` seconds.
         alpha = np.minimum(1.0, dt / self.level_memory)
@@ -382,6 +429,13 @@ class SeasonalDetector(Detector):
         np.add(step, var, out=var, where=where)
         if first is not None:
             np.copyto(var, 0.0, where=first)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        # A checkpoint from before the slow level existed starts it at the fast one.
+        if "base" not in state:
+            self.base = np.array(self.level, copy=True)
+            self.base_memory = DAY
 
     def adapt(self, mask: BoolArray) -> None:
         # The shape of the day survives a deploy; the level restarts at warm-up speed.

@@ -11,6 +11,7 @@ import copy
 import pickle
 
 import numpy as np
+import pytest
 
 from anomalert.detect.engine import BatchEngine
 from anomalert.detect.ensemble import HOLD, Ensemble
@@ -90,3 +91,66 @@ def test_a_flagged_run_holds_through_one_calmer_point() -> None:
     assert ens.run[0] == 2
     assert not ens.step(np.array([t + 120.0]), np.array([50.0])).flagged[0]
     assert ens.run[0] == 0
+
+
+def test_a_sharp_edge_is_fitted_as_a_step_and_a_smooth_curve_stays_smooth() -> None:
+    """Edges on a bin boundary (09:00, 19:00) meet as a step: a minute either side of the
+    edge is expected near its own side's height, where a ramp between the two bins' centres
+    would expect about half way (46 and 54)."""
+    det, t, _ = learned(9)
+    day = t[-1] - t[-1] % DAY + DAY
+    before = det.observe(np.array([day + 9 * 3600.0 - 60.0]), np.array([20.0]))
+    after = det.observe(np.array([day + 9 * 3600.0 + 60.0]), np.array([80.0]))
+    assert before.expected[0] < 32.0, before.expected
+    assert after.expected[0] > 72.0, after.expected
+
+    # A smooth daily curve has no edges: the expected value moves by small steps minute by
+    # minute, bin boundaries included (a step there would be a false jump to the detectors
+    # that see the deseasonalised values).
+    t = T0 + 60.0 * np.arange(int(5 * DAY / 60.0))
+    x = 100.0 + 10.0 * np.sin(2 * np.pi * t / DAY) + np.random.default_rng(1).normal(0, 0.3, t.size)
+    smooth = SeasonalDetector(n=1)
+    for i in range(t.size):
+        smooth.learn(t[i : i + 1], x[i : i + 1], np.array([True]))
+    assert smooth.model[0] == DAILY
+    minutes = t[-1] + 60.0 * np.arange(1, 1441)
+    expected = np.array(
+        [smooth.observe(minutes[i : i + 1], x[-1:]).expected[0] for i in range(minutes.size)]
+    )
+    slope = 10.0 * 2 * np.pi / DAY * 60.0  # the curve's steepest change per minute
+    assert np.abs(np.diff(expected)).max() < 3 * slope + 0.1
+
+
+def test_a_missing_daytime_plateau_pages_from_its_first_point() -> None:
+    """A day whose daytime plateau does not come (30 noise sds below the usual) is flagged
+    from its first point, and the run holds. It was not flagged at all: the seasonal models
+    predicted from the fast six-hour level, whose swings with the daily shape inflated the
+    residuals; the seasonal row's tail was still the one learned while the wave was scored
+    as flat; and the daily 09:00 edge, surprising in the first days, had made 09:00 a time
+    of routine surprises."""
+    t, x = square_day(10)
+    day = T0 + 9 * DAY
+    missing = (t >= day + 9 * 3600.0) & (t < day + 19 * 3600.0)
+    x[missing] = 20.0 + np.random.default_rng(9).normal(0.0, 2.0, int(missing.sum()))
+    ens = BatchEngine(1).series
+    flagged = np.array([ens.step(t[i : i + 1], x[i : i + 1]).flagged[0] for i in range(t.size)])
+    start = int(np.flatnonzero(missing)[0])
+    assert flagged[start : start + 12].all(), flagged[start : start + 12]
+    assert not flagged[(t > T0 + 2 * DAY) & ~missing].any()
+
+
+def test_a_checkpoint_without_the_slow_level_resumes_from_the_fast_one() -> None:
+    det, t, x = learned(3)
+    state = det.__getstate__()
+    del state["base"], state["base_memory"]
+    old = SeasonalDetector.__new__(SeasonalDetector)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.base, det.level)
+    assert old.base_memory == DAY
+    old.learn(t[-1:] + STEP, x[-1:], np.array([True]))
+    assert np.isfinite(old.observe(t[-1:] + 2 * STEP, x[-1:]).stat).all()
+
+
+def test_day_bins_must_divide_into_hours() -> None:
+    with pytest.raises(ValueError, match="day_bins must be a multiple of 24, got 30"):
+        SeasonalDetector(n=1, day_bins=30)

@@ -1,0 +1,81 @@
+"""When the seasonal detector takes a richer model, what was learned under the old one
+stops weighing on the new one: the seasonal row's tail becomes a prior-sized first guess,
+and the routine memory of surprising times of day is cleared."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anomalert.detect.calibrate import TailCalibrator
+from anomalert.detect.engine import BatchEngine
+from anomalert.detect.routine import RoutineMemory
+from anomalert.detect.seasonal import DAILY, DAY, FLAT
+
+
+def _heavy(cal: TailCalibrator, rng: np.random.Generator, points: int) -> None:
+    shape = (cal.rows, cal.n) if cal.rows else (cal.n,)
+    for _ in range(points):
+        cal.learn(np.abs(rng.standard_t(2, shape)) * 2.0, np.ones(cal.n, dtype=bool))
+
+
+def test_shrink_keeps_the_tail_but_lets_it_count_as_a_prior() -> None:
+    rng = np.random.default_rng(0)
+    cal = TailCalibrator(n=3, rows=2)
+    _heavy(cal, rng, 3000)
+    stat = np.full((2, 3), 6.0)
+    before = cal.p_value(stat)
+    weight, exceed = cal.weight.copy(), cal.exceed.copy()
+    mask = np.array([True, False, True])
+    cal.shrink(mask, cal.prior_weight, row=1)
+    after = cal.p_value(stat)
+    np.testing.assert_allclose(after, before, rtol=1e-5)  # the same estimate...
+    assert (cal.weight[1, mask] <= cal.prior_weight * 1.0001).all()  # ...worth a prior
+    assert (cal.exceed[1, mask] <= cal.prior_weight * cal.prior_rate * 1.0001).all()
+    np.testing.assert_array_equal(cal.weight[0], weight[0])  # other rows untouched
+    np.testing.assert_array_equal(cal.weight[1, ~mask], weight[1, ~mask])
+    np.testing.assert_array_equal(cal.exceed[1, ~mask], exceed[1, ~mask])
+
+    # Fed light-tailed statistics, the shrunk series forget the heavy tail within a few
+    # hundred points; the others keep it.
+    for _ in range(500):
+        cal.learn(np.abs(rng.normal(size=(2, 3))), np.ones(3, dtype=bool))
+    p = cal.p_value(stat)
+    assert p[1, 0] < 0.1 * p[1, 1] and p[1, 2] < 0.1 * p[1, 1], p
+
+
+def test_forget_clears_only_the_masked_series() -> None:
+    memory = RoutineMemory(n=2)
+    t = np.array([3 * 3600.0, 3 * 3600.0])
+    memory.learn(t, np.array([5.0, 5.0]), np.arange(2))
+    memory.forget(np.array([True, False]))
+    later = t + DAY
+    routine = memory.routine(later, np.arange(2))
+    assert routine[0] == 0.0 and routine[1] > 3.0, routine
+
+
+def test_a_switch_to_the_daily_model_shrinks_the_seasonal_tail_and_the_routine() -> None:
+    """A square daily wave is scored as flat for its first two days: its 09:00 edge is a huge
+    surprise, which fattens the seasonal row's tail and makes 09:00 look routine. Once the
+    daily model is taken, both are set back."""
+    step = 300.0
+    t = 1_396_310_400.0 + step * np.arange(int(3 * DAY / step))
+    hour = (t % DAY) / 3600.0
+    x = np.where((hour >= 9) & (hour < 19), 80.0, 20.0)
+    x = x + np.random.default_rng(2).normal(0.0, 2.0, t.size)
+    ens = BatchEngine(1).series
+    assert ens.seasonal is not None and ens.routine is not None
+    row = ens._rows()[0].index(ens.detectors.index(ens.seasonal))
+    switched_at = None
+    for i in range(t.size):
+        before = int(ens.seasonal.model[0])
+        ens.step(t[i : i + 1], x[i : i + 1])
+        if before == FLAT and ens.seasonal.model[0] == DAILY:
+            switched_at = i
+            weight = float(ens.tails.weight[row, 0])
+            exceed = float(ens.tails.exceed[row, 0])
+            peaks = float(ens.routine.peak[:, 0].max())
+            break
+    assert switched_at is not None, "the daily model was never taken"
+    assert weight <= ens.tails.prior_weight * 1.0001
+    assert exceed <= ens.tails.prior_weight * ens.tails.prior_rate * 1.0001
+    assert peaks == 0.0
