@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from anomalert.detect.calibrate import score_from_p
-from anomalert.detect.combine import RowCalibration, columns_p, fisher
+from anomalert.detect.combine import ColumnRedundancy, RowCalibration, columns_p, fisher
 from anomalert.detect.drift import DriftEvent
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
 from anomalert.detect.reason import explain
@@ -100,6 +100,7 @@ def score_tables(
     episodes = Episodes(files, settings.cooldown)
     # Several columns are combined as if independent; each file's rows check that (combine).
     row_calibration = RowCalibration(files) if width > 1 else None
+    redundancy = ColumnRedundancy(files, width) if width > 1 else None
     for k in range(rows):
         t = np.repeat(t_pad[:, k], width)
         x = x_pad[:, k, :].reshape(n)
@@ -108,7 +109,9 @@ def score_tables(
         p = s.p.reshape(files, width)
         asked = np.isfinite(x.reshape(files, width)).sum(axis=1)
         col = np.argmin(p, axis=1)
-        row_p = columns_p(p)
+        row_p = columns_p(p, None if redundancy is None else redundancy.groups)
+        if redundancy is not None:
+            redundancy.learn(x.reshape(files, width))
         sel = fidx * width + col
         kind, exp_, lo, hi, det = (
             s.kind[sel],

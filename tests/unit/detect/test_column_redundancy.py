@@ -1,0 +1,56 @@
+"""Columns that are one signal seen twice do not count as two columns agreeing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anomalert.detect.combine import ONE_COLUMN_SHARE, ColumnRedundancy, columns_p
+
+
+def test_a_duplicate_column_does_not_make_agreement() -> None:
+    p = np.array([[1e-4, 2e-4, 0.5, 0.5]])
+    independent = columns_p(p)
+    grouped = columns_p(p, np.array([[0, 0, 2, 3]]))
+    # Two different signals at 1e-4 and 2e-4 agree: a strong row p-value...
+    assert independent[0] < 1e-6
+    # ...but one signal seen twice is one column far out, spending the one-column share.
+    assert grouped[0] == min(1e-4 * 4 / ONE_COLUMN_SHARE, 3 * 0.5**2 / (1 - ONE_COLUMN_SHARE))
+    # Agreement across groups still counts.
+    other = columns_p(np.array([[1e-4, 0.5, 2e-4, 0.5]]), np.array([[0, 0, 2, 3]]))
+    assert other[0] < 1e-6
+
+
+def test_groups_are_learned_from_the_steps_causally() -> None:
+    """c1 is c0 doubled (plus a little noise), c3 trends with c2 but steps on its own."""
+    rng = np.random.default_rng(0)
+    red = ColumnRedundancy(n=2, width=4, every=50, min_rows=100)
+    assert (red.groups == np.arange(4)).all()  # nothing is grouped before any row
+    level = np.zeros(2)
+    for k in range(600):
+        a = rng.normal(size=2)
+        level += 1.0
+        row = np.stack(
+            [
+                a,
+                2 * a + 0.01 * rng.normal(size=2),
+                rng.normal(size=2) + level,
+                rng.normal(size=2) + level,
+            ],
+            axis=1,
+        )
+        if k == 50:
+            assert (red.groups == np.arange(4)).all()  # too few rows to judge yet
+        red.learn(row)
+    np.testing.assert_array_equal(red.groups, [[0, 0, 2, 3], [0, 0, 2, 3]])
+
+
+def test_missing_values_neither_break_nor_invent_groups() -> None:
+    rng = np.random.default_rng(1)
+    red = ColumnRedundancy(n=1, width=3, every=50, min_rows=100)
+    for k in range(400):
+        a = rng.normal()
+        row = np.array([[a, -a, rng.normal()]])
+        if k % 7 == 0:
+            row[0, 2] = np.nan
+        red.learn(row)
+    np.testing.assert_array_equal(red.groups, [[0, 0, 2]])  # anti-correlated is the same
