@@ -222,7 +222,7 @@ class TailCalibrator(ArrayState):
         hundred points, not over the half-life. ``row`` picks one row of a stacked
         calibrator.
         """
-        arrays = (self.weight, self.exceed, self.excess, self.excess_sq)
+        arrays = self._moments(None)
         if row is not None:
             arrays = tuple(a[row] for a in arrays)
         factor = np.minimum(1.0, weight / np.maximum(arrays[0], 1e-9))

@@ -121,6 +121,7 @@ class Ensemble:
         # One row per detector, calibrated together (see ``TailCalibrator``), in ``_rows``
         # order.
         self.tails = TailCalibrator(n=self.n, rows=len(self.detectors))
+        self._index_rows()
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
         # The richest seasonal model each series has used so far.
         self.richest = np.zeros(self.n, dtype=np.int8)
@@ -149,8 +150,7 @@ class Ensemble:
         xs = x - comp if comp is not None else x
         inputs = [xs if d.deseasonalized else x for d in self.detectors]
         frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
-        order, _ = self._rows()
-        stats = np.stack([frames[i].stat for i in order])
+        stats = np.stack([frames[i].stat for i in self._order])
         p, voters, winner = self._most_surprising(stats)
         p *= voters
         np.minimum(p, 1.0, out=p)
@@ -237,10 +237,8 @@ class Ensemble:
         richer = self.seasonal.model > self.richest
         np.maximum(self.richest, self.seasonal.model, out=self.richest)
         if richer.any():
-            row = self._rows()[0].index(self.detectors.index(self.seasonal))
-            self.tails.shrink(
-                richer, self.tails.prior_weight, row if self.tails.rows is not None else None
-            )
+            row = self._row_of[self.detectors.index(self.seasonal)]
+            self.tails.shrink(richer, self.tails.prior_weight, row)
             if self.routine is not None:
                 # The times of day that kept surprising were the daily shape, now modelled
                 # (the 09:00 edge of a business-hours series scored as flat).
@@ -281,10 +279,9 @@ class Ensemble:
         best: FloatArray | None = None
         voters = np.zeros(self.n, dtype=np.int8)
         winner = np.zeros(self.n, dtype=np.int8)
-        order, fitted = self._rows()
-        calibrated = self.tails.p_value(stats[:fitted], fitted)
+        calibrated = self.tails.p_value(stats[: self._fitted], self._fitted)
         for i, d in enumerate(self.detectors):
-            row = order.index(i)
+            row = self._row_of[i]
             p = ndtr(-stats[row]) if d.self_calibrated else calibrated[row]
             below = p < 1.0  # NaN (no opinion) is not below
             voters += below
@@ -298,19 +295,27 @@ class Ensemble:
         np.maximum(voters, 1, out=voters)
         return best, voters, winner
 
-    def _rows(self) -> tuple[list[int], int]:
-        """The detector of each calibrator row, and how many rows are fitted.
+    def _index_rows(self) -> None:
+        """Derive, once, the detector of each calibrator row, how many rows are fitted, and
+        each detector's row (they change only with the detector list).
 
         Detectors that calibrate themselves come last: their rows learn (they always have)
         but are never fitted or turned into p-values.
         """
         fitted = [i for i, d in enumerate(self.detectors) if not d.self_calibrated]
         rest = [i for i, d in enumerate(self.detectors) if d.self_calibrated]
-        return fitted + rest, len(fitted)
+        self._order = fitted + rest
+        self._fitted = len(fitted)
+        self._row_of = [self._order.index(i) for i in range(len(self.detectors))]
+
+    def _rows(self) -> tuple[list[int], int]:
+        """The detector of each calibrator row, and how many rows are fitted."""
+        return self._order, self._fitted
 
     def __setstate__(self, state: dict[str, object]) -> None:
         # A checkpoint written before the resolution estimate existed resumes with a fresh one.
         self.__dict__.update(state)
+        self._index_rows()
         # One written with a calibrator per detector resumes with them stacked, as they were.
         calibrators = self.__dict__.pop("calibrators", None)
         if isinstance(calibrators, list):

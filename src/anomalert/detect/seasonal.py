@@ -320,25 +320,18 @@ class SeasonalDetector(Detector):
         e_week = np.subtract(resid_base, day_eff, out=resid_base)
         e_week -= week_eff
         clip(e_week, neg_lim, lim, out=e_week)
-        slow = np.minimum(1.0, dt / self.base_memory)
-        np.maximum(slow, 1.0 / c, out=slow)
-        b_step = deseason - base
-        clip(b_step, neg_lim, lim, out=b_step)
-        b_step *= slow
-        np.add(b_step, base, out=self.base, where=w)
+        # Slow level: deseasonalised, memory of ``base_memory`` seconds.
+        gap = deseason - base
+        self._follow(self.base, base, gap, dt, self.base_memory, c, (neg_lim, lim), w)
 
         # Level: deseasonalised, memory of ``level_memory`` seconds.
-        alpha = np.minimum(1.0, dt / self.level_memory)
-        np.maximum(alpha, 1.0 / c, out=alpha)
         deseason -= level
-        step = clip(deseason, neg_lim, lim, out=deseason)
-        step *= alpha
-        np.add(step, level, out=self.level, where=w)
+        self._follow(self.level, level, deseason, dt, self.level_memory, c, (neg_lim, lim), w)
 
         span = t - self.t_first
         self._select(span, mask)
 
-        # Profiles: what the level leaves, shared between the two bins around t.
+        # Profiles: what the slow level leaves, shared between the two bins around t.
         if w is not True:
             np.nan_to_num(span, copy=False)
             np.copyto(e_day, 0.0, where=~mask)
@@ -412,6 +405,27 @@ class SeasonalDetector(Detector):
             np.copyto(dt, gap, where=unknown)
         np.copyto(self.dt, dt, where=learning(ok))
         return np.where(np.isnan(self.dt), 300.0, self.dt) if unknown.any() else self.dt
+
+    @staticmethod
+    def _follow(
+        out: FloatArray,
+        level: FloatArray,
+        gap: FloatArray,
+        dt: FloatArray,
+        memory: float,
+        count: FloatArray,
+        bounds: tuple[FloatArray, FloatArray],
+        where: Where,
+    ) -> None:
+        """``out = level + rate * clip(gap, *bounds)`` where ``where`` holds, the rate that
+        of a memory of ``memory`` seconds, at least 1 / count while young; ``gap`` is used
+        as scratch (the fast and the slow level move the same way, at their own memories).
+        """
+        rate = np.minimum(1.0, dt / memory)
+        np.maximum(rate, 1.0 / count, out=rate)
+        step = clip(gap, *bounds, out=gap)
+        step *= rate
+        np.add(step, level, out=out, where=where)
 
     @staticmethod
     def _rate(dt: FloatArray, memory: float, young: FloatArray) -> FloatArray:
