@@ -102,13 +102,17 @@ class TailCalibrator(ArrayState):
         self.max_shape = max_shape
         self.decay = np.float32(0.5 ** (1.0 / half_life))
         shape = n if rows is None else (rows, n)
-        self.weight = np.full(shape, prior_weight, dtype=np.float32)
-        self.exceed = np.full(shape, prior_weight * prior_rate, dtype=np.float32)
-        self.excess = np.full(shape, prior_weight * prior_rate * prior_scale, dtype=np.float32)
-        # Second moment of the excess; the exponential prior has variance scale**2.
-        self.excess_sq = np.full(
-            shape, prior_weight * prior_rate * 2 * prior_scale**2, dtype=np.float32
-        )
+        prior = self._prior()
+        self.weight = np.full(shape, prior[0], dtype=np.float32)
+        self.exceed = np.full(shape, prior[1], dtype=np.float32)
+        self.excess = np.full(shape, prior[2], dtype=np.float32)
+        self.excess_sq = np.full(shape, prior[3], dtype=np.float32)
+
+    def _prior(self) -> tuple[float, float, float, float]:
+        """weight, exceed, excess and excess_sq of the Gaussian prior (an exponential tail
+        above z0, whose excess has variance scale**2)."""
+        w, rate, scale = self.prior_weight, self.prior_rate, self.prior_scale
+        return w, w * rate, w * rate * scale, w * rate * 2 * scale**2
 
     @classmethod
     def stacked(cls, calibrators: list[TailCalibrator]) -> TailCalibrator:
@@ -231,6 +235,21 @@ class TailCalibrator(ArrayState):
         factor = factor.astype(np.float32)
         for a in arrays:
             np.multiply(a, factor, out=a, where=mask)
+        self._forget()
+
+    def reset(self, mask: BoolArray, row: int | None = None) -> None:
+        """Set the masked series' tail back to the prior (``row``: one row of a stacked
+        calibrator).
+
+        For a statistic whose old tail says nothing about the new one: a few huge excesses
+        of the old statistic, even shrunk to a prior's weight, keep the moment fit at the
+        heaviest shape for weeks.
+        """
+        arrays = self._moments(None)
+        if row is not None:
+            arrays = tuple(a[row] for a in arrays)
+        for a, value in zip(arrays, self._prior(), strict=True):
+            np.copyto(a, np.float32(value), where=mask)
         self._forget()
 
     def learn(self, stat: FloatArray, mask: BoolArray) -> None:

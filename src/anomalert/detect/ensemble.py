@@ -14,8 +14,9 @@ series", whatever the detector mix. Then it decides what the detectors may learn
 * a would-be alert as surprising as what recently happened around the same time of day
   is routine (``routine``: the nightly cron spike);
 * the first time a series' seasonal detector takes a richer model, what was learned while
-  the season was scored as noise stops weighing: the seasonal tail counts as a prior only,
-  and the routine memory is cleared;
+  the season was scored as noise stops weighing: the seasonal tail goes back to the prior
+  (leaving the flat model) or counts as a prior only (daily to weekly), and the routine
+  memory is cleared;
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
   A flagged run holds while p stays within ``HOLD`` times the threshold's, so a point of
@@ -35,7 +36,7 @@ from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.kernels import keep_freed_memory
 from anomalert.detect.resolution import Resolution
 from anomalert.detect.routine import RoutineMemory
-from anomalert.detect.seasonal import SeasonalDetector
+from anomalert.detect.seasonal import FLAT, SeasonalDetector
 
 #: Default alert threshold on the calibrated score, chosen once on the development data.
 DEFAULT_THRESHOLD = 0.90
@@ -229,16 +230,22 @@ class Ensemble:
             return
         # The first time a series takes a richer model, the seasonal statistic becomes
         # lighter-tailed than the one its row's tail was learned on (a square daily wave
-        # scored as flat, weekends scored as weekdays): the old tail stays as a first guess
-        # but counts as a prior, so the new one replaces it within days instead of the
+        # scored as flat, weekends scored as weekdays). Leaving the flat model, the tail
+        # goes back to the prior: what the flat model found surprising (the daily edges of
+        # the first days, tens of sigmas each) says nothing of the seasonal residual, and
+        # even a prior's weight of it holds the tail at its heaviest shape for weeks. From
+        # the daily to the weekly model the old tail is a fair first guess: it stays, but
+        # counts as a prior, so the new one replaces it within days instead of the
         # half-life (two weeks at one-minute resolution). Only the first time: a series that
         # drops a model and takes it back has a tail learned under it already, and clearing
         # the routine memory at every flip would page on a daily job again each time.
         richer = self.seasonal.model > self.richest
+        from_flat = richer & (self.richest == FLAT)
         np.maximum(self.richest, self.seasonal.model, out=self.richest)
         if richer.any():
             row = self._row_of[self.detectors.index(self.seasonal)]
-            self.tails.shrink(richer, self.tails.prior_weight, row)
+            self.tails.shrink(richer & ~from_flat, self.tails.prior_weight, row)
+            self.tails.reset(from_flat, row)
             if self.routine is not None:
                 # The times of day that kept surprising were the daily shape, now modelled
                 # (the 09:00 edge of a business-hours series scored as flat).

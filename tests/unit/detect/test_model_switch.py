@@ -1,6 +1,7 @@
 """When the seasonal detector takes a richer model, what was learned under the old one
-stops weighing on the new one: the seasonal row's tail becomes a prior-sized first guess,
-and the routine memory of surprising times of day is cleared."""
+stops weighing on the new one: the seasonal row's tail goes back to the prior (from the
+flat model) or becomes a prior-sized first guess (daily to weekly), and the routine memory
+of surprising times of day is cleared."""
 
 from __future__ import annotations
 
@@ -43,6 +44,27 @@ def test_shrink_keeps_the_tail_but_lets_it_count_as_a_prior() -> None:
     assert p[1, 0] < 0.1 * p[1, 1] and p[1, 2] < 0.1 * p[1, 1], p
 
 
+def test_reset_puts_only_the_masked_series_of_one_row_back_to_the_prior() -> None:
+    rng = np.random.default_rng(1)
+    cal = TailCalibrator(n=3, rows=2)
+    fresh = TailCalibrator(n=3, rows=2)
+    _heavy(cal, rng, 3000)
+    learned = [a.copy() for a in (cal.weight, cal.exceed, cal.excess, cal.excess_sq)]
+    mask = np.array([False, True, False])
+    cal.reset(mask, row=0)
+    for now, before, prior in zip(
+        (cal.weight, cal.exceed, cal.excess, cal.excess_sq),
+        learned,
+        (fresh.weight, fresh.exceed, fresh.excess, fresh.excess_sq),
+        strict=True,
+    ):
+        assert now[0, 1] == prior[0, 1]
+        np.testing.assert_array_equal(now[0, ~mask], before[0, ~mask])
+        np.testing.assert_array_equal(now[1], before[1])
+    shape, _ = cal.tail()
+    assert shape[0, 1] < 1e-3 and shape[1, 1] > 0.1  # the prior's exponential tail again
+
+
 def test_forget_clears_only_the_masked_series() -> None:
     memory = RoutineMemory(n=2)
     t = np.array([3 * 3600.0, 3 * 3600.0])
@@ -53,10 +75,10 @@ def test_forget_clears_only_the_masked_series() -> None:
     assert routine[0] == 0.0 and routine[1] > 3.0, routine
 
 
-def test_a_switch_to_the_daily_model_shrinks_the_seasonal_tail_and_the_routine() -> None:
+def test_a_switch_to_the_daily_model_resets_the_seasonal_tail_and_the_routine() -> None:
     """A square daily wave is scored as flat for its first two days: its 09:00 edge is a huge
     surprise, which fattens the seasonal row's tail and makes 09:00 look routine. Once the
-    daily model is taken, both are set back."""
+    daily model is taken, both are set back: the tail to the prior."""
     step = 300.0
     t = 1_396_310_400.0 + step * np.arange(int(3 * DAY / step))
     hour = (t % DAY) / 3600.0
@@ -73,9 +95,11 @@ def test_a_switch_to_the_daily_model_shrinks_the_seasonal_tail_and_the_routine()
             switched_at = i
             weight = float(ens.tails.weight[row, 0])
             exceed = float(ens.tails.exceed[row, 0])
+            shape = float(ens.tails.tail()[0][row, 0])
             peaks = float(ens.routine.peak[:, 0].max())
             break
     assert switched_at is not None, "the daily model was never taken"
     assert weight <= ens.tails.prior_weight * 1.0001
     assert exceed <= ens.tails.prior_weight * ens.tails.prior_rate * 1.0001
+    assert shape < 1e-3  # the prior's, not the heavy one of the edges scored as flat
     assert peaks == 0.0
