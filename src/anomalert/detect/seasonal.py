@@ -31,7 +31,7 @@ WEEK = 7 * DAY
 WEEK_OFFSET = 3 * DAY
 
 FLAT, DAILY, WEEKLY = 0, 1, 2
-#: Two neighbouring day bins are an edge (a step, not a ramp) when they differ by more than
+#: Two neighbouring profile bins are an edge (a step, not a ramp) when they differ by more than
 #: this many times the steps on either side of them, and by more than ``EDGE_SIGMAS`` residual
 #: standard deviations (so that a noisy flat profile does not turn into random steps).
 EDGE_RATIO = 4.0
@@ -138,23 +138,25 @@ class SeasonalDetector(Detector):
             # same for all and a column slice replaces a gather.
             t0 = t[:1] if math.isfinite(t[0]) else np.nan_to_num(t[:1])
             d0, d1, dw = _interp(self.day, np.mod(t0, DAY) / self._day_bin)
-            dw = self._edge_weight(d0[0], d1[0], dw[0])
+            dw = self._edge_weight(d0[0], d1[0], dw[0], DAILY)
             w0, w1, ww = _interp(self.week, np.mod(t0 + WEEK_OFFSET, WEEK) / 3600.0)
+            ww = self._edge_weight(w0[0], w1[0], ww[0], WEEKLY)
             day_eff = self.day[d0[0]] * (1 - dw) + self.day[d1[0]] * dw
-            week_eff = self.week[w0[0]] * (1 - ww[0]) + self.week[w1[0]] * ww[0]
-            return day_eff, week_eff, (d0[0], d1[0], dw), (w0[0], w1[0], ww[0])
+            week_eff = self.week[w0[0]] * (1 - ww) + self.week[w1[0]] * ww
+            return day_eff, week_eff, (d0[0], d1[0], dw), (w0[0], w1[0], ww)
         rows = np.arange(self.n)
         t = np.nan_to_num(t)
         dpos = np.mod(t, DAY) / self._day_bin
         wpos = np.mod(t + WEEK_OFFSET, WEEK) / 3600.0
         d0, d1, dw = _interp(self.day, dpos)
-        dw = self._edge_weight(d0, d1, dw)
+        dw = self._edge_weight(d0, d1, dw, DAILY)
         w0, w1, ww = _interp(self.week, wpos)
+        ww = self._edge_weight(w0, w1, ww, WEEKLY)
         day_eff = self.day[d0, rows] * (1 - dw) + self.day[d1, rows] * dw
         week_eff = self.week[w0, rows] * (1 - ww) + self.week[w1, rows] * ww
         return day_eff, week_eff, (d0, d1, dw), (w0, w1, ww)
 
-    def _edge_weight(self, i0: np.ndarray, i1: np.ndarray, w: FloatArray) -> FloatArray:
+    def _edge_weight(self, i0: np.ndarray, i1: np.ndarray, w: FloatArray, model: int) -> FloatArray:
         """The second bin's weight, as a step instead of a ramp where the two bins are an edge.
 
         Linear interpolation fits a smooth daily curve, but turns a sharp business-hours edge
@@ -162,17 +164,21 @@ class SeasonalDetector(Detector):
         edge, which inflates the residual spread and the tail the seasonal score is judged
         against. Two bins are an edge when their difference is several times the
         differences on either side of them (a smooth curve changes by similar steps).
+        ``model`` picks the profile: DAILY the day's bins, WEEKLY the week's hourly ones,
+        whose edges are where weekdays and weekends differ (a weekday-only 09:00 start: a
+        ramp an hour wide there missed by up to half the weekday-weekend difference).
         """
-        bins = self.day.shape[0]
+        prof = self.day if model == DAILY else self.week
+        bins = prof.shape[0]
         rows = np.arange(self.n) if np.ndim(i0) else slice(None)
-        a = self.day[(i0 - 1) % bins, rows]
-        b = self.day[i0, rows]
-        c = self.day[i1, rows]
-        d = self.day[(i1 + 1) % bins, rows]
+        a = prof[(i0 - 1) % bins, rows]
+        b = prof[i0, rows]
+        c = prof[i1, rows]
+        d = prof[(i1 + 1) % bins, rows]
         jump = np.abs(c - b)
         around = np.maximum(np.abs(b - a), np.abs(d - c))
         edge = jump > EDGE_RATIO * around + self._level_floor()
-        edge &= jump > EDGE_SIGMAS * self._root_var()[DAILY]
+        edge &= jump > EDGE_SIGMAS * self._root_var()[model]
         if not edge.any():
             return w if np.ndim(w) else np.full(self.n, w)
         return np.where(edge, np.where(w >= 0.5, 1.0, 0.0), w)
