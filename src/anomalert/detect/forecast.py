@@ -51,7 +51,8 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
-from anomalert.detect.robust import scale_floor
+from anomalert.detect.jit import kernel
+from anomalert.detect.robust import ABS_SCALE_FLOOR, REL_SCALE_FLOOR
 from anomalert.model import Kind
 
 #: Points after which innovations start being clipped (before that the scale is unknown).
@@ -185,19 +186,13 @@ class ForecastDetector(Detector):
             state = self._tentative(t, x, self._takes(t, x))
             # Only what the frame shows: the breach interval is breach_info's (_outlook).
             level, _, _, _, z, eta = self._ahead(state, t, self.limits)
-            empty = state.seen == 0
-            nan = np.full(level.shape, np.nan)
-            level = np.where(empty, nan, level)
-            z = np.where(empty, nan, z)
-            eta = np.where(empty, nan, eta)
-            ready = (state.seen >= self.min_points) & np.isfinite(x)
-            stat = np.where(ready, np.maximum(z, 0.0), np.nan)
-            detail = np.where(ready & np.isfinite(eta), eta / 60.0, np.nan)
+            # The band is where the value was expected now (level ± 3 one-step sigmas); the
+            # interval on the breach time lives in ``breach_info``, which reasons use.
+            stat, level, lower, upper, detail = _frame(
+                state.seen, x, level, z, eta, self.var, self.min_points
+            )
         kind = np.full(self.n, np.int8(Kind.PREDICTED_BREACH))
-        # The band is where the value was expected now (level ± 3 one-step sigmas); the
-        # interval on the breach time lives in ``breach_info``, which reasons use.
-        band = 3.0 * np.sqrt(self.var + scale_floor(level) ** 2)
-        return Frame(stat, level, level - band, level + band, kind, detail)
+        return Frame(stat, level, lower, upper, kind, detail)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         take = mask & self._takes(t, x)
@@ -274,18 +269,6 @@ class ForecastDetector(Detector):
             return d
         return np.where(d < tau, -tau * np.log1p(-d / tau), np.inf)
 
-    def _decay(self, h: FloatArray) -> FloatArray:
-        return np.exp(-h / self.damping_time)
-
-    def _sigmas(self, s: _State) -> tuple[FloatArray, FloatArray]:
-        """Variances of the level and of the trend (see the module docstring)."""
-        spacing = np.where(s.spacing > 0, s.spacing, 1.0)
-        a = -np.expm1(-spacing / self.level_time)
-        b = -np.expm1(-spacing / self.trend_time)
-        level_var = s.var * a / (2.0 - a) + scale_floor(s.level) ** 2
-        slope_var = np.maximum(s.var * a * a * b / (spacing**2 * (2.0 - b)), s.slope_var)
-        return level_var, slope_var
-
     def _tentative(self, t: FloatArray, x: FloatArray, take: BoolArray) -> _State:
         """``_update(t, x, take)``, computed once per tick for observe and learn.
 
@@ -302,92 +285,46 @@ class ForecastDetector(Detector):
         return state
 
     def _update(self, t: FloatArray, x: FloatArray, take: BoolArray) -> _State:
-        """The state after taking x at t where ``take`` holds (unchanged elsewhere)."""
-        first = self.seen == 0
-        dt = np.where(take & ~first, t - self.t_last, 1.0)
-        xs = np.where(take, x, self.level)
-        g = self._g(dt)
-        level_pred = self.level + self.slope * g
-        slope_pred = self.slope * self._decay(dt)
-        err = xs - level_pred
+        """The state after taking x at t where ``take`` holds (unchanged elsewhere).
 
-        _, slope_var = self._sigmas(self._state())
-        err_var = self.var + g * g * slope_var + scale_floor(self.level) ** 2
-        warm = self.seen >= CLIP_AFTER
-        bound = np.where(warm, self.clip * np.sqrt(err_var), np.inf)
-        e = np.clip(err, -bound, bound)
-        outlier = np.abs(err) > bound
-
-        alpha = -np.expm1(-dt / self.level_time)
-        beta = -np.expm1(-dt / self.trend_time)
-        level = level_pred + alpha * e
-        slope = slope_pred + alpha * beta * e / dt
-
-        # A run of same-sign outliers: a step keeps the trend from before the run, a ramp
-        # (the run's own slope differs from it beyond noise) takes the run's slope.
-        sign = np.sign(err).astype(np.int8)
-        same = outlier & (np.sign(self.run) == sign)
-        starts = outlier & ~same
-        run = np.where(outlier, np.where(same, self.run + sign, sign), 0).astype(np.int8)
-        run_t = np.where(starts, t, self.run_t)
-        run_x = np.where(starts, xs, self.run_x)
-        run_slope = np.where(starts, slope_pred, self.run_slope)
-        shift = np.abs(run) >= self.shift_after
-        span = np.where(t > run_t, t - run_t, dt)
-        ramp = (xs - run_x) / span
-        ramp_noise = np.sqrt(2.0 * self.var) / span
-        is_ramp = np.abs(ramp - run_slope) > self.clip * ramp_noise
-        level = np.where(shift | self.restart, xs, level)
-        slope = np.where(shift, np.where(is_ramp, ramp, run_slope), slope)
-        slope = np.where(self.restart, slope_pred, slope)
-        run = np.where(shift | self.restart, 0, run).astype(np.int8)
-        # The step at the run's start (ramp or not), to widen the trend's uncertainty with.
-        jump = np.where(shift, run_x - level_pred + run_slope * span, 0.0)
-        renew = shift & is_ramp
-
-        # Scale: clipped squared error, brought back to a one-step error after a gap.
-        rate = np.maximum(-np.expm1(-dt / self.scale_time), 1.0 / np.maximum(self.seen, 1))
-        e2 = e * e * np.where(warm, self.var / err_var, 1.0)
-        var = self.var + rate * (e2 - self.var)
-        gap = np.minimum(dt, 10.0 * self.spacing)
-        spacing = np.where(
-            self.seen == 1,
-            dt,
-            self.spacing + np.maximum(SPACING_RATE, 1.0 / self.seen) * (gap - self.spacing),
+        The exponentials run as numpy calls on the stacked arguments (numpy's own vector
+        exp and expm1 differ from the compiled loop's libm in the last bit now and then:
+        the numbers stay those of the numpy formulation); the rest is one compiled pass.
+        """
+        args = _update_args(
+            t, self.t_last, self.seen, take, self.spacing, self._times(), self._undamped()
         )
-        w = beta
-        d = np.where(renew, 0.0, slope - self.slope_mean)
-        slope_mean = np.where(renew, slope, self.slope_mean + w * d)
-        slope_wander = (1.0 - w) * (self.slope_var + w * d * d) + (jump / self.trend_time) ** 2
-        slope_wander = slope_wander + np.where(renew, ramp_noise**2, 0.0)
-
-        def pick(new: np.ndarray, old: np.ndarray, start: float | bool) -> np.ndarray:
-            return np.where(take, np.where(first, start, new), old).astype(old.dtype)
-
+        dt = args[0]
+        growth = np.expm1(args[1:])  # the rates' and g's expm1, then exp for the decay
+        decay = np.exp(args[1])
         return _State(
-            level=np.where(take, np.where(first, xs, level), self.level),
-            slope=pick(slope, self.slope, 0.0),
-            t_last=np.where(take, t, self.t_last),
-            seen=np.where(take, np.minimum(self.seen + 1, 2**30), self.seen).astype(np.int32),
-            var=pick(var, self.var, 0.0),
-            spacing=pick(spacing, self.spacing, 0.0),
-            slope_mean=pick(slope_mean, self.slope_mean, 0.0),
-            slope_var=pick(slope_wander, self.slope_var, 0.0),
-            run=pick(run, self.run, 0),
-            run_t=pick(run_t, self.run_t, 0.0),
-            run_x=pick(run_x, self.run_x, 0.0),
-            run_slope=pick(run_slope, self.run_slope, 0.0),
-            restart=pick(np.zeros_like(self.restart), self.restart, False),
+            *_update_kernel(
+                t,
+                x,
+                take,
+                dt,
+                growth,
+                decay,
+                *self._state(),
+                self.damping_time,
+                self._undamped(),
+                self.clip,
+                self.shift_after,
+                self.trend_time,
+            )
         )
+
+    def _times(self) -> FloatArray:
+        """The time constants in the order of the stacked exponential arguments."""
+        return np.array(
+            [self.damping_time, self.level_time, self.trend_time, self.scale_time],
+            dtype=np.float64,
+        )
+
+    def _undamped(self) -> bool:
+        return math.isinf(self.damping_time)
 
     # -- the forecast ----------------------------------------------------------------------
-
-    def _time_to(self, level: FloatArray, slope: FloatArray, limit: FloatArray) -> FloatArray:
-        """Seconds until the level reaches the limit at this trend (0 if there, inf: never)."""
-        gap = limit - level
-        distance = np.where(slope > 0, gap / slope, np.inf)
-        eta = np.where(gap <= 0, 0.0, self._g_inv(distance))
-        return np.where(np.isnan(gap), np.nan, eta)
 
     def _band_crossings(
         self,
@@ -447,17 +384,345 @@ class ForecastDetector(Detector):
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
         """Level, trend, their variances, breach quantile z and time to breach from state
         ``s`` at time t (also where the series has no point yet: the caller masks those)."""
-        lead = np.maximum(t - s.t_last, 0.0)
-        g0 = self._g(lead)
-        level = s.level + s.slope * g0
-        slope = s.slope * self._decay(lead)
-        level_var, slope_var = self._sigmas(s)
-        level_var = level_var + g0 * g0 * slope_var
-        slope_var = slope_var * self._decay(lead) ** 2
-
-        g_h = self._g(np.asarray(self.horizon))
-        z_now = (level - limit) / np.sqrt(level_var)
-        z_h = (level + slope * g_h - limit) / np.sqrt(level_var + g_h * g_h * slope_var)
-        z = np.maximum(z_now, z_h)
-        eta = self._time_to(level, slope, limit)
+        args = _ahead_args(t, s.t_last, s.spacing, self._times())
+        growth = np.expm1(args[1:])
+        decay = np.exp(args[1])
+        g_h = float(self._g(np.asarray(self.horizon)))
+        tau = self.damping_time
+        level, slope, level_var, slope_var, z, reach = _ahead_kernel(
+            s.level,
+            s.slope,
+            s.var,
+            s.spacing,
+            s.slope_var,
+            args[0],
+            growth,
+            decay,
+            limit,
+            g_h,
+            tau,
+            self._undamped(),
+        )
+        # _time_to, with log1p as a numpy call (as the exponentials above).
+        eta = _eta(reach, np.log1p(reach[1]), tau, self._undamped())
         return level, slope, level_var, slope_var, z, eta
+
+
+# -- compiled passes ---------------------------------------------------------------------
+# The filter's arithmetic per series, in the order of the numpy formulation it replaced;
+# the exponentials and logarithms stay numpy calls between the passes (see ``_update``).
+
+
+@kernel
+def _max(a: float, b: float) -> float:
+    """``np.maximum``: NaN wins, and of two equal values (±0) the second."""
+    return a if a > b or a != a else b
+
+
+@kernel
+def _min(a: float, b: float) -> float:
+    """``np.minimum``: NaN wins, and of two equal values (±0) the second."""
+    return a if a < b or a != a else b
+
+
+@kernel
+def _floor(level: float) -> float:
+    """``robust.scale_floor`` of one value (no resolution)."""
+    return _max(abs(level) * REL_SCALE_FLOOR, ABS_SCALE_FLOOR)
+
+
+@kernel
+def _update_args(
+    t: FloatArray,
+    t_last: FloatArray,
+    seen: np.ndarray,
+    take: BoolArray,
+    spacing: FloatArray,
+    times: FloatArray,
+    undamped: bool,
+) -> FloatArray:
+    """dt, then the arguments of the update's exponentials: -dt/τ (g and the trend's
+    decay), -dt over the level, trend and scale times, and -spacing over the level and
+    trend times (the Holt variances at the typical interval)."""
+    n = t.shape[0]
+    out = np.empty((7, n))
+    for i in range(n):
+        dt = t[i] - t_last[i] if take[i] and seen[i] != 0 else 1.0
+        sp = spacing[i] if spacing[i] > 0 else 1.0
+        out[0, i] = dt
+        for k in range(4):
+            out[1 + k, i] = -dt / times[k]
+        out[5, i] = -sp / times[1]
+        out[6, i] = -sp / times[2]
+    return out
+
+
+@kernel
+def _update_kernel(
+    t: FloatArray,
+    x: FloatArray,
+    take: BoolArray,
+    dt: FloatArray,
+    growth: FloatArray,
+    decay: FloatArray,
+    level: FloatArray,
+    slope: FloatArray,
+    t_last: FloatArray,
+    seen: np.ndarray,
+    var: FloatArray,
+    spacing: FloatArray,
+    slope_mean: FloatArray,
+    slope_var: FloatArray,
+    run: np.ndarray,
+    run_t: FloatArray,
+    run_x: FloatArray,
+    run_slope: FloatArray,
+    restart: BoolArray,
+    tau: float,
+    undamped: bool,
+    clip: float,
+    shift_after: int,
+    trend_time: float,
+) -> tuple[np.ndarray, ...]:
+    """``ForecastDetector._update`` after its exponentials: the new state, as arrays in
+    ``_State`` order (the old values where ``take`` does not hold)."""
+    n = t.shape[0]
+    o_level = level.copy()
+    o_slope = slope.copy()
+    o_t_last = t_last.copy()
+    o_seen = seen.copy()
+    o_var = var.copy()
+    o_spacing = spacing.copy()
+    o_slope_mean = slope_mean.copy()
+    o_slope_var = slope_var.copy()
+    o_run = run.copy()
+    o_run_t = run_t.copy()
+    o_run_x = run_x.copy()
+    o_run_slope = run_slope.copy()
+    o_restart = restart.copy()
+    for i in range(n):
+        if not take[i]:
+            continue
+        o_t_last[i] = t[i]
+        o_seen[i] = min(seen[i] + 1, 2**30)
+        o_restart[i] = False
+        if seen[i] == 0:
+            o_level[i] = x[i]
+            o_slope[i] = 0.0
+            o_var[i] = 0.0
+            o_spacing[i] = 0.0
+            o_slope_mean[i] = 0.0
+            o_slope_var[i] = 0.0
+            o_run[i] = 0
+            o_run_t[i] = 0.0
+            o_run_x[i] = 0.0
+            o_run_slope[i] = 0.0
+            continue
+        d_t = dt[i]
+        g = d_t if undamped else -tau * growth[0, i]
+        level_pred = level[i] + slope[i] * g
+        slope_pred = slope[i] * decay[i]
+        xs = x[i]
+        err = xs - level_pred
+        # _sigmas' trend variance at the typical interval.
+        sp = spacing[i] if spacing[i] > 0 else 1.0
+        a = -growth[4, i]
+        b = -growth[5, i]
+        s_var = _max(var[i] * a * a * b / (sp * sp * (2.0 - b)), slope_var[i])
+        floor = _floor(level[i])
+        err_var = var[i] + g * g * s_var + floor * floor
+        warm = seen[i] >= CLIP_AFTER
+        bound = clip * np.sqrt(err_var) if warm else np.inf
+        e = _min(_max(err, -bound), bound)
+        outlier = abs(err) > bound
+        alpha = -growth[1, i]
+        beta = -growth[2, i]
+        new_level = level_pred + alpha * e
+        new_slope = slope_pred + alpha * beta * e / d_t
+
+        # A run of same-sign outliers: a step keeps the trend from before the run, a ramp
+        # (the run's own slope differs from it beyond noise) takes the run's slope.
+        sign = 1 if err > 0 else (-1 if err < 0 else 0)
+        run_sign = 1 if run[i] > 0 else (-1 if run[i] < 0 else 0)
+        same = outlier and run_sign == sign
+        starts = outlier and not same
+        r = (run[i] + sign if same else sign) if outlier else 0
+        r_t = t[i] if starts else run_t[i]
+        r_x = xs if starts else run_x[i]
+        r_slope = slope_pred if starts else run_slope[i]
+        shift = abs(r) >= shift_after
+        span = t[i] - r_t if t[i] > r_t else d_t
+        ramp = (xs - r_x) / span
+        ramp_noise = np.sqrt(2.0 * var[i]) / span
+        is_ramp = abs(ramp - r_slope) > clip * ramp_noise
+        if shift or restart[i]:
+            new_level = xs
+            r = 0
+        if shift:
+            new_slope = ramp if is_ramp else r_slope
+        if restart[i]:
+            new_slope = slope_pred
+        jump = r_x - level_pred + r_slope * span if shift else 0.0
+        renew = shift and is_ramp
+
+        rate = _max(-growth[3, i], 1.0 / seen[i])
+        e2 = e * e * (var[i] / err_var if warm else 1.0)
+        gap = _min(d_t, 10.0 * spacing[i])
+        if seen[i] == 1:
+            new_spacing = d_t
+        else:
+            new_spacing = spacing[i] + _max(SPACING_RATE, 1.0 / seen[i]) * (gap - spacing[i])
+        d = 0.0 if renew else new_slope - slope_mean[i]
+        jt = jump / trend_time
+        wander = (1.0 - beta) * (slope_var[i] + beta * d * d) + jt * jt
+        wander = wander + (ramp_noise * ramp_noise if renew else 0.0)
+
+        o_level[i] = new_level
+        o_slope[i] = new_slope
+        o_var[i] = var[i] + rate * (e2 - var[i])
+        o_spacing[i] = new_spacing
+        o_slope_mean[i] = new_slope if renew else slope_mean[i] + beta * d
+        o_slope_var[i] = wander
+        o_run[i] = r
+        o_run_t[i] = r_t
+        o_run_x[i] = r_x
+        o_run_slope[i] = r_slope
+    return (
+        o_level,
+        o_slope,
+        o_t_last,
+        o_seen,
+        o_var,
+        o_spacing,
+        o_slope_mean,
+        o_slope_var,
+        o_run,
+        o_run_t,
+        o_run_x,
+        o_run_slope,
+        o_restart,
+    )
+
+
+@kernel
+def _ahead_args(
+    t: FloatArray, t_last: FloatArray, spacing: FloatArray, times: FloatArray
+) -> FloatArray:
+    """The lead time since each series' last point, then the arguments of the outlook's
+    exponentials: -lead/τ, and -spacing over the level and trend times."""
+    n = t_last.shape[0]
+    out = np.empty((4, n))
+    for i in range(n):
+        lead = _max(t[i] - t_last[i], 0.0)
+        sp = spacing[i] if spacing[i] > 0 else 1.0
+        out[0, i] = lead
+        out[1, i] = -lead / times[0]
+        out[2, i] = -sp / times[1]
+        out[3, i] = -sp / times[2]
+    return out
+
+
+@kernel
+def _ahead_kernel(
+    level: FloatArray,
+    slope: FloatArray,
+    var: FloatArray,
+    spacing: FloatArray,
+    slope_var: FloatArray,
+    lead: FloatArray,
+    growth: FloatArray,
+    decay: FloatArray,
+    limit: FloatArray,
+    g_h: float,
+    tau: float,
+    undamped: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``_ahead`` after its exponentials: level, trend, their variances and the breach
+    quantile, and what the time to breach needs (the gap to the limit, -distance/τ for
+    its log1p, and the distance at this trend)."""
+    n = level.shape[0]
+    o_level = np.empty(n)
+    o_slope = np.empty(n)
+    o_level_var = np.empty(n)
+    o_slope_var = np.empty(n)
+    o_z = np.empty(n)
+    reach = np.empty((3, n))
+    for i in range(n):
+        g0 = lead[i] if undamped else -tau * growth[0, i]
+        now = level[i] + slope[i] * g0
+        trend = slope[i] * decay[i]
+        sp = spacing[i] if spacing[i] > 0 else 1.0
+        a = -growth[1, i]
+        b = -growth[2, i]
+        floor = _floor(level[i])
+        level_var = var[i] * a / (2.0 - a) + floor * floor
+        s_var = _max(var[i] * a * a * b / (sp * sp * (2.0 - b)), slope_var[i])
+        level_var = level_var + g0 * g0 * s_var
+        s_var = s_var * (decay[i] * decay[i])
+        z_now = (now - limit[i]) / np.sqrt(level_var)
+        z_h = (now + trend * g_h - limit[i]) / np.sqrt(level_var + g_h * g_h * s_var)
+        gap = limit[i] - now
+        distance = gap / trend if trend > 0 else np.inf
+        o_level[i] = now
+        o_slope[i] = trend
+        o_level_var[i] = level_var
+        o_slope_var[i] = s_var
+        o_z[i] = _max(z_now, z_h)
+        reach[0, i] = gap
+        reach[1, i] = -distance / tau
+        reach[2, i] = distance
+    return o_level, o_slope, o_level_var, o_slope_var, o_z, reach
+
+
+@kernel
+def _eta(reach: FloatArray, log1p: FloatArray, tau: float, undamped: bool) -> FloatArray:
+    """Seconds until the level reaches the limit (0 if there, inf: never, NaN: no limit),
+    from ``_ahead_kernel``'s ``reach`` and the log1p of its second row."""
+    n = reach.shape[1]
+    out = np.empty(n)
+    for i in range(n):
+        gap = reach[0, i]
+        distance = reach[2, i]
+        if gap != gap:
+            out[i] = np.nan
+        elif gap <= 0:
+            out[i] = 0.0
+        elif undamped:
+            out[i] = distance
+        else:
+            out[i] = -tau * log1p[i] if distance < tau else np.inf
+    return out
+
+
+@kernel
+def _frame(
+    seen: np.ndarray,
+    x: FloatArray,
+    level: FloatArray,
+    z: FloatArray,
+    eta: FloatArray,
+    var: FloatArray,
+    min_points: int,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """observe's frame: stat, level and band (NaN before a series' first point), and the
+    minutes to breach as the detail."""
+    n = level.shape[0]
+    stat = np.empty(n)
+    shown = np.empty(n)
+    lower = np.empty(n)
+    upper = np.empty(n)
+    detail = np.empty(n)
+    for i in range(n):
+        empty = seen[i] == 0
+        lv = np.nan if empty else level[i]
+        zz = np.nan if empty else z[i]
+        when = np.nan if empty else eta[i]
+        ready = seen[i] >= min_points and np.isfinite(x[i])
+        stat[i] = _max(zz, 0.0) if ready else np.nan
+        detail[i] = when / 60.0 if ready and np.isfinite(when) else np.nan
+        floor = _floor(lv)
+        band = 3.0 * np.sqrt(var[i] + floor * floor)
+        shown[i] = lv
+        lower[i] = lv - band
+        upper[i] = lv + band
+    return stat, shown, lower, upper, detail
