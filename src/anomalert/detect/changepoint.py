@@ -12,26 +12,112 @@ pointing at the shift until the shift is accepted (``adapt``), which restarts th
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
-from anomalert.detect.kernels import clip, learning, patch, young_rate
-from anomalert.detect.robust import WARM_RESTART, robust_update
+from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
+from anomalert.detect.jit import kernel
+from anomalert.detect.robust import (
+    NO_RESOLUTION,
+    WARM_RESTART,
+    floor_of,
+    maximum,
+    minimum,
+    robust_step,
+    shift_levels,
+)
 from anomalert.model import Kind
 
+_LEVEL_SHIFT = np.int8(Kind.LEVEL_SHIFT)
 
-class _Bounds(NamedTuple):
-    """What observe and learn of one tick both derive from the state (computed once)."""
 
-    sd: FloatArray  # spread of the points around the slow level, floored
-    lo: FloatArray  # points are clipped to [lo, hi] before they enter the fast mean
-    hi: FloatArray
-    rate: float | FloatArray  # the fast mean's rate, at least 1/count while young
-    gap_sd: FloatArray  # usual spread of fast mean minus level, floored
-    cold: BoolArray  # too few points for an opinion
-    count_min: float  # the youngest series' count (young rates, robust_update)
+@kernel
+def _fast(
+    x: float,
+    level: float,
+    sd: float,
+    count: float,
+    fast_mean: float,
+    clip: float,
+    fast: float,
+) -> float:
+    """One series' fast mean after taking x in: x clipped to ``clip`` spreads of the level
+    first, at a rate of at least 1/count while the series is young."""
+    spread = clip * sd
+    clipped = minimum(maximum(x, level - spread), level + spread)
+    rate = maximum(fast, 1.0 / (count + 1.0))
+    return (clipped - fast_mean) * rate + fast_mean
+
+
+@kernel
+def _observe(
+    x: FloatArray,
+    level: FloatArray,
+    var: FloatArray,
+    count: FloatArray,
+    fast_mean: FloatArray,
+    gap_var: FloatArray,
+    resolution: FloatArray,
+    has_resolution: bool,
+    clip: float,
+    fast: float,
+    min_points: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]:
+    """Per series: the gap between the fast mean (x taken in) and the level, in units of
+    its usual spread; the level and its 3-sd band. No opinion while cold or where x is not
+    finite."""
+    n = x.shape[0]
+    stat = np.empty(n)
+    expected = np.empty(n)
+    lower = np.empty(n)
+    upper = np.empty(n)
+    kind = np.full(n, _LEVEL_SHIFT)
+    for i in range(n):
+        lv = level[i]
+        floor = floor_of(lv, resolution, has_resolution, i)
+        sd = maximum(np.sqrt(var[i]), floor)
+        if count[i] < min_points or not np.isfinite(x[i]):
+            stat[i] = np.nan
+        else:
+            gap = _fast(x[i], lv, sd, count[i], fast_mean[i], clip, fast) - lv
+            stat[i] = abs(gap) / maximum(np.sqrt(gap_var[i]), floor)
+        band = 3.0 * sd
+        expected[i] = lv
+        lower[i] = lv - band
+        upper[i] = lv + band
+    return stat, expected, lower, upper, kind
+
+
+@kernel
+def _learn(
+    x: FloatArray,
+    mask: BoolArray,
+    level: FloatArray,
+    var: FloatArray,
+    count: FloatArray,
+    fast_mean: FloatArray,
+    gap_var: FloatArray,
+    resolution: FloatArray,
+    has_resolution: bool,
+    clip: float,
+    fast: float,
+    alpha: float,
+    beta: float,
+) -> None:
+    """Take x into the state of the series in ``mask``, in place: the fast mean, the
+    spread of its gap to the level (at a rate of at least 1/count while young), then the
+    level itself (``robust_step``), all from the state before x."""
+    for i in range(x.shape[0]):
+        if not mask[i]:
+            continue
+        lv = level[i]
+        c = count[i]
+        sd = maximum(np.sqrt(var[i]), floor_of(lv, resolution, has_resolution, i))
+        new_fast = _fast(x[i], lv, sd, c, fast_mean[i], clip, fast)
+        gap = new_fast - lv
+        b = maximum(beta, 1.0 / (c + 1.0))
+        gap_var[i] = (1.0 - b) * gap_var[i] + gap * b * gap
+        fast_mean[i] = new_fast
+        level[i], var[i], count[i] = robust_step(lv, var[i], c, x[i], sd, alpha, beta)
 
 
 class LevelShiftDetector(Detector):
@@ -41,6 +127,10 @@ class LevelShiftDetector(Detector):
     clipped to ``clip`` point-sigmas before they enter it. Dividing the gap by the spread the
     gap itself usually shows (learned per series) makes the statistic honest on
     autocorrelated series, where a CUSUM that assumes independent residuals fires forever.
+
+    ``observe`` and ``learn`` are each one compiled pass over the series; both derive what
+    they need from the state as it was before the tick, so learning after observing is
+    learning alone.
     """
 
     name = "level_shift"
@@ -67,79 +157,47 @@ class LevelShiftDetector(Detector):
         self.fast_mean = np.zeros(n)
         self.gap_var = np.zeros(n)
 
-    def _bounds(self) -> _Bounds:
-        return self._cached("bounds", self._compute_bounds)
-
-    def _compute_bounds(self) -> _Bounds:
-        floor = self._scale_floor(self.level)
-        sd = np.maximum(np.sqrt(self.var), floor)
-        reach = self.clip * sd
-        gap_sd = np.sqrt(self.gap_var)
-        count_min = float(self.count.min())
-        return _Bounds(
-            sd,
-            self.level - reach,
-            np.add(self.level, reach, out=reach),
-            young_rate(self.fast, self.count, count_min),
-            np.maximum(gap_sd, floor, out=gap_sd),
-            self.count < self.min_points,
-            count_min,
-        )
-
-    def _fast(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """The fast mean after taking x in (clipped), for every series, and its gap to the
-        level: observe scores the gap, learn stores both (computed once per tick)."""
-        return self._cached_for("fast", x, lambda: self._compute_fast(x))
-
-    def _compute_fast(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        b = self._bounds()
-        fast = clip(x, b.lo, b.hi)
-        fast -= self.fast_mean
-        fast *= b.rate
-        fast += self.fast_mean
-        return fast, fast - self.level
+    def _resolution_floor(self) -> tuple[FloatArray, bool]:
+        """The resolution floor for the kernels, and whether there is one."""
+        floor: FloatArray | None = self.__dict__.get("_resolution")
+        return (NO_RESOLUTION, False) if floor is None else (floor, True)
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
-        b = self._bounds()
-        _, gap = self._fast(x)
-        stat = np.abs(gap)
-        stat /= b.gap_sd
-        patch(stat, np.nan, b.cold | ~np.isfinite(x))
-        kind = np.full(self.n, np.int8(Kind.LEVEL_SHIFT))
-        band = 3.0 * b.sd
-        return Frame(stat, self.level.copy(), self.level - band, self.level + band, kind)
-
-    def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
-        bounds = self._bounds()
-        w = learning(mask)
-        # Computed for every series (the same x as observe); stored only where mask holds.
-        fast, gap = self._fast(x)
-        b = young_rate(self.beta, self.count, bounds.count_min)
-        gap_var = gap * b
-        gap_var *= gap
-        np.add((1 - b) * self.gap_var, gap_var, out=self.gap_var, where=w)
-        np.copyto(self.fast_mean, fast, where=w)
-        robust_update(
+        stat, expected, lower, upper, kind = _observe(
+            x,
             self.level,
             self.var,
             self.count,
+            self.fast_mean,
+            self.gap_var,
+            *self._resolution_floor(),
+            float(self.clip),
+            float(self.fast),
+            float(self.min_points),
+        )
+        return Frame(stat, expected, lower, upper, kind)
+
+    def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
+        _learn(
             x,
             mask,
-            self.alpha,
-            self.beta,
-            sd=bounds.sd,
-            count_min=bounds.count_min,
+            self.level,
+            self.var,
+            self.count,
+            self.fast_mean,
+            self.gap_var,
+            *self._resolution_floor(),
+            float(self.clip),
+            float(self.fast),
+            float(self.alpha),
+            float(self.beta),
         )
-        self._forget()
 
     def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
-        self.level += np.where(mask, delta, 0.0)
-        self.fast_mean += np.where(mask, delta, 0.0)
-        self._forget()
+        shift_levels(mask, delta, self.level, self.fast_mean)
 
     def adapt(self, mask: BoolArray) -> None:
         np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
-        self._forget()
 
 
 class TrendDetector(Detector):

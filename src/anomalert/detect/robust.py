@@ -5,6 +5,10 @@ at ``k`` scales bounds how far one point can move the baseline (the streaming co
 rolling median/MAD). The scale is the root mean square of clipped one-step prediction errors,
 so it measures exactly what the detector divides by. During warm-up the rates are 1/count
 (a running mean), so a new series needs tens of points, not hundreds, to be usable.
+
+The per-series pieces (``robust_step``, ``floor_of``, ``maximum``, ``minimum``) are compiled
+helpers that the detectors' kernels call once per series: one pass per tick instead of a
+numpy pass per operation, with numpy's numbers (see ``jit.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import BoolArray, FloatArray
-from anomalert.detect.kernels import clip, learning, young_rate
+from anomalert.detect.jit import kernel
 
 #: Relative floor on the scale: a constant series has no noise, so any deviation would be
 #: infinitely surprising; with this floor a change of a few tenths of a percent is needed.
@@ -20,6 +24,13 @@ REL_SCALE_FLOOR = 1e-3
 ABS_SCALE_FLOOR = 1e-9
 #: Count a level restarts from when a shift is accepted as the new normal.
 WARM_RESTART = 5.0
+#: Innovations are clipped at this many spreads (Huber's k) ...
+HUBER_K = 3.0
+#: ... once a series has more than this many points (its first point is never clipped).
+WARMUP = 10.0
+
+#: The resolution floor a kernel gets when there is none (``has_resolution`` False).
+NO_RESOLUTION = np.zeros(0)
 
 
 def scale_floor(level: FloatArray, resolution: FloatArray | None = None) -> FloatArray:
@@ -37,66 +48,65 @@ def scale_floor(level: FloatArray, resolution: FloatArray | None = None) -> Floa
     return floor
 
 
-def floored_sd(var: FloatArray, level: FloatArray) -> FloatArray:
-    """``max(sqrt(var), scale_floor(level))``: the spread a detector divides by."""
-    sd = np.sqrt(var)
-    return np.maximum(sd, scale_floor(level), out=sd)
+@kernel
+def maximum(a: float, b: float) -> float:
+    """``np.maximum`` of two numbers: NaN if either is, else the larger, ``b`` when equal
+    (so -0.0 and 0.0 come out as numpy's do; Python's ``max`` differs on both)."""
+    return a if a > b or a != a else b
 
 
-def robust_update(
-    level: FloatArray,
-    var: FloatArray,
-    count: FloatArray,
-    x: FloatArray,
-    mask: BoolArray,
+@kernel
+def minimum(a: float, b: float) -> float:
+    """``np.minimum`` of two numbers (NaN if either is, ``b`` when equal)."""
+    return a if a < b or a != a else b
+
+
+@kernel
+def floor_of(level: float, resolution: FloatArray, has_resolution: bool, i: int) -> float:
+    """``scale_floor(level, resolution)[i]`` for series i, in the same operations."""
+    floor = maximum(abs(level) * REL_SCALE_FLOOR, ABS_SCALE_FLOOR)
+    if has_resolution:
+        floor = maximum(floor, resolution[i])
+    return floor
+
+
+@kernel
+def robust_step(
+    level: float,
+    var: float,
+    count: float,
+    x: float,
+    sd: float,
     alpha: float,
     beta: float,
-    k: float = 3.0,
-    warmup: int = 10,
-    sd: FloatArray | None = None,
-    count_min: float | None = None,
-) -> None:
-    """Update ``level``/``var``/``count`` in place where ``mask`` holds.
+) -> tuple[float, float, float]:
+    """One series' ``level``, ``var``, ``count`` after taking x in.
 
     ``alpha`` is the level's rate, ``beta`` the variance's; both are at least 1/count while
-    a series is young. Clipping starts after ``warmup`` points (``warmup >= 1``, so a
-    series' first point is never clipped).
-
-    ``sd`` is ``floored_sd(var, level)`` when the caller already has it (``observe`` of the
-    same tick computed it from the same state); the clipping bound is ``k * sd``.
-    ``count_min`` is ``count.min()`` when the caller already has it (one pass less).
+    the series is young. The innovation is clipped at ``HUBER_K * sd`` (``sd`` the floored
+    spread of the state before x) once the series has more than ``WARMUP`` points. A series'
+    first point becomes its level and its variance starts at 0.
     """
-    w = learning(mask)
-    if w is not True and not mask.any():
-        return
-    c_min = float(count.min()) if count_min is None else count_min
     c = count + 1.0
-    # A series' first point becomes its level (r = 0); the rest are measured from the level.
-    first = c == 1.0 if c_min == 0.0 else None
-    lv = level if first is None else np.where(first, x, level)
-    r = x - lv
-    # Clip the innovation at k spreads once warm (the bound is infinite before).
-    if sd is None:
-        bound = floored_sd(var, level)
-        bound *= k
-    else:
-        bound = sd * k
-    if c_min + 1.0 <= warmup:
-        np.copyto(bound, np.inf, where=c <= warmup)
-    rc = clip(r, np.negative(bound), bound, out=r)
-    # Rates of at least 1/count while young; scalars once no series is (see young_rate).
-    a = young_rate(alpha, count, c_min)
-    if 1.0 / max(c_min, 1.0) <= beta:
-        b: float | FloatArray = beta
-    else:
-        b = np.maximum(beta, 1.0 / np.maximum(c - 1.0, 1.0))
-    # Written in place so callers' arrays (detector state) are updated.
-    step = a * rc
-    np.add(step, lv, out=level, where=w)
-    spread = np.square(rc, out=rc)
-    spread -= var
-    spread *= b
-    np.add(spread, var, out=var, where=w)
-    if first is not None:
-        np.copyto(var, 0.0, where=first & mask)
-    np.copyto(count, c, where=w)
+    first = c == 1.0
+    lv = x if first else level
+    bound = np.inf if c <= WARMUP else sd * HUBER_K
+    rc = minimum(maximum(x - lv, -bound), bound)
+    a = maximum(alpha, 1.0 / (count + 1.0))
+    b = maximum(beta, 1.0 / maximum(c - 1.0, 1.0))
+    new_level = a * rc + lv
+    new_var = 0.0 if first else (rc * rc - var) * b + var
+    return new_level, new_var, c
+
+
+@kernel
+def shift_levels(mask: BoolArray, delta: FloatArray, level: FloatArray, prev: FloatArray) -> None:
+    """``level += where(mask, delta, 0.0)`` and the same for ``prev``, in one pass.
+
+    (Adding 0.0 where the mask is off is kept: it turns a level of -0.0 into 0.0, as the
+    numpy formulation did.)
+    """
+    for i in range(level.shape[0]):
+        d = delta[i] if mask[i] else 0.0
+        level[i] = level[i] + d
+        prev[i] = prev[i] + d

@@ -4,27 +4,140 @@ The fast, seasonality-blind detector: a robust EWMA level and scale (``robust.py
 short memory, so it follows drifts and slow daily curves and catches spikes and drops
 relative to the last hour or so. It also scores the step from the previous value against the
 typical step size, which catches a sudden jump even when the level itself is noisy.
+
+``observe`` and ``learn`` are each one compiled pass over the series (``_observe``,
+``_learn``); both derive the spreads from the state as it was before the tick, so learning
+after observing is learning alone.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, kinds_from_sign
-from anomalert.detect.kernels import learning, patch
-from anomalert.detect.robust import WARM_RESTART, robust_update
+from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
+from anomalert.detect.jit import kernel
+from anomalert.detect.robust import (
+    NO_RESOLUTION,
+    WARM_RESTART,
+    floor_of,
+    maximum,
+    minimum,
+    robust_step,
+    shift_levels,
+)
+from anomalert.model import Kind
+
+_SPIKE = np.int8(Kind.SPIKE)
+_DROP = np.int8(Kind.DROP)
 
 
-class _Spreads(NamedTuple):
-    """What observe and learn of one tick both derive from the state (computed once)."""
+@kernel
+def _observe(
+    t: FloatArray,
+    x: FloatArray,
+    t_prev: FloatArray,
+    dt: FloatArray,
+    level: FloatArray,
+    var: FloatArray,
+    count: FloatArray,
+    prev: FloatArray,
+    step_var: FloatArray,
+    step_mean: FloatArray,
+    resolution: FloatArray,
+    has_resolution: bool,
+    min_points: float,
+    max_gap: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]:
+    """Per series: the larger of the level's and the step's z, the level, its 3-sd band,
+    and spike or drop by the sign of x - level.
 
-    sd: FloatArray  # spread of the level, floored
-    step_sd: FloatArray  # spread of the steps, floored by the level
-    step_root: FloatArray  # sqrt(step_var), unfloored
-    gap_limit: FloatArray  # a gap longer than this restarts the level (``_after_gap``)
-    cold: BoolArray  # too few points for an opinion
+    No opinion (NaN) while the series is cold, where x is not finite, and on the first
+    point after a gap of more than ``max_gap`` typical intervals: the recent level says
+    nothing about a value hours later (the day has moved on). Flagged points are never
+    learned, so ``prev`` is the last normal value and the way back after a spike is a small
+    step: only the way out is scored as a jump.
+    """
+    n = x.shape[0]
+    stat = np.empty(n)
+    expected = np.empty(n)
+    lower = np.empty(n)
+    upper = np.empty(n)
+    kind = np.empty(n, dtype=np.int8)
+    for i in range(n):
+        lv = level[i]
+        floor = floor_of(lv, resolution, has_resolution, i)
+        sd = maximum(np.sqrt(var[i]), floor)
+        step_sd = maximum(np.sqrt(step_var[i]), floor)
+        diff = x[i] - lv
+        z = abs(diff) / sd
+        zs = abs((x[i] - prev[i]) - step_mean[i]) / step_sd
+        gap = t[i] - t_prev[i]
+        if count[i] < min_points or not np.isfinite(x[i]) or gap > max_gap * dt[i]:
+            stat[i] = np.nan
+        else:
+            stat[i] = maximum(z, zs)
+        band = 3.0 * sd
+        expected[i] = lv
+        lower[i] = lv - band
+        upper[i] = lv + band
+        kind[i] = _SPIKE if diff >= 0 else _DROP
+    return stat, expected, lower, upper, kind
+
+
+@kernel
+def _learn(
+    t: FloatArray,
+    x: FloatArray,
+    mask: BoolArray,
+    t_prev: FloatArray,
+    dt: FloatArray,
+    level: FloatArray,
+    var: FloatArray,
+    count: FloatArray,
+    prev: FloatArray,
+    step_var: FloatArray,
+    step_count: FloatArray,
+    step_mean: FloatArray,
+    resolution: FloatArray,
+    has_resolution: bool,
+    max_gap: float,
+    alpha: float,
+    step_alpha: float,
+    beta: float,
+) -> None:
+    """Take x into the state of the series in ``mask``, in place.
+
+    After a gap of more than ``max_gap`` typical intervals the level restarts at warm-up
+    speed and there is no previous value to step from. The typical interval is a slow
+    average of the gaps, started by the first one. The step's mean and spread, then the
+    level's, are robust updates (``robust_step``) clipped at the spreads of the state
+    before x.
+    """
+    for i in range(x.shape[0]):
+        if not mask[i]:
+            continue
+        xi = x[i]
+        floor = floor_of(level[i], resolution, has_resolution, i)
+        sd = maximum(np.sqrt(var[i]), floor)
+        step_root = np.sqrt(step_var[i])
+        gap = t[i] - t_prev[i]
+        c = count[i]
+        p = prev[i]
+        if gap > max_gap * dt[i]:
+            c = minimum(c, WARM_RESTART)
+            p = np.nan
+        if np.isfinite(gap) and gap > 0:
+            dt[i] = gap if np.isnan(dt[i]) else 0.95 * dt[i] + 0.05 * gap
+        t_prev[i] = t[i]
+        step = xi - p
+        if np.isfinite(step):
+            mean = step_mean[i]
+            step_sd = maximum(step_root, floor_of(mean, resolution, has_resolution, i))
+            step_mean[i], step_var[i], step_count[i] = robust_step(
+                mean, step_var[i], step_count[i], step, step_sd, step_alpha, beta
+            )
+        level[i], var[i], count[i] = robust_step(level[i], var[i], c, xi, sd, alpha, beta)
+        prev[i] = xi
 
 
 class RollingDetector(Detector):
@@ -56,97 +169,54 @@ class RollingDetector(Detector):
         self.step_count = np.zeros(n)
         self.step_mean = np.zeros(n)
 
-    def _spreads(self) -> _Spreads:
-        return self._cached("spreads", self._compute_spreads)
-
-    def _compute_spreads(self) -> _Spreads:
-        floor = self._scale_floor(self.level)
-        step_root = np.sqrt(self.step_var)
-        return _Spreads(
-            np.maximum(np.sqrt(self.var), floor),
-            np.maximum(step_root, floor, out=floor),
-            step_root,
-            self.max_gap * self.dt,
-            self.count < self.min_points,
-        )
+    def _resolution_floor(self) -> tuple[FloatArray, bool]:
+        """The resolution floor for the kernels, and whether there is one."""
+        floor: FloatArray | None = self.__dict__.get("_resolution")
+        return (NO_RESOLUTION, False) if floor is None else (floor, True)
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
-        s = self._spreads()
-        diff = x - self.level
-        z = np.abs(diff)
-        z /= s.sd
-        zs = self._step(x) - self.step_mean
-        np.abs(zs, out=zs)
-        zs /= s.step_sd
-        # Flagged points are never learned, so ``prev`` is the last normal value and the way
-        # back after a spike is a small step: only the way out is scored as a jump.
-        stat = np.maximum(z, zs, out=z)
-        patch(stat, np.nan, s.cold | ~np.isfinite(x) | self._gap(t)[1])
-        band = 3.0 * s.sd
-        return Frame(
-            stat, self.level.copy(), self.level - band, self.level + band, kinds_from_sign(diff)
+        stat, expected, lower, upper, kind = _observe(
+            t,
+            x,
+            self.t_prev,
+            self.dt,
+            self.level,
+            self.var,
+            self.count,
+            self.prev,
+            self.step_var,
+            self.step_mean,
+            *self._resolution_floor(),
+            float(self.min_points),
+            float(self.max_gap),
         )
-
-    def _gap(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
-        """The time since each series' last point, and whether it is more than ``max_gap``
-        typical intervals (observe and learn of one tick share them).
-
-        The recent level says nothing about a value hours later (the day has moved on), so
-        the first point after such a gap gets no opinion and the level relearns quickly.
-        """
-        return self._cached_for("gap", t, lambda: self._compute_gap(t))
-
-    def _compute_gap(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
-        with np.errstate(invalid="ignore"):
-            gap = t - self.t_prev
-            return gap, gap > self._spreads().gap_limit
-
-    def _step(self, x: FloatArray) -> FloatArray:
-        """The step from the previous value (observe scores it, learn learns it)."""
-        return self._cached_for("step", x, lambda: x - self.prev)
+        return Frame(stat, expected, lower, upper, kind)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
-        s = self._spreads()
-        w = learning(mask)
-        gap, after_gap = self._gap(t)
-        stale = mask & after_gap
-        restart = bool(stale.any())
-        if restart:
-            np.minimum(self.count, WARM_RESTART, out=self.count, where=stale)
-            self.prev[stale] = np.nan
-        ok = mask & np.isfinite(gap) & (gap > 0)
-        # The typical interval: a slow average of the gaps, started by the first one.
-        dt = 0.95 * self.dt
-        dt += 0.05 * gap
-        fresh = np.isnan(self.dt)
-        if fresh.any():
-            np.copyto(dt, gap, where=fresh)
-        np.copyto(self.dt, dt, where=learning(ok))
-        np.copyto(self.t_prev, t, where=w)
-        # After a restart there is no previous value to step from (observe's step is stale).
-        step = x - self.prev if restart else self._step(x)
-        has_prev = mask & np.isfinite(step)
-        robust_update(
-            self.step_mean,
+        _learn(
+            t,
+            x,
+            mask,
+            self.t_prev,
+            self.dt,
+            self.level,
+            self.var,
+            self.count,
+            self.prev,
             self.step_var,
             self.step_count,
-            step,
-            has_prev,
+            self.step_mean,
+            *self._resolution_floor(),
+            float(self.max_gap),
+            float(self.alpha),
             self.alpha * 0.2,
-            self.beta,
-            sd=np.maximum(s.step_root, self._scale_floor(self.step_mean)),
+            float(self.beta),
         )
-        robust_update(self.level, self.var, self.count, x, mask, self.alpha, self.beta, sd=s.sd)
-        np.copyto(self.prev, x, where=w)
-        self._forget()
 
     def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
-        self.level += np.where(mask, delta, 0.0)
-        self.prev += np.where(mask, delta, 0.0)
-        self._forget()
+        shift_levels(mask, delta, self.level, self.prev)
 
     def adapt(self, mask: BoolArray) -> None:
         # Relearn the level at warm-up speed (rates 1/count); the scale re-estimates too,
         # inflated by the move, which keeps the first points after a shift quiet.
         np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
-        self._forget()
