@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
+from anomalert.detect.jit import kernel
+from anomalert.detect.robust import minimum
 
 #: The scale floor as a share of the quantum: one quantum is one sigma, so a count of 1-3
 #: off a flat zero is 1-3 sigmas (what a Poisson count's spread of about one count near
@@ -32,8 +34,62 @@ from anomalert.detect.base import ArrayState, BoolArray, FloatArray
 QUANTUM_SHARE = 1.0
 
 
+@kernel
+def _floors(quantum: FloatArray, share: float) -> tuple[FloatArray, FloatArray]:
+    """Per series, the floor from the steps alone (0 while no step was seen) and with a
+    count's quantum of 1 as well."""
+    n = quantum.shape[0]
+    steps = np.empty(n)
+    counts = np.empty(n)
+    for i in range(n):
+        q = quantum[i]
+        step = q * share
+        steps[i] = 0.0 if np.isinf(step) else step
+        counts[i] = minimum(q, 1.0) * share
+    return steps, counts
+
+
+@kernel
+def _floor(x: FloatArray, integral: BoolArray, steps: FloatArray, counts: FloatArray) -> FloatArray:
+    """The count's floor where x and every value before it are whole numbers, else the
+    steps' floor."""
+    n = x.shape[0]
+    floor = np.empty(n)
+    for i in range(n):
+        floor[i] = counts[i] if integral[i] and np.rint(x[i]) == x[i] else steps[i]
+    return floor
+
+
+@kernel
+def _learn(
+    x: FloatArray, mask: BoolArray, prev: FloatArray, quantum: FloatArray, integral: BoolArray
+) -> bool:
+    """Take the values x where ``mask`` holds, in place; whether a quantum or an integral
+    flag changed (so the floors derived from them did)."""
+    changed = False
+    for i in range(x.shape[0]):
+        if not mask[i]:
+            continue
+        xi = x[i]
+        step = abs(xi - prev[i])
+        if step < quantum[i] and step > 0.0:  # NaN (no previous value, x missing) is not
+            quantum[i] = step
+            changed = True
+        if integral[i] and np.rint(xi) != xi:
+            integral[i] = False
+            changed = True
+        prev[i] = xi
+    return changed
+
+
 class Resolution(ArrayState):
-    """Per series, the smallest non-zero step between consecutive values seen so far."""
+    """Per series, the smallest non-zero step between consecutive values seen so far.
+
+    ``learn`` and ``floor`` are compiled passes (``_learn``, ``_floor``); the floors derived
+    from the state (``_floors``) are kept until a learn changes it, so ``floor`` gives the
+    same array from tick to tick while nothing changed and the detectors keep what they
+    derived from it.
+    """
 
     def __init__(self, n: int = 1, share: float = QUANTUM_SHARE) -> None:
         self.n = n
@@ -42,44 +98,11 @@ class Resolution(ArrayState):
         self.quantum = np.full(n, np.inf)
         self.integral = np.ones(n, dtype=bool)  # every value so far a whole number
 
-    def _floors(self) -> tuple[FloatArray, FloatArray, bool]:
+    def _compute_floors(self) -> tuple[FloatArray, FloatArray, bool]:
         """The floor from the steps alone, with a count's quantum of 1 as well, and whether
         any series is still all whole numbers (else the second is never used)."""
-        return self._cached("floors", self._compute_floors)
-
-    def _compute_floors(self) -> tuple[FloatArray, FloatArray, bool]:
-        steps = self.quantum * self.share
-        np.copyto(steps, 0.0, where=np.isinf(steps))
-        counts = np.minimum(self.quantum, 1.0)
-        counts *= self.share
+        steps, counts = _floors(self.quantum, float(self.share))
         return steps, counts, bool(self.integral.any())
-
-    def _refloor(self, finer: BoolArray | None, integral_changed: bool) -> None:
-        """Bring the cached floors up to date after a learn, or drop them.
-
-        Continuous data finds a new smallest step on some series nearly every tick: the
-        floors of those few series are recomputed (the same operations, on a gather)
-        instead of every series'. The floors are new arrays, so the detectors notice.
-        """
-        old: tuple[FloatArray, FloatArray, bool] | None = self._caches().get("floors")
-        self._forget()
-        if old is None:
-            return
-        steps, counts, any_integral = old
-        if finer is not None:
-            idx = np.flatnonzero(finer)
-            quantum = self.quantum[idx]
-            new_steps = quantum * self.share
-            np.copyto(new_steps, 0.0, where=np.isinf(new_steps))
-            steps = steps.copy()
-            steps[idx] = new_steps
-            new_counts = np.minimum(quantum, 1.0)
-            new_counts *= self.share
-            counts = counts.copy()
-            counts[idx] = new_counts
-        if integral_changed:
-            any_integral = bool(self.integral.any())
-        self._caches()["floors"] = (steps, counts, any_integral)
 
     def floor(self, x: FloatArray) -> FloatArray:
         """The scale floor the resolution sets for scoring x (0 where nothing is known).
@@ -87,33 +110,12 @@ class Resolution(ArrayState):
         The same array from tick to tick while no series has counts and no quantum
         changed, so the detectors keep what they derived from it.
         """
-        steps, counts, any_integral = self._floors()
+        steps, counts, any_integral = self._cached("floors", self._compute_floors)
         if not any_integral:
             return steps
-        whole = np.round(x) == x
-        whole &= self.integral
-        return np.where(whole, counts, steps)
+        return _floor(x, self.integral, steps, counts)
 
     def learn(self, x: FloatArray, mask: BoolArray) -> None:
         """Take the finite values x where ``mask`` holds."""
-        step = x - self.prev
-        np.abs(step, out=step)
-        finer = step < self.quantum  # NaN (no previous value, or x missing) is not
-        finer &= step > 0.0
-        everything = bool(mask.all())
-        if not everything:
-            finer &= mask
-        finer_any = bool(finer.any())
-        if finer_any:
-            np.copyto(self.quantum, step, where=finer)
-        integral_changed = False
-        if self._floors()[2]:
-            whole = np.round(x) == x
-            if not everything:
-                whole |= ~mask
-            if not whole.all():
-                self.integral &= whole
-                integral_changed = True
-        if finer_any or integral_changed:
-            self._refloor(finer if finer_any else None, integral_changed)
-        np.copyto(self.prev, x, where=mask)
+        if _learn(x, mask, self.prev, self.quantum, self.integral):
+            self._forget()
