@@ -73,7 +73,8 @@ def _observe(
     kind = np.full(n, _LEVEL_SHIFT)
     for i in range(n):
         lv = level[i]
-        floor = floor_of(lv, resolution, has_resolution, i)
+        res = resolution[i] if has_resolution else -np.inf
+        floor = floor_of(lv, res)
         sd = maximum(np.sqrt(var[i]), floor)
         if count[i] < min_points or not np.isfinite(x[i]):
             stat[i] = np.nan
@@ -111,7 +112,8 @@ def _learn(
             continue
         lv = level[i]
         c = count[i]
-        sd = maximum(np.sqrt(var[i]), floor_of(lv, resolution, has_resolution, i))
+        res = resolution[i] if has_resolution else -np.inf
+        sd = maximum(np.sqrt(var[i]), floor_of(lv, res))
         new_fast = _fast(x[i], lv, sd, c, fast_mean[i], clip, fast)
         gap = new_fast - lv
         b = maximum(beta, 1.0 / (c + 1.0))

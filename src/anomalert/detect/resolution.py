@@ -35,17 +35,21 @@ QUANTUM_SHARE = 1.0
 
 
 @kernel
-def _floors(quantum: FloatArray, share: float) -> tuple[FloatArray, FloatArray]:
-    """Per series, the floor from the steps alone (0 while no step was seen) and with a
+def _floors_of(quantum: float, share: float) -> tuple[float, float]:
+    """One series' floor from the steps alone (0 while no step was seen), and with a
     count's quantum of 1 as well."""
+    step = quantum * share
+    return 0.0 if np.isinf(step) else step, minimum(quantum, 1.0) * share
+
+
+@kernel
+def _floors(quantum: FloatArray, share: float) -> tuple[FloatArray, FloatArray]:
+    """``_floors_of`` for every series."""
     n = quantum.shape[0]
     steps = np.empty(n)
     counts = np.empty(n)
     for i in range(n):
-        q = quantum[i]
-        step = q * share
-        steps[i] = 0.0 if np.isinf(step) else step
-        counts[i] = minimum(q, 1.0) * share
+        steps[i], counts[i] = _floors_of(quantum[i], share)
     return steps, counts
 
 
@@ -62,33 +66,45 @@ def _floor(x: FloatArray, integral: BoolArray, steps: FloatArray, counts: FloatA
 
 @kernel
 def _learn(
-    x: FloatArray, mask: BoolArray, prev: FloatArray, quantum: FloatArray, integral: BoolArray
-) -> bool:
-    """Take the values x where ``mask`` holds, in place; whether a quantum or an integral
-    flag changed (so the floors derived from them did)."""
+    x: FloatArray,
+    mask: BoolArray,
+    prev: FloatArray,
+    quantum: FloatArray,
+    integral: BoolArray,
+    share: float,
+) -> tuple[bool, FloatArray, FloatArray, bool]:
+    """Take the values x where ``mask`` holds, in place. Returns whether a quantum or an
+    integral flag changed, and the floors of the new state (``_floors``, and whether any
+    series is still all whole numbers), in the same pass: continuous data finds a new
+    smallest step on some series nearly every tick."""
+    n = x.shape[0]
+    steps = np.empty(n)
+    counts = np.empty(n)
     changed = False
-    for i in range(x.shape[0]):
-        if not mask[i]:
-            continue
-        xi = x[i]
-        step = abs(xi - prev[i])
-        if step < quantum[i] and step > 0.0:  # NaN (no previous value, x missing) is not
-            quantum[i] = step
-            changed = True
-        if integral[i] and np.rint(xi) != xi:
-            integral[i] = False
-            changed = True
-        prev[i] = xi
-    return changed
+    any_integral = False
+    for i in range(n):
+        if mask[i]:
+            xi = x[i]
+            step = abs(xi - prev[i])
+            if step < quantum[i] and step > 0.0:  # NaN (no previous value, x missing) is not
+                quantum[i] = step
+                changed = True
+            if integral[i] and np.rint(xi) != xi:
+                integral[i] = False
+                changed = True
+            prev[i] = xi
+        steps[i], counts[i] = _floors_of(quantum[i], share)
+        any_integral |= integral[i]
+    return changed, steps, counts, any_integral
 
 
 class Resolution(ArrayState):
     """Per series, the smallest non-zero step between consecutive values seen so far.
 
     ``learn`` and ``floor`` are compiled passes (``_learn``, ``_floor``); the floors derived
-    from the state (``_floors``) are kept until a learn changes it, so ``floor`` gives the
-    same array from tick to tick while nothing changed and the detectors keep what they
-    derived from it.
+    from the state are kept until a learn changes it, so ``floor`` gives the same array
+    from tick to tick while nothing changed and the detectors keep what they derived
+    from it.
     """
 
     def __init__(self, n: int = 1, share: float = QUANTUM_SHARE) -> None:
@@ -117,5 +133,10 @@ class Resolution(ArrayState):
 
     def learn(self, x: FloatArray, mask: BoolArray) -> None:
         """Take the finite values x where ``mask`` holds."""
-        if _learn(x, mask, self.prev, self.quantum, self.integral):
+        changed, steps, counts, any_integral = _learn(
+            x, mask, self.prev, self.quantum, self.integral, float(self.share)
+        )
+        if changed:
+            # New floors are new arrays, so the detectors notice (see ``floor``).
             self._forget()
+            self._caches()["floors"] = (steps, counts, any_integral)

@@ -29,7 +29,7 @@ HUBER_K = 3.0
 #: ... once a series has more than this many points (its first point is never clipped).
 WARMUP = 10.0
 
-#: The resolution floor a kernel gets when there is none (``has_resolution`` False).
+#: The resolution floor array a kernel gets when there is none (``has_resolution`` False).
 NO_RESOLUTION = np.zeros(0)
 
 
@@ -62,12 +62,14 @@ def minimum(a: float, b: float) -> float:
 
 
 @kernel
-def floor_of(level: float, resolution: FloatArray, has_resolution: bool, i: int) -> float:
-    """``scale_floor(level, resolution)[i]`` for series i, in the same operations."""
-    floor = maximum(abs(level) * REL_SCALE_FLOOR, ABS_SCALE_FLOOR)
-    if has_resolution:
-        floor = maximum(floor, resolution[i])
-    return floor
+def floor_of(level: float, resolution: float) -> float:
+    """``scale_floor`` of one series' level, raised to its ``resolution`` floor (-inf where
+    there is none: the same number as leaving it out, NaN included).
+
+    Scalars only: an array argument to a helper costs a reference count in and out on
+    every call, which made the detectors' loops slower than numpy's passes.
+    """
+    return maximum(maximum(abs(level) * REL_SCALE_FLOOR, ABS_SCALE_FLOOR), resolution)
 
 
 @kernel

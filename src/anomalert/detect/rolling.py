@@ -65,7 +65,8 @@ def _observe(
     kind = np.empty(n, dtype=np.int8)
     for i in range(n):
         lv = level[i]
-        floor = floor_of(lv, resolution, has_resolution, i)
+        res = resolution[i] if has_resolution else -np.inf
+        floor = floor_of(lv, res)
         sd = maximum(np.sqrt(var[i]), floor)
         step_sd = maximum(np.sqrt(step_var[i]), floor)
         diff = x[i] - lv
@@ -117,7 +118,8 @@ def _learn(
         if not mask[i]:
             continue
         xi = x[i]
-        floor = floor_of(level[i], resolution, has_resolution, i)
+        res = resolution[i] if has_resolution else -np.inf
+        floor = floor_of(level[i], res)
         sd = maximum(np.sqrt(var[i]), floor)
         step_root = np.sqrt(step_var[i])
         gap = t[i] - t_prev[i]
@@ -132,7 +134,7 @@ def _learn(
         step = xi - p
         if np.isfinite(step):
             mean = step_mean[i]
-            step_sd = maximum(step_root, floor_of(mean, resolution, has_resolution, i))
+            step_sd = maximum(step_root, floor_of(mean, res))
             step_mean[i], step_var[i], step_count[i] = robust_step(
                 mean, step_var[i], step_count[i], step, step_sd, step_alpha, beta
             )
