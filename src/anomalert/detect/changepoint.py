@@ -17,11 +17,11 @@ import numpy as np
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.jit import kernel
 from anomalert.detect.robust import (
-    NO_RESOLUTION,
     WARM_RESTART,
     floor_of,
     maximum,
     minimum,
+    resolution_args,
     robust_step,
     shift_levels,
 )
@@ -159,11 +159,6 @@ class LevelShiftDetector(Detector):
         self.fast_mean = np.zeros(n)
         self.gap_var = np.zeros(n)
 
-    def _resolution_floor(self) -> tuple[FloatArray, bool]:
-        """The resolution floor for the kernels, and whether there is one."""
-        floor: FloatArray | None = self.__dict__.get("_resolution")
-        return (NO_RESOLUTION, False) if floor is None else (floor, True)
-
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
         stat, expected, lower, upper, kind = _observe(
             x,
@@ -172,7 +167,7 @@ class LevelShiftDetector(Detector):
             self.count,
             self.fast_mean,
             self.gap_var,
-            *self._resolution_floor(),
+            *resolution_args(self.__dict__.get("_resolution")),
             float(self.clip),
             float(self.fast),
             float(self.min_points),
@@ -188,7 +183,7 @@ class LevelShiftDetector(Detector):
             self.count,
             self.fast_mean,
             self.gap_var,
-            *self._resolution_floor(),
+            *resolution_args(self.__dict__.get("_resolution")),
             float(self.clip),
             float(self.fast),
             float(self.alpha),

@@ -17,11 +17,11 @@ import numpy as np
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.jit import kernel
 from anomalert.detect.robust import (
-    NO_RESOLUTION,
     WARM_RESTART,
     floor_of,
     maximum,
     minimum,
+    resolution_args,
     robust_step,
     shift_levels,
 )
@@ -171,11 +171,6 @@ class RollingDetector(Detector):
         self.step_count = np.zeros(n)
         self.step_mean = np.zeros(n)
 
-    def _resolution_floor(self) -> tuple[FloatArray, bool]:
-        """The resolution floor for the kernels, and whether there is one."""
-        floor: FloatArray | None = self.__dict__.get("_resolution")
-        return (NO_RESOLUTION, False) if floor is None else (floor, True)
-
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
         stat, expected, lower, upper, kind = _observe(
             t,
@@ -188,7 +183,7 @@ class RollingDetector(Detector):
             self.prev,
             self.step_var,
             self.step_mean,
-            *self._resolution_floor(),
+            *resolution_args(self.__dict__.get("_resolution")),
             float(self.min_points),
             float(self.max_gap),
         )
@@ -208,7 +203,7 @@ class RollingDetector(Detector):
             self.step_var,
             self.step_count,
             self.step_mean,
-            *self._resolution_floor(),
+            *resolution_args(self.__dict__.get("_resolution")),
             float(self.max_gap),
             float(self.alpha),
             self.alpha * 0.2,
