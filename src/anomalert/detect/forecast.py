@@ -52,7 +52,7 @@ from scipy.special import ndtr, ndtri
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
 from anomalert.detect.jit import kernel
-from anomalert.detect.robust import ABS_SCALE_FLOOR, REL_SCALE_FLOOR
+from anomalert.detect.robust import floor_of, maximum, minimum
 from anomalert.model import Kind
 
 #: Points after which innovations start being clipped (before that the scale is unknown).
@@ -414,24 +414,6 @@ class ForecastDetector(Detector):
 
 
 @kernel
-def _max(a: float, b: float) -> float:
-    """``np.maximum``: NaN wins, and of two equal values (±0) the second."""
-    return a if a > b or a != a else b
-
-
-@kernel
-def _min(a: float, b: float) -> float:
-    """``np.minimum``: NaN wins, and of two equal values (±0) the second."""
-    return a if a < b or a != a else b
-
-
-@kernel
-def _floor(level: float) -> float:
-    """``robust.scale_floor`` of one value (no resolution)."""
-    return _max(abs(level) * REL_SCALE_FLOOR, ABS_SCALE_FLOOR)
-
-
-@kernel
 def _update_args(
     t: FloatArray,
     t_last: FloatArray,
@@ -528,12 +510,12 @@ def _update_kernel(
         sp = spacing[i] if spacing[i] > 0 else 1.0
         a = -growth[4, i]
         b = -growth[5, i]
-        s_var = _max(var[i] * a * a * b / (sp * sp * (2.0 - b)), slope_var[i])
-        floor = _floor(level[i])
+        s_var = maximum(var[i] * a * a * b / (sp * sp * (2.0 - b)), slope_var[i])
+        floor = floor_of(level[i], -np.inf)
         err_var = var[i] + g * g * s_var + floor * floor
         warm = seen[i] >= CLIP_AFTER
         bound = clip * np.sqrt(err_var) if warm else np.inf
-        e = _min(_max(err, -bound), bound)
+        e = minimum(maximum(err, -bound), bound)
         outlier = abs(err) > bound
         alpha = -growth[1, i]
         beta = -growth[2, i]
@@ -565,13 +547,13 @@ def _update_kernel(
         jump = r_x - level_pred + r_slope * span if shift else 0.0
         renew = shift and is_ramp
 
-        rate = _max(-growth[3, i], 1.0 / seen[i])
+        rate = maximum(-growth[3, i], 1.0 / seen[i])
         e2 = e * e * (var[i] / err_var if warm else 1.0)
-        gap = _min(d_t, 10.0 * spacing[i])
+        gap = minimum(d_t, 10.0 * spacing[i])
         if seen[i] == 1:
             new_spacing = d_t
         else:
-            new_spacing = spacing[i] + _max(SPACING_RATE, 1.0 / seen[i]) * (gap - spacing[i])
+            new_spacing = spacing[i] + maximum(SPACING_RATE, 1.0 / seen[i]) * (gap - spacing[i])
         d = 0.0 if renew else new_slope - slope_mean[i]
         jt = jump / trend_time
         wander = (1.0 - beta) * (slope_var[i] + beta * d * d) + jt * jt
@@ -613,7 +595,7 @@ def _ahead_args(
     n = t_last.shape[0]
     out = np.empty((4, n))
     for i in range(n):
-        lead = _max(t[i] - t_last[i], 0.0)
+        lead = maximum(t[i] - t_last[i], 0.0)
         sp = spacing[i] if spacing[i] > 0 else 1.0
         out[0, i] = lead
         out[1, i] = -lead / times[0]
@@ -654,9 +636,9 @@ def _ahead_kernel(
         sp = spacing[i] if spacing[i] > 0 else 1.0
         a = -growth[1, i]
         b = -growth[2, i]
-        floor = _floor(level[i])
+        floor = floor_of(level[i], -np.inf)
         level_var = var[i] * a / (2.0 - a) + floor * floor
-        s_var = _max(var[i] * a * a * b / (sp * sp * (2.0 - b)), slope_var[i])
+        s_var = maximum(var[i] * a * a * b / (sp * sp * (2.0 - b)), slope_var[i])
         level_var = level_var + g0 * g0 * s_var
         s_var = s_var * (decay[i] * decay[i])
         z_now = (now - limit[i]) / np.sqrt(level_var)
@@ -667,7 +649,7 @@ def _ahead_kernel(
         o_slope[i] = trend
         o_level_var[i] = level_var
         o_slope_var[i] = s_var
-        o_z[i] = _max(z_now, z_h)
+        o_z[i] = maximum(z_now, z_h)
         reach[0, i] = gap
         reach[1, i] = -distance / tau
         reach[2, i] = distance
@@ -718,9 +700,9 @@ def _frame(
         zz = np.nan if empty else z[i]
         when = np.nan if empty else eta[i]
         ready = seen[i] >= min_points and np.isfinite(x[i])
-        stat[i] = _max(zz, 0.0) if ready else np.nan
+        stat[i] = maximum(zz, 0.0) if ready else np.nan
         detail[i] = when / 60.0 if ready and np.isfinite(when) else np.nan
-        floor = _floor(lv)
+        floor = floor_of(lv, -np.inf)
         band = 3.0 * np.sqrt(var[i] + floor * floor)
         shown[i] = lv
         lower[i] = lv - band
