@@ -12,18 +12,24 @@ at least two of its periods and it explains clearly more variance than the simpl
 
 Rates are per point but scaled by the series' own sampling interval, so a 10-second and a
 5-minute series remember the same number of days.
+
+Each method is one compiled pass over the series (the kernels at the end of this module):
+the lookup of the profiles at t, shared by ``component``, ``observe`` and ``learn`` of a
+tick, then the scoring and the learning, with the numbers numpy gave.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
-from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, kinds_from_sign
-from anomalert.detect.kernels import Where, clip, learning, patch
-from anomalert.detect.robust import WARM_RESTART
+from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
+from anomalert.detect.jit import kernel
+from anomalert.detect.robust import ABS_SCALE_FLOOR, REL_SCALE_FLOOR, WARM_RESTART
+from anomalert.model import Kind
 
 DAY = 86_400.0
 WEEK = 7 * DAY
@@ -37,28 +43,101 @@ FLAT, DAILY, WEEKLY = 0, 1, 2
 EDGE_RATIO = 4.0
 EDGE_SIGMAS = 2.0
 
-_Lookup = tuple[FloatArray, FloatArray, tuple, tuple]
-_Cache = tuple[FloatArray, _Lookup]
+IntArray = NDArray[np.int64]
+#: What the kernels take for "no resolution floor".
+_NO_RESOLUTION = np.empty(0)
+_BIGGEST = float(np.finfo(np.float64).max)
+_SPIKE, _DROP = int(Kind.SPIKE), int(Kind.DROP)
+#: ``_min``/``_max`` serve float64 and the profiles' float32 values alike.
+_Real = TypeVar("_Real", float, np.float32)
 
 
-class _Models(NamedTuple):
-    """Which series use which model; changes only when ``_select`` re-decides."""
+class _Profiles(NamedTuple):
+    """What one tick reads off the profiles at t, per series (``_lookup``)."""
 
-    seasonal: BoolArray  # daily or weekly
-    weekly: BoolArray
-    any_seasonal: bool
-    any_weekly: bool
+    day_eff: FloatArray  # the day profile at t, interpolated (or stepped at an edge)
+    week_eff: FloatArray
+    component: FloatArray  # the seasonal part of each series' current model
+    d0: IntArray  # the two day bins around t, and the second one's weight
+    d1: IntArray
+    dw: FloatArray
+    w0: IntArray  # the two week bins around t, and the second one's weight
+    w1: IntArray
+    ww: FloatArray
 
 
-def _interp(profile: np.ndarray, pos: FloatArray) -> tuple[np.ndarray, np.ndarray, FloatArray]:
-    """Indices of the two bins around each position and the weight of the second one."""
-    bins = profile.shape[0]
+# -- scalar helpers of the kernels, with numpy's semantics -------------------------------------
+@kernel
+def _max(a: _Real, b: _Real) -> _Real:
+    """``np.maximum(a, b)``: NaN if either is NaN, ``b`` on a tie (so signed zeros match)."""
+    return a if a > b or a != a else b
+
+
+@kernel
+def _min(a: _Real, b: _Real) -> _Real:
+    """``np.minimum(a, b)``: NaN if either is NaN, ``b`` on a tie (so signed zeros match)."""
+    return a if a < b or a != a else b
+
+
+@kernel
+def _clip(a: float, low: float, high: float) -> float:
+    """``kernels.clip``: ``minimum(maximum(a, low), high)``."""
+    return _min(_max(a, low), high)
+
+
+@kernel
+def _nan_to_num(a: float) -> float:
+    """``np.nan_to_num``: NaN to 0, infinities to the largest finite floats."""
+    if a != a:
+        return 0.0
+    if a == np.inf:
+        return _BIGGEST
+    if a == -np.inf:
+        return -_BIGGEST
+    return a
+
+
+@kernel
+def _mod(a: float, b: float) -> float:
+    """``np.mod(a, b)`` of floats (numpy's remainder: ``fmod``, moved to the sign of b)."""
+    mod = np.fmod(a, b)
+    if mod != 0.0:
+        if (b < 0.0) != (mod < 0.0):
+            mod += b
+    else:
+        mod = math.copysign(0.0, b)
+    return mod
+
+
+@kernel
+def _scale_floor(level: float, resolution: float) -> float:
+    """``robust.scale_floor`` of one series (``resolution`` -inf where there is none).
+
+    The kernels pass scalars to their helpers: an array argument costs a reference count
+    (two atomic calls) per series.
+    """
+    return _max(_max(abs(level) * REL_SCALE_FLOOR, ABS_SCALE_FLOOR), resolution)
+
+
+@kernel
+def _interp(bins: int, pos: float) -> tuple[int, int, float]:
+    """The two bins around a position and the weight of the second one.
+
+    The bins wrap around (``% bins``), written as a test where a position of ``[0, bins]``
+    needs one: a division by a variable is slow, and a tick looks up every series.
+    """
     p = pos - 0.5
     lo = np.floor(p)
-    w = p - lo
-    i0 = lo.astype(np.int64) % bins
-    i1 = (i0 + 1) % bins
-    return i0, i1, w
+    i0 = int(lo)
+    if i0 < 0 or i0 >= bins:
+        i0 %= bins
+    return i0, i0 + 1 if i0 + 1 < bins else 0, p - lo
+
+
+@kernel
+def _around(bins: int, i0: int, i1: int) -> tuple[int, int]:
+    """The bins before ``i0`` and after ``i1``, wrapping around (``i0``, ``i1`` in range)."""
+    return i0 - 1 if i0 > 0 else bins - 1, i1 + 1 if i1 + 1 < bins else 0
 
 
 class SeasonalDetector(Detector):
@@ -124,331 +203,78 @@ class SeasonalDetector(Detector):
         return DAY / self.day_bins
 
     # -- model -----------------------------------------------------------------------------
-    def _profiles(self, t: FloatArray) -> _Lookup:
-        # observe and learn of one tick share the time array: look the bins up once.
+    def _resolution_floor(self) -> FloatArray:
+        """The resolution floor the ensemble passed (empty when there is none)."""
+        floor: FloatArray | None = self.__dict__.get("_resolution")
+        return _NO_RESOLUTION if floor is None else floor
+
+    def _profiles(self, t: FloatArray) -> _Profiles:
+        # component, observe and learn of one tick share the time array: look up once.
         caches = self._caches()
-        hit: _Cache | None = caches.get("profiles")
+        hit: tuple[FloatArray, _Profiles] | None = caches.get("profiles")
         if hit is None or hit[0] is not t:
-            hit = caches["profiles"] = (t, self._lookup(t))
+            found = _lookup(
+                t,
+                self.day,
+                self.week,
+                self.model,
+                self.level,
+                self.var,
+                self._resolution_floor(),
+                self._day_bin,
+            )
+            hit = caches["profiles"] = (t, _Profiles(*found))
         return hit[1]
-
-    def _lookup(self, t: FloatArray) -> _Lookup:
-        if self.n > 1 and t[0] == t[-1] and (t == t[0]).all():
-            # The service case: every series ticks at the same time, so the bins are the
-            # same for all and a column slice replaces a gather.
-            t0 = t[:1] if math.isfinite(t[0]) else np.nan_to_num(t[:1])
-            d0, d1, dw = _interp(self.day, np.mod(t0, DAY) / self._day_bin)
-            dw = self._edge_weight(d0[0], d1[0], dw[0], DAILY)
-            w0, w1, ww = _interp(self.week, np.mod(t0 + WEEK_OFFSET, WEEK) / 3600.0)
-            ww = self._edge_weight(w0[0], w1[0], ww[0], WEEKLY)
-            day_eff = self.day[d0[0]] * (1 - dw) + self.day[d1[0]] * dw
-            week_eff = self.week[w0[0]] * (1 - ww) + self.week[w1[0]] * ww
-            return day_eff, week_eff, (d0[0], d1[0], dw), (w0[0], w1[0], ww)
-        rows = np.arange(self.n)
-        t = np.nan_to_num(t)
-        dpos = np.mod(t, DAY) / self._day_bin
-        wpos = np.mod(t + WEEK_OFFSET, WEEK) / 3600.0
-        d0, d1, dw = _interp(self.day, dpos)
-        dw = self._edge_weight(d0, d1, dw, DAILY)
-        w0, w1, ww = _interp(self.week, wpos)
-        ww = self._edge_weight(w0, w1, ww, WEEKLY)
-        day_eff = self.day[d0, rows] * (1 - dw) + self.day[d1, rows] * dw
-        week_eff = self.week[w0, rows] * (1 - ww) + self.week[w1, rows] * ww
-        return day_eff, week_eff, (d0, d1, dw), (w0, w1, ww)
-
-    def _edge_weight(self, i0: np.ndarray, i1: np.ndarray, w: FloatArray, model: int) -> FloatArray:
-        """The second bin's weight, as a step instead of a ramp where the two bins are an edge.
-
-        Linear interpolation fits a smooth daily curve, but turns a sharp business-hours edge
-        into a ramp a bin wide: a few points per edge and day then miss by up to half the
-        edge, which inflates the residual spread and the tail the seasonal score is judged
-        against. Two bins are an edge when their difference is several times the
-        differences on either side of them (a smooth curve changes by similar steps).
-        ``model`` picks the profile: DAILY the day's bins, WEEKLY the week's hourly ones,
-        whose edges are where weekdays and weekends differ (a weekday-only 09:00 start: a
-        ramp an hour wide there missed by up to half the weekday-weekend difference).
-        """
-        prof = self.day if model == DAILY else self.week
-        bins = prof.shape[0]
-        rows = np.arange(self.n) if np.ndim(i0) else slice(None)
-        a = prof[(i0 - 1) % bins, rows]
-        b = prof[i0, rows]
-        c = prof[i1, rows]
-        d = prof[(i1 + 1) % bins, rows]
-        jump = np.abs(c - b)
-        around = np.maximum(np.abs(b - a), np.abs(d - c))
-        edge = jump > EDGE_RATIO * around + self._level_floor()
-        edge &= jump > EDGE_SIGMAS * self._root_var()[model]
-        if not edge.any():
-            return w if np.ndim(w) else np.full(self.n, w)
-        return np.where(edge, np.where(w >= 0.5, 1.0, 0.0), w)
-
-    def _models(self) -> _Models:
-        return self._cached("models", self._compute_models)
-
-    def _compute_models(self) -> _Models:
-        seasonal = self.model != FLAT
-        weekly = self.model == WEEKLY
-        return _Models(seasonal, weekly, bool(seasonal.any()), bool(weekly.any()))
-
-    def _root_var(self) -> FloatArray:
-        """``sqrt(var)`` of the three models: observe reads the chosen one, learn all three."""
-        return self._cached("root_var", lambda: np.sqrt(self.var))
-
-    def _level_floor(self) -> FloatArray:
-        """``scale_floor(level)``: the flat model's floor in observe, every model's in learn."""
-        return self._cached("level_floor", lambda: self._scale_floor(self.level))
-
-    def _pick(self, flat: FloatArray, daily: FloatArray, weekly: FloatArray) -> FloatArray:
-        """Per series, the value of the model it uses (a new array)."""
-        ms = self._models()
-        if not ms.any_seasonal:
-            return flat.copy()
-        out = np.where(ms.seasonal, daily, flat)
-        if ms.any_weekly:
-            np.copyto(out, weekly, where=ms.weekly)
-        return out
-
-    def _select(self, span: FloatArray, mask: BoolArray) -> None:
-        """Re-decide each series' model, with hysteresis.
-
-        A richer model is taken once the data span two of its periods and it explains
-        clearly more variance (``gain``) over the slow ``select_var``; it is dropped only when
-        it stops helping at all. Flipping back and forth would move the deseasonalised input
-        of the other detectors by the whole seasonal shape, a false jump each time.
-
-        ``span`` is the time since each series' first point. Each move is only evaluated
-        when some series could make it (the same result as evaluating all of them).
-        """
-        v = self.select_var
-        ms = self._models()
-        moves: list[tuple[BoolArray, int]] = []  # applied in order: later ones win
-        if not ms.seasonal.all():
-            two_days = span >= 2 * DAY
-            if two_days.any():
-                up_day = ~ms.seasonal & two_days & (v[DAILY] < self.gain * v[FLAT])
-                moves.append((up_day, DAILY))
-        daily = ms.seasonal & ~ms.weekly if ms.any_seasonal else None
-        if daily is not None and daily.any():
-            two_weeks = span >= 2 * WEEK
-            if two_weeks.any():
-                up_week = daily & two_weeks & (v[WEEKLY] < self.gain * v[DAILY])
-                moves.append((up_week, WEEKLY))
-        if ms.any_weekly:
-            moves.append((ms.weekly & (v[WEEKLY] > 0.98 * v[DAILY]), DAILY))
-        if daily is not None and daily.any():
-            moves.append((daily & (v[DAILY] > 0.98 * v[FLAT]), FLAT))
-        for move, model in moves:
-            move &= mask
-            if move.any():
-                self.model[move] = model
 
     def component(self, t: FloatArray) -> FloatArray:
         """The seasonal part of each series' current model at t (0 where none was found)."""
-        day_eff, week_eff, _, _ = self._profiles(t)
-        ms = self._models()
-        if not ms.any_seasonal:
-            return np.zeros(self.n)
-        comp = np.where(ms.seasonal, day_eff, 0.0)
-        if ms.any_weekly:
-            np.add(day_eff, week_eff, out=comp, where=ms.weekly)
-        return comp
+        return self._profiles(t).component.copy()
 
     def period(self, t: FloatArray) -> np.ndarray:
         """The detected period per series in seconds (0 when none), for reasons and reports."""
         return np.choose(self.model, [0.0, DAY, WEEK])
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
-        day_eff, week_eff, _, _ = self._profiles(t)
-        ms = self._models()
-        root = self._root_var()
-        if ms.any_seasonal:
-            with_day = self.base + day_eff
-            expected = self._pick(self.level, with_day, with_day + week_eff)
-            sd = self._pick(root[FLAT], root[DAILY], root[WEEKLY])
-            np.maximum(sd, self._scale_floor(expected), out=sd)
-        else:
-            expected = self.level.copy()
-            sd = np.maximum(root[FLAT], self._level_floor())
-        diff = x - expected
-        stat = np.abs(diff)
-        stat /= sd
-        patch(stat, np.nan, (self.count < self.min_points) | ~np.isfinite(x))
-        band = 3.0 * sd
-        return Frame(stat, expected, expected - band, expected + band, kinds_from_sign(diff))
+        prof = self._profiles(t)
+        stat, expected, lower, upper, kind = _observe(
+            x,
+            prof.day_eff,
+            prof.week_eff,
+            self.model,
+            self.level,
+            self.base,
+            self.count,
+            self.var,
+            self._resolution_floor(),
+            float(self.min_points),
+        )
+        return Frame(stat, expected, lower, upper, kind)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
-        mask = mask & np.isfinite(x) & np.isfinite(t)
-        w = learning(mask)
-        if w is not True and not mask.any():
-            return
-        day_eff, week_eff, (d0, d1, dw), (w0, w1, ww) = self._profiles(t)
-        c_min = float(self.count.min())
-        c = self.count + 1.0
-        first = c == 1.0 if c_min == 0.0 else None
-        unset = np.isnan(self.t_first)
-        if unset.any():
-            np.copyto(self.t_first, t, where=mask & unset)
-        dt = self._interval(t, mask)
-        # x with the seasonal shape removed; a series' first point starts its level there.
-        deseason = x - day_eff
-        deseason -= week_eff
-        level = self.level if first is None else np.where(first, deseason, self.level)
-        base = self.base if first is None else np.where(first, deseason, self.base)
-
-        # Residual variance of each candidate model, with residuals clipped at k sds; one
-        # model at a time, so that what its update touches stays in cache.
-        floor = self._level_floor() if first is None else self._scale_floor(level)
-        cold = None if c_min + 1.0 > self.min_points else c <= self.min_points
-        young = 1.0 / np.maximum(self.count, 1.0)  # 1 / max(c - 1, 1): counts are whole
-        var_rate = self._rate(dt, self.var_memory, young)
-        select_rate = self._rate(dt, self.select_memory, young)
-        first_learned = None if first is None else first & mask
-        with_day = base + day_eff
-        resid_flat = x - level
-        for model, pred in enumerate((level, with_day, with_day + week_eff)):
-            bound = np.maximum(self._root_var()[model], floor)
-            bound *= self.k
-            if cold is not None:
-                np.copyto(bound, np.inf, where=cold)
-            sq = resid_flat * resid_flat if model == FLAT else np.square(x - pred)
-            # clip(r, -b, b) ** 2 == min(r ** 2, b ** 2) exactly: rounding is monotone, b > 0.
-            np.minimum(sq, np.square(bound), out=sq)
-            self._decay(self.var[model], sq, var_rate, first_learned, w)
-            self._decay(self.select_var[model], sq, select_rate, first_learned, w)
-        lim = bound  # the weekly model's, which also clips the level and the profiles
-        neg_lim = -lim
-        # What the slow level leaves for the profiles (before the levels move).
-        resid_base = x - base
-        e_day = resid_base - week_eff
-        e_day -= day_eff
-        clip(e_day, neg_lim, lim, out=e_day)
-        e_week = np.subtract(resid_base, day_eff, out=resid_base)
-        e_week -= week_eff
-        clip(e_week, neg_lim, lim, out=e_week)
-        # Slow level: deseasonalised, memory of ``base_memory`` seconds.
-        gap = deseason - base
-        self._follow(self.base, base, gap, dt, self.base_memory, c, (neg_lim, lim), w)
-
-        # Level: deseasonalised, memory of ``level_memory`` seconds.
-        deseason -= level
-        self._follow(self.level, level, deseason, dt, self.level_memory, c, (neg_lim, lim), w)
-
-        span = t - self.t_first
-        self._select(span, mask)
-
-        # Profiles: what the slow level leaves, shared between the two bins around t.
-        if w is not True:
-            np.nan_to_num(span, copy=False)
-            np.copyto(e_day, 0.0, where=~mask)
-            np.copyto(e_week, 0.0, where=~mask)
-        per_hour = np.minimum(1.0, dt / 3600.0)
-        per_bin = np.minimum(1.0, dt / self._day_bin)
-        g_day = span / DAY
-        g_day += 1.0
-        np.minimum(g_day, self.day_memory, out=g_day)
-        np.divide(per_bin, g_day, out=g_day)
-        g_week = np.divide(span, WEEK, out=span)
-        g_week += 1.0
-        np.minimum(g_week, self.week_memory, out=g_week)
-        np.divide(per_hour, g_week, out=g_week)
-        for prof, i0, i1, wt, e, g in (
-            (self.day, d0, d1, dw, e_day, g_day),
-            (self.week, w0, w1, ww, e_week, g_week),
-        ):
-            ge = np.multiply(g, e, out=e)
-            if np.ndim(i0) == 0:
-                # float64 products rounded to float32 by ``out``, as ``astype`` would.
-                share = np.empty(self.n, dtype=np.float32)
-                prof[i0] += np.multiply(ge, 1 - wt, out=share)
-                prof[i1] += np.multiply(ge, wt, out=share)
-            else:
-                rows = np.arange(self.n)
-                prof[i0, rows] += (ge * (1 - wt)).astype(np.float32)
-                prof[i1, rows] += (ge * wt).astype(np.float32)
-        self._center_week(w0, w1, ww, e_week)
-        np.add(self.count, 1.0, out=self.count, where=w)
-        np.copyto(self.t_prev, t, where=w)
-        self._forget()
-
-    def _center_week(
-        self, w0: np.ndarray, w1: np.ndarray, ww: FloatArray, step: FloatArray
-    ) -> None:
-        """Move what the week profile just learned in common to all days into the day profile.
-
-        Both profiles learn from the same residual, so a purely daily shape would otherwise
-        end up split between them (the week profile learns fast in the first days), and the
-        daily model, level + day, would miss the part the week profile took: a square daily
-        wave was fitted at three quarters of its height. Keeping each hour's seven week bins
-        at mean zero makes the split unique: the day profile holds the shape every day
-        shares, the week profile only how the days differ. The weekly model's prediction is
-        unchanged by the move, up to the day profile's finer bins.
-        """
-        per_hour = self.day.shape[0] // 24
-        for i, share in ((w0, 1.0 - ww), (w1, ww)):
-            moved = (step * share / 7.0).astype(np.float32)
-            hour = i % 24
-            if np.ndim(i) == 0:
-                self.week[hour::24] -= moved
-                self.day[hour * per_hour : (hour + 1) * per_hour] += moved
-            else:
-                # Each series' own bins: one gather per profile (no two rows repeat a cell).
-                rows = np.arange(self.n)
-                days = hour + 24 * np.arange(7)[:, None]
-                self.week[days, rows] -= moved
-                bins = hour * per_hour + np.arange(per_hour)[:, None]
-                self.day[bins, rows] += moved
-
-    def _interval(self, t: FloatArray, mask: BoolArray) -> FloatArray:
-        """Update the typical sampling interval; returns it (300 s where still unknown)."""
-        gap = t - self.t_prev
-        ok = mask & np.isfinite(gap) & (gap > 0)
-        dt = np.minimum(gap, DAY)
-        dt *= 0.1
-        dt += 0.9 * self.dt
-        unknown = np.isnan(self.dt)
-        if unknown.any():
-            np.copyto(dt, gap, where=unknown)
-        np.copyto(self.dt, dt, where=learning(ok))
-        return np.where(np.isnan(self.dt), 300.0, self.dt) if unknown.any() else self.dt
-
-    @staticmethod
-    def _follow(
-        out: FloatArray,
-        level: FloatArray,
-        gap: FloatArray,
-        dt: FloatArray,
-        memory: float,
-        count: FloatArray,
-        bounds: tuple[FloatArray, FloatArray],
-        where: Where,
-    ) -> None:
-        """``out = level + rate * clip(gap, *bounds)`` where ``where`` holds, the rate that
-        of a memory of ``memory`` seconds, at least 1 / count while young; ``gap`` is used
-        as scratch (the fast and the slow level move the same way, at their own memories).
-        """
-        rate = np.minimum(1.0, dt / memory)
-        np.maximum(rate, 1.0 / count, out=rate)
-        step = clip(gap, *bounds, out=gap)
-        step *= rate
-        np.add(step, level, out=out, where=where)
-
-    @staticmethod
-    def _rate(dt: FloatArray, memory: float, young: FloatArray) -> FloatArray:
-        """Per point rate of a memory of ``memory`` seconds (at least 1/count while young)."""
-        rate = np.minimum(1.0, dt / memory)
-        return np.maximum(rate, young, out=rate)
-
-    @staticmethod
-    def _decay(
-        var: FloatArray, sq: FloatArray, rate: FloatArray, first: BoolArray | None, where: Where
-    ) -> None:
-        """``var += rate * (sq - var)`` in place; a series' first point (``first``) sets 0."""
-        step = sq - var
-        step *= rate
-        np.add(step, var, out=var, where=where)
-        if first is not None:
-            np.copyto(var, 0.0, where=first)
+        prof = self._profiles(t)
+        learned = _learn(
+            t,
+            x,
+            mask,
+            prof,
+            (self.level, self.base, self.count, self.t_first, self.t_prev, self.dt),
+            (self.var, self.select_var, self.model, self.day, self.week),
+            self._resolution_floor(),
+            (
+                float(self.level_memory),
+                float(self.base_memory),
+                float(self.var_memory),
+                float(self.select_memory),
+                float(self.day_memory),
+                float(self.week_memory),
+                float(self.gain),
+                float(self.min_points),
+                float(self.k),
+                self._day_bin,
+            ),
+        )
+        if learned:
+            self._forget()
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
@@ -461,3 +287,315 @@ class SeasonalDetector(Detector):
         # The shape of the day survives a deploy; the level restarts at warm-up speed.
         np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
         self._forget()
+
+
+# -- kernels: one pass per method over the series --------------------------------------------
+@kernel
+def _edge_weight(
+    a: np.float32, b: np.float32, c: np.float32, d: np.float32, w: float, floor: float, root: float
+) -> float:
+    """The second bin's weight, as a step instead of a ramp where the two bins are an edge.
+
+    Linear interpolation fits a smooth daily curve, but turns a sharp business-hours edge
+    into a ramp a bin wide: a few points per edge and day then miss by up to half the
+    edge, which inflates the residual spread and the tail the seasonal score is judged
+    against. Two bins are an edge when their difference is several times the differences
+    on either side of them (a smooth curve changes by similar steps) and several residual
+    sds (``root``, of the model whose profile it is). ``a``-``d`` are four neighbouring
+    bins of one series' profile, the two around t in the middle, and ``w`` the weight of
+    ``c``. The week's edges are where
+    weekdays and weekends differ (a weekday-only 09:00 start: a ramp an hour wide there
+    missed by up to half the weekday-weekend difference). The differences are ``float32``,
+    the profiles' own precision, as numpy computed them.
+    """
+    jump = abs(c - b)
+    around = _max(abs(b - a), abs(d - c))
+    if jump > np.float64(np.float32(EDGE_RATIO) * around) + floor and jump > EDGE_SIGMAS * root:
+        return 1.0 if w >= 0.5 else 0.0
+    return w
+
+
+@kernel
+def _lookup(
+    t: FloatArray,
+    day: np.ndarray,
+    week: np.ndarray,
+    model: np.ndarray,
+    level: FloatArray,
+    var: FloatArray,
+    resolution: FloatArray,
+    day_bin: float,
+) -> tuple[
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    IntArray,
+    IntArray,
+    FloatArray,
+    IntArray,
+    IntArray,
+    FloatArray,
+]:
+    """The fields of ``_Profiles`` for every series at its time t.
+
+    A missing (NaN) or infinite time reads the bins of ``nan_to_num(t)``: a series that
+    does not tick still gets numbers, which its learn step multiplies by zero. A series
+    ticking at the same time as the one before it (the service case: all at once) reuses
+    its bins; the edges and values are each series' own.
+    """
+    n = t.shape[0]
+    day_eff = np.empty(n)
+    week_eff = np.empty(n)
+    comp = np.empty(n)
+    d0 = np.empty(n, dtype=np.int64)
+    d1 = np.empty(n, dtype=np.int64)
+    dw = np.empty(n)
+    w0 = np.empty(n, dtype=np.int64)
+    w1 = np.empty(n, dtype=np.int64)
+    ww = np.empty(n)
+    has_resolution = resolution.shape[0] > 0
+    prev = np.nan
+    a0, a1, aw, b0, b1, bw = 0, 1, 0.0, 0, 1, 0.0
+    a_, a2, b_, b2 = 0, 0, 0, 0
+    for i in range(n):
+        if t[i] != prev:
+            prev = t[i]
+            ti = _nan_to_num(prev)
+            a0, a1, aw = _interp(day.shape[0], _mod(ti, DAY) / day_bin)
+            b0, b1, bw = _interp(week.shape[0], _mod(ti + WEEK_OFFSET, WEEK) / 3600.0)
+            a_, a2 = _around(day.shape[0], a0, a1)
+            b_, b2 = _around(week.shape[0], b0, b1)
+        floor = _scale_floor(level[i], resolution[i] if has_resolution else -np.inf)
+        dwi = _edge_weight(
+            day[a_, i], day[a0, i], day[a1, i], day[a2, i], aw, floor, math.sqrt(var[DAILY, i])
+        )
+        wwi = _edge_weight(
+            week[b_, i], week[b0, i], week[b1, i], week[b2, i], bw, floor, math.sqrt(var[WEEKLY, i])
+        )
+        de = np.float64(day[a0, i]) * (1.0 - dwi) + np.float64(day[a1, i]) * dwi
+        we = np.float64(week[b0, i]) * (1.0 - wwi) + np.float64(week[b1, i]) * wwi
+        day_eff[i], week_eff[i] = de, we
+        d0[i], d1[i], dw[i], w0[i], w1[i], ww[i] = a0, a1, dwi, b0, b1, wwi
+        m = model[i]
+        comp[i] = 0.0 if m == FLAT else de + we if m == WEEKLY else de
+    return day_eff, week_eff, comp, d0, d1, dw, w0, w1, ww
+
+
+@kernel
+def _observe(
+    x: FloatArray,
+    day_eff: FloatArray,
+    week_eff: FloatArray,
+    model: np.ndarray,
+    level: FloatArray,
+    base: FloatArray,
+    count: FloatArray,
+    var: FloatArray,
+    resolution: FloatArray,
+    min_points: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray]:
+    """Stat, expected, band and kind of each series under the model it uses.
+
+    The flat model expects the level; the daily one the slow level plus the day profile;
+    the weekly one that plus the week profile. The spread is the model's residual sd,
+    floored at ``scale_floor`` of the expectation. No stat while warming up or for a
+    missing value.
+    """
+    n = x.shape[0]
+    stat = np.empty(n)
+    expected = np.empty(n)
+    lower = np.empty(n)
+    upper = np.empty(n)
+    kind = np.empty(n, dtype=np.int8)
+    has_resolution = resolution.shape[0] > 0
+    for i in range(n):
+        m = model[i]
+        if m == FLAT:
+            e = level[i]
+        elif m == WEEKLY:
+            e = (base[i] + day_eff[i]) + week_eff[i]
+        else:
+            e = base[i] + day_eff[i]
+        floor = _scale_floor(e, resolution[i] if has_resolution else -np.inf)
+        sd = _max(math.sqrt(var[m, i]), floor)
+        diff = x[i] - e
+        stat[i] = abs(diff) / sd
+        if count[i] < min_points or not math.isfinite(x[i]):
+            stat[i] = np.nan
+        band = 3.0 * sd
+        expected[i] = e
+        lower[i] = e - band
+        upper[i] = e + band
+        kind[i] = _SPIKE if diff >= 0 else _DROP
+    return stat, expected, lower, upper, kind
+
+
+@kernel
+def _decay(var: float, sq: float, rate: float) -> float:
+    """``var + rate * (sq - var)``, in numpy's order of operations."""
+    return (sq - var) * rate + var
+
+
+@kernel
+def _follow(level: float, gap: float, dt: float, memory: float, count: float, lim: float) -> float:
+    """``level + rate * clip(gap, -lim, lim)``, the rate that of a memory of ``memory``
+    seconds, at least 1 / count while young (the fast and the slow level move the same
+    way, at their own memories)."""
+    rate = _max(_min(1.0, dt / memory), 1.0 / count)
+    return _clip(gap, -lim, lim) * rate + level
+
+
+@kernel
+def _select(model: int, v0: float, v1: float, v2: float, span: float, gain: float) -> int:
+    """Re-decide one series' model, with hysteresis (``v`` the slow ``select_var``).
+
+    A richer model is taken once the data span two of its periods and it explains clearly
+    more variance (``gain``); it is dropped only when it stops helping at all. Flipping
+    back and forth would move the deseasonalised input of the other detectors by the whole
+    seasonal shape, a false jump each time. The moves are tested on the model the series
+    had and applied in order, later ones winning. ``v0``-``v2`` are the slow variances
+    (``select_var``) of the flat, daily and weekly model.
+    """
+    seasonal = model != FLAT
+    weekly = model == WEEKLY
+    daily = seasonal and not weekly
+    new = model
+    if not seasonal and span >= 2 * DAY and v1 < gain * v0:
+        new = DAILY
+    if daily and span >= 2 * WEEK and v2 < gain * v1:
+        new = WEEKLY
+    if weekly and v2 > 0.98 * v1:
+        new = DAILY
+    if daily and v1 > 0.98 * v0:
+        new = FLAT
+    return new
+
+
+@kernel
+def _learn(
+    t: FloatArray,
+    x: FloatArray,
+    mask: BoolArray,
+    prof: _Profiles,
+    series: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+    tables: tuple[FloatArray, FloatArray, np.ndarray, np.ndarray, np.ndarray],
+    resolution: FloatArray,
+    params: tuple[float, float, float, float, float, float, float, float, float, float],
+) -> bool:
+    """``SeasonalDetector.learn`` in one pass; False (and nothing changed) if no series
+    learns (``mask`` and finite t and x).
+
+    Per series: the sampling interval; the residual variance of each candidate model, with
+    residuals clipped at k sds (not while cold: fewer than ``min_points`` points); the
+    slow and the fast level; the model; the profiles (what the slow level leaves, clipped
+    like the level); the count. A series' first point starts its levels there and its
+    variances at 0. Where some series do not learn, they still run the profile update
+    with a zero residual, as numpy did over all series (it can turn a -0.0 cell into 0.0).
+    """
+    day_effs, week_effs, _, d0, d1, dw, w0, w1, ww = prof
+    level, base, count, t_first, t_prev, dt_state = series
+    var, select_var, model, day, week = tables
+    level_mem, base_mem, var_mem, select_mem, day_mem, week_mem, gain, min_points, k, day_bin = (
+        params
+    )
+    n = t.shape[0]
+    ok = np.empty(n, dtype=np.bool_)
+    learners = 0
+    c_min = np.inf
+    for i in range(n):
+        ok[i] = mask[i] and math.isfinite(x[i]) and math.isfinite(t[i])
+        if ok[i]:
+            learners += 1
+        c_min = _min(c_min, count[i])
+    if learners == 0:
+        return False
+    partial = learners < n
+    has_resolution = resolution.shape[0] > 0
+    per_hour = day.shape[0] // 24  # day bins per hour
+    for i in range(n):
+        learns = ok[i]
+        ti, xi, day_eff, week_eff = t[i], x[i], day_effs[i], week_effs[i]
+        c = count[i] + 1.0
+        first = c_min == 0.0 and c == 1.0
+        if learns and math.isnan(t_first[i]):
+            t_first[i] = ti
+        # The typical sampling interval (300 s where still unknown).
+        gap = ti - t_prev[i]
+        new_dt = _min(gap, DAY) * 0.1 + 0.9 * dt_state[i]
+        if math.isnan(dt_state[i]):
+            new_dt = gap
+        if learns and math.isfinite(gap) and gap > 0:
+            dt_state[i] = new_dt
+        dt = 300.0 if math.isnan(dt_state[i]) else dt_state[i]
+        # x with the seasonal shape removed; a series' first point starts its levels there.
+        deseason = (xi - day_eff) - week_eff
+        lv = deseason if first else level[i]
+        bs = deseason if first else base[i]
+
+        # Residual variance of each candidate model, with residuals clipped at k sds.
+        floor = _scale_floor(lv, resolution[i] if has_resolution else -np.inf)
+        cold = c_min + 1.0 <= min_points and c <= min_points
+        young = 1.0 / _max(count[i], 1.0)  # 1 / max(c - 1, 1): counts are whole
+        var_rate = _max(_min(1.0, dt / var_mem), young)
+        select_rate = _max(_min(1.0, dt / select_mem), young)
+        with_day = bs + day_eff
+        lim = 0.0
+        for m in range(3):
+            lim = np.inf if cold else _max(math.sqrt(var[m, i]), floor) * k
+            r = xi - (lv if m == FLAT else with_day if m == DAILY else with_day + week_eff)
+            # clip(r, -b, b) ** 2 == min(r ** 2, b ** 2) exactly: rounding is monotone, b > 0.
+            sq = _min(r * r, lim * lim)
+            if learns:
+                var[m, i] = 0.0 if first else _decay(var[m, i], sq, var_rate)
+                select_var[m, i] = 0.0 if first else _decay(select_var[m, i], sq, select_rate)
+        # lim is now the weekly model's bound, which also clips the levels and the profiles.
+        # What the slow level leaves for the profiles (before the levels move).
+        resid_base = xi - bs
+        e_day = _clip((resid_base - week_eff) - day_eff, -lim, lim)
+        e_week = _clip((resid_base - day_eff) - week_eff, -lim, lim)
+        # The slow level (``base_memory``) and the level (``level_memory``), deseasonalised.
+        if learns:
+            base[i] = _follow(bs, deseason - bs, dt, base_mem, c, lim)
+            level[i] = _follow(lv, deseason - lv, dt, level_mem, c, lim)
+
+        span = ti - t_first[i]
+        if learns:
+            v0, v1, v2 = select_var[FLAT, i], select_var[DAILY, i], select_var[WEEKLY, i]
+            model[i] = _select(model[i], v0, v1, v2, span, gain)
+
+        # Profiles: what the slow level leaves, shared between the two bins around t, at a
+        # rate that slows over the first days (and weeks).
+        if partial:
+            span = _nan_to_num(span)
+            if not learns:
+                e_day = 0.0
+                e_week = 0.0
+        g_day = _min(1.0, dt / day_bin) / _min(span / DAY + 1.0, day_mem)
+        g_week = _min(1.0, dt / 3600.0) / _min(span / WEEK + 1.0, week_mem)
+        # The shares are rounded to float32 before they are added, as numpy did.
+        step = g_day * e_day
+        day[d0[i], i] += np.float32(step * (1.0 - dw[i]))
+        day[d1[i], i] += np.float32(step * dw[i])
+        step = g_week * e_week
+        week[w0[i], i] += np.float32(step * (1.0 - ww[i]))
+        week[w1[i], i] += np.float32(step * ww[i])
+        # Then what the week profile just learned in common to all days moves into the
+        # day profile: both profiles learn from the same residual, so a purely daily shape
+        # would otherwise end up split between them (the week profile learns fast in the
+        # first days), and the daily model, level + day, would miss the part the week
+        # profile took (a square daily wave was fitted at three quarters of its height).
+        # Keeping each hour's seven week bins at mean zero makes the split unique: the day
+        # profile holds the shape every day shares, the week profile only how the days
+        # differ. The weekly model's prediction is unchanged by the move, up to the day
+        # profile's finer bins. Each bin's share moves as one float32.
+        for wi, share in ((w0[i], 1.0 - ww[i]), (w1[i], ww[i])):
+            moved = np.float32(step * share / 7.0)
+            hour = wi % 24
+            for d in range(7):
+                week[hour + 24 * d, i] -= moved
+            for b in range(hour * per_hour, (hour + 1) * per_hour):
+                day[b, i] += moved
+        if learns:
+            count[i] = c
+            t_prev[i] = ti
+    return True
