@@ -51,8 +51,8 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
-from anomalert.detect.jit import kernel
-from anomalert.detect.robust import floor_of, maximum, minimum
+from anomalert.detect.jit import kernel, maximum, minimum
+from anomalert.detect.robust import floor_of
 from anomalert.model import Kind
 
 #: Points after which innovations start being clipped (before that the scale is unknown).

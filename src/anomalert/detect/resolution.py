@@ -24,8 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
-from anomalert.detect.jit import kernel
-from anomalert.detect.robust import minimum
+from anomalert.detect.jit import kernel, minimum
 
 #: The scale floor as a share of the quantum: one quantum is one sigma, so a count of 1-3
 #: off a flat zero is 1-3 sigmas (what a Poisson count's spread of about one count near

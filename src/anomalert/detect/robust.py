@@ -6,9 +6,9 @@ rolling median/MAD). The scale is the root mean square of clipped one-step predi
 so it measures exactly what the detector divides by. During warm-up the rates are 1/count
 (a running mean), so a new series needs tens of points, not hundreds, to be usable.
 
-The per-series pieces (``robust_step``, ``floor_of``, ``maximum``, ``minimum``) are compiled
-helpers that the detectors' kernels call once per series: one pass per tick instead of a
-numpy pass per operation, with numpy's numbers (see ``jit.py``).
+The per-series pieces (``robust_step``, ``floor_of``) are compiled helpers that the
+detectors' kernels call once per series: one pass per tick instead of a numpy pass per
+operation, with numpy's numbers (see ``jit.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import BoolArray, FloatArray
-from anomalert.detect.jit import kernel
+from anomalert.detect.jit import kernel, maximum, minimum
 
 #: Relative floor on the scale: a constant series has no noise, so any deviation would be
 #: infinitely surprising; with this floor a change of a few tenths of a percent is needed.
@@ -52,19 +52,6 @@ def resolution_args(floor: FloatArray | None) -> tuple[FloatArray, bool]:
     """A detector's resolution floor (``Detector.use_resolution``) as its kernels take it:
     an array, and whether there is one (kernels then use -inf, see ``floor_of``)."""
     return (_NO_RESOLUTION, False) if floor is None else (floor, True)
-
-
-@kernel
-def maximum(a: float, b: float) -> float:
-    """``np.maximum`` of two numbers: NaN if either is, else the larger, ``b`` when equal
-    (so -0.0 and 0.0 come out as numpy's do; Python's ``max`` differs on both)."""
-    return a if a > b or a != a else b
-
-
-@kernel
-def minimum(a: float, b: float) -> float:
-    """``np.minimum`` of two numbers (NaN if either is, ``b`` when equal)."""
-    return a if a < b or a != a else b
 
 
 @kernel

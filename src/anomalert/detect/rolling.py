@@ -15,12 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
-from anomalert.detect.jit import kernel
+from anomalert.detect.jit import kernel, maximum, minimum
 from anomalert.detect.robust import (
     WARM_RESTART,
     floor_of,
-    maximum,
-    minimum,
     resolution_args,
     robust_step,
     shift_levels,

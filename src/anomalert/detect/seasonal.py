@@ -21,14 +21,14 @@ tick, then the scoring and the learning, with the numbers numpy gave.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
-from anomalert.detect.jit import kernel
-from anomalert.detect.robust import ABS_SCALE_FLOOR, REL_SCALE_FLOOR, WARM_RESTART
+from anomalert.detect.jit import clip, kernel, maximum, minimum
+from anomalert.detect.robust import WARM_RESTART, floor_of
 from anomalert.model import Kind
 
 DAY = 86_400.0
@@ -48,8 +48,6 @@ IntArray = NDArray[np.int64]
 _NO_RESOLUTION = np.empty(0)
 _BIGGEST = float(np.finfo(np.float64).max)
 _SPIKE, _DROP = int(Kind.SPIKE), int(Kind.DROP)
-#: ``_min``/``_max`` serve float64 and the profiles' float32 values alike.
-_Real = TypeVar("_Real", float, np.float32)
 
 
 class _Profiles(NamedTuple):
@@ -67,24 +65,6 @@ class _Profiles(NamedTuple):
 
 
 # -- scalar helpers of the kernels, with numpy's semantics -------------------------------------
-@kernel
-def _max(a: _Real, b: _Real) -> _Real:
-    """``np.maximum(a, b)``: NaN if either is NaN, ``b`` on a tie (so signed zeros match)."""
-    return a if a > b or a != a else b
-
-
-@kernel
-def _min(a: _Real, b: _Real) -> _Real:
-    """``np.minimum(a, b)``: NaN if either is NaN, ``b`` on a tie (so signed zeros match)."""
-    return a if a < b or a != a else b
-
-
-@kernel
-def _clip(a: float, low: float, high: float) -> float:
-    """``kernels.clip``: ``minimum(maximum(a, low), high)``."""
-    return _min(_max(a, low), high)
-
-
 @kernel
 def _nan_to_num(a: float) -> float:
     """``np.nan_to_num``: NaN to 0, infinities to the largest finite floats."""
@@ -107,16 +87,6 @@ def _mod(a: float, b: float) -> float:
     else:
         mod = math.copysign(0.0, b)
     return mod
-
-
-@kernel
-def _scale_floor(level: float, resolution: float) -> float:
-    """``robust.scale_floor`` of one series (``resolution`` -inf where there is none).
-
-    The kernels pass scalars to their helpers: an array argument costs a reference count
-    (two atomic calls) per series.
-    """
-    return _max(_max(abs(level) * REL_SCALE_FLOOR, ABS_SCALE_FLOOR), resolution)
 
 
 @kernel
@@ -309,7 +279,7 @@ def _edge_weight(
     the profiles' own precision, as numpy computed them.
     """
     jump = abs(c - b)
-    around = _max(abs(b - a), abs(d - c))
+    around = maximum(abs(b - a), abs(d - c))
     if jump > np.float64(np.float32(EDGE_RATIO) * around) + floor and jump > EDGE_SIGMAS * root:
         return 1.0 if w >= 0.5 else 0.0
     return w
@@ -365,7 +335,7 @@ def _lookup(
             b0, b1, bw = _interp(week.shape[0], _mod(ti + WEEK_OFFSET, WEEK) / 3600.0)
             a_, a2 = _around(day.shape[0], a0, a1)
             b_, b2 = _around(week.shape[0], b0, b1)
-        floor = _scale_floor(level[i], resolution[i] if has_resolution else -np.inf)
+        floor = floor_of(level[i], resolution[i] if has_resolution else -np.inf)
         dwi = _edge_weight(
             day[a_, i], day[a0, i], day[a1, i], day[a2, i], aw, floor, math.sqrt(var[DAILY, i])
         )
@@ -416,8 +386,8 @@ def _observe(
             e = (base[i] + day_eff[i]) + week_eff[i]
         else:
             e = base[i] + day_eff[i]
-        floor = _scale_floor(e, resolution[i] if has_resolution else -np.inf)
-        sd = _max(math.sqrt(var[m, i]), floor)
+        floor = floor_of(e, resolution[i] if has_resolution else -np.inf)
+        sd = maximum(math.sqrt(var[m, i]), floor)
         diff = x[i] - e
         stat[i] = abs(diff) / sd
         if count[i] < min_points or not math.isfinite(x[i]):
@@ -441,8 +411,8 @@ def _follow(level: float, gap: float, dt: float, memory: float, count: float, li
     """``level + rate * clip(gap, -lim, lim)``, the rate that of a memory of ``memory``
     seconds, at least 1 / count while young (the fast and the slow level move the same
     way, at their own memories)."""
-    rate = _max(_min(1.0, dt / memory), 1.0 / count)
-    return _clip(gap, -lim, lim) * rate + level
+    rate = maximum(minimum(1.0, dt / memory), 1.0 / count)
+    return clip(gap, -lim, lim) * rate + level
 
 
 @kernel
@@ -506,7 +476,7 @@ def _learn(
         ok[i] = mask[i] and math.isfinite(x[i]) and math.isfinite(t[i])
         if ok[i]:
             learners += 1
-        c_min = _min(c_min, count[i])
+        c_min = minimum(c_min, count[i])
     if learners == 0:
         return False
     partial = learners < n
@@ -521,7 +491,7 @@ def _learn(
             t_first[i] = ti
         # The typical sampling interval (300 s where still unknown).
         gap = ti - t_prev[i]
-        new_dt = _min(gap, DAY) * 0.1 + 0.9 * dt_state[i]
+        new_dt = minimum(gap, DAY) * 0.1 + 0.9 * dt_state[i]
         if math.isnan(dt_state[i]):
             new_dt = gap
         if learns and math.isfinite(gap) and gap > 0:
@@ -533,26 +503,26 @@ def _learn(
         bs = deseason if first else base[i]
 
         # Residual variance of each candidate model, with residuals clipped at k sds.
-        floor = _scale_floor(lv, resolution[i] if has_resolution else -np.inf)
+        floor = floor_of(lv, resolution[i] if has_resolution else -np.inf)
         cold = c_min + 1.0 <= min_points and c <= min_points
-        young = 1.0 / _max(count[i], 1.0)  # 1 / max(c - 1, 1): counts are whole
-        var_rate = _max(_min(1.0, dt / var_mem), young)
-        select_rate = _max(_min(1.0, dt / select_mem), young)
+        young = 1.0 / maximum(count[i], 1.0)  # 1 / max(c - 1, 1): counts are whole
+        var_rate = maximum(minimum(1.0, dt / var_mem), young)
+        select_rate = maximum(minimum(1.0, dt / select_mem), young)
         with_day = bs + day_eff
         lim = 0.0
         for m in range(3):
-            lim = np.inf if cold else _max(math.sqrt(var[m, i]), floor) * k
+            lim = np.inf if cold else maximum(math.sqrt(var[m, i]), floor) * k
             r = xi - (lv if m == FLAT else with_day if m == DAILY else with_day + week_eff)
             # clip(r, -b, b) ** 2 == min(r ** 2, b ** 2) exactly: rounding is monotone, b > 0.
-            sq = _min(r * r, lim * lim)
+            sq = minimum(r * r, lim * lim)
             if learns:
                 var[m, i] = 0.0 if first else _decay(var[m, i], sq, var_rate)
                 select_var[m, i] = 0.0 if first else _decay(select_var[m, i], sq, select_rate)
         # lim is now the weekly model's bound, which also clips the levels and the profiles.
         # What the slow level leaves for the profiles (before the levels move).
         resid_base = xi - bs
-        e_day = _clip((resid_base - week_eff) - day_eff, -lim, lim)
-        e_week = _clip((resid_base - day_eff) - week_eff, -lim, lim)
+        e_day = clip((resid_base - week_eff) - day_eff, -lim, lim)
+        e_week = clip((resid_base - day_eff) - week_eff, -lim, lim)
         # The slow level (``base_memory``) and the level (``level_memory``), deseasonalised.
         if learns:
             base[i] = _follow(bs, deseason - bs, dt, base_mem, c, lim)
@@ -570,8 +540,8 @@ def _learn(
             if not learns:
                 e_day = 0.0
                 e_week = 0.0
-        g_day = _min(1.0, dt / day_bin) / _min(span / DAY + 1.0, day_mem)
-        g_week = _min(1.0, dt / 3600.0) / _min(span / WEEK + 1.0, week_mem)
+        g_day = minimum(1.0, dt / day_bin) / minimum(span / DAY + 1.0, day_mem)
+        g_week = minimum(1.0, dt / 3600.0) / minimum(span / WEEK + 1.0, week_mem)
         # The shares are rounded to float32 before they are added, as numpy did.
         step = g_day * e_day
         day[d0[i], i] += np.float32(step * (1.0 - dw[i]))
