@@ -24,16 +24,18 @@ behaviour) maps to 0.90, p = 1e-6 to 0.97, and p = 0.5 to 0.16.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
-from anomalert.detect.kernels import clip, learning
+from anomalert.detect.jit import kernel
 
 IndexArray = NDArray[np.intp]
 Float32Array = NDArray[np.float32]
+#: A float64 or float32 scalar (the kernels' ``_min`` and ``_max`` serve both).
+Real = TypeVar("Real", float, np.float32)
 
 SCORE_POWER = 0.25
 
@@ -48,21 +50,156 @@ def p_from_score(score: float) -> float:
     return float((1.0 - score) ** (1.0 / SCORE_POWER))
 
 
-class _Tail(NamedTuple):
-    """The fitted tail of every series, in float64; it only changes when the calibrator learns.
+@kernel
+def _max(a: Real, b: Real) -> Real:
+    """``np.maximum`` of two scalars: NaN wins, and of two equal values the second."""
+    return a if a > b or a != a else b
 
-    Widened once per fit, so that the p-values of a tick do not convert float32 operands
-    on every operation (the products are the same: numpy widens them to float64 anyway).
+
+@kernel
+def _min(a: Real, b: Real) -> Real:
+    """``np.minimum`` of two scalars: NaN wins, and of two equal values the second."""
+    return a if a < b or a != a else b
+
+
+@kernel
+def _moment_fit(
+    exceed: np.float32, excess: np.float32, excess_sq: np.float32, min_scale: np.float32
+) -> tuple[np.float32, np.float32]:
+    """One series' shape (not yet clipped) and scale by the method of moments, in float32.
+
+    With k = max(exceed, 1e-9), m = excess / k and v = max(excess_sq / k - m * m, 1e-12),
+    ratio = m * m / v gives shape = 0.5 * (1 - ratio) and scale = max(0.5 * m * (1 + ratio),
+    min_scale); every constant is rounded to float32 first, as numpy does with a Python
+    float against a float32 array.
     """
+    k = _max(exceed, np.float32(1e-9))
+    m = excess / k
+    m2 = m * m
+    v = _max(excess_sq / k - m2, np.float32(1e-12))
+    ratio = m2 / v
+    shape = (np.float32(1.0) - ratio) * np.float32(0.5)
+    scale = _max((m * np.float32(0.5)) * (ratio + np.float32(1.0)), min_scale)
+    return shape, scale
 
-    rate: FloatArray  # how often the statistic exceeds z0
-    scale: FloatArray
-    # The series with a heavy (Pareto) tail, and their shape, scale, rate and -1 / shape.
-    heavy: IndexArray
-    heavy_shape: FloatArray
-    heavy_scale: FloatArray
-    heavy_rate: FloatArray
-    heavy_power: FloatArray
+
+@kernel
+def _tail_fit(
+    exceed: Float32Array,
+    excess: Float32Array,
+    excess_sq: Float32Array,
+    min_scale: np.float32,
+    max_shape: np.float32,
+) -> tuple[Float32Array, Float32Array]:
+    """``TailCalibrator.tail`` of (rows, n) moments: the shape clipped, and the scale."""
+    shape = np.empty(exceed.shape, dtype=np.float32)
+    scale = np.empty(exceed.shape, dtype=np.float32)
+    for r in range(exceed.shape[0]):
+        for i in range(exceed.shape[1]):
+            raw, scale[r, i] = _moment_fit(exceed[r, i], excess[r, i], excess_sq[r, i], min_scale)
+            shape[r, i] = _min(_max(raw, np.float32(0.0)), max_shape)
+    return shape, scale
+
+
+@kernel
+def _tail_exponents(
+    weight: Float32Array,
+    exceed: Float32Array,
+    excess: Float32Array,
+    excess_sq: Float32Array,
+    stat: FloatArray,
+    z0: float,
+    min_scale: np.float32,
+    max_shape: np.float32,
+    pareto: bool,
+) -> tuple[FloatArray, IndexArray, FloatArray, FloatArray]:
+    """The fit of every series and what its p-value raises to a power, in one pass.
+
+    Returns the exponent (z0 - stat) / scale of the exponential tail of every series, and
+    for the heavy ones (shape above 1e-3, only if ``pareto``) their flat index, the
+    base max(1 + shape * (stat - z0) / scale, 1e-12) and power -1 / max(shape, 1e-6) of
+    the generalised Pareto. ``exp`` and ``power`` stay numpy calls (``_tail_p``): its own
+    vectorised ones differ from the C library's by an ulp here and there. The rate and
+    scale are float32 numbers widened to float64; the shape is clipped at 0 and
+    ``max_shape`` (> 1e-3, so only the heavy ones are clipped) and the power computed in
+    float32, all as numpy did it on the float32 moments.
+    """
+    rows, n = stat.shape
+    arg = np.empty((rows, n))
+    heavy = np.empty(rows * n if pareto else 0, dtype=np.intp)
+    base = np.empty(heavy.size)
+    power = np.empty(heavy.size)
+    found = 0
+    for r in range(rows):
+        for i in range(n):
+            raw, scale32 = _moment_fit(exceed[r, i], excess[r, i], excess_sq[r, i], min_scale)
+            scale = np.float64(scale32)
+            arg[r, i] = (z0 - stat[r, i]) / scale
+            if pareto and raw > np.float32(1e-3):
+                shape = _min(_max(raw, np.float32(0.0)), max_shape)
+                heavy[found] = r * n + i
+                y = (((stat[r, i] - z0) * np.float64(shape)) / scale) + 1.0
+                base[found] = _max(y, 1e-12)
+                power[found] = np.float64(np.float32(-1.0) / _max(shape, np.float32(1e-6)))
+                found += 1
+    return arg, heavy[:found].copy(), base[:found].copy(), power[:found].copy()
+
+
+@kernel
+def _tail_p(
+    weight: Float32Array,
+    exceed: Float32Array,
+    exponential: FloatArray,
+    heavy: IndexArray,
+    pareto: FloatArray,
+) -> FloatArray:
+    """Finish the p-values in place: ``exponential`` holds exp((z0 - stat) / scale) of every
+    series and ``pareto`` the powers of the heavy ones; each is times the series' rate (the
+    float32 quotient exceed / weight), capped at 1 (NaN where stat is NaN)."""
+    rows, n = exponential.shape
+    for r in range(rows):
+        for i in range(n):
+            rate = np.float64(exceed[r, i] / weight[r, i])
+            exponential[r, i] = _min(exponential[r, i] * rate, 1.0)
+    for j in range(heavy.size):
+        r, i = heavy[j] // n, heavy[j] % n
+        rate = np.float64(exceed[r, i] / weight[r, i])
+        exponential[r, i] = _min(pareto[j] * rate, 1.0)
+    return exponential
+
+
+@kernel
+def _learn(
+    weight: Float32Array,
+    exceed: Float32Array,
+    excess: Float32Array,
+    excess_sq: Float32Array,
+    stat: FloatArray,
+    mask: BoolArray,
+    decay: np.float32,
+    z0: float,
+) -> None:
+    """``TailCalibrator.learn`` over (rows, n): decay, count, and add the excess above z0.
+
+    The moments decay and count in float32 (a float32 factor and a float32 one); the float64
+    excess is added to the widened float32 moment and rounded once, as numpy computes a
+    float32 array plus a float64 one.
+    """
+    rows, n = stat.shape
+    for r in range(rows):
+        for i in range(n):
+            s = stat[r, i]
+            if not mask[i] or not np.isfinite(s):
+                continue
+            weight[r, i] = weight[r, i] * decay + np.float32(1.0)
+            exceed[r, i] *= decay
+            excess[r, i] *= decay
+            excess_sq[r, i] *= decay
+            if s > z0:
+                over = s - z0
+                exceed[r, i] += np.float32(1.0)
+                excess[r, i] = np.float32(np.float64(excess[r, i]) + over)
+                excess_sq[r, i] = np.float32(np.float64(excess_sq[r, i]) + over * over)
 
 
 class TailCalibrator(ArrayState):
@@ -70,8 +207,8 @@ class TailCalibrator(ArrayState):
 
     With ``rows`` set, it calibrates that many detectors at once: its moments, statistics
     and p-values have shape (rows, n), one row per detector. The numbers are those of one
-    calibrator per detector (every operation is elementwise), in a third of the numpy calls
-    for three detectors, which is most of a tick's cost for a few series.
+    calibrator per detector (every operation is elementwise), in one compiled pass over all
+    rows.
     """
 
     # Series on the last axis: (rows, n) with rows, (n,) without.
@@ -124,98 +261,58 @@ class TailCalibrator(ArrayState):
             setattr(out, name, np.stack([getattr(c, name) for c in calibrators]))
         return out
 
-    def _tail(self, first: int | None = None) -> _Tail:
-        """The tail fit (of the ``first`` rows only, if given), computed once per learned
-        tick (every p-value of a tick shares it)."""
-        return self._cached(f"tail{first}", lambda: self._fit(first))
-
     def _moments(self, first: int | None) -> tuple[Float32Array, ...]:
         """weight, exceed, excess and excess_sq (their ``first`` rows, as views, if given)."""
         arrays = (self.weight, self.exceed, self.excess, self.excess_sq)
         return arrays if first is None else tuple(a[:first] for a in arrays)
 
-    def _fit(self, first: int | None) -> _Tail:
-        weight, exceed, excess, excess_sq = self._moments(first)
-        raw, scale = self._moment_fit(exceed, excess, excess_sq)
-        # The float32 quotient, widened as it is stored.
-        rate = np.divide(exceed, weight, out=np.empty(exceed.shape), dtype=np.float32)
-        wide_scale = scale.astype(np.float64)
-        # Clipping the shape at 0 and at max_shape (> 1e-3) does not move it across 1e-3, so
-        # only the few heavy series' shapes are clipped (the same numbers as ``tail``).
-        # Indices are into the flattened arrays (all of them fresh, so C-contiguous).
-        heavy = np.flatnonzero(raw > 1e-3) if self.max_shape > 1e-3 else np.zeros(0, np.intp)
-        shape_h = clip(raw.reshape(-1)[heavy], 0.0, self.max_shape)
-        return _Tail(
-            rate,
-            wide_scale,
-            heavy,
-            shape_h.astype(np.float64),
-            wide_scale.reshape(-1)[heavy],
-            rate.reshape(-1)[heavy],
-            (-1.0 / np.maximum(shape_h, 1e-6)).astype(np.float64),
-        )
+    def _rows2d(self, a: np.ndarray) -> np.ndarray:
+        """``a`` as (rows, n): a calibrator without rows is one row (a view)."""
+        return a.reshape(1, -1) if self.rows is None else a
 
     def p_value(self, stat: FloatArray, first: int | None = None) -> FloatArray:
         """Probability, under this series' own history, of a statistic at least this large.
 
         ``first`` (with ``rows``): ``stat`` is for the first rows only; the others are not
         fitted (the ensemble puts the detectors that calibrate themselves last).
-        """
-        tail = self._tail(first)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            # Exponential tail, rate * exp(-(stat - z0) / scale), computed for every series.
-            p = self.z0 - stat
-            p /= tail.scale
-            np.exp(p, out=p)
-            p *= tail.rate
-            if tail.heavy.size:
-                # Generalised Pareto, rate * (1 + shape * y / scale) ** (-1 / shape), for the
-                # heavy-tailed series only (a gather beats a masked merge on a random mask).
-                y = stat.reshape(-1)[tail.heavy]
-                y -= self.z0
-                y *= tail.heavy_shape
-                y /= tail.heavy_scale
-                y += 1.0
-                np.maximum(y, 1e-12, out=y)
-                np.power(y, tail.heavy_power, out=y)
-                y *= tail.heavy_rate
-                p.reshape(-1)[tail.heavy] = y  # p is fresh: the reshape is a view
-        # NaN where stat is NaN: both tails propagate it.
-        return np.minimum(p, 1.0, out=p)
 
-    def tail(self) -> tuple[FloatArray, FloatArray]:
+        Exponential tail, rate * exp(-(stat - z0) / scale), for every series; generalised
+        Pareto, rate * (1 + shape * (stat - z0) / scale) ** (-1 / shape), for the heavy ones;
+        both capped at 1, NaN where stat is NaN. The tail is fitted from the moments on each
+        call, in the same pass (a fit is a few float32 operations per series).
+        """
+        weight, exceed, excess, excess_sq = (self._rows2d(a) for a in self._moments(first))
+        arg, heavy, base, power = _tail_exponents(
+            weight,
+            exceed,
+            excess,
+            excess_sq,
+            self._rows2d(stat),
+            self.z0,
+            np.float32(self.min_scale),
+            np.float32(self.max_shape),
+            self.max_shape > 1e-3,
+        )
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            np.exp(arg, out=arg)
+            np.power(base, power, out=base)
+        return _tail_p(weight, exceed, arg, heavy, base).reshape(stat.shape)
+
+    def tail(self) -> tuple[Float32Array, Float32Array]:
         """Generalised Pareto shape and scale of the excess, by the method of moments.
 
         The shape is held in [0, ``max_shape``]: never lighter than exponential (a tail that
         looks bounded after a calm month is not), never so heavy that nothing can page.
-
-        In float32, in place: with k = max(exceed, 1e-9), m = excess / k and
-        v = max(excess_sq / k - m * m, 1e-12), ratio = m * m / v gives
-        shape = clip(0.5 * (1 - ratio), 0, max_shape) and scale = max(0.5 * m * (1 + ratio),
-        min_scale).
+        In float32 (see ``_moment_fit``).
         """
-        shape, scale = self._moment_fit(self.exceed, self.excess, self.excess_sq)
-        clip(shape, 0.0, self.max_shape, out=shape)
-        return shape, scale
-
-    def _moment_fit(
-        self, exceed: Float32Array, excess: Float32Array, excess_sq: Float32Array
-    ) -> tuple[FloatArray, FloatArray]:
-        """``tail`` with the shape not yet clipped (``_fit`` clips only the heavy ones)."""
-        k = np.maximum(exceed, 1e-9)
-        m = excess / k
-        m2 = m * m
-        v = np.divide(excess_sq, k, out=k)
-        v -= m2
-        np.maximum(v, 1e-12, out=v)
-        ratio = np.divide(m2, v, out=m2)
-        shape = np.subtract(1.0, ratio, out=v)
-        shape *= 0.5
-        m *= 0.5
-        ratio += 1.0
-        scale = np.multiply(m, ratio, out=ratio)
-        np.maximum(scale, self.min_scale, out=scale)
-        return shape, scale
+        shape, scale = _tail_fit(
+            self._rows2d(self.exceed),
+            self._rows2d(self.excess),
+            self._rows2d(self.excess_sq),
+            np.float32(self.min_scale),
+            np.float32(self.max_shape),
+        )
+        return shape.reshape(self.exceed.shape), scale.reshape(self.exceed.shape)
 
     def shrink(self, mask: BoolArray, weight: float, row: int | None = None) -> None:
         """Keep the masked series' tail estimate, but let it count as only ``weight`` points.
@@ -235,7 +332,6 @@ class TailCalibrator(ArrayState):
         factor = factor.astype(np.float32)
         for a in arrays:
             np.multiply(a, factor, out=a, where=mask)
-        self._forget()
 
     def reset(self, mask: BoolArray, row: int | None = None) -> None:
         """Set the masked series' tail back to the prior (``row``: one row of a stacked
@@ -250,32 +346,19 @@ class TailCalibrator(ArrayState):
             arrays = tuple(a[row] for a in arrays)
         for a, value in zip(arrays, self._prior(), strict=True):
             np.copyto(a, np.float32(value), where=mask)
-        self._forget()
 
     def learn(self, stat: FloatArray, mask: BoolArray) -> None:
         """Fold the statistics of unflagged, finite points into the tail estimate.
 
         With ``rows``, ``stat`` is (rows, n) and ``mask`` (n,) holds for every row.
         """
-        m = mask & np.isfinite(stat)
-        where = learning(m)
-        if where is not True and not m.any():
-            return
-        d = self.decay
-        for moment in (self.weight, self.exceed, self.excess, self.excess_sq):
-            np.multiply(moment, d, out=moment, where=where)
-        np.add(self.weight, 1.0, out=self.weight, where=where)
-        # Only the few points above z0 add to the exceedance moments (adding 0 changes no
-        # float32 value): their float64 excess is added before rounding back to float32,
-        # as numpy computes float32 + float64 in float64.
-        above = stat > self.z0
-        if where is not True:
-            above &= m
-        hits = np.flatnonzero(above)
-        if hits.size:
-            at = np.unravel_index(hits, above.shape)
-            over = stat[at] - self.z0
-            self.exceed[at] += 1.0
-            self.excess[at] += over
-            self.excess_sq[at] += over * over
-        self._forget()
+        _learn(
+            self._rows2d(self.weight),
+            self._rows2d(self.exceed),
+            self._rows2d(self.excess),
+            self._rows2d(self.excess_sq),
+            self._rows2d(stat),
+            mask,
+            self.decay,
+            self.z0,
+        )
