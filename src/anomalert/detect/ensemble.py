@@ -33,6 +33,7 @@ from scipy.special import ndtr
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
+from anomalert.detect.jit import kernel
 from anomalert.detect.kernels import keep_freed_memory
 from anomalert.detect.resolution import Resolution
 from anomalert.detect.routine import RoutineMemory
@@ -60,46 +61,150 @@ class Step:
     adapted: BoolArray
 
 
-#: Frame fields the ensemble reports for the winning detector.
-_BAND = ("expected", "lower", "upper")
+#: ``learnable`` when every series may learn (``_decide`` takes an empty mask as none).
+_NO_MASK = np.zeros(0, dtype=np.bool_)
 
 
-class _Picker:
-    """Takes, per series, the winning detector's value of a frame field.
+def _floats(a: np.ndarray) -> FloatArray:
+    """``a`` as a contiguous float64 array (itself when it is one already)."""
+    return np.ascontiguousarray(a, dtype=np.float64)
 
-    Starts from the first detector's array and overwrites the series each other detector
-    won (found once per tick): about one pass per field plus the others' share, where
-    stacking copies every array first and a masked copy (or ``np.choose``) pays for a
-    mispredicted branch per series on a random mix of winners.
 
-    ``shift`` (per detector, or None) is added to that detector's values: a deseasonalised
-    detector's band, put back into the series' own units.
+@kernel
+def _most_surprising(
+    calibrated: FloatArray,
+    own: FloatArray,
+    row_of: np.ndarray,
+    p_threshold: float,
+) -> tuple[FloatArray, IntArray, np.ndarray]:
+    """Per series: the smallest p-value times how many detectors had an opinion (at most 1),
+    which detector won, and the would-be alerts (p at or below ``p_threshold``).
+
+    Detector d's p-values are row ``row_of[d]`` of ``calibrated`` (the fitted rows) or,
+    past them, of ``own`` (the self-calibrated ones). The smallest is taken as ``fmin`` of
+    a running minimum started at 1 (NaN, no opinion, never wins); a detector wins where it
+    is strictly below every earlier one, so the first of equal ones wins, as ``argmin``.
     """
+    n = calibrated.shape[1]
+    fitted = calibrated.shape[0]
+    p = np.empty(n)
+    winner = np.zeros(n, dtype=np.int8)
+    candidates = np.empty(n, dtype=np.intp)
+    found = 0
+    for i in range(n):
+        best = 1.0
+        voters = 0
+        for d in range(row_of.size):
+            r = row_of[d]
+            v = calibrated[r, i] if r < fitted else own[r - fitted, i]
+            if v < 1.0:
+                voters += 1
+            if d == 0:
+                best = v if v < 1.0 else 1.0  # fmin(v, 1): only NaN becomes 1 (v <= 1)
+            elif v < best:
+                best = v
+                winner[i] = d
+        q = best * float(max(voters, 1))
+        q = q if q < 1.0 or q != q else 1.0
+        p[i] = q
+        if q <= p_threshold:
+            candidates[found] = i
+            found += 1
+    return p, winner, candidates[:found].copy()
 
-    def __init__(self, winner: IntArray, shift: list[FloatArray | None]) -> None:
-        self.won = [np.flatnonzero(winner == i) for i in range(1, len(shift))]
-        self.shift = shift
-        self.shift_won = [
-            s if s is None else s[idx] for s, idx in zip(shift[1:], self.won, strict=True)
-        ]
 
-    def __call__(self, arrays: list[np.ndarray], shifted: bool = False) -> np.ndarray:
-        """The winner's element of ``arrays`` per series (shifted if asked)."""
-        shift = self.shift if shifted else [None] * len(arrays)
-        out = np.empty(
-            arrays[0].shape, np.result_type(*arrays, *(s for s in shift if s is not None))
-        )
-        if shift[0] is None:
-            out[...] = arrays[0]
-        else:
-            np.add(arrays[0], shift[0], out=out)
-        for a, idx, s in zip(arrays[1:], self.won, self.shift_won, strict=True):
-            if idx.size:
-                values = a[idx]
-                if shifted and s is not None:
-                    values = values + s
-                out[idx] = values
-        return out
+@kernel
+def _decide(
+    score: FloatArray,
+    p: FloatArray,
+    x: FloatArray,
+    learnable: BoolArray,
+    run: np.ndarray,
+    seen: np.ndarray,
+    threshold: float,
+    hold: float,
+    min_history: int,
+    accept_after: int,
+) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, bool]:
+    """The score (``score`` holds p ** SCORE_POWER and becomes 1 minus it, in place) and
+    what each series may alert and learn, in one pass.
+
+    ``x`` is (n, dim) (a series is finite where any of its values is); ``learnable`` is
+    empty or withholds more series from learning. ``run`` and ``seen`` advance in place;
+    a run that reached ``accept_after`` (adapted) restarts at 0.
+
+    Returns flagged, always (finite and learnable), learn (always and not flagged),
+    calibrate (learn, or the first point of a flagged run), adapted, and whether any is.
+    """
+    n = score.size
+    flagged = np.empty(n, dtype=np.bool_)
+    always = np.empty(n, dtype=np.bool_)
+    learn = np.empty(n, dtype=np.bool_)
+    calibrate = np.empty(n, dtype=np.bool_)
+    adapted = np.empty(n, dtype=np.bool_)
+    any_adapted = False
+    for i in range(n):
+        finite = False
+        for j in range(x.shape[1]):
+            if np.isfinite(x[i, j]):
+                finite = True
+                break
+        s = 1.0 - score[i]
+        score[i] = s
+        # Hysteresis: a series in a flagged run stays flagged while its p-value is within
+        # ``HOLD`` times the threshold's.
+        flag = (s >= threshold or (run[i] > 0 and p[i] <= hold)) and finite
+        if finite:
+            seen[i] += 1
+        flag = flag and seen[i] > min_history
+        keep = finite and (learnable.size == 0 or learnable[i])
+        onset = flag and run[i] == 0
+        flagged[i] = flag
+        always[i] = keep
+        learn[i] = keep and not flag
+        calibrate[i] = (keep and not flag) or onset
+        run[i] = run[i] + 1 if flag else 0
+        adapted[i] = run[i] >= accept_after
+        if adapted[i]:
+            run[i] = 0
+            any_adapted = True
+    return flagged, always, learn, calibrate, adapted, any_adapted
+
+
+@kernel
+def _pick(
+    winner: IntArray,
+    flagged: BoolArray,
+    comp: FloatArray,
+    shifted: BoolArray,
+    expected: tuple[FloatArray, ...],
+    lower: tuple[FloatArray, ...],
+    upper: tuple[FloatArray, ...],
+    kind: tuple[IntArray, ...],
+    detail: tuple[FloatArray, ...],
+) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, FloatArray]:
+    """Per series, the shown detector's band (plus ``comp`` where ``shifted``: a
+    deseasonalised detector's band, put back into the series' own units), kind and detail.
+
+    The shown detector is the winner where a series is flagged and the first one elsewhere.
+    """
+    n = winner.size
+    out_expected = np.empty(n)
+    out_lower = np.empty(n)
+    out_upper = np.empty(n)
+    out_kind = np.empty(n, dtype=np.int8)
+    out_detail = np.empty(n)
+    for i in range(n):
+        d = winner[i] if flagged[i] else 0
+        e, lo, up = expected[d][i], lower[d][i], upper[d][i]
+        if shifted[d]:
+            e, lo, up = e + comp[i], lo + comp[i], up + comp[i]
+        out_expected[i] = e
+        out_lower[i] = lo
+        out_upper[i] = up
+        out_kind[i] = kind[d][i]
+        out_detail[i] = detail[d][i]
+    return out_expected, out_lower, out_upper, out_kind, out_detail
 
 
 class Ensemble:
@@ -152,46 +257,34 @@ class Ensemble:
         inputs = [xs if d.deseasonalized else x for d in self.detectors]
         frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
         stats = np.stack([frames[i].stat for i in self._order])
-        p, voters, winner = self._most_surprising(stats)
-        p *= voters
-        np.minimum(p, 1.0, out=p)
-        if self.routine is not None:
-            self._discount_routine(t, p)
-        # score_from_p without its clip: p is already in [0, 1].
+        p, winner, candidates = self._most_surprising(stats)
+        if self.routine is not None and candidates.size:
+            self._discount_routine(t, p, candidates)
+        # score_from_p without its clip: p is already in [0, 1]; ``_decide`` takes it from 1.
         score = np.power(p, SCORE_POWER)
-        np.subtract(1.0, score, out=score)
-        finite: BoolArray = np.asarray(
-            np.isfinite(x) if x.ndim == 1 else np.isfinite(x).any(axis=1)
-        )
-        flagged = score >= self.threshold
-        if self.run.any():
-            # Hysteresis: a series in a flagged run stays flagged while its p-value is within
-            # ``HOLD`` times the threshold's, so one calmer point inside an incident neither
-            # teaches the baselines the incident nor restarts the count towards accepting a
-            # lasting shift as the new normal.
-            flagged |= (self.run > 0) & (p <= HOLD * self._p_threshold)
-        flagged &= finite
-        self.seen += finite
-        flagged &= self.seen > self.min_history
-        always: BoolArray = finite if learnable is None else np.asarray(finite & learnable)
-        learn = always & ~flagged
-
         # The calibrators also see the first point of each flagged run: a deviation that
         # recurs (a sharp daily edge) must become normal, while a long incident counts once.
-        onset = flagged & (self.run == 0)
-        calibrate = (learn | onset) & finite
-        self.run += 1  # the length of each series' flagged run, 0 when not flagged
-        self.run *= flagged
-        adapted = self.run >= self.accept_after
-        any_adapted = bool(adapted.any())
+        # A flagged run holds while p is within ``HOLD`` times the threshold's, so one calmer
+        # point inside an incident neither teaches the baselines the incident nor restarts
+        # the count towards accepting a lasting shift as the new normal.
+        flagged, always, learn, calibrate, adapted, any_adapted = _decide(
+            score,
+            p,
+            x[:, None] if x.ndim == 1 else x,
+            _NO_MASK if learnable is None else np.asarray(learnable, dtype=np.bool_),
+            self.run,
+            self.seen,
+            self.threshold,
+            HOLD * self._p_threshold,
+            self.min_history,
+            self.accept_after,
+        )
         models = self.seasonal.model.copy() if self.seasonal is not None else None
         self.tails.learn(stats, calibrate)
         for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
                 det.adapt(adapted)
-        if any_adapted:
-            self.run[adapted] = 0
         if self.resolution is not None:
             self.resolution.learn(x, always)
         if models is not None and comp is not None:
@@ -201,20 +294,19 @@ class Ensemble:
         # the chart agree where it matters; every calm point shows the first detector's
         # (the rolling baseline's), so a chart of recent points draws one steady band
         # instead of hopping between whichever detector happened to be least calm.
-        shown = winner * flagged
-        pick = _Picker(
-            shown,
-            [comp if comp is not None and d.deseasonalized else None for d in self.detectors],
+        nan = np.full(self.n, np.nan)
+        expected, lower, upper, kind, detail = _pick(
+            winner,
+            flagged,
+            nan if comp is None else comp,
+            np.array([comp is not None and d.deseasonalized for d in self.detectors]),
+            tuple(_floats(f.expected) for f in frames),
+            tuple(_floats(f.lower) for f in frames),
+            tuple(_floats(f.upper) for f in frames),
+            tuple(np.ascontiguousarray(f.kind, dtype=np.int8) for f in frames),
+            tuple(nan if f.detail is None else _floats(f.detail) for f in frames),
         )
-        band = [pick([getattr(f, name) for f in frames], shifted=True) for name in _BAND]
-        kind = pick([f.kind for f in frames]).astype(np.int8, copy=False)
-        details = [f.detail for f in frames]
-        if all(d is None for d in details):
-            detail = np.full(self.n, np.nan)
-        else:
-            nan = np.full(self.n, np.nan)
-            detail = pick([d if d is not None else nan for d in details])
-        return Step(score, p, flagged, winner, kind, band[0], band[1], band[2], detail, adapted)
+        return Step(score, p, flagged, winner, kind, expected, lower, upper, detail, adapted)
 
     def _follow_model_switch(self, t: FloatArray, comp: FloatArray, models: IntArray) -> None:
         """Keep the deseasonalised input continuous, and the seasonal tail fresh, when a
@@ -255,52 +347,38 @@ class Ensemble:
             if det.deseasonalized:
                 det.shift_input(switched, delta)
 
-    def _discount_routine(self, t: FloatArray, p: FloatArray) -> None:
-        """Discount, in place, would-be alerts as surprising as this time's recent routine.
+    def _discount_routine(self, t: FloatArray, p: FloatArray, candidates: np.ndarray) -> None:
+        """Discount, in place, would-be alerts (``candidates``) as surprising as this time's
+        recent routine.
 
         The memory is read before it learns this tick (causal), and it learns the raw
-        surprise of every point worth remembering, flagged or not (see ``routine``).
+        surprise of every would-be alert, flagged or not: "this time alerted lately" (see
+        ``routine``).
         """
         assert self.routine is not None
-        candidates = np.flatnonzero(p <= self._p_threshold)
-        raw = p.copy() if candidates.size else p
-        if candidates.size:
-            routine = self.routine.routine(t[candidates], candidates)
-            p[candidates] = np.minimum(p[candidates] * np.power(10.0, routine), 1.0)
-        memo = candidates  # only would-be alerts are remembered: "this time alerted lately"
-        if memo.size:
-            self.routine.learn(t[memo], -np.log10(np.maximum(raw[memo], 1e-300)), memo)
+        raw = p[candidates]
+        tc = t[candidates]
+        routine = self.routine.routine(tc, candidates)
+        p[candidates] = np.minimum(raw * np.power(10.0, routine), 1.0)
+        self.routine.learn(tc, -np.log10(np.maximum(raw, 1e-300)), candidates)
 
     @property
     def _p_threshold(self) -> float:
         return p_from_score(self.threshold)
 
-    def _most_surprising(self, stats: FloatArray) -> tuple[FloatArray, IntArray, IntArray]:
-        """Per series: the smallest p-value, how many detectors had an opinion, and which won.
+    def _most_surprising(self, stats: FloatArray) -> tuple[FloatArray, IntArray, np.ndarray]:
+        """Per series: the smallest p-value times the number of detectors with an opinion
+        (Bonferroni, at most 1), which detector won, and which series are would-be alerts.
 
         The same as stacking the p-values (NaN as 1) and taking ``argmin`` (the first of
-        equal ones), but as a running minimum: ``argmin`` over a short first axis costs more
-        than all the rest of the ensemble. A detector wins where it is strictly below every
-        earlier one, so the winner is the last detector that lowered the running minimum.
+        equal ones); see the kernel ``_most_surprising``. The detectors that calibrate
+        themselves give ndtr(-stat) (scipy's, one call over their rows).
         """
-        best: FloatArray | None = None
-        voters = np.zeros(self.n, dtype=np.int8)
-        winner = np.zeros(self.n, dtype=np.int8)
         calibrated = self.tails.p_value(stats[: self._fitted], self._fitted)
-        for i, d in enumerate(self.detectors):
-            row = self._row_of[i]
-            p = ndtr(-stats[row]) if d.self_calibrated else calibrated[row]
-            below = p < 1.0  # NaN (no opinion) is not below
-            voters += below
-            if best is None:
-                best = np.fmin(p, 1.0)  # p <= 1: only NaN becomes 1
-                continue
-            lower = p < best
-            np.fmin(best, p, out=best)
-            np.maximum(winner, lower.view(np.int8) * np.int8(i), out=winner)
-        assert best is not None
-        np.maximum(voters, 1, out=voters)
-        return best, voters, winner
+        own = ndtr(-stats[self._fitted :])
+        return _most_surprising(
+            calibrated, own, np.array(self._row_of, dtype=np.intp), self._p_threshold
+        )
 
     def _index_rows(self) -> None:
         """Derive, once, the detector of each calibrator row, how many rows are fitted, and
