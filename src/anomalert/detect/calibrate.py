@@ -103,7 +103,6 @@ def _tail_fit(
 
 @kernel
 def _tail_exponents(
-    weight: Float32Array,
     exceed: Float32Array,
     excess: Float32Array,
     excess_sq: Float32Array,
@@ -113,36 +112,50 @@ def _tail_exponents(
     max_shape: np.float32,
     pareto: bool,
 ) -> tuple[FloatArray, IndexArray, FloatArray, FloatArray]:
-    """The fit of every series and what its p-value raises to a power, in one pass.
+    """The fit of every series and what its p-value raises to a power.
 
     Returns the exponent (z0 - stat) / scale of the exponential tail of every series, and
-    for the heavy ones (shape above 1e-3, only if ``pareto``) their flat index, the
-    base max(1 + shape * (stat - z0) / scale, 1e-12) and power -1 / max(shape, 1e-6) of
-    the generalised Pareto. ``exp`` and ``power`` stay numpy calls (``_tail_p``): its own
-    vectorised ones differ from the C library's by an ulp here and there. The rate and
-    scale are float32 numbers widened to float64; the shape is clipped at 0 and
-    ``max_shape`` (> 1e-3, so only the heavy ones are clipped) and the power computed in
-    float32, all as numpy did it on the float32 moments.
+    for the heavy ones (shape above 1e-3, only if ``pareto``) their flat index, the base
+    max(1 + shape * (stat - z0) / scale, 1e-12) and the power -1 / max(shape, 1e-6) of the
+    generalised Pareto. ``exp`` and ``power`` stay numpy calls (``TailCalibrator.p_value``):
+    its own vectorised ones differ from the C library's by an ulp here and there. The scale
+    is the float32 one widened to float64; the shape is clipped at 0 and ``max_shape``
+    (> 1e-3, so only the heavy ones are clipped) and the power computed in float32, all as
+    numpy did it on the float32 moments.
+
+    Three loops, none with a branch on the data: the fit of every series (which the
+    compiler vectorises, divisions included), the heavy ones' indices (a branch would
+    mispredict on a random mix of heavy and light series), and the heavy ones' Pareto.
     """
     rows, n = stat.shape
     arg = np.empty((rows, n))
-    heavy = np.empty(rows * n if pareto else 0, dtype=np.intp)
-    base = np.empty(heavy.size)
-    power = np.empty(heavy.size)
-    found = 0
+    shape = np.empty((rows, n), dtype=np.float32)
+    scale = np.empty((rows, n), dtype=np.float32)
     for r in range(rows):
         for i in range(n):
-            raw, scale32 = _moment_fit(exceed[r, i], excess[r, i], excess_sq[r, i], min_scale)
-            scale = np.float64(scale32)
-            arg[r, i] = (z0 - stat[r, i]) / scale
-            if pareto and raw > np.float32(1e-3):
-                shape = _min(_max(raw, np.float32(0.0)), max_shape)
-                heavy[found] = r * n + i
-                y = (((stat[r, i] - z0) * np.float64(shape)) / scale) + 1.0
-                base[found] = _max(y, 1e-12)
-                power[found] = np.float64(np.float32(-1.0) / _max(shape, np.float32(1e-6)))
-                found += 1
-    return arg, heavy[:found].copy(), base[:found].copy(), power[:found].copy()
+            shape[r, i], scale[r, i] = _moment_fit(
+                exceed[r, i], excess[r, i], excess_sq[r, i], min_scale
+            )
+            arg[r, i] = (z0 - stat[r, i]) / np.float64(scale[r, i])
+    heavy = np.empty(rows * n if pareto else 0, dtype=np.intp)
+    # Where each row's heavy series start in ``heavy``.
+    start = np.zeros(rows + 1, dtype=np.intp)
+    found = 0
+    for r in range(rows if pareto else 0):
+        for i in range(n):
+            heavy[found] = r * n + i
+            found += int(shape[r, i] > np.float32(1e-3))
+        start[r + 1] = found
+    base = np.empty(found)
+    power = np.empty(found)
+    for r in range(rows if pareto else 0):
+        for j in range(start[r], start[r + 1]):
+            i = heavy[j] - r * n
+            clipped = _min(_max(shape[r, i], np.float32(0.0)), max_shape)
+            y = (((stat[r, i] - z0) * np.float64(clipped)) / np.float64(scale[r, i])) + 1.0
+            base[j] = _max(y, 1e-12)
+            power[j] = np.float64(np.float32(-1.0) / _max(clipped, np.float32(1e-6)))
+    return arg, heavy[:found].copy(), base, power
 
 
 @kernel
@@ -161,8 +174,11 @@ def _tail_p(
         for i in range(n):
             rate = np.float64(exceed[r, i] / weight[r, i])
             exponential[r, i] = _min(exponential[r, i] * rate, 1.0)
-    for j in range(heavy.size):
-        r, i = heavy[j] // n, heavy[j] % n
+    r = 0
+    for j in range(heavy.size):  # in increasing order: the row only moves forward
+        while heavy[j] >= (r + 1) * n:
+            r += 1
+        i = heavy[j] - r * n
         rate = np.float64(exceed[r, i] / weight[r, i])
         exponential[r, i] = _min(pareto[j] * rate, 1.0)
     return exponential
@@ -283,7 +299,6 @@ class TailCalibrator(ArrayState):
         """
         weight, exceed, excess, excess_sq = (self._rows2d(a) for a in self._moments(first))
         arg, heavy, base, power = _tail_exponents(
-            weight,
             exceed,
             excess,
             excess_sq,
