@@ -87,37 +87,42 @@ def _most_surprising(
     """
     n = calibrated.shape[1]
     fitted = calibrated.shape[0]
-    p = np.empty(n)
+    best = np.empty(n)
+    voters = np.zeros(n, dtype=np.int8)
     winner = np.zeros(n, dtype=np.int8)
+    # A pass per detector, without a branch on the data: which detector is least calm is a
+    # coin flip from series to series (a branch would mispredict), and the passes vectorise.
+    for d in range(row_of.size):
+        r = row_of[d]
+        p = calibrated[r] if r < fitted else own[r - fitted]
+        if d == 0:
+            for i in range(n):
+                v = p[i]
+                voters[i] = v < 1.0
+                best[i] = v if v < 1.0 else 1.0  # fmin(v, 1): only NaN becomes 1 (v <= 1)
+        else:
+            label = np.int8(d)
+            for i in range(n):
+                v, b = p[i], best[i]
+                voters[i] += v < 1.0
+                winner[i] = label if v < b else winner[i]
+                best[i] = b if b < v or v != v else v  # fmin(b, v)
     candidates = np.empty(n, dtype=np.intp)
     found = 0
     for i in range(n):
-        best = 1.0
-        voters = 0
-        for d in range(row_of.size):
-            r = row_of[d]
-            v = calibrated[r, i] if r < fitted else own[r - fitted, i]
-            if v < 1.0:
-                voters += 1
-            if d == 0:
-                best = v if v < 1.0 else 1.0  # fmin(v, 1): only NaN becomes 1 (v <= 1)
-            elif v < best:
-                best = v
-                winner[i] = d
-        q = best * float(max(voters, 1))
+        q = best[i] * float(max(voters[i], 1))
         q = q if q < 1.0 or q != q else 1.0
-        p[i] = q
-        if q <= p_threshold:
-            candidates[found] = i
-            found += 1
-    return p, winner, candidates[:found].copy()
+        best[i] = q
+        candidates[found] = i
+        found += int(q <= p_threshold)
+    return best, winner, candidates[:found].copy()
 
 
 @kernel
 def _decide(
     score: FloatArray,
     p: FloatArray,
-    x: FloatArray,
+    finites: BoolArray,
     learnable: BoolArray,
     run: np.ndarray,
     seen: np.ndarray,
@@ -129,8 +134,8 @@ def _decide(
     """The score (``score`` holds p ** SCORE_POWER and becomes 1 minus it, in place) and
     what each series may alert and learn, in one pass.
 
-    ``x`` is (n, dim) (a series is finite where any of its values is); ``learnable`` is
-    empty or withholds more series from learning. ``run`` and ``seen`` advance in place;
+    ``finites``: which series have a finite value; ``learnable`` is empty or withholds
+    more series from learning. ``run`` and ``seen`` advance in place;
     a run that reached ``accept_after`` (adapted) restarts at 0.
 
     Returns flagged, always (finite and learnable), learn (always and not flagged),
@@ -143,31 +148,28 @@ def _decide(
     calibrate = np.empty(n, dtype=np.bool_)
     adapted = np.empty(n, dtype=np.bool_)
     any_adapted = False
+    every = learnable.size == 0
+    # Bitwise on booleans and products for the updates: no branch on the data.
     for i in range(n):
-        finite = False
-        for j in range(x.shape[1]):
-            if np.isfinite(x[i, j]):
-                finite = True
-                break
+        finite = finites[i]
         s = 1.0 - score[i]
         score[i] = s
         # Hysteresis: a series in a flagged run stays flagged while its p-value is within
         # ``HOLD`` times the threshold's.
-        flag = (s >= threshold or (run[i] > 0 and p[i] <= hold)) and finite
-        if finite:
-            seen[i] += 1
-        flag = flag and seen[i] > min_history
-        keep = finite and (learnable.size == 0 or learnable[i])
-        onset = flag and run[i] == 0
+        running = run[i]
+        flag = (s >= threshold) | ((running > 0) & (p[i] <= hold))
+        seen[i] += finite
+        flag &= finite & (seen[i] > min_history)
+        keep = finite & (True if every else learnable[i])
         flagged[i] = flag
         always[i] = keep
-        learn[i] = keep and not flag
-        calibrate[i] = (keep and not flag) or onset
-        run[i] = run[i] + 1 if flag else 0
-        adapted[i] = run[i] >= accept_after
-        if adapted[i]:
-            run[i] = 0
-            any_adapted = True
+        learn[i] = keep & ~flag
+        calibrate[i] = (keep & ~flag) | (flag & (running == 0))  # or a run's onset
+        length = (running + 1) * flag
+        done = length >= accept_after
+        adapted[i] = done
+        run[i] = length * (1 - done)
+        any_adapted |= done
     return flagged, always, learn, calibrate, adapted, any_adapted
 
 
@@ -192,10 +194,23 @@ def _pick(
     out_expected = np.empty(n)
     out_lower = np.empty(n)
     out_upper = np.empty(n)
-    out_kind = np.empty(n, dtype=np.int8)
-    out_detail = np.empty(n)
+    # The first detector's everywhere (vectorised copies), then the few flagged series
+    # another detector won.
+    if shifted[0]:
+        for i in range(n):
+            out_expected[i] = expected[0][i] + comp[i]
+            out_lower[i] = lower[0][i] + comp[i]
+            out_upper[i] = upper[0][i] + comp[i]
+    else:
+        out_expected[:] = expected[0]
+        out_lower[:] = lower[0]
+        out_upper[:] = upper[0]
+    out_kind = kind[0].copy()
+    out_detail = detail[0].copy()
     for i in range(n):
-        d = winner[i] if flagged[i] else 0
+        d = winner[i]
+        if not flagged[i] or d == 0:
+            continue
         e, lo, up = expected[d][i], lower[d][i], upper[d][i]
         if shifted[d]:
             e, lo, up = e + comp[i], lo + comp[i], up + comp[i]
@@ -262,6 +277,9 @@ class Ensemble:
             self._discount_routine(t, p, candidates)
         # score_from_p without its clip: p is already in [0, 1]; ``_decide`` takes it from 1.
         score = np.power(p, SCORE_POWER)
+        finite: BoolArray = np.asarray(
+            np.isfinite(x) if x.ndim == 1 else np.isfinite(x).any(axis=1)
+        )
         # The calibrators also see the first point of each flagged run: a deviation that
         # recurs (a sharp daily edge) must become normal, while a long incident counts once.
         # A flagged run holds while p is within ``HOLD`` times the threshold's, so one calmer
@@ -270,7 +288,7 @@ class Ensemble:
         flagged, always, learn, calibrate, adapted, any_adapted = _decide(
             score,
             p,
-            x[:, None] if x.ndim == 1 else x,
+            finite,
             _NO_MASK if learnable is None else np.asarray(learnable, dtype=np.bool_),
             self.run,
             self.seen,
