@@ -295,7 +295,8 @@ class TailCalibrator(ArrayState):
         Exponential tail, rate * exp(-(stat - z0) / scale), for every series; generalised
         Pareto, rate * (1 + shape * (stat - z0) / scale) ** (-1 / shape), for the heavy ones;
         both capped at 1, NaN where stat is NaN. The tail is fitted from the moments on each
-        call, in the same pass (a fit is a few float32 operations per series).
+        call, in the kernel that computes the exponents (a few float32 operations per series:
+        nothing worth caching between ticks).
         """
         weight, exceed, excess, excess_sq = (self._rows2d(a) for a in self._moments(first))
         arg, heavy, base, power = _tail_exponents(
