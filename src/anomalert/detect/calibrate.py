@@ -24,18 +24,14 @@ behaviour) maps to 0.90, p = 1e-6 to 0.97, and p = 0.5 to 0.16.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import numpy as np
 from numpy.typing import NDArray
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
-from anomalert.detect.jit import kernel
+from anomalert.detect.jit import kernel, maximum, minimum
 
 IndexArray = NDArray[np.intp]
 Float32Array = NDArray[np.float32]
-#: A float64 or float32 scalar (the kernels' ``_min`` and ``_max`` serve both).
-Real = TypeVar("Real", float, np.float32)
 
 SCORE_POWER = 0.25
 
@@ -51,18 +47,6 @@ def p_from_score(score: float) -> float:
 
 
 @kernel
-def _max(a: Real, b: Real) -> Real:
-    """``np.maximum`` of two scalars: NaN wins, and of two equal values the second."""
-    return a if a > b or a != a else b
-
-
-@kernel
-def _min(a: Real, b: Real) -> Real:
-    """``np.minimum`` of two scalars: NaN wins, and of two equal values the second."""
-    return a if a < b or a != a else b
-
-
-@kernel
 def _moment_fit(
     exceed: np.float32, excess: np.float32, excess_sq: np.float32, min_scale: np.float32
 ) -> tuple[np.float32, np.float32]:
@@ -73,13 +57,13 @@ def _moment_fit(
     min_scale); every constant is rounded to float32 first, as numpy does with a Python
     float against a float32 array.
     """
-    k = _max(exceed, np.float32(1e-9))
+    k = maximum(exceed, np.float32(1e-9))
     m = excess / k
     m2 = m * m
-    v = _max(excess_sq / k - m2, np.float32(1e-12))
+    v = maximum(excess_sq / k - m2, np.float32(1e-12))
     ratio = m2 / v
     shape = (np.float32(1.0) - ratio) * np.float32(0.5)
-    scale = _max((m * np.float32(0.5)) * (ratio + np.float32(1.0)), min_scale)
+    scale = maximum((m * np.float32(0.5)) * (ratio + np.float32(1.0)), min_scale)
     return shape, scale
 
 
@@ -97,7 +81,7 @@ def _tail_fit(
     for r in range(exceed.shape[0]):
         for i in range(exceed.shape[1]):
             raw, scale[r, i] = _moment_fit(exceed[r, i], excess[r, i], excess_sq[r, i], min_scale)
-            shape[r, i] = _min(_max(raw, np.float32(0.0)), max_shape)
+            shape[r, i] = minimum(maximum(raw, np.float32(0.0)), max_shape)
     return shape, scale
 
 
@@ -151,10 +135,10 @@ def _tail_exponents(
     for r in range(rows if pareto else 0):
         for j in range(start[r], start[r + 1]):
             i = heavy[j] - r * n
-            clipped = _min(_max(shape[r, i], np.float32(0.0)), max_shape)
+            clipped = minimum(maximum(shape[r, i], np.float32(0.0)), max_shape)
             y = (((stat[r, i] - z0) * np.float64(clipped)) / np.float64(scale[r, i])) + 1.0
-            base[j] = _max(y, 1e-12)
-            power[j] = np.float64(np.float32(-1.0) / _max(clipped, np.float32(1e-6)))
+            base[j] = maximum(y, 1e-12)
+            power[j] = np.float64(np.float32(-1.0) / maximum(clipped, np.float32(1e-6)))
     return arg, heavy[:found].copy(), base, power
 
 
@@ -173,14 +157,14 @@ def _tail_p(
     for r in range(rows):
         for i in range(n):
             rate = np.float64(exceed[r, i] / weight[r, i])
-            exponential[r, i] = _min(exponential[r, i] * rate, 1.0)
+            exponential[r, i] = minimum(exponential[r, i] * rate, 1.0)
     r = 0
     for j in range(heavy.size):  # in increasing order: the row only moves forward
         while heavy[j] >= (r + 1) * n:
             r += 1
         i = heavy[j] - r * n
         rate = np.float64(exceed[r, i] / weight[r, i])
-        exponential[r, i] = _min(pareto[j] * rate, 1.0)
+        exponential[r, i] = minimum(pareto[j] * rate, 1.0)
     return exponential
 
 

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 from scipy.special import ndtr
 
-from anomalert.detect.calibrate import _max, _min
 from anomalert.detect.ensemble import _most_surprising
-
-SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e-300, 5e-324]
 
 
 def _bits(a: np.ndarray) -> bytes:
     return np.ascontiguousarray(a).tobytes()
-
-
-def test_min_and_max_are_numpys_on_nan_infinities_and_signed_zeros() -> None:
-    for dtype in (np.float64, np.float32):
-        pairs = np.array(list(itertools.product(SPECIAL, SPECIAL)), dtype=dtype)
-        a, b = pairs[:, 0], pairs[:, 1]
-        lo = np.array([_min(x, y) for x, y in zip(a, b, strict=True)], dtype=dtype)
-        hi = np.array([_max(x, y) for x, y in zip(a, b, strict=True)], dtype=dtype)
-        assert _bits(lo) == _bits(np.minimum(a, b))
-        assert _bits(hi) == _bits(np.maximum(a, b))
 
 
 def test_most_surprising_is_the_first_smallest_times_the_voters() -> None:
