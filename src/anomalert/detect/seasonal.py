@@ -407,15 +407,6 @@ def _decay(var: float, sq: float, rate: float) -> float:
 
 
 @kernel
-def _follow(level: float, gap: float, dt: float, memory: float, count: float, lim: float) -> float:
-    """``level + rate * clip(gap, -lim, lim)``, the rate that of a memory of ``memory``
-    seconds, at least 1 / count while young (the fast and the slow level move the same
-    way, at their own memories)."""
-    rate = maximum(minimum(1.0, dt / memory), 1.0 / count)
-    return clip(gap, -lim, lim) * rate + level
-
-
-@kernel
 def _select(model: int, v0: float, v1: float, v2: float, span: float, gain: float) -> int:
     """Re-decide one series' model, with hysteresis (``v`` the slow ``select_var``).
 
@@ -452,8 +443,8 @@ def _learn(
     resolution: FloatArray,
     params: tuple[float, float, float, float, float, float, float, float, float, float],
 ) -> bool:
-    """``SeasonalDetector.learn`` in one pass; False (and nothing changed) if no series
-    learns (``mask`` and finite t and x).
+    """``SeasonalDetector.learn`` in one pass after ``_rates``; False (and nothing
+    changed) if no series learns (``mask`` and finite t and x).
 
     Per series: the sampling interval; the residual variance of each candidate model, with
     residuals clipped at k sds (not while cold: fewer than ``min_points`` points); the
@@ -465,9 +456,7 @@ def _learn(
     day_effs, week_effs, _, d0, d1, dw, w0, w1, ww = prof
     level, base, count, t_first, t_prev, dt_state = series
     var, select_var, model, day, week = tables
-    level_mem, base_mem, var_mem, select_mem, day_mem, week_mem, gain, min_points, k, day_bin = (
-        params
-    )
+    gain, min_points, k = params[6], params[7], params[8]
     n = t.shape[0]
     ok = np.empty(n, dtype=np.bool_)
     learners = 0
@@ -482,21 +471,15 @@ def _learn(
     partial = learners < n
     has_resolution = resolution.shape[0] > 0
     per_hour = day.shape[0] // 24  # day bins per hour
+    rates = _rates(t, ok, count, t_first, t_prev, dt_state, params, partial)
     for i in range(n):
         learns = ok[i]
         ti, xi, day_eff, week_eff = t[i], x[i], day_effs[i], week_effs[i]
         c = count[i] + 1.0
         first = c_min == 0.0 and c == 1.0
-        if learns and math.isnan(t_first[i]):
-            t_first[i] = ti
-        # The typical sampling interval (300 s where still unknown).
-        gap = ti - t_prev[i]
-        new_dt = minimum(gap, DAY) * 0.1 + 0.9 * dt_state[i]
-        if math.isnan(dt_state[i]):
-            new_dt = gap
-        if learns and math.isfinite(gap) and gap > 0:
-            dt_state[i] = new_dt
-        dt = 300.0 if math.isnan(dt_state[i]) else dt_state[i]
+        var_rate, select_rate = rates[0, i], rates[1, i]
+        base_rate, level_rate = rates[2, i], rates[3, i]
+        g_day, g_week, span = rates[4, i], rates[5, i], rates[6, i]
         # x with the seasonal shape removed; a series' first point starts its levels there.
         deseason = (xi - day_eff) - week_eff
         lv = deseason if first else level[i]
@@ -505,9 +488,6 @@ def _learn(
         # Residual variance of each candidate model, with residuals clipped at k sds.
         floor = floor_of(lv, resolution[i] if has_resolution else -np.inf)
         cold = c_min + 1.0 <= min_points and c <= min_points
-        young = 1.0 / maximum(count[i], 1.0)  # 1 / max(c - 1, 1): counts are whole
-        var_rate = maximum(minimum(1.0, dt / var_mem), young)
-        select_rate = maximum(minimum(1.0, dt / select_mem), young)
         with_day = bs + day_eff
         lim = 0.0
         for m in range(3):
@@ -525,23 +505,18 @@ def _learn(
         e_week = clip((resid_base - day_eff) - week_eff, -lim, lim)
         # The slow level (``base_memory``) and the level (``level_memory``), deseasonalised.
         if learns:
-            base[i] = _follow(bs, deseason - bs, dt, base_mem, c, lim)
-            level[i] = _follow(lv, deseason - lv, dt, level_mem, c, lim)
+            base[i] = clip(deseason - bs, -lim, lim) * base_rate + bs
+            level[i] = clip(deseason - lv, -lim, lim) * level_rate + lv
 
-        span = ti - t_first[i]
         if learns:
             v0, v1, v2 = select_var[FLAT, i], select_var[DAILY, i], select_var[WEEKLY, i]
             model[i] = _select(model[i], v0, v1, v2, span, gain)
 
         # Profiles: what the slow level leaves, shared between the two bins around t, at a
         # rate that slows over the first days (and weeks).
-        if partial:
-            span = _nan_to_num(span)
-            if not learns:
-                e_day = 0.0
-                e_week = 0.0
-        g_day = minimum(1.0, dt / day_bin) / minimum(span / DAY + 1.0, day_mem)
-        g_week = minimum(1.0, dt / 3600.0) / minimum(span / WEEK + 1.0, week_mem)
+        if not learns:
+            e_day = 0.0
+            e_week = 0.0
         # The shares are rounded to float32 before they are added, as numpy did.
         step = g_day * e_day
         day[d0[i], i] += np.float32(step * (1.0 - dw[i]))
@@ -569,3 +544,52 @@ def _learn(
             count[i] = c
             t_prev[i] = ti
     return True
+
+
+@kernel
+def _rates(
+    t: FloatArray,
+    ok: BoolArray,
+    count: FloatArray,
+    t_first: FloatArray,
+    t_prev: FloatArray,
+    dt_state: FloatArray,
+    params: tuple[float, float, float, float, float, float, float, float, float, float],
+    partial: bool,
+) -> FloatArray:
+    """Each series' sampling interval and the learning rates that follow from it, in a
+    pass of its own: a loop of arithmetic only, which the compiler vectorises (its
+    divisions were most of the learn pass's time, one after the other).
+
+    Rows: the fast and slow variance rates, the slow level's and the level's rate (at
+    least 1 / count while young), the day and week profiles' rates, and the time since
+    each series' first point. Updates ``t_first`` and ``dt_state``.
+    """
+    level_mem, base_mem, var_mem, select_mem, day_mem, week_mem, _, _, _, day_bin = params
+    n = t.shape[0]
+    out = np.empty((7, n))
+    for i in range(n):
+        learns = ok[i]
+        ti = t[i]
+        tf = t_first[i]
+        tf = ti if learns and tf != tf else tf
+        t_first[i] = tf
+        gap = ti - t_prev[i]
+        old = dt_state[i]
+        new_dt = minimum(gap, DAY) * 0.1 + 0.9 * old
+        new_dt = gap if old != old else new_dt
+        old = new_dt if learns and math.isfinite(gap) and gap > 0 else old
+        dt_state[i] = old
+        dt = 300.0 if old != old else old
+        c = count[i] + 1.0
+        young = 1.0 / maximum(count[i], 1.0)  # 1 / max(c - 1, 1): counts are whole
+        out[0, i] = maximum(minimum(1.0, dt / var_mem), young)
+        out[1, i] = maximum(minimum(1.0, dt / select_mem), young)
+        out[2, i] = maximum(minimum(1.0, dt / base_mem), 1.0 / c)
+        out[3, i] = maximum(minimum(1.0, dt / level_mem), 1.0 / c)
+        span = ti - tf
+        g = _nan_to_num(span) if partial else span
+        out[4, i] = minimum(1.0, dt / day_bin) / minimum(g / DAY + 1.0, day_mem)
+        out[5, i] = minimum(1.0, dt / 3600.0) / minimum(g / WEEK + 1.0, week_mem)
+        out[6, i] = span
+    return out
