@@ -472,6 +472,15 @@ def _learn(
     has_resolution = resolution.shape[0] > 0
     per_hour = day.shape[0] // 24  # day bins per hour
     rates = _rates(t, ok, count, t_first, t_prev, dt_state, params, partial)
+    # Where every series is at the same bins (they tick together: the service), the
+    # profile updates run afterwards row by row (``_update_rows``), a vectorised pass per
+    # profile row instead of a scattered write per series and row.
+    same = True
+    for i in range(1, n):
+        if d0[i] != d0[0] or w0[i] != w0[0]:
+            same = False
+            break
+    steps = np.empty((2, n if same else 0))
     for i in range(n):
         learns = ok[i]
         ti, xi, day_eff, week_eff = t[i], x[i], day_effs[i], week_effs[i]
@@ -517,33 +526,82 @@ def _learn(
         if not learns:
             e_day = 0.0
             e_week = 0.0
-        # The shares are rounded to float32 before they are added, as numpy did.
-        step = g_day * e_day
-        day[d0[i], i] += np.float32(step * (1.0 - dw[i]))
-        day[d1[i], i] += np.float32(step * dw[i])
-        step = g_week * e_week
-        week[w0[i], i] += np.float32(step * (1.0 - ww[i]))
-        week[w1[i], i] += np.float32(step * ww[i])
-        # Then what the week profile just learned in common to all days moves into the
-        # day profile: both profiles learn from the same residual, so a purely daily shape
-        # would otherwise end up split between them (the week profile learns fast in the
-        # first days), and the daily model, level + day, would miss the part the week
-        # profile took (a square daily wave was fitted at three quarters of its height).
-        # Keeping each hour's seven week bins at mean zero makes the split unique: the day
-        # profile holds the shape every day shares, the week profile only how the days
-        # differ. The weekly model's prediction is unchanged by the move, up to the day
-        # profile's finer bins. Each bin's share moves as one float32.
-        for wi, share in ((w0[i], 1.0 - ww[i]), (w1[i], ww[i])):
-            moved = np.float32(step * share / 7.0)
-            hour = wi % 24
-            for d in range(7):
-                week[hour + 24 * d, i] -= moved
-            for b in range(hour * per_hour, (hour + 1) * per_hour):
-                day[b, i] += moved
+        step_day = g_day * e_day
+        step_week = g_week * e_week
+        if same:
+            steps[0, i] = step_day
+            steps[1, i] = step_week
+        else:
+            # The same updates as ``_update_rows``, at this series' own bins.
+            day[d0[i], i] += np.float32(step_day * (1.0 - dw[i]))
+            day[d1[i], i] += np.float32(step_day * dw[i])
+            week[w0[i], i] += np.float32(step_week * (1.0 - ww[i]))
+            week[w1[i], i] += np.float32(step_week * ww[i])
+            for wi, share in ((w0[i], 1.0 - ww[i]), (w1[i], ww[i])):
+                moved = np.float32(step_week * share / 7.0)
+                hour = wi % 24
+                for d in range(7):
+                    week[hour + 24 * d, i] -= moved
+                for b in range(hour * per_hour, (hour + 1) * per_hour):
+                    day[b, i] += moved
         if learns:
             count[i] = c
             t_prev[i] = ti
+    if same:
+        _update_rows(day, week, d0[0], d1[0], w0[0], w1[0], dw, ww, steps)
     return True
+
+
+@kernel
+def _update_rows(
+    day: np.ndarray,
+    week: np.ndarray,
+    d0: int,
+    d1: int,
+    w0: int,
+    w1: int,
+    dw: FloatArray,
+    ww: FloatArray,
+    steps: FloatArray,
+) -> None:
+    """The profiles' update of one tick, where every series is at the same bins.
+
+    What the slow level leaves (``steps``: the day's and the week's, per series) is shared
+    between the two bins around t; the shares are rounded to float32 before they are
+    added, as numpy did. Then what the week profile just learned in common to all days
+    moves into the day profile: both profiles learn from the same residual, so a purely
+    daily shape would otherwise end up split between them (the week profile learns fast
+    in the first days), and the daily model, level + day, would miss the part the week
+    profile took (a square daily wave was fitted at three quarters of its height). Keeping
+    each hour's seven week bins at mean zero makes the split unique: the day profile holds
+    the shape every day shares, the week profile only how the days differ. The weekly
+    model's prediction is unchanged by the move, up to the day profile's finer bins. Each
+    bin's share moves as one float32. Every cell takes its additions in the order of the
+    per-series loop it replaces, so the numbers are the same.
+    """
+    n = steps.shape[1]
+    per_hour = day.shape[0] // 24  # day bins per hour
+    for i in range(n):
+        day[d0, i] += np.float32(steps[0, i] * (1.0 - dw[i]))
+    for i in range(n):
+        day[d1, i] += np.float32(steps[0, i] * dw[i])
+    for i in range(n):
+        week[w0, i] += np.float32(steps[1, i] * (1.0 - ww[i]))
+    for i in range(n):
+        week[w1, i] += np.float32(steps[1, i] * ww[i])
+    moved = np.empty(n, dtype=np.float32)
+    for wi, second in ((w0, False), (w1, True)):
+        for i in range(n):
+            share = ww[i] if second else 1.0 - ww[i]
+            moved[i] = np.float32(steps[1, i] * share / 7.0)
+        hour = wi % 24
+        for d in range(7):
+            row = hour + 24 * d
+            for i in range(n):
+                week[row, i] -= moved[i]
+        for b in range(hour * per_hour, (hour + 1) * per_hour):
+            for i in range(n):
+                day[b, i] += moved[i]
 
 
 @kernel
