@@ -286,6 +286,41 @@ def _edge_weight(
 
 
 @kernel
+def _bins(
+    t: float, day_bins: int, week_bins: int, day_bin: float
+) -> tuple[int, int, int, int, float, int, int, int, int, float]:
+    """The four day bins around time t (the two around t in the middle) and the weight of
+    the third; the same for the week's hourly bins."""
+    a0, a1, aw = _interp(day_bins, _mod(t, DAY) / day_bin)
+    b0, b1, bw = _interp(week_bins, _mod(t + WEEK_OFFSET, WEEK) / 3600.0)
+    a_, a2 = _around(day_bins, a0, a1)
+    b_, b2 = _around(week_bins, b0, b1)
+    return a_, a0, a1, a2, aw, b_, b0, b1, b2, bw
+
+
+@kernel
+def _at(
+    days: tuple[np.float32, np.float32, np.float32, np.float32],
+    weeks: tuple[np.float32, np.float32, np.float32, np.float32],
+    aw: float,
+    bw: float,
+    floor: float,
+    var_daily: float,
+    var_weekly: float,
+    model: int,
+) -> tuple[float, float, float, float, float]:
+    """One series' day and week profile at t, the seasonal component of its model, and
+    the second bins' weights (stepped at an edge), from the four bins of each profile
+    around t (the two around t in the middle) and their second bin's weight."""
+    dwi = _edge_weight(days[0], days[1], days[2], days[3], aw, floor, math.sqrt(var_daily))
+    wwi = _edge_weight(weeks[0], weeks[1], weeks[2], weeks[3], bw, floor, math.sqrt(var_weekly))
+    de = np.float64(days[1]) * (1.0 - dwi) + np.float64(days[2]) * dwi
+    we = np.float64(weeks[1]) * (1.0 - wwi) + np.float64(weeks[2]) * wwi
+    comp = 0.0 if model == FLAT else de + we if model == WEEKLY else de
+    return de, we, comp, dwi, wwi
+
+
+@kernel
 def _lookup(
     t: FloatArray,
     day: np.ndarray,
@@ -310,8 +345,9 @@ def _lookup(
 
     A missing (NaN) or infinite time reads the bins of ``nan_to_num(t)``: a series that
     does not tick still gets numbers, which its learn step multiplies by zero. A series
-    ticking at the same time as the one before it (the service case: all at once) reuses
-    its bins; the edges and values are each series' own.
+    ticking at the same time as the one before it reuses its bins; where all tick at once
+    (the service), the bins are found once and the loop reads each profile row as one
+    stream (twice as fast as the general loop). The edges and values are each series' own.
     """
     n = t.shape[0]
     day_eff = np.empty(n)
@@ -325,29 +361,49 @@ def _lookup(
     ww = np.empty(n)
     has_resolution = resolution.shape[0] > 0
     prev = np.nan
-    a0, a1, aw, b0, b1, bw = 0, 1, 0.0, 0, 1, 0.0
-    a_, a2, b_, b2 = 0, 0, 0, 0
+    a_, a0, a1, a2, aw, b_, b0, b1, b2, bw = 0, 0, 1, 0, 0.0, 0, 0, 1, 0, 0.0
+    same = n > 0 and math.isfinite(t[0])
+    for i in range(1, n):
+        if t[i] != t[0]:
+            same = False
+            break
+    if same:
+        a_, a0, a1, a2, aw, b_, b0, b1, b2, bw = _bins(t[0], day.shape[0], week.shape[0], day_bin)
+        for i in range(n):
+            floor = floor_of(level[i], resolution[i] if has_resolution else -np.inf)
+            day_eff[i], week_eff[i], comp[i], dw[i], ww[i] = _at(
+                (day[a_, i], day[a0, i], day[a1, i], day[a2, i]),
+                (week[b_, i], week[b0, i], week[b1, i], week[b2, i]),
+                aw,
+                bw,
+                floor,
+                var[DAILY, i],
+                var[WEEKLY, i],
+                model[i],
+            )
+        d0[:] = a0
+        d1[:] = a1
+        w0[:] = b0
+        w1[:] = b1
+        return day_eff, week_eff, comp, d0, d1, dw, w0, w1, ww
     for i in range(n):
         if t[i] != prev:
             prev = t[i]
-            ti = _nan_to_num(prev)
-            a0, a1, aw = _interp(day.shape[0], _mod(ti, DAY) / day_bin)
-            b0, b1, bw = _interp(week.shape[0], _mod(ti + WEEK_OFFSET, WEEK) / 3600.0)
-            a_, a2 = _around(day.shape[0], a0, a1)
-            b_, b2 = _around(week.shape[0], b0, b1)
+            a_, a0, a1, a2, aw, b_, b0, b1, b2, bw = _bins(
+                _nan_to_num(prev), day.shape[0], week.shape[0], day_bin
+            )
         floor = floor_of(level[i], resolution[i] if has_resolution else -np.inf)
-        dwi = _edge_weight(
-            day[a_, i], day[a0, i], day[a1, i], day[a2, i], aw, floor, math.sqrt(var[DAILY, i])
+        day_eff[i], week_eff[i], comp[i], dw[i], ww[i] = _at(
+            (day[a_, i], day[a0, i], day[a1, i], day[a2, i]),
+            (week[b_, i], week[b0, i], week[b1, i], week[b2, i]),
+            aw,
+            bw,
+            floor,
+            var[DAILY, i],
+            var[WEEKLY, i],
+            model[i],
         )
-        wwi = _edge_weight(
-            week[b_, i], week[b0, i], week[b1, i], week[b2, i], bw, floor, math.sqrt(var[WEEKLY, i])
-        )
-        de = np.float64(day[a0, i]) * (1.0 - dwi) + np.float64(day[a1, i]) * dwi
-        we = np.float64(week[b0, i]) * (1.0 - wwi) + np.float64(week[b1, i]) * wwi
-        day_eff[i], week_eff[i] = de, we
-        d0[i], d1[i], dw[i], w0[i], w1[i], ww[i] = a0, a1, dwi, b0, b1, wwi
-        m = model[i]
-        comp[i] = 0.0 if m == FLAT else de + we if m == WEEKLY else de
+        d0[i], d1[i], w0[i], w1[i] = a0, a1, b0, b1
     return day_eff, week_eff, comp, d0, d1, dw, w0, w1, ww
 
 
