@@ -526,17 +526,8 @@ def _learn(
         return False
     partial = learners < n
     has_resolution = resolution.shape[0] > 0
-    per_hour = day.shape[0] // 24  # day bins per hour
     rates = _rates(t, ok, count, t_first, t_prev, dt_state, params, partial)
-    # Where every series is at the same bins (they tick together: the service), the
-    # profile updates run afterwards row by row (``_update_rows``), a vectorised pass per
-    # profile row instead of a scattered write per series and row.
-    same = True
-    for i in range(1, n):
-        if d0[i] != d0[0] or w0[i] != w0[0]:
-            same = False
-            break
-    steps = np.empty((2, n if same else 0))
+    steps = np.empty((2, n))
     for i in range(n):
         learns = ok[i]
         ti, xi, day_eff, week_eff = t[i], x[i], day_effs[i], week_effs[i]
@@ -572,40 +563,60 @@ def _learn(
         if learns:
             base[i] = clip(deseason - bs, -lim, lim) * base_rate + bs
             level[i] = clip(deseason - lv, -lim, lim) * level_rate + lv
-
-        if learns:
             v0, v1, v2 = select_var[FLAT, i], select_var[DAILY, i], select_var[WEEKLY, i]
             model[i] = _select(model[i], v0, v1, v2, span, gain)
-
-        # Profiles: what the slow level leaves, shared between the two bins around t, at a
-        # rate that slows over the first days (and weeks).
-        if not learns:
-            e_day = 0.0
-            e_week = 0.0
-        step_day = g_day * e_day
-        step_week = g_week * e_week
-        if same:
-            steps[0, i] = step_day
-            steps[1, i] = step_week
-        else:
-            # The same updates as ``_update_rows``, at this series' own bins.
-            day[d0[i], i] += np.float32(step_day * (1.0 - dw[i]))
-            day[d1[i], i] += np.float32(step_day * dw[i])
-            week[w0[i], i] += np.float32(step_week * (1.0 - ww[i]))
-            week[w1[i], i] += np.float32(step_week * ww[i])
-            for wi, share in ((w0[i], 1.0 - ww[i]), (w1[i], ww[i])):
-                moved = np.float32(step_week * share / 7.0)
-                hour = wi % 24
-                for d in range(7):
-                    week[hour + 24 * d, i] -= moved
-                for b in range(hour * per_hour, (hour + 1) * per_hour):
-                    day[b, i] += moved
-        if learns:
             count[i] = c
             t_prev[i] = ti
+        else:
+            e_day = 0.0
+            e_week = 0.0
+        # Profiles: what the slow level leaves, shared between the two bins around t, at a
+        # rate that slows over the first days (and weeks); a series that does not learn
+        # takes a zero step. They are updated after this loop.
+        steps[0, i] = g_day * e_day
+        steps[1, i] = g_week * e_week
+    # Where every series is at the same bins (they tick together: the service), the
+    # profile updates run row by row: a vectorised pass per profile row instead of a
+    # scattered write per series and row.
+    same = True
+    for i in range(1, n):
+        if d0[i] != d0[0] or w0[i] != w0[0]:
+            same = False
+            break
     if same:
         _update_rows(day, week, d0[0], d1[0], w0[0], w1[0], dw, ww, steps)
+    else:
+        _update_each(day, week, d0, d1, w0, w1, dw, ww, steps)
     return True
+
+
+@kernel
+def _update_each(
+    day: np.ndarray,
+    week: np.ndarray,
+    d0: IntArray,
+    d1: IntArray,
+    w0: IntArray,
+    w1: IntArray,
+    dw: FloatArray,
+    ww: FloatArray,
+    steps: FloatArray,
+) -> None:
+    """``_update_rows`` at each series' own bins (series that tick at different times)."""
+    per_hour = day.shape[0] // 24  # day bins per hour
+    for i in range(steps.shape[1]):
+        step_day, step_week = steps[0, i], steps[1, i]
+        day[d0[i], i] += np.float32(step_day * (1.0 - dw[i]))
+        day[d1[i], i] += np.float32(step_day * dw[i])
+        week[w0[i], i] += np.float32(step_week * (1.0 - ww[i]))
+        week[w1[i], i] += np.float32(step_week * ww[i])
+        for wi, share in ((w0[i], 1.0 - ww[i]), (w1[i], ww[i])):
+            moved = np.float32(step_week * share / 7.0)
+            hour = wi % 24
+            for d in range(7):
+                week[hour + 24 * d, i] -= moved
+            for b in range(hour * per_hour, (hour + 1) * per_hour):
+                day[b, i] += moved
 
 
 @kernel
