@@ -34,7 +34,7 @@ from scipy.special import ndtr
 from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.jit import kernel
-from anomalert.detect.kernels import keep_freed_memory
+from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.resolution import Resolution
 from anomalert.detect.routine import RoutineMemory
 from anomalert.detect.seasonal import FLAT, SeasonalDetector

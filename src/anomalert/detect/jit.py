@@ -51,5 +51,5 @@ def minimum(a: Real, b: Real) -> Real:
 
 @kernel
 def clip(a: float, low: float, high: float) -> float:
-    """``np.clip`` (and ``kernels.clip``) of one number: ``minimum(maximum(a, low), high)``."""
+    """``np.clip`` of one number: ``minimum(maximum(a, low), high)``, as numpy defines it."""
     return minimum(maximum(a, low), high)
