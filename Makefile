@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -c 'from anomalert.detect.engine import compile_kernels; compile_kernels()'
 	touch $(STAMP)
 
 run: $(STAMP)

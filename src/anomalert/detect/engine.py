@@ -97,3 +97,35 @@ class BatchEngine:
         if self.group is not None:
             total += self.group.state_nbytes()
         return total
+
+
+def compile_kernels() -> None:
+    """Run every detector's compiled loops once, so that their machine code is cached.
+
+    Why: numba compiles a kernel at its first call (about 20 s for all of them on a small
+    machine) and keeps the result beside its module. ``make`` runs this once after
+    installing, so the first ``anomalert detect``, service start or test does not pay it
+    (nor each test worker again). A loop is compiled per argument types, and the
+    ensemble's take tuples as long as its detector list: the default set, the service's
+    (with the forecast), every univariate detector, and a group's multivariate set each
+    run. So do series that tick together and series that do not (different loops), a
+    seasonal model switch, the tail as reports read it, and the grouping of a file's
+    columns.
+    """
+    from anomalert.detect.combine import ColumnRedundancy
+    from anomalert.detect.registry import DEFAULT_UNIVARIATE, UNIVARIATE
+
+    n = 4
+    groups = np.arange(n).reshape(2, 2)
+    for univariate in (DEFAULT_UNIVARIATE, (*DEFAULT_UNIVARIATE, "forecast"), tuple(UNIVARIATE)):
+        engine = BatchEngine(n, Settings(univariate=univariate), groups=groups)
+        for k in range(3):
+            t = np.full(n, 60.0 * k)
+            engine.step(t, np.arange(n, dtype=float))
+            engine.step(t + 1.0 + np.arange(n), np.arange(n, dtype=float))
+        for det in engine.series.detectors:
+            det.shift_input(np.ones(n, dtype=np.bool_), np.zeros(n))
+        engine.series.tails.tail()
+    columns = ColumnRedundancy(n=1, width=2, every=1, min_rows=0)
+    for k in range(2):
+        columns.learn(np.array([[float(k), float(-k)]]))

@@ -31,9 +31,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 Real = TypeVar("Real", float, np.float32)
 
 
+#: Every kernel, in the order defined: ``engine.compile_kernels`` must reach them all.
+KERNELS: list[Any] = []
+
+
 def kernel(fn: F) -> F:
     """Compile ``fn`` as a no-Python, GIL-free loop with numpy's float semantics."""
-    return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
+    compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+    KERNELS.append(compiled)
+    return cast(F, compiled)
 
 
 @kernel

@@ -8,6 +8,10 @@ scores and checkpoints only on the rare series that hit those values.
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -40,3 +44,23 @@ def test_maximum_and_minimum_keep_float32_values_float32() -> None:
     assert bits(got, np.float32) == bits(np.maximum(a, b), np.float32)
     got = [minimum(x, y) for x, y in zip(a, b, strict=True)]
     assert bits(got, np.float32) == bits(np.minimum(a, b), np.float32)
+
+
+def test_the_warm_up_compiles_every_kernel(tmp_path: Path) -> None:
+    """``make`` runs ``compile_kernels`` once after installing so that no first run pays
+    for compiling; a kernel it does not reach would be compiled at its first use instead.
+
+    In a fresh process with an empty cache (a kernel loaded from the cache does not load
+    the helpers compiled into it, so only a real compile shows every kernel).
+    """
+    code = (
+        "from anomalert.detect.engine import compile_kernels\n"
+        "from anomalert.detect.jit import KERNELS\n"
+        "compile_kernels()\n"
+        "print(sorted(k.py_func.__qualname__ for k in KERNELS if not k.signatures))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
