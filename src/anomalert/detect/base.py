@@ -32,6 +32,8 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int8]
 T = TypeVar("T")
+#: The resolution floor the compiled loops get when there is none (see ``_resolution_args``).
+_NO_RESOLUTION = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -124,19 +126,6 @@ class ArrayState:
             cache[name] = compute()
         return cache[name]
 
-    def _cached_for(self, name: str, key: np.ndarray, compute: Callable[[], T]) -> T:
-        """Like ``_cached``, but also tied to the input array ``key`` (by identity).
-
-        ``observe`` and ``learn`` of one tick get the same t and x arrays from the ensemble,
-        so what both derive from an input and the unchanged state is computed once. The
-        cache holds ``key`` itself, so a different array can never be taken for it.
-        """
-        cache = self._caches()
-        hit: tuple[np.ndarray, T] | None = cache.get(name)
-        if hit is None or hit[0] is not key:
-            hit = cache[name] = (key, compute())
-        return hit[1]
-
     def _forget(self) -> None:
         """Drop the caches derived from the state; called whenever the state changes."""
         self.__dict__.pop("_cache", None)
@@ -213,6 +202,13 @@ class Detector(ArrayState, ABC):
         if floor is not self.__dict__.get("_resolution"):
             self._resolution = floor
             self._forget()
+
+    def _resolution_args(self) -> tuple[FloatArray, bool]:
+        """The resolution floor as the compiled loops take it: an array (empty when there
+        is none) and whether there is one (they then floor at -inf, see ``robust.floor_of``).
+        """
+        floor: FloatArray | None = self.__dict__.get("_resolution")
+        return (_NO_RESOLUTION, False) if floor is None else (floor, True)
 
     def _scale_floor(self, level: FloatArray) -> FloatArray:
         """``robust.scale_floor(level)``, raised to the resolution floor where there is one."""

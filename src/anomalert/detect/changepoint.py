@@ -19,7 +19,6 @@ from anomalert.detect.jit import kernel, maximum, minimum
 from anomalert.detect.robust import (
     WARM_RESTART,
     floor_of,
-    resolution_args,
     robust_step,
     shift_levels,
 )
@@ -165,7 +164,7 @@ class LevelShiftDetector(Detector):
             self.count,
             self.fast_mean,
             self.gap_var,
-            *resolution_args(self.__dict__.get("_resolution")),
+            *self._resolution_args(),
             float(self.clip),
             float(self.fast),
             float(self.min_points),
@@ -181,7 +180,7 @@ class LevelShiftDetector(Detector):
             self.count,
             self.fast_mean,
             self.gap_var,
-            *resolution_args(self.__dict__.get("_resolution")),
+            *self._resolution_args(),
             float(self.clip),
             float(self.fast),
             float(self.alpha),

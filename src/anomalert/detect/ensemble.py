@@ -394,9 +394,7 @@ class Ensemble:
         """
         calibrated = self.tails.p_value(stats[: self._fitted], self._fitted)
         own = ndtr(-stats[self._fitted :])
-        return _most_surprising(
-            calibrated, own, np.array(self._row_of, dtype=np.intp), self._p_threshold
-        )
+        return _most_surprising(calibrated, own, self._row_of, self._p_threshold)
 
     def _index_rows(self) -> None:
         """Derive, once, the detector of each calibrator row, how many rows are fitted, and
@@ -409,7 +407,9 @@ class Ensemble:
         rest = [i for i, d in enumerate(self.detectors) if d.self_calibrated]
         self._order = fitted + rest
         self._fitted = len(fitted)
-        self._row_of = [self._order.index(i) for i in range(len(self.detectors))]
+        self._row_of = np.array(
+            [self._order.index(i) for i in range(len(self.detectors))], dtype=np.intp
+        )
 
     def _rows(self) -> tuple[list[int], int]:
         """The detector of each calibrator row, and how many rows are fitted."""

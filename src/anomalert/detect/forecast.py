@@ -414,6 +414,18 @@ class ForecastDetector(Detector):
 
 
 @kernel
+def _sigmas(
+    var: float, floor: float, slope_var: float, spacing: float, a: float, b: float
+) -> tuple[float, float]:
+    """One series' variances of the level and of the trend (see the module docstring):
+    ``a`` and ``b`` are the level's and the trend's rates at the typical interval (1 s
+    while it is unknown), ``floor`` the level's scale floor."""
+    sp = spacing if spacing > 0 else 1.0
+    level_var = var * a / (2.0 - a) + floor * floor
+    return level_var, maximum(var * a * a * b / (sp * sp * (2.0 - b)), slope_var)
+
+
+@kernel
 def _update_args(
     t: FloatArray,
     t_last: FloatArray,
@@ -506,12 +518,8 @@ def _update_kernel(
         slope_pred = slope[i] * decay[i]
         xs = x[i]
         err = xs - level_pred
-        # _sigmas' trend variance at the typical interval.
-        sp = spacing[i] if spacing[i] > 0 else 1.0
-        a = -growth[4, i]
-        b = -growth[5, i]
-        s_var = maximum(var[i] * a * a * b / (sp * sp * (2.0 - b)), slope_var[i])
         floor = floor_of(level[i], -np.inf)
+        _, s_var = _sigmas(var[i], floor, slope_var[i], spacing[i], -growth[4, i], -growth[5, i])
         err_var = var[i] + g * g * s_var + floor * floor
         warm = seen[i] >= CLIP_AFTER
         bound = clip * np.sqrt(err_var) if warm else np.inf
@@ -633,12 +641,10 @@ def _ahead_kernel(
         g0 = lead[i] if undamped else -tau * growth[0, i]
         now = level[i] + slope[i] * g0
         trend = slope[i] * decay[i]
-        sp = spacing[i] if spacing[i] > 0 else 1.0
-        a = -growth[1, i]
-        b = -growth[2, i]
         floor = floor_of(level[i], -np.inf)
-        level_var = var[i] * a / (2.0 - a) + floor * floor
-        s_var = maximum(var[i] * a * a * b / (sp * sp * (2.0 - b)), slope_var[i])
+        level_var, s_var = _sigmas(
+            var[i], floor, slope_var[i], spacing[i], -growth[1, i], -growth[2, i]
+        )
         level_var = level_var + g0 * g0 * s_var
         s_var = s_var * (decay[i] * decay[i])
         z_now = (now - limit[i]) / np.sqrt(level_var)

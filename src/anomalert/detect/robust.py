@@ -29,9 +29,6 @@ HUBER_K = 3.0
 #: ... once a series has more than this many points (its first point is never clipped).
 WARMUP = 10.0
 
-#: The resolution floor array a kernel gets when there is none (see ``resolution_args``).
-_NO_RESOLUTION = np.zeros(0)
-
 
 def scale_floor(level: FloatArray, resolution: FloatArray | None = None) -> FloatArray:
     """The smallest scale a series may claim (see ``REL_SCALE_FLOOR``).
@@ -46,12 +43,6 @@ def scale_floor(level: FloatArray, resolution: FloatArray | None = None) -> Floa
     if resolution is not None:
         np.maximum(floor, resolution, out=floor)
     return floor
-
-
-def resolution_args(floor: FloatArray | None) -> tuple[FloatArray, bool]:
-    """A detector's resolution floor (``Detector.use_resolution``) as its kernels take it:
-    an array, and whether there is one (kernels then use -inf, see ``floor_of``)."""
-    return (_NO_RESOLUTION, False) if floor is None else (floor, True)
 
 
 @kernel

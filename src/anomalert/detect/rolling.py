@@ -19,7 +19,6 @@ from anomalert.detect.jit import kernel, maximum, minimum
 from anomalert.detect.robust import (
     WARM_RESTART,
     floor_of,
-    resolution_args,
     robust_step,
     shift_levels,
 )
@@ -181,7 +180,7 @@ class RollingDetector(Detector):
             self.prev,
             self.step_var,
             self.step_mean,
-            *resolution_args(self.__dict__.get("_resolution")),
+            *self._resolution_args(),
             float(self.min_points),
             float(self.max_gap),
         )
@@ -201,7 +200,7 @@ class RollingDetector(Detector):
             self.step_var,
             self.step_count,
             self.step_mean,
-            *resolution_args(self.__dict__.get("_resolution")),
+            *self._resolution_args(),
             float(self.max_gap),
             float(self.alpha),
             self.alpha * 0.2,

@@ -44,8 +44,6 @@ EDGE_RATIO = 4.0
 EDGE_SIGMAS = 2.0
 
 IntArray = NDArray[np.int64]
-#: What the kernels take for "no resolution floor".
-_NO_RESOLUTION = np.empty(0)
 _BIGGEST = float(np.finfo(np.float64).max)
 _SPIKE, _DROP = int(Kind.SPIKE), int(Kind.DROP)
 
@@ -173,11 +171,6 @@ class SeasonalDetector(Detector):
         return DAY / self.day_bins
 
     # -- model -----------------------------------------------------------------------------
-    def _resolution_floor(self) -> FloatArray:
-        """The resolution floor the ensemble passed (empty when there is none)."""
-        floor: FloatArray | None = self.__dict__.get("_resolution")
-        return _NO_RESOLUTION if floor is None else floor
-
     def _profiles(self, t: FloatArray) -> _Profiles:
         # component, observe and learn of one tick share the time array: look up once.
         caches = self._caches()
@@ -190,7 +183,7 @@ class SeasonalDetector(Detector):
                 self.model,
                 self.level,
                 self.var,
-                self._resolution_floor(),
+                self._resolution_args()[0],
                 self._day_bin,
             )
             hit = caches["profiles"] = (t, _Profiles(*found))
@@ -215,7 +208,7 @@ class SeasonalDetector(Detector):
             self.base,
             self.count,
             self.var,
-            self._resolution_floor(),
+            self._resolution_args()[0],
             float(self.min_points),
         )
         return Frame(stat, expected, lower, upper, kind)
@@ -229,7 +222,7 @@ class SeasonalDetector(Detector):
             prof,
             (self.level, self.base, self.count, self.t_first, self.t_prev, self.dt),
             (self.var, self.select_var, self.model, self.day, self.week),
-            self._resolution_floor(),
+            self._resolution_args()[0],
             (
                 float(self.level_memory),
                 float(self.base_memory),
