@@ -20,6 +20,7 @@ import uvicorn
 from anomalert.api.server import create_api
 from anomalert.app import App, Clock
 from anomalert.config import Config
+from anomalert.detect.engine import compile_kernels
 from anomalert.ingest.prometheus_pull import PrometheusPull, PullError
 from anomalert.store import Store
 
@@ -129,6 +130,12 @@ def serve(
     if pull is not None:
         steps.append(pull)
     loops = Loops(app, extra=steps)
+    # The detectors' compiled loops load from numba's cache at their first call, about a
+    # second for all of them (and compile, half a minute, if the cache is cold): pay it
+    # here, before the port opens, not in the first ingest request of new series.
+    started = time.perf_counter()
+    compile_kernels()
+    log.info("detection kernels ready in %.1f s", time.perf_counter() - started)
     # The app's long-lived objects (engine arrays, config, routes) never become garbage:
     # freezing them and collecting less often spares the collector most of its scans
     # (a third more ingest throughput, measured by benchmarks/bench_service.py).
