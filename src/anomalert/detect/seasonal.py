@@ -43,7 +43,8 @@ FLAT, DAILY, WEEKLY = 0, 1, 2
 EDGE_RATIO = 4.0
 EDGE_SIGMAS = 2.0
 
-IntArray = NDArray[np.int64]
+#: Profile bin indices (int64), not base.IntArray (int8 labels such as kinds).
+BinArray = NDArray[np.int64]
 _BIGGEST = float(np.finfo(np.float64).max)
 _SPIKE, _DROP = int(Kind.SPIKE), int(Kind.DROP)
 
@@ -54,11 +55,11 @@ class _Profiles(NamedTuple):
     day_eff: FloatArray  # the day profile at t, interpolated (or stepped at an edge)
     week_eff: FloatArray
     component: FloatArray  # the seasonal part of each series' current model
-    d0: IntArray  # the two day bins around t, and the second one's weight
-    d1: IntArray
+    d0: BinArray  # the two day bins around t, and the second one's weight
+    d1: BinArray
     dw: FloatArray
-    w0: IntArray  # the two week bins around t, and the second one's weight
-    w1: IntArray
+    w0: BinArray  # the two week bins around t, and the second one's weight
+    w1: BinArray
     ww: FloatArray
 
 
@@ -327,11 +328,11 @@ def _lookup(
     FloatArray,
     FloatArray,
     FloatArray,
-    IntArray,
-    IntArray,
+    BinArray,
+    BinArray,
     FloatArray,
-    IntArray,
-    IntArray,
+    BinArray,
+    BinArray,
     FloatArray,
 ]:
     """The fields of ``_Profiles`` for every series at its time t.
@@ -587,10 +588,10 @@ def _learn(
 def _update_each(
     day: np.ndarray,
     week: np.ndarray,
-    d0: IntArray,
-    d1: IntArray,
-    w0: IntArray,
-    w1: IntArray,
+    d0: BinArray,
+    d1: BinArray,
+    w0: BinArray,
+    w1: BinArray,
     dw: FloatArray,
     ww: FloatArray,
     steps: FloatArray,
