@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.routine import RoutineMemory
@@ -67,3 +68,67 @@ def test_adopting_a_daily_period_does_not_page() -> None:
     for j in range(3):
         around = flagged[switched_at[j] - 12 : switched_at[j] + 288, j]
         assert not around.any(), f"series {j} paged around the model switch"
+
+
+def test_a_nights_first_point_does_not_hide_the_earlier_nights() -> None:
+    """The second point of a nightly job is as routine as its first: learning tonight's
+    first point keeps the earlier nights' memory for the rest of tonight."""
+    memory = RoutineMemory(n=1)
+    idx = np.array([0])
+    night1 = np.array([T0 + 22 * 3600.0])
+    memory.learn(night1, np.array([6.0]), idx)
+    night2 = night1 + DAY
+    before = memory.routine(night2, idx)[0]
+    assert before > 4.0
+    memory.learn(night2, np.array([6.0]), idx)  # tonight's first point
+    assert memory.routine(night2 + 120.0, idx)[0] == pytest.approx(before, rel=1e-3)
+    # Tonight's excursion joins the memory by tomorrow night, and the earlier one stays.
+    assert memory.routine(night2 + DAY, idx)[0] > 4.0
+    # A first-time excursion still is not routine on its own night.
+    other = np.array([T0 + 12 * 3600.0])
+    memory.learn(other, np.array([9.0]), idx)
+    assert memory.routine(other + 300.0, idx)[0] == 0.0
+
+
+def run_job(days: int, lift: float, minutes: int) -> np.ndarray:
+    """One series, calm (sd 2), with a job that lifts it by ``lift`` for ``minutes`` every
+    night near 22:00 (the start jitters by up to ten minutes)."""
+    rng = np.random.default_rng(21)
+    ticks = days * 1440
+    x = 100.0 + rng.normal(0.0, 2.0, ticks)
+    for day in range(days):
+        start = day * 1440 + 1320 + int(rng.integers(-10, 11))
+        x[start : start + minutes] += lift
+    engine = BatchEngine(1, Settings(multivariate=()))
+    flagged = np.zeros(ticks, dtype=bool)
+    for k in range(ticks):
+        flagged[k] = engine.step(np.array([T0 + 60.0 * k]), x[k : k + 1]).series.flagged[0]
+    return flagged
+
+
+def test_a_nightly_ten_minute_job_pages_on_its_first_night_only() -> None:
+    """Every point of the job is routine from the second night on. (Before the memory
+    kept tonight apart from earlier nights, only the job's first minute was discounted:
+    it paged on nights two and three, 20 and 11 points.)"""
+    flagged = run_job(6, 30.0, 10)
+    nights = [int(flagged[d * 1440 + 1290 : d * 1440 + 1380].sum()) for d in range(6)]
+    assert nights[0] > 0, "the first run of a job is news"
+    assert nights[1:] == [0] * 5, nights
+
+
+def test_a_checkpoint_from_before_the_days_were_kept_apart_resumes() -> None:
+    """Its single peak (tonight's excursion, where the old memory kept it) counts as the
+    earlier days' memory, and the day's own starts empty: tomorrow is as routine as the old
+    code said."""
+    memory = RoutineMemory(n=2)
+    idx = np.arange(2)
+    t = np.full(2, T0 + 22 * 3600.0)
+    memory.learn(t, np.array([6.0, 3.0]), idx)
+    state = memory.__getstate__()
+    state["peak"] = state.pop("recent")  # the layout the old code wrote
+    old = RoutineMemory.__new__(RoutineMemory)
+    old.__setstate__(state)
+    assert old.recent.shape == old.peak.shape and not old.recent.any()
+    expected = np.array([6.0, 3.0]) * 0.5 ** (1.0 / 3.0)  # a day later, 3-day half-life
+    np.testing.assert_allclose(old.routine(t + DAY, idx), expected, rtol=1e-3)
+    np.testing.assert_allclose(old.routine(t + DAY, idx), memory.routine(t + DAY, idx))

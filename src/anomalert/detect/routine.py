@@ -12,6 +12,12 @@ routine, a larger one still stands out by the difference.
 Only would-be alerts are touched (remembered, and discounted), so the memory costs almost
 nothing per tick, and everyday wobbles of a bursty series do not make its nights routine.
 
+Each bin keeps today's excursion (``recent``) apart from the earlier days' memory (``peak``)
+until the next day's first would-be alert there: a nightly job that runs for half an hour
+is discounted on every one of its points, not only on the first. (With one slot, the first
+point's surprise was folded in and stamped today, which made the earlier days' memory
+look like today's, so from the second point on the job paged as if it had never run.)
+
 The price is recall for incidents that recur at the same time on consecutive days; the
 product's principle (a false page is worse than a missed blip) accepts it.
 """
@@ -30,33 +36,41 @@ MIN_AGE_DAYS = 0.5
 class RoutineMemory(ArrayState):
     """Per series, per half hour of the day: the decayed peak surprise seen there."""
 
-    series_last = ("peak", "stamp")
+    series_last = ("peak", "recent", "stamp")
 
     def __init__(self, n: int = 1, bins: int = 48, half_life_days: float = 3.0) -> None:
         self.n = n
         self.bins = bins
         self.half_life_days = half_life_days
-        # Bins first, series last, as in the seasonal profiles.
+        # Bins first, series last, as in the seasonal profiles. ``peak``: the earlier days'
+        # memory; ``recent``: the current day's excursion (its points so far), both decayed
+        # to ``stamp``, the day number of the bin's latest would-be alert (float32 days keep
+        # minutes of precision in half the bytes).
         self.peak = np.zeros((bins, n), dtype=np.float32)
-        # Day number of each peak (float32 days keep minutes of precision in half the bytes).
+        self.recent = np.zeros((bins, n), dtype=np.float32)
         self.stamp = np.full((bins, n), np.nan, dtype=np.float32)
 
     def _bin(self, t: FloatArray) -> np.ndarray:
         return (np.mod(np.nan_to_num(t), DAY) / DAY * self.bins).astype(np.int64) % self.bins
 
-    def _decayed(self, t: FloatArray, b: np.ndarray, idx: np.ndarray) -> FloatArray:
-        """Peak of bin b of series idx, decayed to time t."""
-        age = np.nan_to_num(t / DAY - self.stamp[b, idx], nan=np.inf)
-        return self.peak[b, idx] * np.power(0.5, np.maximum(age, 0.0) / self.half_life_days)
+    def _age(self, t: FloatArray, b: np.ndarray, idx: np.ndarray) -> FloatArray:
+        """Days since bin b of series idx last learned (inf if never)."""
+        return np.nan_to_num(t / DAY - self.stamp[b, idx], nan=np.inf)
+
+    def _decay(self, age: FloatArray) -> FloatArray:
+        return np.power(0.5, np.maximum(age, 0.0) / self.half_life_days)
 
     def _earlier_days(self, t: FloatArray, b: np.ndarray, idx: np.ndarray) -> FloatArray:
-        """Like ``_decayed``, but only for peaks from earlier days (half a day or older).
+        """Bin b's memory of earlier days (half a day or older), decayed to time t.
 
         A spike this morning says nothing about a drop an hour later; what makes a time of
-        day routine is that it misbehaved at that time on previous days.
+        day routine is that it misbehaved at that time on previous days. The current day's
+        excursion joins the memory once it is half a day old.
         """
-        age = np.nan_to_num(t / DAY - self.stamp[b, idx], nan=np.inf)
-        return np.where(age >= MIN_AGE_DAYS, self._decayed(t, b, idx), 0.0)
+        age = self._age(t, b, idx)
+        old = age >= MIN_AGE_DAYS
+        known = np.where(old, np.maximum(self.peak[b, idx], self.recent[b, idx]), self.peak[b, idx])
+        return known * self._decay(age)
 
     def routine(self, t: FloatArray, idx: np.ndarray) -> FloatArray:
         """The surprise that counts as routine at t (times of the series idx)."""
@@ -69,11 +83,30 @@ class RoutineMemory(ArrayState):
         """Clear the masked series' memory: what was routine is explained another way now
         (the seasonal detector took a model with the daily shape in it)."""
         self.peak[:, mask] = 0.0
+        self.recent[:, mask] = 0.0
         self.stamp[:, mask] = np.nan
 
     def learn(self, t: FloatArray, surprise: FloatArray, idx: np.ndarray) -> None:
-        """Fold the surprise of series idx at times t into their half hour's peak."""
+        """Fold the surprise of series idx at times t into their half hour's memory.
+
+        The first would-be alert of a new day in a bin moves the previous day's excursion
+        into the earlier days' memory and starts the day's own; later ones of the same day
+        add to the day's own.
+        """
         b = self._bin(t)
-        new = np.maximum(self._decayed(t, b, idx), surprise)
-        self.peak[b, idx] = new.astype(np.float32)
+        age = self._age(t, b, idx)
+        decay = self._decay(age)
+        peak = self.peak[b, idx] * decay
+        recent = self.recent[b, idx] * decay
+        new_day = age >= MIN_AGE_DAYS
+        self.peak[b, idx] = np.where(new_day, np.maximum(peak, recent), peak).astype(np.float32)
+        self.recent[b, idx] = np.maximum(np.where(new_day, 0.0, recent), surprise).astype(
+            np.float32
+        )
         self.stamp[b, idx] = (t / DAY).astype(np.float32)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # A checkpoint from before ``recent`` existed: its single peak is the earlier days'.
+        self.__dict__.update(state)
+        if "recent" not in state:
+            self.recent = np.zeros_like(self.peak)
