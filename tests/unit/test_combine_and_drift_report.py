@@ -91,3 +91,36 @@ def test_no_drift_file_when_nothing_drifted(tmp_path: Path) -> None:
     src.write_text("timestamp,value\n" + "".join(f"{i * 60},{i % 5}\n" for i in range(300)))
     assert detect_path(src, out) == []
     assert not (out / DRIFT_FILE).exists()
+
+
+def _detect_rows(tmp_path: Path, lift: dict[int, float], row: int = 2500) -> pd.DataFrame:
+    """Four calm columns (sd 1) a minute apart; at ``row``, column i moves by lift[i]."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(50.0, 1.0, (3000, 4))
+    for i, by in lift.items():
+        x[row, i] += by
+    stamps = pd.date_range("2026-01-05", periods=len(x), freq="min").strftime("%Y-%m-%d %H:%M:%S")
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"timestamp": stamps, **{f"m{i}": x[:, i] for i in range(4)}}).to_csv(
+        src, index=False
+    )
+    assert not detect_path(src, tmp_path / "out")
+    return pd.read_csv(tmp_path / "out" / "in.csv")
+
+
+def test_a_row_flagged_by_two_agreeing_columns_names_both(tmp_path: Path) -> None:
+    """4.5 sigma on two columns at once: neither is an alert alone, together they are; the
+    reason says so instead of showing one column's small deviation against its band."""
+    out = _detect_rows(tmp_path, {0: 4.5, 1: 4.5})
+    assert np.flatnonzero(out["is_anomaly"].to_numpy()).tolist() == [2500]
+    reason = out.loc[2500, "reason"]
+    assert reason.startswith("m0 ") and " and m1 " in reason, reason
+    assert "unusual at the same time" in reason and "about 1 in " in reason
+    assert "σ" not in reason
+
+
+def test_a_row_one_column_flags_alone_keeps_that_columns_reason(tmp_path: Path) -> None:
+    out = _detect_rows(tmp_path, {0: 8.0})
+    assert np.flatnonzero(out["is_anomaly"].to_numpy()).tolist() == [2500]
+    reason = out.loc[2500, "reason"]
+    assert reason.startswith("m0 ") and "σ above the usual" in reason, reason

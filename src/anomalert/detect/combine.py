@@ -63,6 +63,29 @@ def columns_p(p: FloatArray, groups: np.ndarray | None = None) -> FloatArray:
     return np.minimum(np.where(agree >= 2, both, one), 1.0)
 
 
+def agreeing_column(p: FloatArray, first: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Per row, the column that agreement pairs with column ``first``: the most surprising
+    one outside ``first``'s group of redundant columns (-1 when none has an opinion).
+
+    It is the second voice ``columns_p`` counts when two columns agree, named in reasons.
+
+    >>> p = np.array([[1e-3, 0.5, 2e-3]])
+    >>> agreeing_column(p, np.array([0]), None).tolist()
+    [2]
+    >>> agreeing_column(p, np.array([0]), np.array([[0, 1, 0]])).tolist()  # 2 repeats 0
+    [1]
+    """
+    rows = np.arange(p.shape[0])
+    if groups is None:
+        same = np.zeros(p.shape, dtype=bool)
+        same[rows, first] = True
+    else:
+        same = groups == groups[rows, first][:, None]
+    others = np.where(same, np.inf, p)
+    second = np.argmin(others, axis=1)
+    return np.where(others[rows, second] < 1.0, second, -1)
+
+
 class ColumnRedundancy(ArrayState):
     """Per row source (a file): which of its columns move as one, learned as rows arrive.
 

@@ -23,10 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from anomalert.detect.calibrate import score_from_p
-from anomalert.detect.combine import ColumnRedundancy, RowCalibration, columns_p, fisher
+from anomalert.detect.combine import (
+    ColumnRedundancy,
+    RowCalibration,
+    agreeing_column,
+    columns_p,
+    fisher,
+)
 from anomalert.detect.drift import DriftEvent
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
-from anomalert.detect.reason import explain
+from anomalert.detect.reason import explain, explain_pair
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.errors import FileInputError
 from anomalert.ingest.csvfile import Table, read_table
@@ -51,6 +57,10 @@ class Scored:
     upper: np.ndarray
     detail: np.ndarray
     seasonal: np.ndarray
+    # Where the row was flagged because two columns agreed while neither was an alert on
+    # its own: the second column (-1 elsewhere) and each one's p-value, for the reason.
+    partner: np.ndarray
+    pair_p: np.ndarray
     drift: tuple[DriftEvent, ...] = ()
 
 
@@ -95,6 +105,8 @@ def score_tables(
         upper=np.full((files, rows), np.nan),
         detail=np.full((files, rows), np.nan),
         seasonal=np.zeros((files, rows), dtype=bool),
+        partner=np.full((files, rows), -1, dtype=np.int16),
+        pair_p=np.full((files, rows, 2), np.nan),
     )
     fidx = np.arange(files)
     episodes = Episodes(files, settings.cooldown)
@@ -110,6 +122,7 @@ def score_tables(
         asked = np.isfinite(x.reshape(files, width)).sum(axis=1)
         col = np.argmin(p, axis=1)
         row_p = columns_p(p, None if redundancy is None else redundancy.groups)
+        partner = agreeing_column(p, col, None if redundancy is None else redundancy.groups)
         if redundancy is not None:
             redundancy.learn(x.reshape(files, width))
         sel = fidx * width + col
@@ -120,10 +133,15 @@ def score_tables(
             s.upper[sel],
             s.detail[sel],
         )
+        # A row flagged although its most surprising column was no alert by itself was
+        # flagged by agreement: its reason names both columns (see ``reasons``).
+        first = col
+        alone = s.flagged.reshape(files, width)[fidx, first]
         if tick.groups is not None:
             g = tick.groups
             # The reason follows the stronger kind of evidence.
             use_group = g.p < p[fidx, col]
+            partner = np.where(use_group, -1, partner)
             row_p = fisher(row_p, g.p)
             col = np.where(use_group, np.where(np.isfinite(g.detail), g.detail, -1), col)
             kind = np.where(use_group, g.kind, kind)
@@ -137,6 +155,10 @@ def score_tables(
         out.score[:, k] = score
         above = (score >= settings.threshold) & (asked > 0)
         out.flag[:, k] = episodes.fire(k, above)
+        agreed = above & ~alone & (partner >= 0)
+        out.partner[:, k] = np.where(agreed, partner, -1)
+        out.pair_p[agreed, k, 0] = p[fidx, first][agreed]
+        out.pair_p[agreed, k, 1] = p[fidx, np.maximum(partner, 0)][agreed]
         out.column[:, k] = col
         out.kind[:, k] = kind
         out.expected[:, k] = exp_
@@ -171,6 +193,17 @@ def reasons(table: Table, scored: Scored) -> list[str]:
     for row in np.flatnonzero(missing):
         result[row] = "missing value"
     for row in np.flatnonzero(scored.flag):
+        if scored.partner[row] >= 0:
+            c, d = int(scored.column[row]), int(scored.partner[row])
+            result[row] = explain_pair(
+                table.columns[c],
+                float(table.values[row, c]),
+                float(scored.pair_p[row, 0]),
+                table.columns[d],
+                float(table.values[row, d]),
+                float(scored.pair_p[row, 1]),
+            )
+            continue
         c = int(scored.column[row])
         if c < 0:
             c = int(np.nanargmax(np.abs(table.values[row])))

@@ -69,3 +69,28 @@ def explain(
         return f"{metric} {fmt(value)}: its trend changed, now {side} {usual} (trend)"
     label = Kind(kind).label if kind else "deviation"
     return f"{metric} {fmt(value)}, {sigmas:.1f}σ {side} {usual} ({label})"
+
+
+def one_in(p: float) -> str:
+    """A probability as people say it: 'about 1 in 26,000' (two significant digits)."""
+    if not math.isfinite(p) or p <= 1e-9:
+        return "less than 1 in a billion"
+    n = 1.0 / p
+    digits = max(math.floor(math.log10(n)) - 1, 0)
+    return f"about 1 in {round(n, -digits):,.0f}"
+
+
+def explain_pair(
+    metric: str, value: float, p: float, other: str, other_value: float, other_p: float
+) -> str:
+    """The reason for a row that two columns flagged together, neither alone.
+
+    Why its own wording: each column's band would show a deviation too small to page, so a
+    sentence about one of them contradicts the score; what pages is that both are unusual
+    at the same moment.
+    """
+    return (
+        f"{metric} {fmt(value)} and {other} {fmt(other_value)} unusual at the same time "
+        f"({one_in(p)} and {one_in(other_p)} of their own points; together rarer than "
+        f"either alone)"
+    )
