@@ -29,6 +29,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/noise.py
 
 eval: $(STAMP)
 	$(BIN)/python -m anomalert.evaluate.run --datasets $(DATASETS) --out eval-results --floors eval-floors.json

@@ -1,0 +1,34 @@
+"""The noise bench on a few short series: every family is measured and written (never a
+quality claim: the figures of such short runs are dominated by the warm-up)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.noise import FAMILIES, flagged_rates, main
+
+
+def test_every_family_is_measured_and_written(tmp_path: Path) -> None:
+    out = tmp_path / "noise.json"
+    results = main(["--series", "3", "--points", "400", "--seeds", "1", "--json", str(out)])
+    assert set(results) == set(FAMILIES)
+    assert json.loads(out.read_text()) == results
+    for r in results.values():
+        assert 0.0 <= r["runs_per_10k"] <= r["points_per_10k"]
+
+
+def test_a_spike_in_the_noise_counts_as_one_alert() -> None:
+    """The counting itself: a draw with one large spike per series after the warm-up gives
+    one run per series."""
+
+    def spiky(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        x = rng.normal(100.0, 1.0, shape)
+        x[600, :] += 50.0
+        return x
+
+    points, runs = flagged_rates(spiky, series=2, points=800, seeds=1)
+    assert runs == 1e4 * 2 / (2 * 800)
+    assert points >= runs
