@@ -31,6 +31,18 @@ def when(t: float, seasonal: bool) -> str:
     return " for " + datetime.fromtimestamp(t, UTC).strftime("%a %H:00")
 
 
+#: Beyond this many σ the number says nothing more (a baseline that had not moved before
+#: gives millions): the reason says "over 1,000σ" instead.
+MANY_SIGMAS = 1000.0
+
+
+def sigmas_text(sigmas: float) -> str:
+    """'4.2σ', or 'over 1,000σ' for deviations from a spread of (nearly) nothing."""
+    if not sigmas < MANY_SIGMAS:  # inf and NaN too
+        return f"over {MANY_SIGMAS:,.0f}σ"
+    return f"{sigmas:.1f}σ"
+
+
 def explain(
     metric: str,
     value: float,
@@ -58,7 +70,7 @@ def explain(
     if kind == Kind.MULTIVARIATE:
         return (
             f"unusual combination of metrics; most deviating: {metric} {fmt(value)}, "
-            f"{sigmas:.1f}σ {side} {usual} (multivariate)"
+            f"{sigmas_text(sigmas)} {side} {usual} (multivariate)"
         )
     if kind == Kind.LEVEL_SHIFT:
         return (
@@ -68,12 +80,14 @@ def explain(
     if kind == Kind.TREND:
         return f"{metric} {fmt(value)}: its trend changed, now {side} {usual} (trend)"
     label = Kind(kind).label if kind else "deviation"
-    return f"{metric} {fmt(value)}, {sigmas:.1f}σ {side} {usual} ({label})"
+    return f"{metric} {fmt(value)}, {sigmas_text(sigmas)} {side} {usual} ({label})"
 
 
 def one_in(p: float) -> str:
     """A probability as people say it: 'about 1 in 26,000' (two significant digits)."""
-    if not math.isfinite(p) or p <= 1e-9:
+    if math.isnan(p):
+        return "of unknown rarity"
+    if p <= 1e-9:
         return "less than 1 in a billion"
     n = 1.0 / p
     digits = max(math.floor(math.log10(n)) - 1, 0)
