@@ -121,10 +121,8 @@ def score_tables(
         p = s.p.reshape(files, width)
         asked = np.isfinite(x.reshape(files, width)).sum(axis=1)
         col = np.argmin(p, axis=1)
-        row_p = columns_p(p, None if redundancy is None else redundancy.groups)
-        partner = agreeing_column(p, col, None if redundancy is None else redundancy.groups)
-        if redundancy is not None:
-            redundancy.learn(x.reshape(files, width))
+        groups = None if redundancy is None else redundancy.groups
+        row_p = columns_p(p, groups)
         sel = fidx * width + col
         kind, exp_, lo, hi, det = (
             s.kind[sel],
@@ -136,12 +134,12 @@ def score_tables(
         # A row flagged although its most surprising column was no alert by itself was
         # flagged by agreement: its reason names both columns (see ``reasons``).
         first = col
-        alone = s.flagged.reshape(files, width)[fidx, first]
+        by_columns = ~s.flagged.reshape(files, width)[fidx, first]
         if tick.groups is not None:
             g = tick.groups
             # The reason follows the stronger kind of evidence.
             use_group = g.p < p[fidx, col]
-            partner = np.where(use_group, -1, partner)
+            by_columns &= ~use_group
             row_p = fisher(row_p, g.p)
             col = np.where(use_group, np.where(np.isfinite(g.detail), g.detail, -1), col)
             kind = np.where(use_group, g.kind, kind)
@@ -154,11 +152,9 @@ def score_tables(
         score = np.where(asked > 0, score_from_p(row_p), 0.0)
         out.score[:, k] = score
         above = (score >= settings.threshold) & (asked > 0)
-        out.flag[:, k] = episodes.fire(k, above)
-        agreed = above & ~alone & (partner >= 0)
-        out.partner[:, k] = np.where(agreed, partner, -1)
-        out.pair_p[agreed, k, 0] = p[fidx, first][agreed]
-        out.pair_p[agreed, k, 1] = p[fidx, np.maximum(partner, 0)][agreed]
+        fired = episodes.fire(k, above)
+        out.flag[:, k] = fired
+        _pair_alerts(out, k, p, first, np.flatnonzero(fired & by_columns), groups)
         out.column[:, k] = col
         out.kind[:, k] = kind
         out.expected[:, k] = exp_
@@ -168,6 +164,8 @@ def score_tables(
         if seasonal is not None:
             period = seasonal.period(t).reshape(files, width)
             out.seasonal[:, k] = period[fidx, np.clip(col, 0, width - 1).astype(int)] > 0
+        if redundancy is not None:  # after the tick: its groups are for the next rows
+            redundancy.learn(x.reshape(files, width))
         if progress is not None:
             progress(files)
     events = [
@@ -184,6 +182,27 @@ def score_tables(
         )
         for i, tb in enumerate(tables)
     ]
+
+
+def _pair_alerts(
+    out: Scored,
+    k: int,
+    p: np.ndarray,
+    first: np.ndarray,
+    rows: np.ndarray,
+    groups: np.ndarray | None,
+) -> None:
+    """Record, for the alerts of row k that no column raised alone (``rows``, files), the
+    column agreeing with the most surprising one and both p-values; only these few rows
+    need the search, and only their reasons read it."""
+    if not rows.size:
+        return
+    partner = agreeing_column(p[rows], first[rows], None if groups is None else groups[rows])
+    found = partner >= 0
+    rows, partner = rows[found], partner[found]
+    out.partner[rows, k] = partner
+    out.pair_p[rows, k, 0] = p[rows, first[rows]]
+    out.pair_p[rows, k, 1] = p[rows, partner]
 
 
 def reasons(table: Table, scored: Scored) -> list[str]:
