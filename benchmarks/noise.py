@@ -48,11 +48,22 @@ def flagged_rates(draw: Draw, series: int, points: int, seeds: int) -> tuple[flo
     return 1e4 * flagged / total, 1e4 * runs / total
 
 
+def positive(text: str) -> int:
+    """A whole number of at least 1 (argparse answers anything else with exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--series", type=int, default=60)
-    p.add_argument("--points", type=int, default=20_000)
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--series", type=positive, default=60)
+    p.add_argument("--points", type=positive, default=20_000)
+    p.add_argument("--seeds", type=positive, default=3)
     p.add_argument("--json", type=Path, default=Path("bench-results/noise.json"))
     args = p.parse_args(argv)
     results: dict[str, dict[str, float]] = {}

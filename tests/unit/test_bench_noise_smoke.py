@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.noise import FAMILIES, flagged_rates, main
 
@@ -32,3 +33,14 @@ def test_a_spike_in_the_noise_counts_as_one_alert() -> None:
     points, runs = flagged_rates(spiky, series=2, points=800, seeds=1)
     assert runs == 1e4 * 2 / (2 * 800)
     assert points >= runs
+
+
+def test_bad_sizes_exit_2_naming_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message in (
+        (["--series", "0"], "--series: must be at least 1"),
+        (["--points", "abc"], "--points: not a whole number"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
