@@ -4,7 +4,11 @@ Each detector's statistic goes through its own per-series tail calibrator (``cal
 giving a probability under that series' normal behaviour. The ensemble takes the most
 surprising detector and corrects for having asked several (Bonferroni: p times the number
 of detectors with an opinion), so the score keeps one meaning, "how rare is this for this
-series", whatever the detector mix. Then it decides what the detectors may learn:
+series", whatever the detector mix. Once a series has a period, the seasonal detector is the
+one that models it and holds half of that error budget (a weighted Bonferroni): with equal
+shares, a missing business-hours plateau, 6σ off the weekly model, scored just under the
+threshold, and every unflagged minute of it then taught the seasonal baseline and its tail
+that the gap was normal. Then it decides what the detectors may learn:
 
 * points at or above the alert threshold are not learned (no baseline poisoning), but the
   first point of each flagged run does teach the calibrators how big deviations get;
@@ -76,41 +80,51 @@ def _most_surprising(
     own: FloatArray,
     row_of: np.ndarray,
     p_threshold: float,
+    seasonal: int,
+    periodic: BoolArray,
 ) -> tuple[FloatArray, IntArray, np.ndarray]:
-    """Per series: the smallest p-value times how many detectors had an opinion (at most 1),
+    """Per series: the smallest p-value over its share of the error budget (at most 1),
     which detector won, and the would-be alerts (p at or below ``p_threshold``).
 
     Detector d's p-values are row ``row_of[d]`` of ``calibrated`` (the fitted rows) or,
-    past them, of ``own`` (the self-calibrated ones). The smallest is taken as ``fmin`` of
-    a running minimum started at 1 (NaN, no opinion, never wins); a detector wins where it
-    is strictly below every earlier one, so the first of equal ones wins, as ``argmin``.
+    past them, of ``own`` (the self-calibrated ones); NaN is no opinion. With m detectors of
+    an opinion each holds 1 / m of the budget (Bonferroni), except on a ``periodic`` series
+    whose detector ``seasonal`` (-1: none) has one: it holds half, the other m - 1 share the
+    rest (a weighted Bonferroni, as valid). A detector wins where it is strictly below
+    every earlier one, so the first of equal ones wins, as ``argmin``.
     """
     n = calibrated.shape[1]
     fitted = calibrated.shape[0]
-    best = np.empty(n)
     voters = np.zeros(n, dtype=np.int8)
+    lead = np.zeros(n, dtype=np.bool_)
+    for d in range(row_of.size):
+        r = row_of[d]
+        p = calibrated[r] if r < fitted else own[r - fitted]
+        for i in range(n):
+            voters[i] += p[i] < 1.0
+        if d == seasonal:
+            for i in range(n):
+                lead[i] = periodic[i] and p[i] < 1.0
+    best = np.full(n, np.inf)
     winner = np.zeros(n, dtype=np.int8)
     # A pass per detector, without a branch on the data: which detector is least calm is a
     # coin flip from series to series (a branch would mispredict), and the passes vectorise.
     for d in range(row_of.size):
         r = row_of[d]
         p = calibrated[r] if r < fitted else own[r - fitted]
-        if d == 0:
-            for i in range(n):
-                v = p[i]
-                voters[i] = v < 1.0
-                best[i] = v if v < 1.0 else 1.0  # fmin(v, 1): only NaN becomes 1 (v <= 1)
-        else:
-            label = np.int8(d)
-            for i in range(n):
-                v, b = p[i], best[i]
-                voters[i] += v < 1.0
-                winner[i] = label if v < b else winner[i]
-                best[i] = b if b < v or v != v else v  # fmin(b, v)
+        label = np.int8(d)
+        for i in range(n):
+            m = float(max(voters[i], 1))
+            weighted = lead[i] and voters[i] >= 2
+            factor = (2.0 if d == seasonal else 2.0 * (m - 1.0)) if weighted else m
+            v = p[i] * factor
+            b = best[i]
+            winner[i] = label if v < b else winner[i]
+            best[i] = b if b < v or v != v else v  # fmin(b, v)
     candidates = np.empty(n, dtype=np.intp)
     found = 0
     for i in range(n):
-        q = best[i] * float(max(voters[i], 1))
+        q = best[i]
         q = q if q < 1.0 or q != q else 1.0
         best[i] = q
         candidates[found] = i
@@ -385,16 +399,23 @@ class Ensemble:
         return p_from_score(self.threshold)
 
     def _most_surprising(self, stats: FloatArray) -> tuple[FloatArray, IntArray, np.ndarray]:
-        """Per series: the smallest p-value times the number of detectors with an opinion
-        (Bonferroni, at most 1), which detector won, and which series are would-be alerts.
+        """Per series: the smallest p-value over its share of the error budget (Bonferroni,
+        the seasonal detector holding half on a periodic series; at most 1), which detector
+        won, and which series are would-be alerts.
 
-        The same as stacking the p-values (NaN as 1) and taking ``argmin`` (the first of
-        equal ones); see the kernel ``_most_surprising``. The detectors that calibrate
-        themselves give ndtr(-stat) (scipy's, one call over their rows).
+        The same as stacking the weighted p-values (NaN as 1) and taking ``argmin`` (the
+        first of equal ones); see the kernel ``_most_surprising``. The detectors that
+        calibrate themselves give ndtr(-stat) (scipy's, one call over their rows).
         """
         calibrated = self.tails.p_value(stats[: self._fitted], self._fitted)
         own = ndtr(-stats[self._fitted :])
-        return _most_surprising(calibrated, own, self._row_of, self._p_threshold)
+        if self.seasonal is None:
+            periodic = np.zeros(stats.shape[1], dtype=np.bool_)
+        else:
+            periodic = self.seasonal.model != FLAT
+        return _most_surprising(
+            calibrated, own, self._row_of, self._p_threshold, self._seasonal_d, periodic
+        )
 
     def _index_rows(self) -> None:
         """Derive, once, the detector of each calibrator row, how many rows are fitted, and
@@ -409,6 +430,11 @@ class Ensemble:
         self._fitted = len(fitted)
         self._row_of = np.array(
             [self._order.index(i) for i in range(len(self.detectors))], dtype=np.intp
+        )
+        # The seasonal detector's index (-1: none), which holds half the budget on a
+        # periodic series.
+        self._seasonal_d = next(
+            (i for i, d in enumerate(self.detectors) if isinstance(d, SeasonalDetector)), -1
         )
 
     def _rows(self) -> tuple[list[int], int]:
