@@ -9,8 +9,10 @@ NAB scoring of the scores (threshold search) and of the detector's own alerts (a
 (2) SMD: each machine becomes one CSV (synthetic 1-minute timestamps, columns
 c01..c38, train rows then test rows so the causal detector warms up on train), all
 machines go through ``detect_path`` at once, and only test rows are scored.
-(3) One table of headline figures, a second one per SMD machine. (4) Everything goes
-to ``<out>/eval.json``. (5) Headline figures are compared with the floors file, a
+(3) One table of headline figures, a second one per SMD machine, and one line on what
+SMD's false alarms are (``false_alarms``: by the kind of evidence their reasons name);
+``--keep-smd`` keeps the SMD outputs in ``<out>/smd``. (4) Everything goes to
+``<out>/eval.json``. (5) Headline figures are compared with the floors file, a
 flat JSON map such as ``{"nab.as_is.standard": 10.0, "smd.vus_pr": 0.1}``.
 
 Exit status: 0 all good, 1 some figure is below its floor, 2 something failed (a
@@ -38,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from anomalert.errors import AnomalertError, FileInputError, InputError
-from anomalert.evaluate import nab, smd
+from anomalert.evaluate import false_alarms, nab, smd
 
 DetectPath = Callable[[Path, Path, bool], list[str]]
 Headline = dict[str, float | None]
@@ -55,6 +57,8 @@ class StageResult:
     headline: Headline = dataclasses.field(default_factory=dict)
     notes: dict[str, str] = dataclasses.field(default_factory=dict)
     errors: list[str] = dataclasses.field(default_factory=list)
+    #: Lines printed under the tables (the anatomy of SMD's false alarms).
+    lines: list[str] = dataclasses.field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- detector
@@ -128,22 +132,31 @@ def write_machine_csv(root: Path, machine: smd.SmdMachine, dest: Path) -> None:
 
 def read_machine_output(
     path: Path, train_rows: int, test_rows: int
-) -> tuple[smd.FloatArray, smd.BoolArray]:
-    """The test rows' ``anomaly_score`` and ``is_anomaly`` from one detector output."""
+) -> tuple[smd.FloatArray, smd.BoolArray, list[str]]:
+    """The test rows' ``anomaly_score``, ``is_anomaly`` and ``reason`` from one detector
+    output."""
     if not path.is_file():
         raise FileInputError(path, "missing: the detector wrote no output for this machine")
-    frame = pd.read_csv(path, usecols=["anomaly_score", "is_anomaly"])
+    frame = pd.read_csv(
+        path, usecols=["anomaly_score", "is_anomaly", "reason"], keep_default_na=False
+    )
     if len(frame) != train_rows + test_rows:
         raise FileInputError(path, f"{len(frame)} rows, expected {train_rows + test_rows}")
     test = frame.iloc[train_rows:]
     score = pd.to_numeric(test["anomaly_score"]).to_numpy(dtype=np.float64)
-    return score, nab.parse_flags(test["is_anomaly"], path)
+    reasons = [str(r) for r in test["reason"]]
+    return score, nab.parse_flags(test["is_anomaly"], path), reasons
 
 
-def run_smd(root: Path, progress: bool, seed: int, stage: StageResult) -> None:
-    """Detect on every machine (train rows as warm-up) and score the test rows."""
+def run_smd(
+    root: Path, progress: bool, seed: int, stage: StageResult, keep: Path | None = None
+) -> None:
+    """Detect on every machine (train rows as warm-up) and score the test rows; with
+    ``keep`` (our own folder, emptied first), the detector's outputs are kept there for a
+    closer look instead of in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="anomalert-smd-") as tmp:
-        src, dst = Path(tmp) / "input", Path(tmp) / "output"
+        src = Path(tmp) / "input"
+        dst = _fresh_dir(keep) if keep is not None else Path(tmp) / "output"
         src.mkdir()
         shapes: dict[str, tuple[int, smd.BoolArray]] = {}
         for machine in smd.load_smd(root):
@@ -154,11 +167,20 @@ def run_smd(root: Path, progress: bool, seed: int, stage: StageResult) -> None:
         detect_seconds = time.perf_counter() - started
         max_buffer = smd.default_max_buffer([labels for _, labels in shapes.values()])
         reports = {}
+        falses: list[false_alarms.FalseEvent] = []
         for name, (train_rows, labels) in shapes.items():
-            score, flags = read_machine_output(dst / f"{name}.csv", train_rows, labels.size)
+            out = read_machine_output(dst / f"{name}.csv", train_rows, labels.size)
+            score, flags, reasons = out
             reports[name] = smd.evaluate_machine(name, labels, score, flags, max_buffer, seed)
+            falses += false_alarms.false_events(name, labels, flags, score, reasons)
     summary = smd.summarise(reports, max_buffer, seed)
-    stage.detail = {"detect_seconds": detect_seconds, **dataclasses.asdict(summary)}
+    anatomy = false_alarms.Anatomy.of(falses)
+    stage.detail = {
+        "detect_seconds": detect_seconds,
+        **dataclasses.asdict(summary),
+        "false_alarms": anatomy.as_dict(),
+    }
+    stage.lines.append(f"SMD: {anatomy.summary_line()}")
     stage.headline = smd_headline(summary)
     stage.notes = {
         "smd.vus_pr": f"buffers 0..{max_buffer} rows",
@@ -298,6 +320,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", choices=("nab", "smd"), default=None)
     parser.add_argument("--seed", type=int, default=smd.RANDOM_SEED, help="random baseline")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--keep-smd",
+        action="store_true",
+        help="keep the detector's SMD outputs in OUT/smd (about 250 MB) for a closer look",
+    )
     return parser.parse_args(argv)
 
 
@@ -338,7 +365,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.only in (None, "smd"):
         stages["smd"] = _run_stage(
-            "smd", lambda stage: run_smd(args.datasets / "smd", progress, args.seed, stage)
+            "smd",
+            lambda stage: run_smd(
+                args.datasets / "smd",
+                progress,
+                args.seed,
+                stage,
+                args.out / "smd" if args.keep_smd else None,
+            ),
         )
     headline: Headline = {k: v for s in stages.values() for k, v in s.headline.items()}
     notes = {k: v for s in stages.values() for k, v in s.notes.items()}
@@ -350,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(headline_table(headline, notes, floors))
     if "smd" in stages and stages["smd"].detail:
         console.print(machine_table(stages["smd"].detail))
+    for stage in stages.values():
+        for line in stage.lines:
+            console.print(line, highlight=False)
     report = {
         "headline": headline,
         **{name: stage.detail for name, stage in stages.items()},
