@@ -105,6 +105,15 @@ def _most_surprising(
         if d == seasonal:
             for i in range(n):
                 lead[i] = periodic[i] and p[i] < 1.0
+    # Each series' factor (the inverse of a detector's share): the seasonal detector's and
+    # every other one's, equal unless the seasonal detector leads.
+    lead_factor = np.empty(n)
+    other_factor = np.empty(n)
+    for i in range(n):
+        m = float(max(voters[i], 1))
+        weighted = lead[i] and voters[i] >= 2
+        lead_factor[i] = 2.0 if weighted else m
+        other_factor[i] = 2.0 * (m - 1.0) if weighted else m
     best = np.full(n, np.inf)
     winner = np.zeros(n, dtype=np.int8)
     # A pass per detector, without a branch on the data: which detector is least calm is a
@@ -112,12 +121,10 @@ def _most_surprising(
     for d in range(row_of.size):
         r = row_of[d]
         p = calibrated[r] if r < fitted else own[r - fitted]
+        factor = lead_factor if d == seasonal else other_factor
         label = np.int8(d)
         for i in range(n):
-            m = float(max(voters[i], 1))
-            weighted = lead[i] and voters[i] >= 2
-            factor = (2.0 if d == seasonal else 2.0 * (m - 1.0)) if weighted else m
-            v = p[i] * factor
+            v = p[i] * factor[i]
             b = best[i]
             winner[i] = label if v < b else winner[i]
             best[i] = b if b < v or v != v else v  # fmin(b, v)

@@ -94,6 +94,10 @@ def one_in(p: float) -> str:
     return f"about 1 in {round(n, -digits):,.0f}"
 
 
+#: What a reason of two agreeing columns says (``explain_pair``); evaluation reads it back.
+PAIR_PHRASE = "unusual at the same time"
+
+
 def explain_pair(
     metric: str, value: float, p: float, other: str, other_value: float, other_p: float
 ) -> str:
@@ -104,7 +108,7 @@ def explain_pair(
     at the same moment.
     """
     return (
-        f"{metric} {fmt(value)} and {other} {fmt(other_value)} unusual at the same time "
+        f"{metric} {fmt(value)} and {other} {fmt(other_value)} {PAIR_PHRASE} "
         f"({one_in(p)} and {one_in(other_p)} of their own points; together rarer than "
         f"either alone)"
     )

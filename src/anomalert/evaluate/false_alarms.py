@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from anomalert.evaluate.smd import runs
+from anomalert.detect.reason import PAIR_PHRASE
+from anomalert.evaluate.smd import runs, touched
 
 #: The kind a reason ends with, "(spike)", "(level shift)", as the detector writes it.
 _KIND = re.compile(r"\(([a-z][a-z ]*)\)\s*$")
@@ -46,7 +47,7 @@ SIGMA_BANDS: tuple[tuple[float, str], ...] = (
 def reason_kind(reason: str) -> str:
     """The kind of evidence a reason names: "two columns" for the pair sentence, else the
     kind in its closing parentheses, else "other"."""
-    if "at the same time" in reason:
+    if PAIR_PHRASE in reason:
         return "two columns"
     found = _KIND.search(reason)
     return found.group(1) if found else "other"
@@ -92,11 +93,9 @@ def false_events(
         raise ValueError(
             f"{machine}: {y.size} labels, {p.size} flags, {s.size} scores, {len(reasons)} reasons"
         )
-    out = []
-    for start, stop in runs(p):
-        if not y[start:stop].any():
-            out.append(FalseEvent(machine, int(start), float(s[start]), str(reasons[start])))
-    return out
+    spans = runs(p)
+    starts = spans[~touched(spans, y), 0]
+    return [FalseEvent(machine, int(r), float(s[r]), str(reasons[r])) for r in starts]
 
 
 @dataclass

@@ -169,8 +169,8 @@ def run_smd(
         reports = {}
         falses: list[false_alarms.FalseEvent] = []
         for name, (train_rows, labels) in shapes.items():
-            out = read_machine_output(dst / f"{name}.csv", train_rows, labels.size)
-            score, flags, reasons = out
+            output = dst / f"{name}.csv"
+            score, flags, reasons = read_machine_output(output, train_rows, labels.size)
             reports[name] = smd.evaluate_machine(name, labels, score, flags, max_buffer, seed)
             falses += false_alarms.false_events(name, labels, flags, score, reasons)
     summary = smd.summarise(reports, max_buffer, seed)

@@ -207,7 +207,7 @@ def runs(mask: npt.ArrayLike) -> IntArray:
     return np.stack([starts, stops], axis=1).astype(np.int64)
 
 
-def _touched(spans: IntArray, mask: BoolArray) -> BoolArray:
+def touched(spans: IntArray, mask: BoolArray) -> BoolArray:
     """Which spans contain at least one True row of ``mask`` (prefix sums, no loop)."""
     prefix = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
     return np.asarray(prefix[spans[:, 1]] - prefix[spans[:, 0]] > 0)
@@ -228,9 +228,9 @@ def event_counts(labels: npt.ArrayLike, predictions: npt.ArrayLike) -> EventCoun
     true_spans, predicted_spans = runs(y), runs(p)
     return EventCounts.of(
         true_events=len(true_spans),
-        caught=int(np.count_nonzero(_touched(true_spans, p))),
+        caught=int(np.count_nonzero(touched(true_spans, p))),
         predicted=len(predicted_spans),
-        correct=int(np.count_nonzero(_touched(predicted_spans, y))),
+        correct=int(np.count_nonzero(touched(predicted_spans, y))),
     )
 
 
