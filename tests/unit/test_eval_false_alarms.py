@@ -13,7 +13,13 @@ import pandas as pd
 import pytest
 
 from anomalert.evaluate import run
-from anomalert.evaluate.false_alarms import Anatomy, FalseEvent, false_events, sigma_band
+from anomalert.evaluate.false_alarms import (
+    Anatomy,
+    FalseEvent,
+    false_events,
+    reason_source,
+    sigma_band,
+)
 from tests.unit.test_eval_smd import eval_args, fake_detect_path, write_smd_tree
 
 SPIKE = "c10 0.0158, 687.6σ above the usual 3.53e-06 (spike)"
@@ -62,18 +68,52 @@ def test_anatomy_counts_kinds_and_single_column_sigmas() -> None:
         FalseEvent("b", 4, 0.91, PAIR),
         FalseEvent("b", 7, 0.93, SHIFT),
         FalseEvent("b", 8, 0.93, "something else"),
+        FalseEvent("b", 9, 0.93, "and something else"),
     ]
     anatomy = Anatomy.of(events)
     assert anatomy.as_dict() == {
-        "total": 5,
-        "by_kind": {"spike": 1, "drop": 1, "two columns": 1, "level shift": 1, "other": 1},
+        "total": 6,
+        "by_kind": {"spike": 1, "drop": 1, "two columns": 1, "level shift": 1, "other": 2},
         "single_column_by_sigmas": {"6-10σ": 1, "over 30σ": 1},
-        "by_machine": {"a": 2, "b": 3},
+        "by_machine": {"a": 2, "b": 4},
+        "recurring_sources": {"b other": 2},
     }
     line = anatomy.summary_line()
-    assert line.startswith("5 false events: 1 spike, 1 drop, 1 two columns")
-    assert line.endswith("(one column: 1 6-10σ, 1 over 30σ)")
+    assert line.startswith("6 false events: 2 other, 1 spike, 1 drop, 1 two columns")
+    assert line.endswith("(one column: 1 6-10σ, 1 over 30σ); most from b other (2)")
     assert Anatomy.of([]).summary_line() == "0 false events"
+
+
+def test_the_columns_a_reason_names_are_its_source() -> None:
+    assert reason_source(SPIKE) == "c10"
+    assert reason_source(DROP) == "c25"
+    assert reason_source(PAIR) == "c02 + c04"
+    # the pair's order does not matter, and a column name may hold spaces
+    swapped = "disk io 0.01 and cpu 0.5 unusual at the same time (about 1 in 2,000 and ...)"
+    assert reason_source(swapped) == "cpu + disk io"
+    assert reason_source("c09 12,345, 40.0σ above the usual 3 (spike)") == "c09"
+    assert reason_source(SHIFT) == "c09"
+    assert reason_source("mem 0.9 is climbing towards its limit (predicted breach)") == "mem"
+    assert reason_source("c03 7: its trend changed, now above the usual 2 (trend)") == "c03"
+    multi = "unusual combination of metrics; most deviating: c05 0.7, 4.0σ above (multivariate)"
+    assert reason_source(multi) == "c05"
+    assert reason_source("something else") == "other"
+
+
+def test_sources_that_recur_are_listed_most_first() -> None:
+    pair_again = "c04 0.2 and c02 0.3 unusual at the same time (about 1 in 900 and ...)"
+    events = [
+        FalseEvent("a", 1, 0.95, SPIKE),
+        FalseEvent("a", 2, 0.95, SPIKE),
+        FalseEvent("b", 3, 0.91, PAIR),
+        FalseEvent("b", 4, 0.91, pair_again),
+        FalseEvent("b", 5, 0.91, PAIR),
+        FalseEvent("b", 6, 0.95, SPIKE),  # c10 once on b: not recurring
+        FalseEvent("a", 7, 0.92, DROP),
+    ]
+    anatomy = Anatomy.of(events)
+    assert anatomy.as_dict()["recurring_sources"] == {"b c02 + c04": 3, "a c10": 2}
+    assert anatomy.summary_line().endswith("; most from b c02 + c04 (3), a c10 (2)")
 
 
 def one_false_alarm(src: Path, out: Path, progress: bool = False) -> list[str]:
@@ -109,6 +149,7 @@ def test_make_eval_reports_the_false_alarms_and_keeps_the_outputs_on_request(
         "by_kind": {"spike": 1},
         "single_column_by_sigmas": {"over 30σ": 1},
         "by_machine": {"machine-9-9": 1},
+        "recurring_sources": {},
     }
     assert report["headline"]["smd.event_precision"] == pytest.approx(0.5)
     kept = pd.read_csv(tmp_path / "out" / "smd" / "machine-9-9.csv", keep_default_na=False)

@@ -17,6 +17,16 @@ every run instead of a session's throwaway script.
 'over 30σ'
 >>> sigma_band("c25 0.491, 6.7σ below the usual 0.77 for Thu 13:00 (drop)")
 '6-10σ'
+
+False alarms also recur: one machine's pair of three-valued columns raised 17 of the 71
+false pair alerts on 2026-12-03, which no count by kind shows. So each is also counted under
+its source, the machine and the columns its reason names, and the sources that recur are
+listed, most first.
+
+>>> reason_source("c36 0 and c35 0 unusual at the same time (about 1 in 2,200 and ...)")
+'c35 + c36'
+>>> reason_source("c10 0.0158, 687.6σ above the usual 3.53e-06 (spike)")
+'c10'
 """
 
 from __future__ import annotations
@@ -35,6 +45,13 @@ from anomalert.evaluate.smd import runs, touched
 #: The kind a reason ends with, "(spike)", "(level shift)", as the detector writes it.
 _KIND = re.compile(r"\(([a-z][a-z ]*)\)\s*$")
 _SIGMAS = re.compile(r"(over )?([\d,]+(?:\.\d+)?)σ")
+#: The columns a reason names (``reason.explain``, ``explain_pair``): the pair sentence's
+#: two, each followed by its value, or the one before a single column's value and what
+#: follows it (a comma, a colon, "has shifted", "is climbing").
+_PAIR_COLUMNS = re.compile(rf"^(.+?) \S+ and (.+?) \S+ {PAIR_PHRASE} ")
+_ONE_COLUMN = re.compile(r"^(?:.*most deviating: )?(.+?) \S+?(?:,|:| has | is )")
+#: How many recurring sources ``Anatomy.as_dict`` lists.
+TOP_SOURCES = 10
 #: Upper edges of the sigma bands and their names; the last band is open.
 SIGMA_BANDS: tuple[tuple[float, str], ...] = (
     (6.0, "under 6σ"),
@@ -63,6 +80,15 @@ def sigma_band(reason: str) -> str | None:
     return next(name for edge, name in SIGMA_BANDS if sigmas < edge)
 
 
+def reason_source(reason: str) -> str:
+    """The columns a reason names, "a + b" (sorted) for a pair; "other" if it names none."""
+    pair = _PAIR_COLUMNS.match(reason)
+    if pair is not None:
+        return " + ".join(sorted(pair.groups()))
+    one = _ONE_COLUMN.match(reason)
+    return one.group(1) if one is not None else "other"
+
+
 @dataclass(frozen=True)
 class FalseEvent:
     """One predicted event that touches no labelled row."""
@@ -75,6 +101,11 @@ class FalseEvent:
     @property
     def kind(self) -> str:
         return reason_kind(self.reason)
+
+    @property
+    def source(self) -> str:
+        """The machine and the columns the reason names, e.g. "machine-1-2 c35 + c36"."""
+        return f"{self.machine} {reason_source(self.reason)}"
 
 
 def false_events(
@@ -106,6 +137,7 @@ class Anatomy:
     by_kind: Counter[str] = field(default_factory=Counter)
     by_sigmas: Counter[str] = field(default_factory=Counter)
     by_machine: Counter[str] = field(default_factory=Counter)
+    by_source: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def of(cls, events: Iterable[FalseEvent]) -> Anatomy:
@@ -114,6 +146,7 @@ class Anatomy:
             anatomy.total += 1
             anatomy.by_kind[event.kind] += 1
             anatomy.by_machine[event.machine] += 1
+            anatomy.by_source[event.source] += 1
             band = sigma_band(event.reason) if event.kind in ("spike", "drop") else None
             if band is not None:
                 anatomy.by_sigmas[band] += 1
@@ -127,13 +160,25 @@ class Anatomy:
             "by_kind": dict(self.by_kind.most_common()),
             "single_column_by_sigmas": {b: self.by_sigmas[b] for b in bands if self.by_sigmas[b]},
             "by_machine": dict(sorted(self.by_machine.items())),
+            "recurring_sources": dict(self.recurring()),
         }
 
+    def recurring(self) -> list[tuple[str, int]]:
+        """The sources with more than one false event, most first (at most ``TOP_SOURCES``;
+        ties in name order)."""
+        found = sorted((-n, source) for source, n in self.by_source.items() if n > 1)
+        return [(source, -n) for n, source in found[:TOP_SOURCES]]
+
     def summary_line(self) -> str:
-        """One line for the console, e.g. "185 false events: 98 spike, 71 two columns, ..."."""
+        """One line for the console, e.g. "185 false events: 98 spike, 71 two columns, ...;
+        most from machine-1-2 c35 + c36 (17), ..."."""
         kinds = ", ".join(f"{n} {k}" for k, n in self.by_kind.most_common())
         bands = ", ".join(
             f"{self.by_sigmas[name]} {name}" for _, name in SIGMA_BANDS if self.by_sigmas[name]
         )
         line = f"{self.total} false events: {kinds}" if self.total else "0 false events"
-        return f"{line} (one column: {bands})" if bands else line
+        line = f"{line} (one column: {bands})" if bands else line
+        top = self.recurring()[:3]
+        if top:
+            line += "; most from " + ", ".join(f"{source} ({n})" for source, n in top)
+        return line
