@@ -69,7 +69,7 @@ def explain(
         )
     if kind == Kind.MULTIVARIATE:
         return (
-            f"unusual combination of metrics; most deviating: {metric} {fmt(value)}, "
+            f"{MULTIVARIATE_LEAD}{metric} {fmt(value)}, "
             f"{sigmas_text(sigmas)} {side} {usual} (multivariate)"
         )
     if kind == Kind.LEVEL_SHIFT:
@@ -96,6 +96,8 @@ def one_in(p: float) -> str:
 
 #: What a reason of two agreeing columns says (``explain_pair``); evaluation reads it back.
 PAIR_PHRASE = "unusual at the same time"
+#: How a multivariate reason starts, before the metric it names; evaluation reads it back.
+MULTIVARIATE_LEAD = "unusual combination of metrics; most deviating: "
 
 
 def explain_pair(

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from anomalert.detect.reason import PAIR_PHRASE
+from anomalert.detect.reason import MULTIVARIATE_LEAD, PAIR_PHRASE
 from anomalert.evaluate.smd import runs, touched
 
 #: The kind a reason ends with, "(spike)", "(level shift)", as the detector writes it.
@@ -49,7 +49,7 @@ _SIGMAS = re.compile(r"(over )?([\d,]+(?:\.\d+)?)σ")
 #: two, each followed by its value, or the one before a single column's value and what
 #: follows it (a comma, a colon, "has shifted", "is climbing").
 _PAIR_COLUMNS = re.compile(rf"^(.+?) \S+ and (.+?) \S+ {PAIR_PHRASE} ")
-_ONE_COLUMN = re.compile(r"^(?:.*most deviating: )?(.+?) \S+?(?:,|:| has | is )")
+_ONE_COLUMN = re.compile(rf"^(?:{re.escape(MULTIVARIATE_LEAD)})?(.+?) \S+?(?:,|:| has | is )")
 #: How many recurring sources ``Anatomy.as_dict`` lists.
 TOP_SOURCES = 10
 #: Upper edges of the sigma bands and their names; the last band is open.
