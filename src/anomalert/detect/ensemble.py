@@ -47,6 +47,12 @@ from anomalert.detect.seasonal import FLAT, SeasonalDetector
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
 HOLD = 5.0
+#: The seasonal detector's tail keeps the lighter shape cap of 0.25 (the others: 0.35, see
+#: ``calibrate``). Its statistic is a residual from a model of the series' own shape, and
+#: the heavy excesses it learns are mostly the model's early misfits (a daily edge before
+#: the profile knew it), not the series' noise; at 0.35 a missing business-hours plateau,
+#: 6σ off the weekly model, scored 0.895 instead of paging at its first minute.
+SEASONAL_MAX_SHAPE = 0.25
 
 
 @dataclass(frozen=True)
@@ -265,6 +271,8 @@ class Ensemble:
         self.tails = TailCalibrator(n=self.n, rows=len(self.detectors))
         self._index_rows()
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
+        if self._seasonal_d >= 0:
+            self.tails.row_caps = {int(self._row_of[self._seasonal_d]): SEASONAL_MAX_SHAPE}
         # The richest seasonal model each series has used so far.
         self.richest = np.zeros(self.n, dtype=np.int8)
         self.run = np.zeros(self.n, dtype=np.int32)

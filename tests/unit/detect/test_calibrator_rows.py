@@ -41,6 +41,26 @@ def test_rows_match_one_calibrator_per_row_bitwise() -> None:
         np.testing.assert_array_equal(scale[r], cal.tail()[1])
 
 
+def test_a_row_with_a_cap_of_its_own_matches_a_calibrator_with_that_cap() -> None:
+    """``row_caps``: one row of a stacked calibrator (the seasonal detector's) keeps a lighter
+    shape cap than the others; its numbers are a lone calibrator's with that cap."""
+    rng = np.random.default_rng(1)
+    rows, n = 3, 40
+    stacked = TailCalibrator(n=n, rows=rows, max_shape=0.35, row_caps={1: 0.25})
+    single = [TailCalibrator(n=n, max_shape=cap) for cap in (0.35, 0.25, 0.35)]
+    for _ in range(300):
+        stat = _stats(rng, (rows, n)) * 3.0  # heavy enough to reach either cap
+        mask = rng.random(n) < 0.95
+        p = stacked.p_value(stat)
+        for r, cal in enumerate(single):
+            np.testing.assert_array_equal(p[r], cal.p_value(stat[r]))
+            cal.learn(stat[r], mask)
+        stacked.learn(stat, mask)
+    shape = stacked.tail()[0]
+    assert shape[1].max() == np.float32(0.25) and shape[0].max() == np.float32(0.35)
+    assert stacked.clone(n=2).row_caps == {1: 0.25}
+
+
 def test_rows_grow_along_the_series() -> None:
     cal = TailCalibrator(n=4, rows=3)
     cal.grow(6)
