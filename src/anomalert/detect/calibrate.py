@@ -300,6 +300,7 @@ class TailCalibrator(ArrayState):
         nothing worth caching between ticks).
         """
         weight, exceed, excess, excess_sq = (self._rows2d(a) for a in self._moments(first))
+        caps = self._caps(stat)
         arg, heavy, base, power = _tail_exponents(
             exceed,
             excess,
@@ -307,8 +308,8 @@ class TailCalibrator(ArrayState):
             self._rows2d(stat),
             self.z0,
             np.float32(self.min_scale),
-            self._caps(stat),
-            self.max_shape > 1e-3,
+            caps,
+            bool(caps.max() > 1e-3),
         )
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             np.exp(arg, out=arg)
