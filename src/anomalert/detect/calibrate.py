@@ -309,7 +309,7 @@ class TailCalibrator(ArrayState):
             self.z0,
             np.float32(self.min_scale),
             caps,
-            bool(caps.max() > 1e-3),
+            bool(caps.size) and bool(caps.max() > 1e-3),
         )
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             np.exp(arg, out=arg)
