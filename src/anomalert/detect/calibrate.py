@@ -228,7 +228,8 @@ class TailCalibrator(ArrayState):
     series_last = ("weight", "exceed", "excess", "excess_sq")
     #: The default for calibrators pickled before rows existed.
     rows: int | None = None
-    #: Rows whose statistic has a cap of its own (row -> cap); see ``Ensemble``.
+    #: Rows whose statistic has a cap of its own (row -> cap, set at construction); see
+    #: ``Ensemble``.
     row_caps: dict[int, float] | None = None
 
     def __init__(
@@ -300,7 +301,7 @@ class TailCalibrator(ArrayState):
         nothing worth caching between ticks).
         """
         weight, exceed, excess, excess_sq = (self._rows2d(a) for a in self._moments(first))
-        caps = self._caps(stat)
+        caps, pareto = self._caps()
         arg, heavy, base, power = _tail_exponents(
             exceed,
             excess,
@@ -309,22 +310,24 @@ class TailCalibrator(ArrayState):
             self.z0,
             np.float32(self.min_scale),
             caps,
-            bool(caps.size) and bool(caps.max() > 1e-3),
+            pareto,
         )
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             np.exp(arg, out=arg)
             np.power(base, power, out=base)
         return _tail_p(weight, exceed, arg, heavy, base).reshape(stat.shape)
 
-    def _caps(self, like: np.ndarray) -> Float32Array:
-        """The shape cap of each row of ``like`` (``max_shape``, or the row's own)."""
-        rows = 1 if self.rows is None else self._rows2d(like).shape[0]
-        caps = np.full(rows, self.max_shape, dtype=np.float32)
-        if self.row_caps:
-            for row, cap in self.row_caps.items():
-                if row < rows:
-                    caps[row] = cap
-        return caps
+    def _caps(self) -> tuple[Float32Array, bool]:
+        """Each row's shape cap (``max_shape``, or the row's own in ``row_caps``) and whether
+        any is heavy enough for the Pareto branch; derived once, not on every tick (the
+        parameters do not change after construction)."""
+        return self._cached("caps", self._derive_caps)
+
+    def _derive_caps(self) -> tuple[Float32Array, bool]:
+        caps = np.full(1 if self.rows is None else self.rows, self.max_shape, dtype=np.float32)
+        for row, cap in (self.row_caps or {}).items():
+            caps[row] = cap
+        return caps, bool(caps.max() > 1e-3)
 
     def tail(self) -> tuple[Float32Array, Float32Array]:
         """Generalised Pareto shape and scale of the excess, by the method of moments.
@@ -338,7 +341,7 @@ class TailCalibrator(ArrayState):
             self._rows2d(self.excess),
             self._rows2d(self.excess_sq),
             np.float32(self.min_scale),
-            self._caps(self.exceed),
+            self._caps()[0],
         )
         return shape.reshape(self.exceed.shape), scale.reshape(self.exceed.shape)
 

@@ -266,13 +266,16 @@ class Ensemble:
         self.n = detectors[0].n
         self.threshold = threshold
         self.accept_after = accept_after
-        # One row per detector, calibrated together (see ``TailCalibrator``), in ``_rows``
-        # order.
-        self.tails = TailCalibrator(n=self.n, rows=len(self.detectors))
         self._index_rows()
+        # One row per detector, calibrated together (see ``TailCalibrator``), in ``_rows``
+        # order; the seasonal detector's row with its own shape cap.
+        row_caps = (
+            None
+            if self._seasonal_d < 0
+            else {int(self._row_of[self._seasonal_d]): SEASONAL_MAX_SHAPE}
+        )
+        self.tails = TailCalibrator(n=self.n, rows=len(self.detectors), row_caps=row_caps)
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
-        if self._seasonal_d >= 0:
-            self.tails.row_caps = {int(self._row_of[self._seasonal_d]): SEASONAL_MAX_SHAPE}
         # The richest seasonal model each series has used so far.
         self.richest = np.zeros(self.n, dtype=np.int8)
         self.run = np.zeros(self.n, dtype=np.int32)
