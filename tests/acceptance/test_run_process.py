@@ -42,8 +42,10 @@ CALM_LEVEL = 200.0
 #: dashboard (``notify_after``, 3 minutes by default); an anomaly that lasts pages.
 SPIKE = 2000.0
 SPIKE_MINUTES = 5
-#: group_wait is 1 s and the loops pass every second: a notification is due within ~2 s.
-NOTIFY_WITHIN = 8.0
+#: group_wait is 1 s and the loops pass every second: a notification is due within ~2 s. The
+#: bound is generous (a CI machine running the evaluation beside the suite once took over
+#: 8 s to post a resolve); it only tells "sent by the loops" from "stuck", not a speed.
+NOTIFY_WITHIN = 20.0
 ZERO_TIME = "0001-01-01T00:00:00Z"
 #: A graceful stop: uvicorn shuts down, then re-raises the SIGTERM it caught.
 STOPPED = (0, -signal.SIGTERM)
@@ -301,7 +303,11 @@ def test_sigkill_restart_keeps_history_and_resolves_the_alert(tmp_path: Path, si
             spiked_at + stale + NOTIFY_WITHIN - time.time(),
             "stale resolve of the alert the crash orphaned",
         )
-        wait_until(lambda: bool(resolved_posts(sink, alert["fingerprint"])), NOTIFY_WITHIN)
+        wait_until(
+            lambda: bool(resolved_posts(sink, alert["fingerprint"])),
+            NOTIFY_WITHIN,
+            "resolved notification",
+        )
         assert len(firing_posts(sink, alert["fingerprint"])) == 1  # nothing sent twice
 
 
