@@ -19,6 +19,9 @@ def test_every_family_is_measured_and_written(tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == results
     for r in results.values():
         assert 0.0 <= r["runs_per_10k"] <= r["points_per_10k"]
+        # 400 points are all young: every alert is counted there, none after
+        assert r["young_runs_per_10k"] == r["runs_per_10k"]
+        assert r["settled_runs_per_10k"] is None
 
 
 def test_a_spike_in_the_noise_counts_as_one_alert() -> None:
@@ -30,9 +33,24 @@ def test_a_spike_in_the_noise_counts_as_one_alert() -> None:
         x[600, :] += 50.0
         return x
 
-    points, runs = flagged_rates(spiky, series=2, points=800, seeds=1)
-    assert runs == 1e4 * 2 / (2 * 800)
-    assert points >= runs
+    r = flagged_rates(spiky, series=2, points=800, seeds=1)
+    assert r.runs == 1e4 * 2 / (2 * 800)
+    assert r.points >= r.runs
+
+
+def test_alerts_are_split_by_the_series_age() -> None:
+    """A spike at point 600 of each series counts after a young age of 500, not before;
+    each rate is per 10,000 of its own points."""
+
+    def spiky(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        x = rng.normal(100.0, 1.0, shape)
+        x[600, :] += 50.0
+        return x
+
+    r = flagged_rates(spiky, series=2, points=800, seeds=1, young=500)
+    assert r.young_runs == 0.0
+    assert r.settled_runs == 1e4 * 2 / (2 * 300)
+    assert r.runs == 1e4 * 2 / (2 * 800)
 
 
 def test_bad_sizes_exit_2_naming_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
