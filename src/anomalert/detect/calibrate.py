@@ -41,6 +41,8 @@ IndexArray = NDArray[np.intp]
 Float32Array = NDArray[np.float32]
 
 SCORE_POWER = 0.25
+#: ``own_caps`` of ``TailCalibrator.p_value`` when every series takes its rows' own caps.
+_EVERYWHERE = np.zeros(0, dtype=np.bool_)
 
 
 def score_from_p(p: FloatArray) -> FloatArray:
@@ -103,16 +105,20 @@ def _tail_exponents(
     min_scale: np.float32,
     max_shape: Float32Array,
     pareto: bool,
+    own_caps: BoolArray,
+    common_cap: np.float32,
 ) -> tuple[FloatArray, IndexArray, FloatArray, FloatArray]:
     """The fit of every series and what its p-value raises to a power.
 
     Returns the exponent (z0 - stat) / scale of the exponential tail of every series, and
     for the heavy ones (shape above 1e-3, only if ``pareto``) their flat index, the base
     max(1 + shape * (stat - z0) / scale, 1e-12) and the power -1 / max(shape, 1e-6) of the
-    generalised Pareto. ``exp`` and ``power`` stay numpy calls (``TailCalibrator.p_value``):
-    its own vectorised ones differ from the C library's by an ulp here and there. The scale
-    is the float32 one widened to float64; the shape is clipped at 0 and ``max_shape``
-    (> 1e-3, so only the heavy ones are clipped) and the power computed in float32, all as
+    generalised Pareto. A series where ``own_caps`` is False clips every row at
+    ``common_cap`` instead of the row's ``max_shape`` (an empty ``own_caps``: no such series).
+    ``exp`` and ``power`` stay numpy calls (``TailCalibrator.p_value``): its own vectorised
+    ones differ from the C library's by an ulp here and there. The scale is the float32 one
+    widened to float64; the shape is clipped at 0 and the cap (> 1e-3, so only the heavy
+    ones are clipped) and the power computed in float32, all as
     numpy did it on the float32 moments.
 
     Three loops, none with a branch on the data: the fit of every series (which the
@@ -140,10 +146,12 @@ def _tail_exponents(
         start[r + 1] = found
     base = np.empty(found)
     power = np.empty(found)
+    some = own_caps.size > 0
     for r in range(rows if pareto else 0):
         for j in range(start[r], start[r + 1]):
             i = heavy[j] - r * n
-            clipped = minimum(maximum(shape[r, i], np.float32(0.0)), max_shape[r])
+            cap = max_shape[r] if not some or own_caps[i] else common_cap
+            clipped = minimum(maximum(shape[r, i], np.float32(0.0)), cap)
             y = (((stat[r, i] - z0) * np.float64(clipped)) / np.float64(scale[r, i])) + 1.0
             base[j] = maximum(y, 1e-12)
             power[j] = np.float64(np.float32(-1.0) / maximum(clipped, np.float32(1e-6)))
@@ -283,11 +291,18 @@ class TailCalibrator(ArrayState):
         """``a`` as (rows, n): a calibrator without rows is one row (a view)."""
         return a.reshape(1, -1) if self.rows is None else a
 
-    def p_value(self, stat: FloatArray, first: int | None = None) -> FloatArray:
+    def p_value(
+        self, stat: FloatArray, first: int | None = None, own_caps: BoolArray | None = None
+    ) -> FloatArray:
         """Probability, under this series' own history, of a statistic at least this large.
 
         ``first`` (with ``rows``): ``stat`` is for the first rows only; the others are not
         fitted (the ensemble puts the detectors that calibrate themselves last).
+
+        ``own_caps`` (n,), if given, names the series on which a row with a cap of its own
+        (``row_caps``) uses it; the others cap every row at ``max_shape``. A row's own cap
+        stands for what its statistic means, which can differ from series to series (the
+        seasonal detector's residual is a model's misfit only on a periodic series).
 
         Exponential tail, rate * exp(-(stat - z0) / scale), for every series; generalised
         Pareto, rate * (1 + shape * (stat - z0) / scale) ** (-1 / shape), for the heavy ones;
@@ -306,6 +321,8 @@ class TailCalibrator(ArrayState):
             np.float32(self.min_scale),
             caps,
             pareto,
+            _EVERYWHERE if own_caps is None else np.asarray(own_caps, dtype=np.bool_),
+            np.float32(self.max_shape),
         )
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             np.exp(arg, out=arg)

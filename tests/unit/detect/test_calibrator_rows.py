@@ -61,6 +61,29 @@ def test_a_row_with_a_cap_of_its_own_matches_a_calibrator_with_that_cap() -> Non
     assert stacked.clone(n=2).row_caps == {1: 0.25}
 
 
+def test_a_row_keeps_its_own_cap_only_on_the_series_named() -> None:
+    """``own_caps``: where it is False, the row with a cap of its own takes the common cap
+    (the seasonal detector's residual on a series without a period); elsewhere, and on
+    the other rows, nothing changes."""
+    rng = np.random.default_rng(2)
+    rows, n = 3, 40
+    stacked = TailCalibrator(n=n, rows=rows, max_shape=0.35, row_caps={1: 0.25})
+    common = TailCalibrator(n=n, rows=rows, max_shape=0.35)
+    own = np.arange(n) % 2 == 0
+    for _ in range(300):
+        stat = _stats(rng, (rows, n)) * 3.0
+        mask = rng.random(n) < 0.95
+        p = stacked.p_value(stat, own_caps=own)
+        np.testing.assert_array_equal(p[:, own], stacked.p_value(stat)[:, own])
+        np.testing.assert_array_equal(p[:, ~own], common.p_value(stat)[:, ~own])
+        stacked.learn(stat, mask)
+        common.learn(stat, mask)
+    # The tails are heavy enough for the caps to matter: p differs where the cap does.
+    stat = np.full((rows, n), 40.0)
+    lifted = stacked.p_value(stat, own_caps=np.zeros(n, dtype=bool))[1]
+    assert (lifted > stacked.p_value(stat)[1]).any()
+
+
 def test_rows_grow_along_the_series() -> None:
     cal = TailCalibrator(n=4, rows=3)
     cal.grow(6)
