@@ -83,15 +83,20 @@ def _tail_fit(
     excess_sq: Float32Array,
     min_scale: np.float32,
     max_shape: Float32Array,
+    own_caps: BoolArray,
+    common_cap: np.float32,
 ) -> tuple[Float32Array, Float32Array]:
     """``TailCalibrator.tail`` of (rows, n) moments: the shape clipped (at each row's
-    ``max_shape``), and the scale."""
+    ``max_shape``, or at ``common_cap`` where ``own_caps`` is False, as in
+    ``_tail_exponents``), and the scale."""
     shape = np.empty(exceed.shape, dtype=np.float32)
     scale = np.empty(exceed.shape, dtype=np.float32)
+    some = own_caps.size > 0
     for r in range(exceed.shape[0]):
         for i in range(exceed.shape[1]):
             raw, scale[r, i] = _moment_fit(exceed[r, i], excess[r, i], excess_sq[r, i], min_scale)
-            shape[r, i] = minimum(maximum(raw, np.float32(0.0)), max_shape[r])
+            cap = max_shape[r] if not some or own_caps[i] else common_cap
+            shape[r, i] = minimum(maximum(raw, np.float32(0.0)), cap)
     return shape, scale
 
 
@@ -312,6 +317,8 @@ class TailCalibrator(ArrayState):
         """
         weight, exceed, excess, excess_sq = (self._rows2d(a) for a in self._moments(first))
         caps, pareto = self._caps()
+        # A series outside ``own_caps`` may take the common cap where every row's is light.
+        pareto |= own_caps is not None and self.max_shape > 1e-3
         arg, heavy, base, power = _tail_exponents(
             exceed,
             excess,
@@ -341,11 +348,12 @@ class TailCalibrator(ArrayState):
             caps[row] = cap
         return caps, bool(caps.max() > 1e-3)
 
-    def tail(self) -> tuple[Float32Array, Float32Array]:
+    def tail(self, own_caps: BoolArray | None = None) -> tuple[Float32Array, Float32Array]:
         """Generalised Pareto shape and scale of the excess, by the method of moments.
 
-        The shape is held in [0, ``max_shape``]: never lighter than exponential (a tail that
-        looks bounded after a calm month is not), never so heavy that nothing can page.
+        The shape is held in [0, ``max_shape``] (a row's own cap where it has one, on the
+        series ``own_caps`` names, as in ``p_value``): never lighter than exponential (a tail
+        that looks bounded after a calm month is not), never so heavy that nothing can page.
         In float32 (see ``_moment_fit``).
         """
         shape, scale = _tail_fit(
@@ -354,6 +362,8 @@ class TailCalibrator(ArrayState):
             self._rows2d(self.excess_sq),
             np.float32(self.min_scale),
             self._caps()[0],
+            _EVERYWHERE if own_caps is None else np.asarray(own_caps, dtype=np.bool_),
+            np.float32(self.max_shape),
         )
         return shape.reshape(self.exceed.shape), scale.reshape(self.exceed.shape)
 

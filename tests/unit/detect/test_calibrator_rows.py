@@ -82,6 +82,26 @@ def test_a_row_keeps_its_own_cap_only_on_the_series_named() -> None:
     stat = np.full((rows, n), 40.0)
     lifted = stacked.p_value(stat, own_caps=np.zeros(n, dtype=bool))[1]
     assert (lifted > stacked.p_value(stat)[1]).any()
+    shape = stacked.tail(own_caps=own)[0]
+    np.testing.assert_array_equal(shape[:, own], stacked.tail()[0][:, own])
+    np.testing.assert_array_equal(shape[:, ~own], common.tail()[0][:, ~own])
+
+
+def test_a_series_outside_own_caps_is_heavy_even_where_every_row_cap_is_light() -> None:
+    """Every row capped at 0 (exponential): a series that does not take the row caps still
+    gets the common cap's generalised Pareto, not the exponential tail."""
+    rng = np.random.default_rng(3)
+    n = 8
+    light = TailCalibrator(n=n, rows=2, max_shape=0.35, row_caps={0: 0.0, 1: 0.0})
+    common = TailCalibrator(n=n, rows=2, max_shape=0.35)
+    for _ in range(300):
+        stat = _stats(rng, (2, n)) * 3.0
+        light.learn(stat, np.ones(n, dtype=bool))
+        common.learn(stat, np.ones(n, dtype=bool))
+    stat = np.full((2, n), 40.0)
+    none = np.zeros(n, dtype=bool)
+    np.testing.assert_array_equal(light.p_value(stat, own_caps=none), common.p_value(stat))
+    assert (light.p_value(stat) < common.p_value(stat)).all()
 
 
 def test_rows_grow_along_the_series() -> None:
