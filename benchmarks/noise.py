@@ -96,13 +96,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float | None]
     args = p.parse_args(argv)
     results: dict[str, dict[str, float | None]] = {}
     for name, draw in FAMILIES.items():
-        r = flagged_rates(draw, args.series, args.points, args.seeds, args.young)
-        results[name] = {
-            "points_per_10k": r.points,
-            "runs_per_10k": r.runs,
-            "young_runs_per_10k": r.young_runs,
-            "settled_runs_per_10k": r.settled_runs,
-        }
+        rates = flagged_rates(draw, args.series, args.points, args.seeds, args.young)
+        results[name] = {f"{k}_per_10k": v for k, v in rates._asdict().items()}
     table = Table(
         title=f"pure noise at the default threshold ({args.seeds} seeds x {args.series} "
         f"series x {args.points:,} points)"

@@ -41,7 +41,7 @@ IndexArray = NDArray[np.intp]
 Float32Array = NDArray[np.float32]
 
 SCORE_POWER = 0.25
-#: ``own_caps`` of ``TailCalibrator.p_value`` when every series takes its rows' own caps.
+#: ``own_caps`` for the kernels when every series takes its rows' own caps.
 _EVERYWHERE = np.zeros(0, dtype=np.bool_)
 
 
@@ -77,6 +77,15 @@ def _moment_fit(
 
 
 @kernel
+def _cap(
+    max_shape: Float32Array, r: int, own_caps: BoolArray, i: int, common_cap: np.float32
+) -> np.float32:
+    """Row r's shape cap for series i: the row's own, or ``common_cap`` where ``own_caps``
+    is False (an empty ``own_caps``: the row's own everywhere)."""
+    return max_shape[r] if own_caps.size == 0 or own_caps[i] else common_cap
+
+
+@kernel
 def _tail_fit(
     exceed: Float32Array,
     excess: Float32Array,
@@ -91,11 +100,10 @@ def _tail_fit(
     ``_tail_exponents``), and the scale."""
     shape = np.empty(exceed.shape, dtype=np.float32)
     scale = np.empty(exceed.shape, dtype=np.float32)
-    some = own_caps.size > 0
     for r in range(exceed.shape[0]):
         for i in range(exceed.shape[1]):
             raw, scale[r, i] = _moment_fit(exceed[r, i], excess[r, i], excess_sq[r, i], min_scale)
-            cap = max_shape[r] if not some or own_caps[i] else common_cap
+            cap = _cap(max_shape, r, own_caps, i, common_cap)
             shape[r, i] = minimum(maximum(raw, np.float32(0.0)), cap)
     return shape, scale
 
@@ -151,11 +159,10 @@ def _tail_exponents(
         start[r + 1] = found
     base = np.empty(found)
     power = np.empty(found)
-    some = own_caps.size > 0
     for r in range(rows if pareto else 0):
         for j in range(start[r], start[r + 1]):
             i = heavy[j] - r * n
-            cap = max_shape[r] if not some or own_caps[i] else common_cap
+            cap = _cap(max_shape, r, own_caps, i, common_cap)
             clipped = minimum(maximum(shape[r, i], np.float32(0.0)), cap)
             y = (((stat[r, i] - z0) * np.float64(clipped)) / np.float64(scale[r, i])) + 1.0
             base[j] = maximum(y, 1e-12)
@@ -328,13 +335,17 @@ class TailCalibrator(ArrayState):
             np.float32(self.min_scale),
             caps,
             pareto,
-            _EVERYWHERE if own_caps is None else np.asarray(own_caps, dtype=np.bool_),
+            self._own_caps(own_caps),
             np.float32(self.max_shape),
         )
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             np.exp(arg, out=arg)
             np.power(base, power, out=base)
         return _tail_p(weight, exceed, arg, heavy, base).reshape(stat.shape)
+
+    def _own_caps(self, own_caps: BoolArray | None) -> BoolArray:
+        """``own_caps`` as the kernels take it (empty for None)."""
+        return _EVERYWHERE if own_caps is None else np.asarray(own_caps, dtype=np.bool_)
 
     def _caps(self) -> tuple[Float32Array, bool]:
         """Each row's shape cap (``max_shape``, or the row's own in ``row_caps``) and whether
@@ -362,7 +373,7 @@ class TailCalibrator(ArrayState):
             self._rows2d(self.excess_sq),
             np.float32(self.min_scale),
             self._caps()[0],
-            _EVERYWHERE if own_caps is None else np.asarray(own_caps, dtype=np.bool_),
+            self._own_caps(own_caps),
             np.float32(self.max_shape),
         )
         return shape.reshape(self.exceed.shape), scale.reshape(self.exceed.shape)
