@@ -344,8 +344,14 @@ class TailCalibrator(ArrayState):
         return _tail_p(weight, exceed, arg, heavy, base).reshape(stat.shape)
 
     def _own_caps(self, own_caps: BoolArray | None) -> BoolArray:
-        """``own_caps`` as the kernels take it (empty for None)."""
-        return _EVERYWHERE if own_caps is None else np.asarray(own_caps, dtype=np.bool_)
+        """``own_caps`` as the kernels take it (empty for None); one flag per series, or a
+        clear error (the compiled loops do not check their indices)."""
+        if own_caps is None:
+            return _EVERYWHERE
+        flags = np.asarray(own_caps, dtype=np.bool_)
+        if flags.shape != (self.n,):
+            raise ValueError(f"own_caps: expected shape ({self.n},), got {flags.shape}")
+        return flags
 
     def _caps(self) -> tuple[Float32Array, bool]:
         """Each row's shape cap (``max_shape``, or the row's own in ``row_caps``) and whether

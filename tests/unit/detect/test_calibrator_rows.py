@@ -6,6 +6,7 @@ import copy
 import pickle
 
 import numpy as np
+import pytest
 
 from anomalert.detect.calibrate import TailCalibrator
 from anomalert.detect.engine import BatchEngine, Settings
@@ -102,6 +103,18 @@ def test_a_series_outside_own_caps_is_heavy_even_where_every_row_cap_is_light() 
     none = np.zeros(n, dtype=bool)
     np.testing.assert_array_equal(light.p_value(stat, own_caps=none), common.p_value(stat))
     assert (light.p_value(stat) < common.p_value(stat)).all()
+
+
+def test_own_caps_of_the_wrong_length_is_a_clear_error() -> None:
+    """The compiled loops index ``own_caps`` by series without a bounds check: a mask of
+    another length must be refused by name, not read past its end."""
+    cal = TailCalibrator(n=4, rows=2, row_caps={1: 0.25})
+    stat = np.ones((2, 4))
+    for bad in (np.ones(3, dtype=bool), np.ones((2, 4), dtype=bool)):
+        with pytest.raises(ValueError, match=r"own_caps: expected shape \(4,\)"):
+            cal.p_value(stat, own_caps=bad)
+        with pytest.raises(ValueError, match="own_caps"):
+            cal.tail(own_caps=bad)
 
 
 def test_rows_grow_along_the_series() -> None:
