@@ -55,6 +55,8 @@ from anomalert.store import Store
 
 #: Seconds between two rounds of the same series (round k is at ``start + STEP * k``).
 STEP = 10.0
+#: The latency bench's calm history: a little over a day, so its series may alert.
+HISTORY_SPAN = 1.1 * 86_400.0
 #: Round 0 is this long before "now": inside the live endpoints' one-hour window.
 LOOKBACK = 3000.0
 #: Targets of the brief, printed beside the figures (never asserted).
@@ -149,9 +151,11 @@ def free_port() -> int:
 
 def write_config(folder: Path, port: int, receiver: dict[str, Any]) -> Path:
     """A config with one receiver, group_wait 0s and notify_after 0s: the latency measured is
-    the service's own, not the waits a user configures on purpose."""
+    the service's own, not the waits a user configures on purpose. The live endpoints take
+    samples up to two days old: the latency bench posts a day of calm history through them
+    (a series alerts only once it is a day old)."""
     config = {
-        "server": {"port": port},
+        "server": {"port": port, "max_sample_age": "2d"},
         "defaults": {"notify_after": "0s"},
         "storage": {"url": f"sqlite:///{folder / 'anomalert.db'}"},
         "route": {
@@ -385,12 +389,17 @@ class Latency:
 def bench_latency(
     services: int, warmup: int, gap: float, folder: Path, seed: int = 1, wait: float = 5.0
 ) -> Latency:
-    """Calm history for one series per service, then one spike each at a random phase."""
+    """Calm history for one series per service, then one spike each at a random phase.
+
+    The history spans ``HISTORY_SPAN`` whatever its number of points: a series alerts only
+    once it is a day old.
+    """
     rng = np.random.default_rng(seed)
     now = time.time()
+    step = HISTORY_SPAN / warmup
     names = [f"lat{i:04d}" for i in range(services)]
     history = [
-        Sample("latency_ms", {"service": name}, now - STEP * (warmup - k), float(v))
+        Sample("latency_ms", {"service": name}, now - step * (warmup - k), float(v))
         for name in names
         for k, v in enumerate(100.0 + 5.0 * rng.standard_normal(warmup))
     ]

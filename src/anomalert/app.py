@@ -55,6 +55,8 @@ log = logging.getLogger("anomalert")
 #: Maintenance and load-test events without an ``end`` hold alerts back this long.
 DEFAULT_WINDOW = 3600.0
 HOLDING_KINDS = frozenset({"maintenance", "load_test"})
+#: Why a series' points do not open alerts during its first day (``Ensemble.min_age``).
+YOUNG_HOLD = "the series is too young to alert (detection.min_age)"
 
 
 class Clock(Protocol):
@@ -140,9 +142,11 @@ class App:
         )
         self.outbox = Outbox(store, self.receivers, config.delivery)
         self.detector = StreamDetector(
-            limits=config.detection.limits, window=config.detection.context_points
+            limits=config.detection.limits,
+            window=config.detection.context_points,
+            min_age=config.detection.min_age,
         )
-        self.records = RecordDetector(FEATURES)
+        self.records = RecordDetector(FEATURES, min_age=config.detection.min_age)
         self.policy = AlertPolicy(
             dict(config.services), default=config.defaults, flapping=config.flapping
         )
@@ -362,7 +366,7 @@ class App:
         return None
 
     def _decide(self, s: Scored, now: float) -> list[Alert]:
-        hold = self.hold_reason(s.service, s.timestamp)
+        hold = self.hold_reason(s.service, s.timestamp) or (YOUNG_HOLD if s.young else None)
         out = self.policy.observe(s, max(now, s.timestamp), hold=hold)
         for alert in out:
             self.series_of[alert.fingerprint] = s.series

@@ -115,6 +115,8 @@ class Scored:
     upper: float
     reason: str
     detail: float = float("nan")  # kind-specific: minutes to breach for PREDICTED_BREACH
+    #: The series is too young to alert (``Step.mature``): scored and shown, never paged.
+    young: bool = False
 
     @property
     def service(self) -> str:

@@ -88,7 +88,10 @@ class Timeline:
 
 
 def base_config(urls: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """Five hours of calm history come before the first anomaly: a series may alert after
+    an hour (``detection.min_age``, a day by default)."""
     config: dict[str, Any] = {
+        "detection": {"min_age": "1h"},
         "services": {"checkout": {"criticality": "high"}, "search": {"criticality": "high"}},
         "route": {
             "receiver": "team",

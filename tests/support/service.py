@@ -42,8 +42,10 @@ def service_config(
     """A config mapping for a test service; ``sections`` replace top-level keys.
 
     The live window is a day (``server.max_sample_age: 1d``) so a test can send hours of
-    history through the live endpoint, and the group timers are short so notifications show
-    up within seconds. With ``webhook_url`` the one receiver is a webhook, else a log.
+    history through the live endpoint, a series may alert after an hour of it
+    (``detection.min_age``, a day by default), and the group timers are short so
+    notifications show up within seconds. With ``webhook_url`` the one receiver is a
+    webhook, else a log.
     """
     receiver: dict[str, Any] = {"name": "hook"}
     if webhook_url is None:
@@ -52,6 +54,7 @@ def service_config(
         receiver["webhook"] = {"url": webhook_url}
     config: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "max_sample_age": "1d"},
+        "detection": {"min_age": "1h"},
         "route": {
             "receiver": "hook",
             "group_by": ["service"],

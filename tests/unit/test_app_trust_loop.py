@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from anomalert.app import App, EventClock
-from anomalert.config import parse_config
+from anomalert.config import DetectionConfig, parse_config
 from anomalert.detect.stream import Batch, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert
 from anomalert.model import Kind, Sample, Scored
@@ -268,3 +269,40 @@ def test_switching_a_service_to_shadow_stops_its_notifications(h: Harness) -> No
     h.app.set_mode("checkout", None, "ana")  # back to the configured mode
     assert h.app.policy.service("checkout").mode == "alerting"
     assert h.store.service_settings()["checkout"].mode is None
+
+
+class YoungUntil(ScriptedDetector):
+    """The scripted scores, on series too young to alert before ``grown_up``."""
+
+    def __init__(self, grown_up: float) -> None:
+        super().__init__()
+        self.grown_up = grown_up
+
+    def score(self, samples: Sequence[Sample]) -> Batch:
+        batch = super().score(samples)
+        scored = [replace(s, young=s.timestamp < self.grown_up) for s in batch.scored]
+        return Batch(scored, batch.late, batch.points)
+
+
+def test_a_young_series_is_scored_but_opens_no_alert(h: Harness) -> None:
+    """Its first day's points are held back as in a maintenance window: no alert, no page;
+    the same scores once it is old enough open one."""
+    h.app.detector = YoungUntil(grown_up=T0 + 10 * MIN)
+    for m in range(8):
+        assert h.step(m, {LATENCY: 0.99}) == []
+    assert h.store.list_alerts(service="checkout", limit=10) == []
+    assert h.sent() == []
+    for m in range(10, 15):
+        h.step(m, {LATENCY: 0.99})
+    assert [n["status"] for n in h.sent()] == ["firing"]
+
+
+def test_the_configured_age_reaches_both_engines(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, {"detection": {"min_age": "2h"}})
+    try:
+        app = App(harness.config, harness.store, harness.clock)
+        assert app.detector.engine.series.min_age == 7200.0
+        assert app.records.ensemble.min_age == 7200.0
+        assert DetectionConfig().min_age == DAY
+    finally:
+        harness.close()

@@ -28,7 +28,10 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def stamps(rows: int = ROWS) -> list[str]:
-    return [(START + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(rows)]
+    """Five-minute rows: the spike comes on the series' second day (a series alerts only
+    once it is a day old)."""
+    step = timedelta(minutes=5)
+    return [(START + i * step).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(rows)]
 
 
 def values(seed: int, rows: int = ROWS, spike: bool = True) -> list[str]:
@@ -104,6 +107,19 @@ def test_folder_outputs_mirror_nested_input_paths(tmp_path: Path) -> None:
         flags = np.flatnonzero(result["is_anomaly"] == "1")
         assert SPIKE_ROW in flags, f"the +40 spike of {f.name} is not flagged"
         assert len(flags) <= 3, f"{f.name}: {len(flags)} alerts on a calm series"
+
+
+def test_a_file_younger_than_a_day_is_scored_but_raises_no_alert(tmp_path: Path) -> None:
+    """Ten hours of one-minute rows: the spike scores as rare as ever, but a series alerts
+    only once it is a day old (its daily shape is not known yet)."""
+    minutes = [(START + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(ROWS)]
+    src = write_csv(tmp_path / "young.csv", {"timestamp": minutes, "value": values(31)})
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(src, "--output", out)
+    assert code == 0, stderr
+    result = check_output(src, out / "young.csv")
+    assert float(result.loc[SPIKE_ROW, "anomaly_score"]) >= 0.9
+    assert (result["is_anomaly"] == "0").all()
 
 
 def test_single_file_output_goes_directly_under_out(tmp_path: Path) -> None:

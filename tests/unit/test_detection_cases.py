@@ -203,12 +203,14 @@ def test_drop_is_flagged_as_drop(results: dict[str, Result]) -> None:
 
 
 def test_series_detector_spike_and_drop_one_point_at_a_time() -> None:
-    """The per-series face: learn_one/score_one on a short seeded series."""
+    """The per-series face: learn_one/score_one on a short seeded series (five-minute
+    points, so that it is past its first day, when it may not alert yet)."""
     rng = np.random.default_rng(60)
     det = SeriesDetector()
-    steps = [det.learn_one(50.0 + rng.normal(0.0, 1.0), t=MIN * i) for i in range(600)]
+    step = 5 * MIN
+    steps = [det.learn_one(50.0 + rng.normal(0.0, 1.0), t=step * i) for i in range(600)]
     assert not any(bool(s.flagged[0]) for s in steps)
-    t_next = MIN * 600
+    t_next = step * 600
     assert det.score_one(50.5, t=t_next) < 0.9
     assert det.score_one(70.0, t=t_next) >= det.ensemble.threshold
     assert det.is_anomaly(70.0, t=t_next)
@@ -217,7 +219,7 @@ def test_series_detector_spike_and_drop_one_point_at_a_time() -> None:
     up = det.learn_one(70.0, t=t_next)
     assert up.flagged[0]
     assert Kind(int(up.kind[0])) is Kind.SPIKE
-    down = det.learn_one(30.0, t=t_next + MIN)
+    down = det.learn_one(30.0, t=t_next + step)
     assert down.flagged[0]
     assert Kind(int(down.kind[0])) is Kind.DROP
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from anomalert.detect.base import BoolArray, FloatArray
-from anomalert.detect.ensemble import DEFAULT_THRESHOLD, Ensemble, Step
+from anomalert.detect.ensemble import DEFAULT_THRESHOLD, MIN_AGE, Ensemble, Step
 from anomalert.detect.registry import (
     DEFAULT_MULTIVARIATE,
     DEFAULT_UNIVARIATE,
@@ -30,6 +30,8 @@ class Settings:
     multivariate: tuple[str, ...] = DEFAULT_MULTIVARIATE
     threshold: float = DEFAULT_THRESHOLD
     accept_after: int = 30
+    #: Seconds a series must have been followed before it may alert (``Ensemble``).
+    min_age: float = MIN_AGE
     #: Rows of quiet needed before a new alert may fire (one episode, one alert).
     cooldown: int = 20
     seed: int = 0
@@ -71,13 +73,18 @@ class BatchEngine:
         self.settings = settings or Settings()
         s = self.settings
         self.n = n
-        self.series = Ensemble(make_univariate(s.univariate, n), s.threshold, s.accept_after)
+        self.series = Ensemble(
+            make_univariate(s.univariate, n), s.threshold, s.accept_after, min_age=s.min_age
+        )
         self.groups = groups
         self.group = None
         if groups is not None and groups.size and s.multivariate:
             g, dim = groups.shape
             self.group = Ensemble(
-                make_multivariate(s.multivariate, g, dim, s.seed), s.threshold, s.accept_after
+                make_multivariate(s.multivariate, g, dim, s.seed),
+                s.threshold,
+                s.accept_after,
+                min_age=s.min_age,
             )
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Tick:

@@ -24,7 +24,10 @@ that the gap was normal. Then it decides what the detectors may learn:
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
   A flagged run holds while p stays within ``HOLD`` times the threshold's, so a point of
-  an incident that happens to look a little calmer is neither learned nor ends the count.
+  an incident that happens to look a little calmer is neither learned nor ends the count;
+* a series alerts only once it is ``mature``: more than ``min_history`` points and
+  ``min_age`` (a day) since its first. Before, its would-be alerts are held back from
+  learning all the same, but not flagged: its daily shape and tails are still guesses.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from anomalert.detect.seasonal import FLAT, SeasonalDetector
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
 HOLD = 5.0
+#: A series pages only once it is a day old (seconds since its first finite point).
+MIN_AGE = 86_400.0
 #: The seasonal detector's tail keeps the lighter shape cap of 0.25 (the others: 0.35, see
 #: ``calibrate``) on a periodic series. There its statistic is a residual from a model of
 #: the series' own shape, and the heavy excesses it learns are mostly the model's early
@@ -67,6 +72,9 @@ class Step:
     score: FloatArray
     p: FloatArray
     flagged: BoolArray
+    #: Old enough to alert (``Ensemble.min_history`` points and ``min_age`` seconds): other
+    #: decisions on the score (a file's rows, the service's alert policy) follow it too.
+    mature: BoolArray
     winner: IntArray
     kind: IntArray
     expected: FloatArray
@@ -158,11 +166,14 @@ def _decide(
     learnable: BoolArray,
     run: np.ndarray,
     seen: np.ndarray,
+    t: FloatArray,
+    born: FloatArray,
     threshold: float,
     hold: float,
     min_history: int,
+    min_age: float,
     accept_after: int,
-) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, bool]:
+) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, bool]:
     """The score (``score`` holds p ** SCORE_POWER and becomes 1 minus it, in place) and
     what each series may alert and learn, in one pass.
 
@@ -170,11 +181,19 @@ def _decide(
     more series from learning. ``run`` and ``seen`` advance in place;
     a run that reached ``accept_after`` (adapted) restarts at 0.
 
-    Returns flagged, always (finite and learnable), learn (always and not flagged),
-    calibrate (learn, or the first point of a flagged run), adapted, and whether any is.
+    A series is ``mature`` once it has more than ``min_history`` finite points and is at
+    least ``min_age`` seconds past its first one (``born``, set here). A would-be alert past
+    the ``min_history``-th point is held back from learning, as an alert is, but it is
+    ``flagged`` (alerted) only on a mature series: a young series' would-be alerts are
+    learned as an old one's alerts would be, so growing up changes nothing but the paging.
+
+    Returns flagged, mature, always (finite and learnable), learn (always and not held
+    back), calibrate (learn, or the first point of a held run), adapted, and whether any
+    is.
     """
     n = score.size
     flagged = np.empty(n, dtype=np.bool_)
+    mature = np.empty(n, dtype=np.bool_)
     always = np.empty(n, dtype=np.bool_)
     learn = np.empty(n, dtype=np.bool_)
     calibrate = np.empty(n, dtype=np.bool_)
@@ -193,7 +212,11 @@ def _decide(
         seen[i] += finite
         flag &= finite & (seen[i] > min_history)
         keep = finite & (True if every else learnable[i])
-        flagged[i] = flag
+        first = born[i]
+        born[i] = t[i] if finite & (first != first) else first
+        old = finite & (seen[i] > min_history) & (t[i] - born[i] >= min_age)
+        flagged[i] = flag & old
+        mature[i] = old
         always[i] = keep
         learn[i] = keep & ~flag
         calibrate[i] = (keep & ~flag) | (flag & (running == 0))  # or a run's onset
@@ -202,7 +225,7 @@ def _decide(
         adapted[i] = done
         run[i] = length * (1 - done)
         any_adapted |= done
-    return flagged, always, learn, calibrate, adapted, any_adapted
+    return flagged, mature, always, learn, calibrate, adapted, any_adapted
 
 
 @kernel
@@ -264,6 +287,7 @@ class Ensemble:
         accept_after: int = 30,
         routine: bool = True,
         min_history: int = 120,
+        min_age: float = MIN_AGE,
     ) -> None:
         if not detectors:
             raise ValueError("an ensemble needs at least one detector")
@@ -284,10 +308,13 @@ class Ensemble:
         # The richest seasonal model each series has used so far.
         self.richest = np.zeros(self.n, dtype=np.int8)
         self.run = np.zeros(self.n, dtype=np.int32)
-        # Points seen per series: a series with less history than ``min_history`` is scored
-        # but may not alert yet (its baselines and tails are still guesses).
+        # Points seen per series, and the time of its first finite one: a series with less
+        # history than ``min_history`` points or ``min_age`` seconds is scored but may not
+        # alert yet (its baselines and tails are still guesses).
         self.min_history = min_history
         self.seen = np.zeros(self.n, dtype=np.int32)
+        self.min_age = min_age
+        self.born = np.full(self.n, np.nan)
         self.routine = RoutineMemory(n=self.n) if routine else None
         # The resolution of each series' raw values floors the detectors' scales (counts
         # near zero); multivariate detectors scale their features their own way.
@@ -322,16 +349,19 @@ class Ensemble:
         # A flagged run holds while p is within ``HOLD`` times the threshold's, so one calmer
         # point inside an incident neither teaches the baselines the incident nor restarts
         # the count towards accepting a lasting shift as the new normal.
-        flagged, always, learn, calibrate, adapted, any_adapted = _decide(
+        flagged, mature, always, learn, calibrate, adapted, any_adapted = _decide(
             score,
             p,
             finite,
             _NO_MASK if learnable is None else np.asarray(learnable, dtype=np.bool_),
             self.run,
             self.seen,
+            _floats(t),
+            self.born,
             self.threshold,
             HOLD * self._p_threshold,
             self.min_history,
+            self.min_age,
             self.accept_after,
         )
         models = self.seasonal.model.copy() if self.seasonal is not None else None
@@ -361,7 +391,9 @@ class Ensemble:
             tuple(np.ascontiguousarray(f.kind, dtype=np.int8) for f in frames),
             tuple(nan if f.detail is None else _floats(f.detail) for f in frames),
         )
-        return Step(score, p, flagged, winner, kind, expected, lower, upper, detail, adapted)
+        return Step(
+            score, p, flagged, mature, winner, kind, expected, lower, upper, detail, adapted
+        )
 
     def _follow_model_switch(self, t: FloatArray, comp: FloatArray, models: IntArray) -> None:
         """Keep the deseasonalised input continuous, and the seasonal tail fresh, when a
@@ -480,6 +512,12 @@ class Ensemble:
                 if seasonal is not None
                 else np.zeros(self.n, dtype=np.int8)
             )
+        if "born" not in state:
+            # A checkpoint from before the first-day rule: its series that have started
+            # are past their first day as far as anyone can tell.
+            self.min_age = MIN_AGE
+            seen = np.asarray(self.__dict__["seen"])
+            self.born = np.where(seen > 0, -np.inf, np.nan)
         if "resolution" not in state:
             multivariate = self.detectors[0].multivariate
             self.resolution = None if multivariate else Resolution(n=self.n)
@@ -496,6 +534,7 @@ class Ensemble:
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
+        self.born = np.concatenate([self.born, np.full(n - self.n, np.nan)])
         self.n = n
         keep_freed_memory(n)
 
@@ -507,6 +546,7 @@ class Ensemble:
             + self.run.nbytes
             + self.seen.nbytes
             + self.richest.nbytes
+            + self.born.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
         )

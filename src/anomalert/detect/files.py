@@ -120,6 +120,8 @@ def score_tables(
         s = tick.series
         p = s.p.reshape(files, width)
         asked = np.isfinite(x.reshape(files, width)).sum(axis=1)
+        # A row may alert once one of its columns is old enough to (``Step.mature``).
+        mature = s.mature.reshape(files, width).any(axis=1)
         col = np.argmin(p, axis=1)
         groups = None if redundancy is None else redundancy.groups
         row_p = columns_p(p, groups)
@@ -151,7 +153,7 @@ def score_tables(
             row_p = row_calibration.correct(row_p, asked > 0)
         score = np.where(asked > 0, score_from_p(row_p), 0.0)
         out.score[:, k] = score
-        above = (score >= settings.threshold) & (asked > 0)
+        above = (score >= settings.threshold) & (asked > 0) & mature
         fired = episodes.fire(k, above)
         out.flag[:, k] = fired
         _pair_alerts(out, k, p, first, np.flatnonzero(fired & by_columns), groups)

@@ -48,11 +48,14 @@ class SeriesDetector:
             t = 60.0 * self._ticks
         return np.array([t], dtype=float)
 
+    def _probe(self, x: float, t: float | None) -> Step:
+        """The step x at t would take, on a copy (nothing learned)."""
+        probe = copy.deepcopy(self.ensemble)
+        return probe.step(self._t(t), np.array([x], dtype=float))
+
     def score_one(self, x: float, t: float | None = None) -> float:
         """The calibrated score of x at t, in [0, 1] (0 for a missing value)."""
-        probe = copy.deepcopy(self.ensemble)
-        step = probe.step(self._t(t), np.array([x], dtype=float))
-        return float(step.score[0])
+        return float(self._probe(x, t).score[0])
 
     def learn_one(self, x: float, t: float | None = None) -> Step:
         """Score x, then learn from it unless it was flagged; returns the full step."""
@@ -61,5 +64,9 @@ class SeriesDetector:
         return step
 
     def is_anomaly(self, x: float, t: float | None = None) -> bool:
-        """Whether x would be flagged at t."""
-        return not math.isnan(x) and self.score_one(x, t) >= self.ensemble.threshold
+        """Whether x at t would alert: a score at the threshold, on a series old enough to
+        alert (``Step.mature``)."""
+        if math.isnan(x):
+            return False
+        step = self._probe(x, t)
+        return bool(step.mature[0]) and float(step.score[0]) >= self.ensemble.threshold

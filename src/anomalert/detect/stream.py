@@ -20,7 +20,7 @@ silently.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -90,8 +90,11 @@ class StreamDetector:
         report_above: float = REPORT_ABOVE,
         window: int = WINDOW,
         capacity: int = 64,
+        min_age: float | None = None,
     ) -> None:
         self.settings = settings or Settings(univariate=(*Settings().univariate, "forecast"))
+        if min_age is not None:
+            self.settings = replace(self.settings, min_age=min_age)
         self.limits = dict(limits)
         self.report_above = report_above
         self.window = window
@@ -250,6 +253,7 @@ class StreamDetector:
                     upper=hi,
                     reason=reason,
                     detail=detail,
+                    young=not step.mature[j],
                 )
             )
         return out
@@ -286,15 +290,19 @@ class RecordDetector:
         settings: Settings | None = None,
         report_above: float = REPORT_ABOVE,
         capacity: int = 8,
+        min_age: float | None = None,
     ) -> None:
         self.features = tuple(features)
         self.settings = settings or Settings()
+        if min_age is not None:
+            self.settings = replace(self.settings, min_age=min_age)
         self.report_above = report_above
         self.capacity = capacity
         self.ensemble = Ensemble(
             make_multivariate(self.settings.multivariate, capacity, len(self.features)),
             self.settings.threshold,
             self.settings.accept_after,
+            min_age=self.settings.min_age,
         )
         self.index: dict[str, int] = {}
         self.services: list[str] = []
@@ -364,4 +372,5 @@ class RecordDetector:
             lower=lo,
             upper=hi,
             reason=reason,
+            young=not step.mature[j],
         )
