@@ -26,6 +26,8 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration like '5m', '1h' or a number of seconds")
     if isinstance(value, int | float):
+        if value != value:  # YAML's .nan: every comparison with it is false
+            raise ValueError("a duration cannot be NaN")
         if value < 0:
             raise ValueError("a duration cannot be negative")
         return float(value)

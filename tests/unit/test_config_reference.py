@@ -235,6 +235,14 @@ def test_a_bad_duration_names_its_location() -> None:
     assert "duration" in found[0][1]
 
 
+def test_a_nan_duration_is_refused_by_location() -> None:
+    """YAML's .nan compares false with everything: as ``detection.min_age`` no series
+    would ever be old enough to alert, so it is refused, not taken."""
+    found = problems({**MINIMAL, "detection": {"min_age": float("nan")}})
+    assert found == [("detection.min_age", found[0][1])]
+    assert "NaN" in found[0][1]
+
+
 def test_an_unknown_receiver_in_a_route_is_named() -> None:
     route = {"receiver": "ops", "routes": [{"matchers": ["severity=P1"], "receiver": "pager"}]}
     ((_, message),) = problems({**MINIMAL, "route": route})

@@ -291,6 +291,8 @@ class Ensemble:
     ) -> None:
         if not detectors:
             raise ValueError("an ensemble needs at least one detector")
+        if not min_age >= 0.0:  # NaN too: no series would ever be old enough
+            raise ValueError(f"min_age: expected seconds >= 0, got {min_age}")
         self.detectors = list(detectors)
         self.n = detectors[0].n
         self.threshold = threshold

@@ -11,6 +11,7 @@ import pickle
 from typing import NamedTuple
 
 import numpy as np
+import pytest
 
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.ensemble import MIN_AGE, Ensemble
@@ -95,3 +96,9 @@ def test_a_checkpoint_from_before_the_rule_resumes_old_enough() -> None:
     assert old.min_age == MIN_AGE and np.isneginf(old.born).all()
     spike = old.step(np.array([T0 + MIN * 300]), np.array([x[300] + 40.0]))
     assert spike.flagged[0] and spike.mature[0]
+
+
+def test_an_age_that_is_not_seconds_is_a_clear_error() -> None:
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="min_age: expected seconds >= 0"):
+            _ensemble(min_age=bad)
