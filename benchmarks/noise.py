@@ -8,7 +8,8 @@ in the README can be reproduced. A figure, never an assertion: it is part of ``m
 The alerts are also split by the series' age: its first ``--young`` points, while the tails
 are learned from a few dozen exceedances, and after. The two call for different remedies (a
 young series' doubt, a settled tail's shape), so one figure for both would hide which one
-a change moved.
+a change moved. The first 1,440 points (a day of one-minute points) raise none: a series
+alerts only once it is a day old; the young rate is still per 10,000 of all young points.
 """
 
 from __future__ import annotations

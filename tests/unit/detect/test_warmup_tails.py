@@ -7,6 +7,10 @@ day later does not page. Keeping would-be alerts out of the tails during the war
 this case (checked: the spike scores 1.00 and nothing else is flagged), but it also let
 the routine spikes of a zero-inflated series page (NAB art_load_balancer_spikes, whose
 spread is about 5e-5) and cost SMD recall, so it has not landed; see the session notes.
+Measured again on 2026-12-03, after a series began to alert only once a day old (this
+case's spike comes on its second day): it passes, but NAB false alarms rose 26 -> 31
+(art_load_balancer_spikes 3, three Twitter volumes 1 each) for the same 42 windows, and
+SMD AUC-PR / VUS-PR fell 0.408 -> 0.404 / 0.358 -> 0.356 (event precision 0.505 -> 0.514).
 """
 
 from __future__ import annotations
