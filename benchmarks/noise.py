@@ -52,6 +52,8 @@ class Rates(NamedTuple):
 
 def flagged_rates(draw: Draw, series: int, points: int, seeds: int, young: int = 2000) -> Rates:
     """Flagged points and alerts per 10,000 points, over all seeds, and the alerts by age."""
+    if young < 1:
+        raise ValueError(f"young: expected at least 1 point, got {young}")
     flagged = runs = young_runs = 0
     for seed in range(seeds):
         values = draw(np.random.default_rng(seed), (points, series))

@@ -40,6 +40,8 @@ from anomalert.alert.rules import RuleEngine
 from anomalert.alert.silence import Silence, Silencer
 from anomalert.alert.tuning import TUNED_SOURCE, ThresholdChange, Tuner
 from anomalert.config import Config
+from anomalert.detect.engine import Settings
+from anomalert.detect.registry import SERVICE_UNIVARIATE
 from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
 from anomalert.ingest.records import FEATURES, Record
@@ -141,12 +143,13 @@ class App:
             config.receivers, self.http, external_url=config.server.link_base
         )
         self.outbox = Outbox(store, self.receivers, config.delivery)
+        min_age = config.detection.min_age
         self.detector = StreamDetector(
+            Settings(univariate=SERVICE_UNIVARIATE, min_age=min_age),
             limits=config.detection.limits,
             window=config.detection.context_points,
-            min_age=config.detection.min_age,
         )
-        self.records = RecordDetector(FEATURES, min_age=config.detection.min_age)
+        self.records = RecordDetector(FEATURES, Settings(min_age=min_age))
         self.policy = AlertPolicy(
             dict(config.services), default=config.defaults, flapping=config.flapping
         )

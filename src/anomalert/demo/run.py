@@ -21,6 +21,7 @@ from rich.table import Table
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
 from anomalert.detect.forecast import ForecastDetector
 from anomalert.detect.reason import explain
+from anomalert.detect.registry import SERVICE_UNIVARIATE
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.ingest.scenario import IncidentLabel, ScenarioData, load_scenario
 from anomalert.model import Kind
@@ -47,7 +48,7 @@ def detect_scenario(
     data: ScenarioData, settings: Settings | None = None, progress: bool = True
 ) -> list[Alert]:
     """Run every series of a scenario through one engine; one alert per anomaly episode."""
-    settings = settings or Settings(univariate=(*Settings().univariate, "forecast"))
+    settings = settings or Settings(univariate=SERVICE_UNIVARIATE)
     keys = sorted(data.samples)
     frame = {k: data.samples[k] for k in keys}
     index = sorted(set().union(*(s.index for s in frame.values())))

@@ -120,11 +120,11 @@ def compile_kernels() -> None:
     columns.
     """
     from anomalert.detect.combine import ColumnRedundancy
-    from anomalert.detect.registry import DEFAULT_UNIVARIATE, UNIVARIATE
+    from anomalert.detect.registry import DEFAULT_UNIVARIATE, SERVICE_UNIVARIATE, UNIVARIATE
 
     n = 4
     groups = np.arange(n).reshape(2, 2)
-    for univariate in (DEFAULT_UNIVARIATE, (*DEFAULT_UNIVARIATE, "forecast"), tuple(UNIVARIATE)):
+    for univariate in (DEFAULT_UNIVARIATE, SERVICE_UNIVARIATE, tuple(UNIVARIATE)):
         engine = BatchEngine(n, Settings(univariate=univariate), groups=groups)
         for k in range(3):
             t = np.full(n, 60.0 * k)

@@ -210,11 +210,12 @@ def _decide(
         running = run[i]
         flag = (s >= threshold) | ((running > 0) & (p[i] <= hold))
         seen[i] += finite
-        flag &= finite & (seen[i] > min_history)
+        enough = finite & (seen[i] > min_history)
+        flag &= enough
         keep = finite & (True if every else learnable[i])
         first = born[i]
         born[i] = t[i] if finite & (first != first) else first
-        old = finite & (seen[i] > min_history) & (t[i] - born[i] >= min_age)
+        old = enough & (t[i] - born[i] >= min_age)
         flagged[i] = flag & old
         mature[i] = old
         always[i] = keep

@@ -21,6 +21,9 @@ UNIVARIATE: dict[str, type[Detector]] = {
 
 #: The univariate detectors the default ensemble runs, chosen on the development data.
 DEFAULT_UNIVARIATE = ("rolling", "seasonal", "level_shift")
+#: The service's set (and the demo's): the defaults plus the predicted breach of saturating
+#: metrics, which needs their limits (``detection.limits``).
+SERVICE_UNIVARIATE = (*DEFAULT_UNIVARIATE, "forecast")
 
 
 #: Multivariate detectors by name; imported lazily since they pull in scikit-learn.

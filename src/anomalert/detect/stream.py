@@ -20,7 +20,7 @@ silently.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.ensemble import Ensemble, Step
 from anomalert.detect.forecast import ForecastDetector
 from anomalert.detect.reason import explain
-from anomalert.detect.registry import make_multivariate
+from anomalert.detect.registry import SERVICE_UNIVARIATE, make_multivariate
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.model import Kind, Labels, Sample, Scored, fingerprint
 
@@ -90,11 +90,8 @@ class StreamDetector:
         report_above: float = REPORT_ABOVE,
         window: int = WINDOW,
         capacity: int = 64,
-        min_age: float | None = None,
     ) -> None:
-        self.settings = settings or Settings(univariate=(*Settings().univariate, "forecast"))
-        if min_age is not None:
-            self.settings = replace(self.settings, min_age=min_age)
+        self.settings = settings or Settings(univariate=SERVICE_UNIVARIATE)
         self.limits = dict(limits)
         self.report_above = report_above
         self.window = window
@@ -290,12 +287,9 @@ class RecordDetector:
         settings: Settings | None = None,
         report_above: float = REPORT_ABOVE,
         capacity: int = 8,
-        min_age: float | None = None,
     ) -> None:
         self.features = tuple(features)
         self.settings = settings or Settings()
-        if min_age is not None:
-            self.settings = replace(self.settings, min_age=min_age)
         self.report_above = report_above
         self.capacity = capacity
         self.ensemble = Ensemble(
