@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from anomalert.cli import EXIT_BAD_INPUT, app
+from anomalert.detect.files import YOUNG_NOTE
 
 OUTPUT_COLUMNS = ["anomaly_score", "is_anomaly", "reason"]
 ROWS = 600
@@ -120,6 +121,13 @@ def test_a_file_younger_than_a_day_is_scored_but_raises_no_alert(tmp_path: Path)
     result = check_output(src, out / "young.csv")
     assert float(result.loc[SPIKE_ROW, "anomaly_score"]) >= 0.9
     assert (result["is_anomaly"] == "0").all()
+    # The score says rare; the reason says what it is and why no alert was raised.
+    reason = result.loc[SPIKE_ROW, "reason"]
+    assert reason.startswith("value ") and "spike" in reason, reason
+    assert reason.endswith(YOUNG_NOTE), reason
+    # Rows that scored low keep an empty reason.
+    calm = result["anomaly_score"].astype(float) < 0.5
+    assert (result.loc[calm, "reason"] == "").all()
 
 
 def test_single_file_output_goes_directly_under_out(tmp_path: Path) -> None:

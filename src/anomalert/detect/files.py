@@ -61,6 +61,8 @@ class Scored:
     # its own: the second column (-1 elsewhere) and each one's p-value, for the reason.
     partner: np.ndarray
     pair_p: np.ndarray
+    # Rows that scored an alert while no column was old enough to raise one (``mature``).
+    young: np.ndarray
     drift: tuple[DriftEvent, ...] = ()
 
 
@@ -107,6 +109,7 @@ def score_tables(
         seasonal=np.zeros((files, rows), dtype=bool),
         partner=np.full((files, rows), -1, dtype=np.int16),
         pair_p=np.full((files, rows, 2), np.nan),
+        young=np.zeros((files, rows), dtype=bool),
     )
     fidx = np.arange(files)
     episodes = Episodes(files, settings.cooldown)
@@ -153,8 +156,9 @@ def score_tables(
             row_p = row_calibration.correct(row_p, asked > 0)
         score = np.where(asked > 0, score_from_p(row_p), 0.0)
         out.score[:, k] = score
-        above = (score >= settings.threshold) & (asked > 0) & mature
-        fired = episodes.fire(k, above)
+        alarming = (score >= settings.threshold) & (asked > 0)
+        fired = episodes.fire(k, alarming & mature)
+        out.young[:, k] = alarming & ~mature
         out.flag[:, k] = fired
         _pair_alerts(out, k, p, first, np.flatnonzero(fired & by_columns), groups)
         out.column[:, k] = col
@@ -207,8 +211,15 @@ def _pair_alerts(
     out.pair_p[rows, k, 1] = p[rows, partner]
 
 
+#: Added to the reason of a row that scored an alert before its series was old enough to
+#: raise one (``Settings.min_history`` points and ``min_age``): its score stands, unexplained
+#: it would read as a missed alert.
+YOUNG_NOTE = "not alerted: the series is too new to alert (still learning its usual behaviour)"
+
+
 def reasons(table: Table, scored: Scored) -> list[str]:
-    """A reason for every flagged row, and for rows with a missing value; '' elsewhere."""
+    """A reason for every flagged row, for rows that would have been flagged had their
+    series been old enough (saying so), and for rows with a missing value; '' elsewhere."""
     result = [""] * len(table.t)
     missing = np.isnan(table.values).all(axis=1)
     for row in np.flatnonzero(missing):
@@ -225,22 +236,28 @@ def reasons(table: Table, scored: Scored) -> list[str]:
                 float(scored.pair_p[row, 1]),
             )
             continue
-        c = int(scored.column[row])
-        if c < 0:
-            c = int(np.nanargmax(np.abs(table.values[row])))
-        value = float(table.values[row, c])
-        result[row] = explain(
-            table.columns[c],
-            value,
-            float(table.t[row]),
-            Kind(int(scored.kind[row])),
-            float(scored.expected[row]),
-            float(scored.lower[row]),
-            float(scored.upper[row]),
-            float(scored.detail[row]),
-            bool(scored.seasonal[row]),
-        )
+        result[row] = _explain_row(table, scored, int(row))
+    for row in np.flatnonzero(scored.young & ~missing):
+        result[row] = f"{_explain_row(table, scored, int(row))}; {YOUNG_NOTE}"
     return result
+
+
+def _explain_row(table: Table, scored: Scored, row: int) -> str:
+    """The reason of one row, from the column (or the group's strongest value) that won."""
+    c = int(scored.column[row])
+    if c < 0:
+        c = int(np.nanargmax(np.abs(table.values[row])))
+    return explain(
+        table.columns[c],
+        float(table.values[row, c]),
+        float(table.t[row]),
+        Kind(int(scored.kind[row])),
+        float(scored.expected[row]),
+        float(scored.lower[row]),
+        float(scored.upper[row]),
+        float(scored.detail[row]),
+        bool(scored.seasonal[row]),
+    )
 
 
 def write_output(table: Table, scored: Scored, dest: Path) -> None:
