@@ -28,6 +28,8 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         if value != value:  # YAML's .nan: every comparison with it is false
             raise ValueError("a duration cannot be NaN")
+        if value == float("inf"):  # YAML's .inf: a timer that never fires, a series never old
+            raise ValueError("a duration must be finite")
         if value < 0:
             raise ValueError("a duration cannot be negative")
         return float(value)

@@ -243,6 +243,15 @@ def test_a_nan_duration_is_refused_by_location() -> None:
     assert "NaN" in found[0][1]
 
 
+@pytest.mark.parametrize("section, key", [("detection", "min_age"), ("server", "max_sample_age")])
+def test_an_infinite_duration_is_refused_by_location(section: str, key: str) -> None:
+    """YAML's .inf: a series never old enough to alert, a sample never too old; a finite
+    duration says what is meant."""
+    found = problems({**MINIMAL, section: {key: float("inf")}})
+    assert found == [(f"{section}.{key}", found[0][1])]
+    assert "finite" in found[0][1]
+
+
 def test_an_unknown_receiver_in_a_route_is_named() -> None:
     route = {"receiver": "ops", "routes": [{"matchers": ["severity=P1"], "receiver": "pager"}]}
     ((_, message),) = problems({**MINIMAL, "route": route})
