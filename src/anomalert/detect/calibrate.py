@@ -134,9 +134,10 @@ def _tail_exponents(
     ones are clipped) and the power computed in float32, all as
     numpy did it on the float32 moments.
 
-    Three loops, none with a branch on the data: the fit of every series (which the
-    compiler vectorises, divisions included), the heavy ones' indices (a branch would
-    mispredict on a random mix of heavy and light series), and the heavy ones' Pareto.
+    Three loops: the fit of every series (which the compiler vectorises, divisions
+    included), the heavy ones' indices (counted, not branched on: a branch would mispredict
+    on a random mix of heavy and light series), and the heavy ones' Pareto, whose clips
+    and per-series cap are selects the compiler may or may not make branch-free.
     """
     rows, n = stat.shape
     arg = np.empty((rows, n))
