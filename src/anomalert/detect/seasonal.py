@@ -37,6 +37,15 @@ WEEK = 7 * DAY
 WEEK_OFFSET = 3 * DAY
 
 FLAT, DAILY, WEEKLY = 0, 1, 2
+#: An interval between two learned points enters a series' sampling interval (an average)
+#: as at most this many times the interval so far. A gap in the data is not a new sampling
+#: interval: a day-long outage of a one-minute series raised the average to 2.4 hours, so
+#: for the next hour of points every rate was up to 145 times its usual and the residual
+#: variance was re-learned from a handful of points (it halved). Thirty, not fewer: a
+#: flagged run is not learned either, and after one the rates still catch up on what it
+#: held back (at ten, SMD gained five false events). A real change of sampling interval
+#: still comes through within a few dozen points.
+GAP_RATIO = 30.0
 #: Two neighbouring profile bins are an edge (a step, not a ramp) when they differ by more than
 #: this many times the steps on either side of them, and by more than ``EDGE_SIGMAS`` residual
 #: standard deviations (so that a noisy flat profile does not turn into random steps).
@@ -682,7 +691,9 @@ def _rates(
 
     Rows: the fast and slow variance rates, the slow level's and the level's rate (at
     least 1 / count while young), the day and week profiles' rates, and the time since
-    each series' first point. Updates ``t_first`` and ``dt_state``.
+    each series' first point. Updates ``t_first`` and ``dt_state`` (the interval since the
+    last learned point, at most a day and ``GAP_RATIO`` times the interval so far, averaged
+    in at a tenth).
     """
     level_mem, base_mem, var_mem, select_mem, day_mem, week_mem, _, _, _, day_bin = params
     n = t.shape[0]
@@ -695,7 +706,7 @@ def _rates(
         t_first[i] = tf
         gap = ti - t_prev[i]
         old = dt_state[i]
-        new_dt = minimum(gap, DAY) * 0.1 + 0.9 * old
+        new_dt = minimum(gap, minimum(DAY, GAP_RATIO * old)) * 0.1 + 0.9 * old
         new_dt = gap if old != old else new_dt
         old = new_dt if learns and math.isfinite(gap) and gap > 0 else old
         dt_state[i] = old
