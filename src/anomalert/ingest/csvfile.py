@@ -12,7 +12,9 @@ numeric columns; one output row per input row, in input order. How odd input is 
 * duplicate timestamps: each row is a separate observation (real exports repeat stamps);
 * out-of-order timestamps: the row is scored against the current model but not learned,
   since it would mix the time axis of the seasonal profiles (see ``Table.late``);
-* gaps and irregular sampling: rates that depend on time (seasonal) use the real interval;
+* gaps and irregular sampling: rates that depend on time (seasonal) follow the series' own
+  sampling interval, an average of the real ones in which a gap counts as at most 30
+  intervals (``seasonal.GAP_RATIO``): an outage is not a new sampling rate;
 * constant series: the scale has a floor (``detect.robust``), so only a real change alerts.
 """
 
