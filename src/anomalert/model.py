@@ -115,7 +115,8 @@ class Scored:
     upper: float
     reason: str
     detail: float = float("nan")  # kind-specific: minutes to breach for PREDICTED_BREACH
-    #: The series is too young to alert (``Step.mature``): scored and shown, never paged.
+    #: The series is too young to alert (``Step.mature``): scored, never paged (the app
+    #: holds it, so no anomaly is recorded either).
     young: bool = False
 
     @property

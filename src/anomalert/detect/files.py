@@ -212,8 +212,8 @@ def _pair_alerts(
 
 
 #: Added to the reason of a row that scored an alert before its series was old enough to
-#: raise one (``Settings.min_history`` points and ``min_age``): its score stands, unexplained
-#: it would read as a missed alert.
+#: raise one (``Ensemble.min_history`` points and ``Settings.min_age``): its score stands,
+#: unexplained it would read as a missed alert.
 YOUNG_NOTE = "not alerted: the series is too new to alert (still learning its usual behaviour)"
 
 
@@ -237,7 +237,7 @@ def reasons(table: Table, scored: Scored) -> list[str]:
             )
             continue
         result[row] = _explain_row(table, scored, int(row))
-    for row in np.flatnonzero(scored.young & ~missing):
+    for row in np.flatnonzero(scored.young):  # never a missing row: one column was asked
         result[row] = f"{_explain_row(table, scored, int(row))}; {YOUNG_NOTE}"
     return result
 
