@@ -17,7 +17,9 @@ import numpy as np
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.jit import kernel, maximum, minimum
 from anomalert.detect.robust import (
+    HUBER_K,
     WARM_RESTART,
+    WARMUP,
     floor_of,
     robust_step,
     shift_levels,
@@ -103,18 +105,27 @@ def _learn(
 ) -> None:
     """Take x into the state of the series in ``mask``, in place: the fast mean, the
     spread of its gap to the level (at a rate of at least 1/count while young), then the
-    level itself (``robust_step``), all from the state before x."""
+    level itself (``robust_step``), all from the state before x.
+
+    The gap enters its spread clipped at ``HUBER_K`` spreads (past ``WARMUP`` points), as
+    ``robust_step`` clips the level's innovations: the points of a shift the ensemble did
+    not flag are learned, and at full weight their gaps, several spreads each, swelled the
+    spread within a handful of points, so the statistic fell while the shift went on.
+    """
     for i in range(x.shape[0]):
         if not mask[i]:
             continue
         lv = level[i]
         c = count[i]
         res = resolution[i] if has_resolution else -np.inf
-        sd = maximum(np.sqrt(var[i]), floor_of(lv, res))
+        floor = floor_of(lv, res)
+        sd = maximum(np.sqrt(var[i]), floor)
         new_fast = _fast(x[i], lv, sd, c, fast_mean[i], clip, fast)
         gap = new_fast - lv
+        bound = np.inf if c + 1.0 <= WARMUP else HUBER_K * maximum(np.sqrt(gap_var[i]), floor)
+        g = minimum(maximum(gap, -bound), bound)
         b = maximum(beta, 1.0 / (c + 1.0))
-        gap_var[i] = (1.0 - b) * gap_var[i] + gap * b * gap
+        gap_var[i] = (1.0 - b) * gap_var[i] + g * b * g
         fast_mean[i] = new_fast
         level[i], var[i], count[i] = robust_step(lv, var[i], c, x[i], sd, alpha, beta)
 
@@ -124,7 +135,7 @@ class LevelShiftDetector(Detector):
 
     The fast mean moves within tens of points when the level changes; single spikes are
     clipped to ``clip`` point-sigmas before they enter it. Dividing the gap by the spread the
-    gap itself usually shows (learned per series) makes the statistic honest on
+    gap itself usually shows (learned per series, robustly) makes the statistic honest on
     autocorrelated series, where a CUSUM that assumes independent residuals fires forever.
 
     ``observe`` and ``learn`` are each one compiled pass over the series; both derive what
