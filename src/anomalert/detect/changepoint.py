@@ -17,10 +17,9 @@ import numpy as np
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.jit import kernel, maximum, minimum
 from anomalert.detect.robust import (
-    HUBER_K,
     WARM_RESTART,
-    WARMUP,
     floor_of,
+    huber_clip,
     robust_step,
     shift_levels,
 )
@@ -107,7 +106,7 @@ def _learn(
     spread of its gap to the level (at a rate of at least 1/count while young), then the
     level itself (``robust_step``), all from the state before x.
 
-    The gap enters its spread clipped at ``HUBER_K`` spreads (past ``WARMUP`` points), as
+    The gap enters its spread clipped at three spreads (``huber_clip``), as
     ``robust_step`` clips the level's innovations: the points of a shift the ensemble did
     not flag are learned, and at full weight their gaps, several spreads each, swelled the
     spread within a handful of points, so the statistic fell while the shift went on.
@@ -122,8 +121,7 @@ def _learn(
         sd = maximum(np.sqrt(var[i]), floor)
         new_fast = _fast(x[i], lv, sd, c, fast_mean[i], clip, fast)
         gap = new_fast - lv
-        bound = np.inf if c + 1.0 <= WARMUP else HUBER_K * maximum(np.sqrt(gap_var[i]), floor)
-        g = minimum(maximum(gap, -bound), bound)
+        g = huber_clip(gap, maximum(np.sqrt(gap_var[i]), floor), c)
         b = maximum(beta, 1.0 / (c + 1.0))
         gap_var[i] = (1.0 - b) * gap_var[i] + g * b * g
         fast_mean[i] = new_fast

@@ -57,6 +57,14 @@ def floor_of(level: float, resolution: float) -> float:
 
 
 @kernel
+def huber_clip(v: float, spread: float, count: float) -> float:
+    """v clipped at ``HUBER_K`` spreads, once a series has taken in more than ``WARMUP``
+    points (``count`` is how many it had before v): one rule for every robust update."""
+    bound = np.inf if count + 1.0 <= WARMUP else spread * HUBER_K
+    return minimum(maximum(v, -bound), bound)
+
+
+@kernel
 def robust_step(
     level: float,
     var: float,
@@ -76,8 +84,7 @@ def robust_step(
     c = count + 1.0
     first = c == 1.0
     lv = x if first else level
-    bound = np.inf if c <= WARMUP else sd * HUBER_K
-    rc = minimum(maximum(x - lv, -bound), bound)
+    rc = huber_clip(x - lv, sd, count)
     a = maximum(alpha, 1.0 / (count + 1.0))
     b = maximum(beta, 1.0 / maximum(c - 1.0, 1.0))
     new_level = a * rc + lv

@@ -8,11 +8,10 @@ among the hundred-odd ordinary ones of a young series (a few days of five-minute
 sets the fitted shape at its cap for days. The next incident, a 20σ level shift four days
 later, then reads as about 1 in 10,000 to the rolling baseline's and the seasonal
 detector's tails (19σ to both) and, shared among three detectors, scores 0.88: no page, on
-any seed. Without the spike the same
-shift pages at its first point with a score of 1.00 (the control test below). The
-level-shift detector does not rescue it: its statistic keeps rising with the shift (its
-gap's spread is learned robustly since 2026-12-04), but the shift's points, unflagged,
-teach its tail as they come.
+any seed. Without the spike the same shift pages at its first point with a score of 1.00
+(the control test below). The level-shift detector does not rescue it: its statistic keeps
+rising with the shift (its gap's spread is learned robustly since 2026-12-04), but the
+shift's points, unflagged, teach its tail as they come.
 
 NAB's rds_cpu_utilization_e47b3b is this case: a 140σ spike paged on 2014-04-13, and the
 labelled 17 -> 28 level shift of 2014-04-18 (about 20σ) peaks at 0.82.
