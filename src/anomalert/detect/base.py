@@ -159,6 +159,11 @@ class Detector(ArrayState, ABC):
     #: own model (a forecast's breach probability): p is taken from it directly instead of a
     #: learned tail, which would otherwise learn the climb it should warn about.
     self_calibrated: ClassVar[bool] = False
+    #: True for detectors whose statistic builds up over the consecutive points of a change
+    #: (a level shift's fast mean drifting away from its level): the points before such a
+    #: change pages are the change itself, so the ensemble lets their statistics teach the
+    #: tail only once a few calm ticks have followed them (``ensemble.PROBATION``).
+    accumulates: ClassVar[bool] = False
 
     def __init__(self, n: int = 1) -> None:
         self.n = n

@@ -418,6 +418,11 @@ class TailCalibrator(ArrayState):
         for a, value in zip(arrays, self._prior(), strict=True):
             np.copyto(a, np.float32(value), where=mask)
 
+    def learn_row(self, row: int, stat: FloatArray, mask: BoolArray) -> None:
+        """``learn`` for one row of a stacked calibrator: ``stat`` (n,) is that row's."""
+        weight, exceed, excess, excess_sq = (a[row : row + 1] for a in self._moments(None))
+        _learn(weight, exceed, excess, excess_sq, stat.reshape(1, -1), mask, self.decay, self.z0)
+
     def learn(self, stat: FloatArray, mask: BoolArray) -> None:
         """Fold the statistics of unflagged, finite points into the tail estimate.
 

@@ -142,6 +142,7 @@ class LevelShiftDetector(Detector):
     """
 
     name = "level_shift"
+    accumulates = True
     deseasonalized = True
 
     def __init__(
@@ -207,6 +208,7 @@ class TrendDetector(Detector):
     """Fast versus slow average step, in units of the noise of a fast average of steps."""
 
     name = "trend"
+    accumulates = True
     deseasonalized = True
 
     def __init__(

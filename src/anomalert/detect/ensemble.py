@@ -12,6 +12,11 @@ that the gap was normal. Then it decides what the detectors may learn:
 
 * points at or above the alert threshold are not learned (no baseline poisoning), but the
   first point of each flagged run does teach the calibrators how big deviations get;
+* the statistic of a detector that builds up over a change (``Detector.accumulates``: the
+  level shift's) teaches its tail only once ``PROBATION`` calm ticks have followed it. The
+  points of a shift before it pages are the shift itself: learned at once, at full weight,
+  they taught the tail that shifts were normal while the statistic was still climbing, and
+  a lasting 20σ shift days after a one-off spike never paged;
 * detectors that know nothing of seasons see the values with the seasonal detector's
   current shape removed (a decomposition: detect on the residual), so a daily edge is not
   a jump to them once the period is known;
@@ -50,6 +55,11 @@ from anomalert.detect.seasonal import FLAT, SeasonalDetector
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
 HOLD = 5.0
+#: Ticks without a would-be alert that must follow a point before an accumulating
+#: detector's tail learns it (``Detector.accumulates``). A clear shift pages within a few
+#: points, so a few ticks are enough; 30 or 60 measured about the same on NAB and SMD, and
+#: a longer probation makes the tail lag further behind a real change of the noise.
+PROBATION = 6
 #: A series pages only once it is a day old (seconds since its first finite point).
 MIN_AGE = 86_400.0
 #: The seasonal detector's tail keeps the lighter shape cap of 0.25 (the others: 0.35, see
@@ -307,6 +317,11 @@ class Ensemble:
             else {int(self._row_of[self._seasonal_d]): SEASONAL_MAX_SHAPE}
         )
         self.tails = TailCalibrator(n=self.n, rows=len(self.detectors), row_caps=row_caps)
+        # The statistics of the accumulating detectors' rows on probation (see ``PROBATION``),
+        # slot ``ticks % PROBATION`` holding those of PROBATION ticks ago (NaN: nothing to
+        # learn, or withdrawn by a would-be alert since).
+        self.ticks = 0
+        self.pending = self._no_pending(self.n)
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
         # The richest seasonal model each series has used so far.
         self.richest = np.zeros(self.n, dtype=np.int8)
@@ -368,7 +383,7 @@ class Ensemble:
             self.accept_after,
         )
         models = self.seasonal.model.copy() if self.seasonal is not None else None
-        self.tails.learn(stats, calibrate)
+        self._learn_tails(stats, calibrate, always & ~learn)
         for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
@@ -397,6 +412,36 @@ class Ensemble:
         return Step(
             score, p, flagged, mature, winner, kind, expected, lower, upper, detail, adapted
         )
+
+    def _no_pending(self, n: int) -> np.ndarray:
+        return np.full((PROBATION, self._accumulating.size, n), np.nan, dtype=np.float32)
+
+    def _learn_tails(self, stats: FloatArray, calibrate: BoolArray, held: BoolArray) -> None:
+        """Teach the calibrators this tick's statistics (``calibrate``), holding those of the
+        accumulating rows on probation; ``held`` marks this tick's would-be alerts (and the
+        points of a held run), which withdraw every statistic still on probation.
+
+        A run's onset is learned at once on every row, as before: a recurring spike must
+        still teach its size from its first time.
+        """
+        rows = self._accumulating
+        if rows.size == 0:
+            self.tails.learn(stats, calibrate)
+            return
+        slot = self.ticks % PROBATION
+        self.ticks += 1
+        onset = calibrate & held
+        # ``stats`` is this tick's own array: the accumulating rows learn only onsets now.
+        waiting = stats[rows]
+        stats[rows] = np.where(onset, waiting, np.nan)
+        self.tails.learn(stats, calibrate)
+        if held.any():
+            self.pending[:, :, held] = np.nan
+        due = self.pending[slot]
+        everyone = np.ones(self.n, dtype=np.bool_)  # NaN marks what is not to be learned
+        for j, row in enumerate(rows):
+            self.tails.learn_row(int(row), due[j].astype(np.float64), everyone)
+        due[:] = np.where(calibrate & ~held, waiting, np.nan)
 
     def _follow_model_switch(self, t: FloatArray, comp: FloatArray, models: IntArray) -> None:
         """Keep the deseasonalised input continuous, and the seasonal tail fresh, when a
@@ -490,6 +535,11 @@ class Ensemble:
         self._row_of = np.array(
             [self._order.index(i) for i in range(len(self.detectors))], dtype=np.intp
         )
+        # The calibrator rows of the detectors whose statistic builds up over a change.
+        self._accumulating = np.array(
+            [self._row_of[i] for i, d in enumerate(self.detectors) if d.accumulates],
+            dtype=np.intp,
+        )
         # The seasonal detector's index (-1: none), which holds half the budget on a
         # periodic series.
         self._seasonal_d = next(
@@ -524,6 +574,10 @@ class Ensemble:
         if "resolution" not in state:
             multivariate = self.detectors[0].multivariate
             self.resolution = None if multivariate else Resolution(n=self.n)
+        if "pending" not in state:
+            # A checkpoint from before the probation: nothing is waiting.
+            self.ticks = 0
+            self.pending = self._no_pending(self.n)
 
     def grow(self, n: int) -> None:
         """Follow more series: new ones start untrained."""
@@ -538,6 +592,7 @@ class Ensemble:
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
         self.born = np.concatenate([self.born, np.full(n - self.n, np.nan)])
+        self.pending = np.concatenate([self.pending, self._no_pending(n - self.n)], axis=-1)
         self.n = n
         keep_freed_memory(n)
 
@@ -550,6 +605,7 @@ class Ensemble:
             + self.seen.nbytes
             + self.richest.nbytes
             + self.born.nbytes
+            + self.pending.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
         )
