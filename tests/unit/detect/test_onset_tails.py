@@ -48,7 +48,11 @@ a cut on what it is fed.
 NAB's rds_cpu_utilization_e47b3b is the same story, and still misses: a 140σ spike paged
 on 2014-04-13, and the labelled 16 -> 27 level shift of 2014-04-18 (about 20σ, at once)
 peaks at 0.82. There the level-shift tail was wide before the shift began (scale 3.3, the
-prior's 0.45), so its statistic, which climbs to 10, reads as 1 in 170 at most.
+prior's 0.45), so its statistic, which climbs to 10, reads as 1 in 170 at most. What
+widened it: after the spike (04-13 06:52) the series settled at about 16.5 instead of 14
+and stayed. That shift scored up to 0.91 inside the spike's alert episode (no second page),
+then its statistic sat at 6-7 for hours, unflagged and never accepted as the new normal,
+and was learned point by point (the scale reached 11 that day).
 """
 
 from __future__ import annotations
