@@ -257,7 +257,8 @@ class SeasonalDetector(Detector):
             self.base_memory = DAY
 
     def adapt(self, mask: BoolArray) -> None:
-        # The shape of the day survives a deploy; the level restarts at warm-up speed.
+        # The shape of the day survives a deploy, and so does the choice of model (see
+        # ``_rates``); the level restarts at warm-up speed.
         np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
         self._forget()
 
@@ -714,7 +715,11 @@ def _rates(
         c = count[i] + 1.0
         young = 1.0 / maximum(count[i], 1.0)  # 1 / max(c - 1, 1): counts are whole
         out[0, i] = maximum(minimum(1.0, dt / var_mem), young)
-        out[1, i] = maximum(minimum(1.0, dt / select_mem), young)
+        # The model choice compares shapes, which an accepted shift leaves as they were: its
+        # warm-up term follows the series' age in points, which ``adapt`` does not reset
+        # (a Saturday accepted as a "shift" had flipped a business-hours series to flat).
+        age = _nan_to_num(ti - tf) / dt + 1.0
+        out[1, i] = maximum(minimum(1.0, dt / select_mem), minimum(young, 1.0 / age))
         out[2, i] = maximum(minimum(1.0, dt / base_mem), 1.0 / c)
         out[3, i] = maximum(minimum(1.0, dt / level_mem), 1.0 / c)
         span = ti - tf

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.calibrate import TailCalibrator
-from anomalert.detect.engine import BatchEngine
+from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.routine import RoutineMemory
 from anomalert.detect.seasonal import DAILY, DAY, FLAT
 
@@ -69,8 +69,9 @@ def test_forget_clears_only_the_masked_series() -> None:
     memory = RoutineMemory(n=2)
     t = np.array([3 * 3600.0, 3 * 3600.0])
     memory.learn(t, np.array([5.0, 5.0]), np.arange(2))
+    memory.learn(t + DAY, np.array([5.0, 5.0]), np.arange(2))  # routine takes two nights
     memory.forget(np.array([True, False]))
-    later = t + DAY
+    later = t + 2 * DAY
     routine = memory.routine(later, np.arange(2))
     assert routine[0] == 0.0 and routine[1] > 3.0, routine
 
@@ -103,3 +104,32 @@ def test_a_switch_to_the_daily_model_resets_the_seasonal_tail_and_the_routine() 
     assert exceed <= ens.tails.prior_weight * ens.tails.prior_rate * 1.0001
     assert shape < 1e-3  # the prior's, not the heavy one of the edges scored as flat
     assert peaks == 0.0
+
+
+def test_an_accepted_departure_from_the_daily_shape_keeps_the_daily_model() -> None:
+    """A weekday-only business-hours plateau: its first Saturday pages (the daily model
+    expects the plateau), and after 30 flagged points it is accepted as the new normal.
+    The seasonal detector's level restarts then, but its choice of model does not: the
+    daily shape still holds on Monday. (When the model choice restarted at warm-up speed
+    too, a few flat Saturday minutes flipped the series to the flat model and back four
+    times, and it held the flat one from Saturday evening to Thursday.)"""
+    days = 10
+    ticks = days * 1440
+    rng = np.random.default_rng(8)
+    t0 = 1_767_571_200.0  # a Monday, 00:00 UTC
+    t = t0 + 60.0 * np.arange(ticks)
+    hour = ((t - t0) % DAY) / 3600.0
+    weekday = ((t - t0) // DAY) % 7 < 5
+    x = 100.0 + 30.0 * ((hour >= 9) & (hour < 17) & weekday) + rng.normal(0.0, 2.0, ticks)
+    engine = BatchEngine(1, Settings(multivariate=()))
+    seasonal = engine.series.seasonal
+    assert seasonal is not None
+    models = np.zeros(ticks, dtype=int)
+    flagged = np.zeros(ticks, dtype=bool)
+    for k in range(ticks):
+        flagged[k] = engine.step(t[k : k + 1], x[k : k + 1]).series.flagged[0]
+        models[k] = seasonal.model[0]
+    saturday = 5 * 1440 + 9 * 60
+    assert flagged[saturday : saturday + 30].all(), "the first flat Saturday morning pages"
+    assert (models[2 * 1440 :] == DAILY).all(), np.unique(models[2 * 1440 :])
+    assert not flagged[saturday + 30 :].any(), np.flatnonzero(flagged[saturday + 30 :])
