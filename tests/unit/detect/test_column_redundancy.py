@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from anomalert.detect.combine import ONE_COLUMN_SHARE, ColumnRedundancy, columns_p
 
@@ -14,10 +15,22 @@ def test_a_duplicate_column_does_not_make_agreement() -> None:
     # Two different signals at 1e-4 and 2e-4 agree: a strong row p-value...
     assert independent[0] < 1e-6
     # ...but one signal seen twice is one column far out, spending the one-column share.
-    assert grouped[0] == min(1e-4 * 4 / ONE_COLUMN_SHARE, 3 * 0.5**2 / (1 - ONE_COLUMN_SHARE))
+    assert grouped[0] == min(1e-4 * 4 / ONE_COLUMN_SHARE, 6 * 0.5**2 / (1 - ONE_COLUMN_SHARE))
     # Agreement across groups still counts.
     other = columns_p(np.array([[1e-4, 0.5, 2e-4, 0.5]]), np.array([[0, 0, 2, 3]]))
     assert other[0] < 1e-6
+
+
+def test_agreement_pays_for_the_pairs_of_every_column() -> None:
+    """Two groups of two duplicates agreeing: the second voice is the other group's, and
+    the correction counts the 6 pairs of the 4 columns, not the 1 pair of the 2 groups
+    (columns sharing a load agree more often than independent ones, duplicates or not)."""
+    p = np.full((1, 4), 1e-3)
+    grouped = columns_p(p, np.array([[0, 0, 2, 2]]))
+    assert grouped[0] == pytest.approx(6 * 1e-6 / (1 - ONE_COLUMN_SHARE))
+    # Columns without an opinion are not paid for.
+    silent = columns_p(np.array([[1e-3, 1e-3, 1.0, 1.0]]), np.array([[0, 1, 2, 3]]))
+    assert silent[0] == pytest.approx(1e-6 / (1 - ONE_COLUMN_SHARE))
 
 
 def test_groups_are_learned_from_the_steps_causally() -> None:
