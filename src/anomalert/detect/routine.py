@@ -3,22 +3,31 @@
 The seasonal profile learns the *average* shape of a day; a narrow spike whose minute
 jitters from day to day is smeared away by it, so the level detectors see it afresh every
 night. This memory keeps, per series and per half hour of the day, how surprising the most
-surprising point there has recently been (in -log10 p units, decaying with a half-life of
-``half_life_days``), learned from every would-be alert, flagged or not. A new point's surprise is
-reduced by the largest memory of its own and the two neighbouring half hours (±45 minutes
-of jitter): an excursion as large as the ones seen around this time on previous days is
-routine, a larger one still stands out by the difference.
+surprising point there has been on each of the two most surprising earlier days (in
+-log10 p units, decaying with a half-life of ``half_life_days``), learned from every
+would-be alert, flagged or not. A new point's surprise is reduced by the *second* of them,
+the largest over its own and the two neighbouring half hours (±45 minutes of jitter): an
+excursion as large as the ones seen around this time on two earlier days is routine, a
+larger one still stands out by the difference.
+
+Why two days and not one (until 2026-12-04, one): once is a coincidence, twice is a
+pattern. With one earlier day, a single burst at 10:00 hid every excursion at 10:00 for
+days after it: on NAB, two labelled tweet bursts (Twitter AAPL and PFE, each 2+ days after
+a one-off burst at the same time of day) did not page. The price is one more page for a
+new nightly job, on its second night; from its third it is routine.
 
 Only would-be alerts are touched (remembered, and discounted), so the memory costs almost
 nothing per tick, and everyday wobbles of a bursty series do not make its nights routine.
 
-Each bin keeps today's excursion (``recent``) apart from the earlier days' memory (``peak``)
-until the next day's first would-be alert there: a nightly job that runs for half an hour
-is discounted on every one of its points, not only on the first. (With one slot, the first
-point's surprise was folded in and stamped today, which made the earlier days' memory
-look like today's, so from the second point on the job paged as if it had never run.)
+Each bin keeps today's excursion (``recent``) apart from the earlier days' memory (``peak``
+and ``second``) until the next day's first would-be alert there: a nightly job that runs
+for half an hour is discounted on every one of its points, not only on the first. (With
+one slot, the first point's surprise was folded in and stamped today, which made the
+earlier days' memory look like today's, so from the second point on the job paged as if it
+had never run.) The three memories are float16: a surprise of 4-300 kept to three
+significant digits is plenty, and they fit the per-series budget.
 
-The price is recall for incidents that recur at the same time on consecutive days; the
+The price is recall for incidents that recur at the same time on three days running; the
 product's principle (a false page is worse than a missed blip) accepts it.
 """
 
@@ -31,23 +40,27 @@ from anomalert.detect.base import ArrayState, FloatArray
 DAY = 86_400.0
 #: Peaks younger than this are today's, and do not make today's later points routine.
 MIN_AGE_DAYS = 0.5
+#: The memories' dtype (see the module's docstring).
+MEMORY = np.float16
 
 
 class RoutineMemory(ArrayState):
-    """Per series, per half hour of the day: the decayed peak surprise seen there."""
+    """Per series, per half hour of the day: the decayed peak surprises of the two most
+    surprising earlier days there, and today's."""
 
-    series_last = ("peak", "recent", "stamp")
+    series_last = ("peak", "second", "recent", "stamp")
 
     def __init__(self, n: int = 1, bins: int = 48, half_life_days: float = 3.0) -> None:
         self.n = n
         self.bins = bins
         self.half_life_days = half_life_days
-        # Bins first, series last, as in the seasonal profiles. ``peak``: the earlier days'
-        # memory; ``recent``: the current day's excursion (its points so far), both decayed
-        # to ``stamp``, the day number of the bin's latest would-be alert (float32 days keep
-        # minutes of precision in half the bytes).
-        self.peak = np.zeros((bins, n), dtype=np.float32)
-        self.recent = np.zeros((bins, n), dtype=np.float32)
+        # Bins first, series last, as in the seasonal profiles. ``peak`` and ``second``: the
+        # largest and second largest earlier day's excursion; ``recent``: the current day's
+        # (its points so far); all decayed to ``stamp``, the day number of the bin's latest
+        # would-be alert (float32 days keep minutes of precision in half the bytes).
+        self.peak = np.zeros((bins, n), dtype=MEMORY)
+        self.second = np.zeros((bins, n), dtype=MEMORY)
+        self.recent = np.zeros((bins, n), dtype=MEMORY)
         self.stamp = np.full((bins, n), np.nan, dtype=np.float32)
 
     def _bin(self, t: FloatArray) -> np.ndarray:
@@ -61,15 +74,19 @@ class RoutineMemory(ArrayState):
         return np.power(0.5, np.maximum(age, 0.0) / self.half_life_days)
 
     def _earlier_days(self, t: FloatArray, b: np.ndarray, idx: np.ndarray) -> FloatArray:
-        """Bin b's memory of earlier days (half a day or older), decayed to time t.
+        """Bin b's second largest excursion of earlier days (half a day or older), decayed
+        to time t.
 
         A spike this morning says nothing about a drop an hour later; what makes a time of
-        day routine is that it misbehaved at that time on previous days. The current day's
-        excursion joins the memory once it is half a day old.
+        day routine is that it misbehaved at that time on previous days, on two of them.
+        The current day's excursion joins the memory once it is half a day old.
         """
         age = self._age(t, b, idx)
+        peak, second, recent = (
+            a[b, idx].astype(np.float64) for a in (self.peak, self.second, self.recent)
+        )
         old = age >= MIN_AGE_DAYS
-        known = np.where(old, np.maximum(self.peak[b, idx], self.recent[b, idx]), self.peak[b, idx])
+        known = np.where(old, np.maximum(second, np.minimum(peak, recent)), second)
         return known * self._decay(age)
 
     def routine(self, t: FloatArray, idx: np.ndarray) -> FloatArray:
@@ -83,6 +100,7 @@ class RoutineMemory(ArrayState):
         """Clear the masked series' memory: what was routine is explained another way now
         (the seasonal detector took a model with the daily shape in it)."""
         self.peak[:, mask] = 0.0
+        self.second[:, mask] = 0.0
         self.recent[:, mask] = 0.0
         self.stamp[:, mask] = np.nan
 
@@ -90,23 +108,29 @@ class RoutineMemory(ArrayState):
         """Fold the surprise of series idx at times t into their half hour's memory.
 
         The first would-be alert of a new day in a bin moves the previous day's excursion
-        into the earlier days' memory and starts the day's own; later ones of the same day
-        add to the day's own.
+        into the earlier days' memory (keeping the two largest days) and starts the day's
+        own; later ones of the same day add to the day's own.
         """
         b = self._bin(t)
         age = self._age(t, b, idx)
         decay = self._decay(age)
-        peak = self.peak[b, idx] * decay
-        recent = self.recent[b, idx] * decay
+        peak, second, recent = (a[b, idx] * decay for a in (self.peak, self.second, self.recent))
         new_day = age >= MIN_AGE_DAYS
-        self.peak[b, idx] = np.where(new_day, np.maximum(peak, recent), peak).astype(np.float32)
-        self.recent[b, idx] = np.maximum(np.where(new_day, 0.0, recent), surprise).astype(
-            np.float32
+        self.second[b, idx] = np.where(
+            new_day, np.maximum(second, np.minimum(peak, recent)), second
         )
+        self.peak[b, idx] = np.where(new_day, np.maximum(peak, recent), peak)
+        self.recent[b, idx] = np.maximum(np.where(new_day, 0.0, recent), surprise)
         self.stamp[b, idx] = (t / DAY).astype(np.float32)
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        # A checkpoint from before ``recent`` existed: its single peak is the earlier days'.
         self.__dict__.update(state)
+        # A checkpoint from before ``recent`` existed: its single peak is the earlier days'.
         if "recent" not in state:
             self.recent = np.zeros_like(self.peak)
+        # From before ``second`` existed: its memory was enough to make a time routine, and
+        # still is (an upgrade must not page again on the jobs it had learned).
+        if "second" not in state:
+            self.second = self.peak.copy()
+        for name in ("peak", "second", "recent"):
+            setattr(self, name, getattr(self, name).astype(MEMORY))
