@@ -141,6 +141,27 @@ def test_a_nightly_ten_minute_job_pages_on_its_first_two_nights_only() -> None:
     assert nights[2:] == [0] * 4, nights
 
 
+def test_a_job_that_jitters_across_a_half_hour_edge_is_routine_from_its_third_night() -> None:
+    """A 3-minute job starting at 21:50 on odd nights and 22:05 on even ones: each night's
+    excursion falls in one of two neighbouring half hours, and the two earlier nights that
+    make it routine need not share one. (Read from the neighbours instead of folded into
+    them, it paged on three nights: 3, 3, 3, then nothing.)"""
+    rng = np.random.default_rng(21)
+    days = 8
+    ticks = days * 1440
+    x = 100.0 + rng.normal(0.0, 2.0, ticks)
+    for day in range(1, days):
+        start = day * 1440 + (1310 if day % 2 else 1325)
+        x[start : start + 3] += 30.0
+    engine = BatchEngine(1, Settings(multivariate=()))
+    flagged = np.zeros(ticks, dtype=bool)
+    for k in range(ticks):
+        flagged[k] = engine.step(np.array([T0 + 60.0 * k]), x[k : k + 1]).series.flagged[0]
+    nights = [int(flagged[d * 1440 + 1290 : d * 1440 + 1380].sum()) for d in range(1, days)]
+    assert nights[0] > 0 and nights[1] > 0, nights
+    assert nights[2:] == [0] * 5, nights
+
+
 def test_a_checkpoint_from_before_the_days_were_kept_apart_resumes() -> None:
     """Its single peak (tonight's excursion, where the old memory kept it) counts as the
     earlier days' memory, and the day's own starts empty: tomorrow is as routine as the old

@@ -5,10 +5,14 @@ jitters from day to day is smeared away by it, so the level detectors see it afr
 night. This memory keeps, per series and per half hour of the day, how surprising the most
 surprising point there has been on each of the two most surprising earlier days (in
 -log10 p units, decaying with a half-life of ``half_life_days``), learned from every
-would-be alert, flagged or not. A new point's surprise is reduced by the *second* of them,
-the largest over its own and the two neighbouring half hours (±45 minutes of jitter): an
-excursion as large as the ones seen around this time on two earlier days is routine, a
-larger one still stands out by the difference.
+would-be alert, flagged or not. A new point's surprise is reduced by the *second* of them:
+an excursion as large as the ones seen around this time on two earlier days is routine, a
+larger one still stands out by the difference. A would-be alert is remembered in its own
+half hour and in both neighbouring ones (±45 minutes of jitter), and a point reads its own:
+so the two days may be any two with an excursion within the jitter, whichever side of a
+bin's edge each fell on. (Reading the neighbours instead, each bin's two days had to fall
+in that one bin: a 3-minute job starting at 21:50 or 22:05 on alternate nights paged on
+three nights, not two.)
 
 Why two days and not one (until 2026-12-04, one): once is a coincidence, twice is a
 pattern. With one earlier day, a single burst at 10:00 hid every excursion at 10:00 for
@@ -91,10 +95,7 @@ class RoutineMemory(ArrayState):
 
     def routine(self, t: FloatArray, idx: np.ndarray) -> FloatArray:
         """The surprise that counts as routine at t (times of the series idx)."""
-        b = self._bin(t)
-        return np.maximum.reduce(
-            [self._earlier_days(t, (b + shift) % self.bins, idx) for shift in (-1, 0, 1)]
-        )
+        return self._earlier_days(t, self._bin(t), idx)
 
     def forget(self, mask: np.ndarray) -> None:
         """Clear the masked series' memory: what was routine is explained another way now
@@ -109,9 +110,15 @@ class RoutineMemory(ArrayState):
 
         The first would-be alert of a new day in a bin moves the previous day's excursion
         into the earlier days' memory (keeping the two largest days) and starts the day's
-        own; later ones of the same day add to the day's own.
+        own; later ones of the same day add to the day's own. It is folded into the
+        neighbouring half hours too (the jitter; see the module's docstring).
         """
         b = self._bin(t)
+        for shift in (-1, 0, 1):
+            self._fold(t, surprise, idx, (b + shift) % self.bins)
+
+    def _fold(self, t: FloatArray, surprise: FloatArray, idx: np.ndarray, b: np.ndarray) -> None:
+        """``learn`` in bin b of each series idx."""
         age = self._age(t, b, idx)
         decay = self._decay(age)
         peak, second, recent = (a[b, idx] * decay for a in (self.peak, self.second, self.recent))
@@ -129,7 +136,9 @@ class RoutineMemory(ArrayState):
         if "recent" not in state:
             self.recent = np.zeros_like(self.peak)
         # From before ``second`` existed: its memory was enough to make a time routine, and
-        # still is (an upgrade must not page again on the jobs it had learned).
+        # still is (an upgrade must not page again on the jobs it had learned). It was kept
+        # in the excursion's own half hour only (not folded into the neighbours): a job at a
+        # bin's edge may page once more.
         if "second" not in state:
             self.second = self.peak.copy()
         for name in ("peak", "second", "recent"):
