@@ -48,6 +48,12 @@ MIN_AGE_DAYS = 0.5
 MEMORY = np.float16
 
 
+def _runner_up(peak: FloatArray, second: FloatArray, day: FloatArray) -> FloatArray:
+    """The second largest of a bin's two largest earlier days (``peak`` >= ``second``) and
+    one more day's excursion."""
+    return np.maximum(second, np.minimum(peak, day))
+
+
 class RoutineMemory(ArrayState):
     """Per series, per half hour of the day: the decayed peak surprises of the two most
     surprising earlier days there, and today's."""
@@ -77,25 +83,21 @@ class RoutineMemory(ArrayState):
     def _decay(self, age: FloatArray) -> FloatArray:
         return np.power(0.5, np.maximum(age, 0.0) / self.half_life_days)
 
-    def _earlier_days(self, t: FloatArray, b: np.ndarray, idx: np.ndarray) -> FloatArray:
-        """Bin b's second largest excursion of earlier days (half a day or older), decayed
-        to time t.
+    def routine(self, t: FloatArray, idx: np.ndarray) -> FloatArray:
+        """The surprise that counts as routine at t (times of the series idx): their half
+        hour's second largest excursion of earlier days (half a day or older), decayed to t.
 
         A spike this morning says nothing about a drop an hour later; what makes a time of
         day routine is that it misbehaved at that time on previous days, on two of them.
         The current day's excursion joins the memory once it is half a day old.
         """
+        b = self._bin(t)
         age = self._age(t, b, idx)
         peak, second, recent = (
             a[b, idx].astype(np.float64) for a in (self.peak, self.second, self.recent)
         )
-        old = age >= MIN_AGE_DAYS
-        known = np.where(old, np.maximum(second, np.minimum(peak, recent)), second)
+        known = np.where(age >= MIN_AGE_DAYS, _runner_up(peak, second, recent), second)
         return known * self._decay(age)
-
-    def routine(self, t: FloatArray, idx: np.ndarray) -> FloatArray:
-        """The surprise that counts as routine at t (times of the series idx)."""
-        return self._earlier_days(t, self._bin(t), idx)
 
     def forget(self, mask: np.ndarray) -> None:
         """Clear the masked series' memory: what was routine is explained another way now
@@ -123,9 +125,7 @@ class RoutineMemory(ArrayState):
         decay = self._decay(age)
         peak, second, recent = (a[b, idx] * decay for a in (self.peak, self.second, self.recent))
         new_day = age >= MIN_AGE_DAYS
-        self.second[b, idx] = np.where(
-            new_day, np.maximum(second, np.minimum(peak, recent)), second
-        )
+        self.second[b, idx] = np.where(new_day, _runner_up(peak, second, recent), second)
         self.peak[b, idx] = np.where(new_day, np.maximum(peak, recent), peak)
         self.recent[b, idx] = np.maximum(np.where(new_day, 0.0, recent), surprise)
         self.stamp[b, idx] = (t / DAY).astype(np.float32)

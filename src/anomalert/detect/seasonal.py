@@ -714,16 +714,17 @@ def _rates(
         dt = 300.0 if old != old else old
         c = count[i] + 1.0
         young = 1.0 / maximum(count[i], 1.0)  # 1 / max(c - 1, 1): counts are whole
+        span = ti - tf
+        known = _nan_to_num(span)
         out[0, i] = maximum(minimum(1.0, dt / var_mem), young)
         # The model choice compares shapes, which an accepted shift leaves as they were: its
         # warm-up term follows the series' age in points, which ``adapt`` does not reset
         # (a Saturday accepted as a "shift" had flipped a business-hours series to flat).
-        age = _nan_to_num(ti - tf) / dt + 1.0
+        age = known / dt + 1.0
         out[1, i] = maximum(minimum(1.0, dt / select_mem), minimum(young, 1.0 / age))
         out[2, i] = maximum(minimum(1.0, dt / base_mem), 1.0 / c)
         out[3, i] = maximum(minimum(1.0, dt / level_mem), 1.0 / c)
-        span = ti - tf
-        g = _nan_to_num(span) if partial else span
+        g = known if partial else span
         out[4, i] = minimum(1.0, dt / day_bin) / minimum(g / DAY + 1.0, day_mem)
         out[5, i] = minimum(1.0, dt / 3600.0) / minimum(g / WEEK + 1.0, week_mem)
         out[6, i] = span
