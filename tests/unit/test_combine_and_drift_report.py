@@ -29,10 +29,13 @@ def test_two_moderate_columns_beat_one_moderate_column() -> None:
     assert two < one / 50
 
 
-def test_columns_without_opinion_are_not_counted() -> None:
-    with_silent = columns_p(np.array([[1e-4, 1.0, 1.0, 1.0]]))[0]
-    alone = columns_p(np.array([[1e-4]]))[0]
-    assert np.isclose(with_silent, alone)
+def test_calm_columns_are_counted_and_missing_ones_are_not() -> None:
+    """A calm column (p-value 1) was asked all the same: the correction pays for it. A
+    column without a value was not: a row with one column left is that column."""
+    p = np.array([[1e-4, 1.0, 1.0, 1.0]])
+    assert np.isclose(columns_p(p)[0], 4 * 1e-4)
+    assert np.isclose(columns_p(p, asked=np.array([4]))[0], 4 * 1e-4)
+    assert np.isclose(columns_p(p, asked=np.array([1]))[0], columns_p(np.array([[1e-4]]))[0])
 
 
 def test_row_calibration_scales_up_a_source_whose_rows_fall_low_too_often() -> None:

@@ -16,12 +16,19 @@ twice. ``ColumnRedundancy`` learns, from each file's own rows, which columns ste
 (absolute correlation of their steps at least 0.9); such a group speaks once when agreement
 is counted: two of its columns are not two voices (on the development machines: event
 precision 0.445 -> 0.467 at equal recall). The correction still pays for the pairs of all
-the columns with an opinion, not only of the groups': the groups catch only the plain
-duplicates, and columns that share a load without stepping together (correlation below
-the cut) still agree more often than independent ones would. Until 2026-12-04 it paid for
-the groups' pairs only, which made agreement 2-4 times cheaper on a machine with many
-duplicates; paying for every column's pairs cut SMD's false two-column events from 64 to
-39 (precision 0.490 -> 0.530, recall 0.575 -> 0.520, AUC-PR and VUS-PR unchanged or up).
+the columns asked, not only of the groups': the groups catch only the plain duplicates,
+and columns that share a load without stepping together (correlation below the cut) still
+agree more often than independent ones would. Until 2026-12-04 it paid for the groups'
+pairs only, which made agreement 2-4 times cheaper on a machine with many duplicates;
+paying for every column's pairs cut SMD's false two-column events from 64 to 39 (precision
+0.490 -> 0.530, recall 0.575 -> 0.520, AUC-PR and VUS-PR unchanged or up).
+
+Every column with a value was asked, calm or not, so every one counts (``asked``). Until
+2026-12-05 a column whose p-value was 1 (its statistic below the tail's start) did not,
+which let a row whose other columns happened to be calm pay for fewer tests than it ran;
+counting them: SMD AUC-PR 0.4063 -> 0.4084, VUS-PR 0.3592 -> 0.3618, event precision
+0.502 -> 0.493 (``RowCalibration`` gives back most of the stricter count, and where the
+episodes start moves), recall 0.580 -> 0.585.
 ``RowCalibration`` then checks the combined p-value against what each file's rows really
 do: if rows below ``level`` start (a run counts once) more often than ``level`` says, the
 file's p-values are scaled up by the ratio. Only too often is corrected, never too rarely.
@@ -45,16 +52,20 @@ from anomalert.detect.jit import kernel
 ONE_COLUMN_SHARE = 0.001
 
 
-def columns_p(p: FloatArray, groups: np.ndarray | None = None) -> FloatArray:
-    """Row p-values from a (rows, columns) array of column p-values (1 = no opinion).
+def columns_p(
+    p: FloatArray, groups: np.ndarray | None = None, asked: np.ndarray | None = None
+) -> FloatArray:
+    """Row p-values from a (rows, columns) array of column p-values (1 = calm or missing).
 
-    ``groups`` (optional, same shape, small non-negative ints) names the columns that are one
-    signal seen twice (``ColumnRedundancy``): the second voice of an agreement must come
-    from another group than the first, each group speaking with its smallest p-value. The
-    number of pairs paid for stays that of all the columns with an opinion, not of the
-    groups: see the module's docstring.
+    ``asked`` (optional, one count per row) is how many columns had a value: the tests the
+    correction pays for (default: every column). ``groups`` (optional, same shape, small
+    non-negative ints) names the columns that are one signal seen twice
+    (``ColumnRedundancy``): the second voice of an agreement must come from another group
+    than the first, each group speaking with its smallest p-value. The number of pairs
+    paid for stays that of all the columns asked, not of the groups: see the module's
+    docstring.
     """
-    m = np.maximum((p < 1.0).sum(axis=1), 1)
+    m = np.maximum(p.shape[1] if asked is None else asked, 1)
     if p.shape[1] == 1:
         return np.minimum(p[:, 0], 1.0)
     if groups is not None:
@@ -65,7 +76,7 @@ def columns_p(p: FloatArray, groups: np.ndarray | None = None) -> FloatArray:
         voices = (q < 1.0).sum(axis=1)
     else:
         ordered = np.sort(p, axis=1)
-        voices = m
+        voices = (p < 1.0).sum(axis=1)
     one = ordered[:, 0] * m
     two = _choose(m, 2) * ordered[:, 1] ** 2
     both = np.minimum(one / ONE_COLUMN_SHARE, two / (1.0 - ONE_COLUMN_SHARE))
@@ -74,7 +85,7 @@ def columns_p(p: FloatArray, groups: np.ndarray | None = None) -> FloatArray:
 
 def agreeing_column(p: FloatArray, first: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     """Per row, the column that agreement pairs with column ``first``: the most surprising
-    one outside ``first``'s group of redundant columns (-1 when none has an opinion).
+    one outside ``first``'s group of redundant columns (-1 when every other is calm).
 
     It is the second voice ``columns_p`` counts when two columns agree, named in reasons.
 

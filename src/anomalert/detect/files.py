@@ -127,7 +127,7 @@ def score_tables(
         mature = s.mature.reshape(files, width).any(axis=1)
         col = np.argmin(p, axis=1)
         groups = None if redundancy is None else redundancy.groups
-        row_p = columns_p(p, groups)
+        row_p = columns_p(p, groups, asked)
         sel = fidx * width + col
         kind, exp_, lo, hi, det = (
             s.kind[sel],

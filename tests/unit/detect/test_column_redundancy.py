@@ -28,9 +28,11 @@ def test_agreement_pays_for_the_pairs_of_every_column() -> None:
     p = np.full((1, 4), 1e-3)
     grouped = columns_p(p, np.array([[0, 0, 2, 2]]))
     assert grouped[0] == pytest.approx(6 * 1e-6 / (1 - ONE_COLUMN_SHARE))
-    # Columns without an opinion are not paid for.
-    silent = columns_p(np.array([[1e-3, 1e-3, 1.0, 1.0]]), np.array([[0, 1, 2, 3]]))
-    assert silent[0] == pytest.approx(1e-6 / (1 - ONE_COLUMN_SHARE))
+    # Calm columns were asked too and are paid for; columns without a value are not.
+    calm = np.array([[1e-3, 1e-3, 1.0, 1.0]])
+    assert columns_p(calm, np.array([[0, 1, 2, 3]]))[0] == pytest.approx(grouped[0])
+    two = columns_p(calm, np.array([[0, 1, 2, 3]]), asked=np.array([2]))
+    assert two[0] == pytest.approx(1e-6 / (1 - ONE_COLUMN_SHARE))
 
 
 def test_groups_are_learned_from_the_steps_causally() -> None:
