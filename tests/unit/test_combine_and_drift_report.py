@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from anomalert.detect.combine import ONE_COLUMN_SHARE, RowCalibration, columns_p, fisher
+from anomalert.detect.combine import ONE_COLUMN_SHARE, RowCalibration, columns_p, stouffer
 from anomalert.detect.files import DRIFT_FILE, detect_path
 
 
@@ -58,11 +58,23 @@ def test_row_calibration_ignores_rows_not_scored() -> None:
     assert cal.correct(np.array([1e-5]), np.array([True]))[0] == 1e-5
 
 
-def test_fisher_is_symmetric_and_below_each_input_when_both_are_small() -> None:
+def test_stouffer_is_symmetric_and_below_each_input_when_both_are_small() -> None:
     a, b = np.array([1e-3, 0.5]), np.array([1e-2, 0.5])
-    assert np.allclose(fisher(a, b), fisher(b, a))
-    assert fisher(a, b)[0] < 1e-3
-    assert fisher(a, b)[1] > 0.5  # two unremarkable values stay unremarkable
+    assert np.allclose(stouffer(a, b), stouffer(b, a))
+    assert stouffer(a, b)[0] < 1e-3
+    assert stouffer(a, b)[1] == 1.0  # two unremarkable values are no evidence at all
+
+
+def test_stouffer_pays_agreement_more_than_one_kind_alone() -> None:
+    """The columns and the multivariate detectors agreeing somewhat is an alert; one kind
+    somewhat out while the other is unmoved is not, however calm the other (a p-value of
+    1 is no veto: a far-out kind still pages alone)."""
+    agreeing = stouffer(np.array([1e-3]), np.array([1e-3]))[0]
+    alone = stouffer(np.array([1e-5]), np.array([0.5]))[0]
+    assert agreeing < 1e-4 < alone
+    assert stouffer(np.array([1e-5]), np.array([1.0]))[0] == alone
+    assert stouffer(np.array([1e-12]), np.array([1.0]))[0] < 1e-6
+    assert np.isnan(stouffer(np.array([np.nan]), np.array([0.5]))[0])
 
 
 def test_drift_is_reported_in_a_file_beside_the_outputs(tmp_path: Path) -> None:

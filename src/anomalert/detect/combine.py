@@ -8,7 +8,13 @@ weighted Bonferroni correction: it spends ``ONE_COLUMN_SHARE`` (0.1 %) of its er
 on one column alone and the rest on two agreeing, so one column must be very far out to page
 by itself (one metric of a server jumping on its own is mostly routine), while agreement
 keeps nearly its full weight. The multivariate detectors' p-value, evidence of another kind
-(an unusual combination), joins by Fisher's method.
+(an unusual combination), joins by Stouffer's method (``stouffer``): the two kinds' normal
+quantiles are added, so a row pages most easily when both kinds point the same way. Until
+2026-12-05 they joined by Fisher's method, which follows the smaller p-value: a column
+1e-5 out with the multivariate detectors unmoved (0.5) made 7e-5, an alert, and most of
+SMD's false events were such rows. With Stouffer's, one kind alone must reach about 1e-8.
+On SMD (every other step as before): event precision 0.493 -> 0.535, recall 0.585 ->
+0.585, AUC-PR 0.408 -> 0.412, VUS-PR 0.362 -> 0.366.
 
 Both ways of combining assume the columns independent, and a machine's columns are not: CPU,
 load and context switches move as one, so two "agreeing" columns are often one signal seen
@@ -37,13 +43,14 @@ file's p-values are scaled up by the ratio. Only too often is corrected, never t
 True
 >>> float(columns_p(np.array([[1e-3, 1e-3, 0.5]]))[0]) < 6e-3
 True
->>> round(float(fisher(np.array([0.01]), np.array([0.01]))[0]), 5)
-0.00102
+>>> float(stouffer(np.array([0.01]), np.array([0.01]))[0]) < 6e-4  # two kinds agreeing
+True
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
 from anomalert.detect.jit import kernel
@@ -193,10 +200,21 @@ def _leader_groups(same: BoolArray, count: FloatArray, min_rows: float, groups: 
                 groups[i, c] = home
 
 
-def fisher(a: FloatArray, b: FloatArray) -> FloatArray:
-    """Fisher's combination of two independent p-values: q (1 - ln q) with q = a b."""
-    q = np.maximum(a * b, 1e-300)
-    return np.minimum(q * (1.0 - np.log(q)), 1.0)
+def stouffer(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Stouffer's combination of two independent p-values: the upper tail of
+    s = (z_a + z_b) / √2, z being the normal quantile of 1 - p.
+
+    A p-value above 0.5 counts as z = 0, no evidence either way, so a calm kind of evidence
+    does not veto the other (a capped p-value of 1 would be z = -inf). With that floor s is
+    no longer normal; P(s' >= s) <= Q(s) + Q(s √2) bounds its tail (the second term: one
+    z at 0, the other alone past s √2), which is 1 for a calm row and Q(s) within a few
+    parts in a million at the alert level. NaN stays NaN.
+    """
+    za = np.maximum(-ndtri(np.clip(a, 1e-300, 1.0)), 0.0)
+    zb = np.maximum(-ndtri(np.clip(b, 1e-300, 1.0)), 0.0)
+    both = za + zb
+    out: FloatArray = np.minimum(ndtr(-both / np.sqrt(2.0)) + ndtr(-both), 1.0)
+    return out
 
 
 class RowCalibration(ArrayState):

@@ -5,7 +5,7 @@ row k of every file in the same tick (rows are the unit: each series keeps its o
 so a folder of 43 NAB files costs about as many numpy calls as its longest file. A file's
 row score combines its columns and, for several columns, the multivariate detectors over
 them (``combine``: one column very far out or two somewhat out, joined with the multivariate
-evidence by Fisher's method, then checked against how often the file's rows really fall
+evidence by Stouffer's method, then checked against how often the file's rows really fall
 that low). ``is_anomaly`` marks where an alert fires: the row score
 reaches the default threshold and no row of the file did in the ``cooldown`` rows before, so
 one anomaly episode (a burst of high rows, or high rows with short gaps) is one alert, as a
@@ -28,7 +28,7 @@ from anomalert.detect.combine import (
     RowCalibration,
     agreeing_column,
     columns_p,
-    fisher,
+    stouffer,
 )
 from anomalert.detect.drift import DriftEvent
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
@@ -145,7 +145,7 @@ def score_tables(
             # The reason follows the stronger kind of evidence.
             use_group = g.p < p[fidx, col]
             by_columns &= ~use_group
-            row_p = fisher(row_p, g.p)
+            row_p = stouffer(row_p, g.p)
             col = np.where(use_group, np.where(np.isfinite(g.detail), g.detail, -1), col)
             kind = np.where(use_group, g.kind, kind)
             exp_ = np.where(use_group, g.expected, exp_)
