@@ -10,11 +10,11 @@ by itself (one metric of a server jumping on its own is mostly routine), while a
 keeps nearly its full weight. The multivariate detectors' p-value, evidence of another kind
 (an unusual combination), joins by Stouffer's method (``stouffer``): the two kinds' normal
 quantiles are added, so a row pages most easily when both kinds point the same way. Until
-2026-12-05 they joined by Fisher's method, which follows the smaller p-value: a column
-1e-5 out with the multivariate detectors unmoved (0.5) made 7e-5, an alert, and most of
-SMD's false events were such rows. With Stouffer's, one kind alone must reach about 1e-8.
-On SMD (every other step as before): event precision 0.493 -> 0.535, recall 0.585 ->
-0.585, AUC-PR 0.408 -> 0.412, VUS-PR 0.362 -> 0.366.
+2026-12-04 (tenth session) they joined by Fisher's method, which follows the smaller
+p-value: a column 1e-5 out with the multivariate detectors unmoved (0.5) made 7e-5, an
+alert, and most of SMD's false events were such rows. With Stouffer's, one kind alone must
+reach about 1e-8. On SMD (every other step as before): event precision 0.493 -> 0.537,
+recall 0.585 -> 0.590, AUC-PR 0.408 -> 0.411, VUS-PR 0.362 -> 0.365.
 
 Both ways of combining assume the columns independent, and a machine's columns are not: CPU,
 load and context switches move as one, so two "agreeing" columns are often one signal seen
@@ -30,11 +30,12 @@ paying for every column's pairs cut SMD's false two-column events from 64 to 39 
 0.490 -> 0.530, recall 0.575 -> 0.520, AUC-PR and VUS-PR unchanged or up).
 
 Every column with a value was asked, calm or not, so every one counts (``asked``). Until
-2026-12-05 a column whose p-value was 1 (its statistic below the tail's start) did not,
-which let a row whose other columns happened to be calm pay for fewer tests than it ran;
-counting them: SMD AUC-PR 0.4063 -> 0.4084, VUS-PR 0.3592 -> 0.3618, event precision
-0.502 -> 0.493 (``RowCalibration`` gives back most of the stricter count, and where the
-episodes start moves), recall 0.580 -> 0.585.
+2026-12-04 (tenth session) a column whose p-value was 1 (its statistic below the tail's
+start) did not, which let a row whose other columns happened to be calm pay for fewer
+tests than it ran; counting them: SMD AUC-PR 0.4063 -> 0.4084, VUS-PR 0.3592 -> 0.3618,
+event precision 0.502 -> 0.493 (``RowCalibration`` gives back most of the stricter count,
+and where the episodes start moves), recall 0.580 -> 0.585.
+
 ``RowCalibration`` then checks the combined p-value against what each file's rows really
 do: if rows below ``level`` start (a run counts once) more often than ``level`` says, the
 file's p-values are scaled up by the ratio. Only too often is corrected, never too rarely.

@@ -9,7 +9,11 @@ from 1 at a statistic of 0 to the rate at z0 fixes it (checked: NAB and the nois
 unchanged), but on SMD the file-level combination leans on those flat-row p-values: they
 act as a floor that masks moderate two-column evidence, and without it AUC-PR fell 0.406 ->
 0.377 and VUS-PR 0.356 -> 0.334 (event precision 0.505 -> 0.371, or 0.542 with the row
-calibration at 2e-4). It has not landed; see the session notes.
+calibration at 2e-4). It has not landed; see the session notes. Measured again on
+2026-12-04 (tenth session), after the row combination began to count every column with a
+value and to join the multivariate evidence by Stouffer's method (p = max(model, rate **
+(stat / z0)) below z0): NAB unchanged, SMD AUC-PR 0.411 -> 0.393, VUS-PR 0.365 -> 0.354,
+event precision 0.537 -> 0.469, recall 0.590 -> 0.670. Still not the way.
 """
 
 from __future__ import annotations
