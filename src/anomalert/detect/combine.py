@@ -208,8 +208,9 @@ def stouffer(a: FloatArray, b: FloatArray) -> FloatArray:
     A p-value above 0.5 counts as z = 0, no evidence either way, so a calm kind of evidence
     does not veto the other (a capped p-value of 1 would be z = -inf). With that floor s is
     no longer normal; P(s' >= s) <= Q(s) + Q(s √2) bounds its tail (the second term: one
-    z at 0, the other alone past s √2), which is 1 for a calm row and Q(s) within a few
-    parts in a million at the alert level. NaN stays NaN.
+    z at 0, the other alone past s √2), which is 1 for a calm row and Q(s) within 0.1 % at
+    the alert level. The two kinds read the same row and are not independent either:
+    ``RowCalibration`` answers for what that costs, as for the columns. NaN stays NaN.
     """
     za = np.maximum(-ndtri(np.clip(a, 1e-300, 1.0)), 0.0)
     zb = np.maximum(-ndtri(np.clip(b, 1e-300, 1.0)), 0.0)
