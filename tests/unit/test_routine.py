@@ -14,6 +14,18 @@ DAY = 86_400.0
 T0 = 1_767_571_200.0  # 2026-01-05 00:00 UTC, a Monday
 
 
+def minute_flags(x: np.ndarray) -> np.ndarray:
+    """The default engine's flags over one-minute points from T0: ``x`` is (ticks,) for one
+    series or (ticks, n) for n, and so are the flags."""
+    values = x.reshape(x.shape[0], -1)
+    n = values.shape[1]
+    engine = BatchEngine(n, Settings(multivariate=()))
+    flagged = np.zeros(values.shape, dtype=bool)
+    for k in range(values.shape[0]):
+        flagged[k] = engine.step(np.full(n, T0 + 60.0 * k), values[k]).series.flagged
+    return flagged.reshape(x.shape)
+
+
 def run(days: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Series 0: a spike every night near 03:05 (minute jitter). Series 1: the same, plus
     one spike at 15:00 on day 8, a time that never misbehaved."""
@@ -25,11 +37,7 @@ def run(days: int = 10) -> tuple[np.ndarray, np.ndarray]:
         x[minute, :] += 60.0
     novel = 8 * 1440 + 900
     x[novel, 1] += 60.0
-    engine = BatchEngine(2, Settings(multivariate=()))
-    flagged = np.zeros((ticks, 2), dtype=bool)
-    for k in range(ticks):
-        flagged[k] = engine.step(np.full(2, T0 + 60.0 * k), x[k]).series.flagged
-    return flagged, np.array([novel])
+    return minute_flags(x), np.array([novel])
 
 
 def test_nightly_spike_becomes_routine_and_a_new_spike_still_pages() -> None:
@@ -63,10 +71,7 @@ def test_a_one_off_burst_does_not_hide_the_next_one_at_that_time() -> None:
     x = 100.0 + rng.normal(0.0, 2.0, ticks)
     first, second = 3 * 1440 + 600, 5 * 1440 + 602
     x[[first, second]] += 60.0
-    engine = BatchEngine(1, Settings(multivariate=()))
-    flagged = np.zeros(ticks, dtype=bool)
-    for k in range(ticks):
-        flagged[k] = engine.step(np.array([T0 + 60.0 * k]), x[k : k + 1]).series.flagged[0]
+    flagged = minute_flags(x)
     assert flagged[first] and flagged[second]
 
 
@@ -123,11 +128,7 @@ def run_job(days: int, lift: float, minutes: int) -> np.ndarray:
     for day in range(1, days):
         start = day * 1440 + 1320 + int(rng.integers(-10, 11))
         x[start : start + minutes] += lift
-    engine = BatchEngine(1, Settings(multivariate=()))
-    flagged = np.zeros(ticks, dtype=bool)
-    for k in range(ticks):
-        flagged[k] = engine.step(np.array([T0 + 60.0 * k]), x[k : k + 1]).series.flagged[0]
-    return flagged
+    return minute_flags(x)
 
 
 def test_a_nightly_ten_minute_job_pages_on_its_first_two_nights_only() -> None:
@@ -153,10 +154,7 @@ def test_a_job_that_jitters_across_a_half_hour_edge_is_routine_from_its_third_ni
     for day in range(1, days):
         start = day * 1440 + (1310 if day % 2 else 1325)
         x[start : start + 3] += 30.0
-    engine = BatchEngine(1, Settings(multivariate=()))
-    flagged = np.zeros(ticks, dtype=bool)
-    for k in range(ticks):
-        flagged[k] = engine.step(np.array([T0 + 60.0 * k]), x[k : k + 1]).series.flagged[0]
+    flagged = minute_flags(x)
     nights = [int(flagged[d * 1440 + 1290 : d * 1440 + 1380].sum()) for d in range(1, days)]
     assert nights[0] > 0 and nights[1] > 0, nights
     assert nights[2:] == [0] * 5, nights

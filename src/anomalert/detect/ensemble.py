@@ -75,7 +75,7 @@ MIN_AGE = 86_400.0
 #: was 0.25 until 2026-12-04 (tenth session): on Student-t(3) noise around a daily wave the
 #: cap bound, the seasonal row's p-values fell below 1e-4 about three times as often as
 #: they said even after three weeks, and the noise raised 2.44 alerts per 10,000; at 0.30,
-#: 2.19 (still over the budget: see the README, "Pure noise"), NAB 28 -> 23 false alarms
+#: 2.19 (still over the budget: see the README, "Known defect"), NAB 28 -> 23 false alarms
 #: for the same 46 windows, SMD event precision 0.537 -> 0.557.
 SEASONAL_MAX_SHAPE = 0.30
 
