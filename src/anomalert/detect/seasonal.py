@@ -537,7 +537,7 @@ def _learn(
         ti, xi, day_eff, week_eff = t[i], x[i], day_effs[i], week_effs[i]
         c = count[i] + 1.0
         first = c_min == 0.0 and c == 1.0
-        var_rate, select_rate = rates[0, i], rates[1, i]
+        select_rate = rates[1, i]
         base_rate, level_rate = rates[2, i], rates[3, i]
         g_day, g_week, span = rates[4, i], rates[5, i], rates[6, i]
         # x with the seasonal shape removed; a series' first point starts its levels there.
@@ -556,6 +556,7 @@ def _learn(
             # clip(r, -b, b) ** 2 == min(r ** 2, b ** 2) exactly: rounding is monotone, b > 0.
             sq = minimum(r * r, lim * lim)
             if learns:
+                var_rate = rates[0, i] if m == FLAT else rates[7, i] if m == DAILY else rates[8, i]
                 var[m, i] = 0.0 if first else _decay(var[m, i], sq, var_rate)
                 select_var[m, i] = 0.0 if first else _decay(select_var[m, i], sq, select_rate)
         # lim is now the weekly model's bound, which also clips the levels and the profiles.
@@ -691,14 +692,14 @@ def _rates(
     divisions were most of the learn pass's time, one after the other).
 
     Rows: the fast and slow variance rates, the slow level's and the level's rate (at
-    least 1 / count while young), the day and week profiles' rates, and the time since
-    each series' first point. Updates ``t_first`` and ``dt_state`` (the interval since the
-    last learned point, at most a day and ``GAP_RATIO`` times the interval so far, averaged
-    in at a tenth).
+    least 1 / count while young), the day and week profiles' rates, the time since each
+    series' first point, and the daily and the weekly model's fast variance rates.
+    Updates ``t_first`` and ``dt_state`` (the interval since the last learned point, at
+    most a day and ``GAP_RATIO`` times the interval so far, averaged in at a tenth).
     """
     level_mem, base_mem, var_mem, select_mem, day_mem, week_mem, _, _, _, day_bin = params
     n = t.shape[0]
-    out = np.empty((7, n))
+    out = np.empty((9, n))
     for i in range(n):
         learns = ok[i]
         ti = t[i]
@@ -716,7 +717,19 @@ def _rates(
         young = 1.0 / maximum(count[i], 1.0)  # 1 / max(c - 1, 1): counts are whole
         span = ti - tf
         known = _nan_to_num(span)
-        out[0, i] = maximum(minimum(1.0, dt / var_mem), young)
+        var_rate = maximum(minimum(1.0, dt / var_mem), young)
+        out[0, i] = var_rate
+        # A seasonal model's residual variance restarts once its profile has seen one whole
+        # period: until then the profile had not seen the time it predicted, and its misses
+        # (tens of sds through a daily wave's first day) are not the model's error. Learned
+        # at a day's memory they deflated the daily model's statistic for days after it was
+        # taken, and its tail learned that deflated statistic (the README, "Known defect").
+        # From then on the variance is the mean of the residuals since, until it has its
+        # own memory.
+        since_day = span - DAY
+        since_week = span - WEEK
+        out[7, i] = maximum(var_rate, dt / (since_day + dt)) if since_day >= 0.0 else var_rate
+        out[8, i] = maximum(var_rate, dt / (since_week + dt)) if since_week >= 0.0 else var_rate
         # The model choice compares shapes, which an accepted shift leaves as they were: its
         # warm-up term follows the series' age in points, which ``adapt`` does not reset
         # (a Saturday accepted as a "shift" had flipped a business-hours series to flat).
