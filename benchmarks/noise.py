@@ -45,7 +45,7 @@ def _daily(draw: Draw) -> Draw:
 
 
 #: Each family as one-minute points around a level of 100 (lognormal: its own scale); the
-#: last two around a daily wave.
+#: last four around a daily wave (lognormal there: a latency-like skew on a daily shape).
 FAMILIES: dict[str, Draw] = {
     "Gaussian": lambda rng, shape: rng.normal(100.0, 1.0, shape),
     "Poisson(1)": lambda rng, shape: rng.poisson(1.0, shape).astype(float),
@@ -54,6 +54,8 @@ FAMILIES: dict[str, Draw] = {
     "Student-t(5)": lambda rng, shape: 100.0 + rng.standard_t(5, shape),
     "Student-t(3)": lambda rng, shape: 100.0 + rng.standard_t(3, shape),
     "daily + Gaussian": _daily(lambda rng, shape: rng.normal(100.0, 1.0, shape)),
+    "daily + lognormal": _daily(lambda rng, shape: rng.lognormal(0.0, 1.0, shape)),
+    "daily + Student-t(5)": _daily(lambda rng, shape: 100.0 + rng.standard_t(5, shape)),
     "daily + Student-t(3)": _daily(lambda rng, shape: 100.0 + rng.standard_t(3, shape)),
 }
 
