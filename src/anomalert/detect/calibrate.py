@@ -23,7 +23,7 @@ all: at the cap, with the usual rate of 5 %, p = 1e-4 lies about 22 scales above
 (until 2026-12-03): a series that spikes routinely (tweet volumes; an SMD column that
 jumps 50-130σ every few days) has a tail heavier than 0.25 (Student-t(3) noise: 1/3), and
 a 0.25 cap paged on its routine spikes. The figures of that choice, and what it cost, are
-in the README's "Measured" section.
+in ``docs/measurements.md``.
 
 The score is ``1 - p ** 0.25``: p = 1e-4 (one point in 10,000 of the series' own normal
 behaviour) maps to 0.90, p = 1e-6 to 0.97, and p = 0.5 to 0.16.

@@ -8,7 +8,7 @@ residual variance lags a day profile that is still converging, so its statistic 
 small and then overshoots, and the tail learns across that (p-values below 1e-4 four to
 five times as often as they say in days 2-8); after three weeks the deep tail is still
 1.5-3 times off (the seasonal row's shape cap of 0.30 and the moment fit's bias on a
-shape-1/3 tail). What was tried and measured is in the README ("Known defect") and the
+shape-1/3 tail). What was tried and measured is in docs/measurements.md ("Known defect") and the
 session notes. Gaussian noise around the same wave keeps the budget (0.03).
 """
 
