@@ -6,7 +6,7 @@ measures it over long runs and heavier families (Student-t(3) is the hardest), s
 in the README can be reproduced. A figure, never an assertion: it is part of ``make bench``.
 The daily families put the noise on a daily wave: there the seasonal detector models the
 series, and with heavy-tailed noise it breaks the budget (Student-t(3): 2.19 alerts per
-10,000 on 2026-12-04, 2.09 on 2026-12-05; lognormal 1.81, Student-t(5) 1.79): its
+10,000 on 2026-12-04, 2.08 on 2026-12-05; lognormal 1.81, Student-t(5) 1.79): its
 calibrated p-values fall below 1e-4 four to five times as often as they say in the daily
 model's first week, about twice after (a known defect, not yet fixed: the README).
 

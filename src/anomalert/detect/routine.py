@@ -99,13 +99,14 @@ class RoutineMemory(ArrayState):
         known = np.where(age >= MIN_AGE_DAYS, _runner_up(peak, second, recent), second)
         return known * self._decay(age)
 
-    def forget(self, mask: np.ndarray) -> None:
-        """Clear the masked series' memory: what was routine is explained another way now
-        (the seasonal detector took a model with the daily shape in it)."""
-        self.peak[:, mask] = 0.0
-        self.second[:, mask] = 0.0
-        self.recent[:, mask] = 0.0
-        self.stamp[:, mask] = np.nan
+    def cap(self, mask: np.ndarray, surprise: float) -> None:
+        """Hold the masked series' memory at ``surprise`` at most: a time of day that kept
+        surprising stays routine, but only up to that (an alert's worth, for the ensemble
+        when a seasonal model is taken: the daily edges scored as flat, hundreds of sigmas,
+        would otherwise hide a real anomaly at the same time for weeks)."""
+        for name in ("peak", "second", "recent"):
+            a = getattr(self, name)
+            a[:, mask] = np.minimum(a[:, mask], MEMORY(surprise))
 
     def learn(self, t: FloatArray, surprise: FloatArray, idx: np.ndarray) -> None:
         """Fold the surprise of series idx at times t into their half hour's memory.

@@ -1,7 +1,7 @@
 """When the seasonal detector takes a richer model, what was learned under the old one
 stops weighing on the new one: the seasonal row's tail goes back to the prior (from the
 flat model) or becomes a prior-sized first guess (daily to weekly), and the routine memory
-of surprising times of day is cleared."""
+of surprising times of day is held at an alert's worth (it was cleared until 2026-12-05)."""
 
 from __future__ import annotations
 
@@ -65,21 +65,24 @@ def test_reset_puts_only_the_masked_series_of_one_row_back_to_the_prior() -> Non
     assert shape[0, 1] < 1e-3 and shape[1, 1] > 0.1  # the prior's exponential tail again
 
 
-def test_forget_clears_only_the_masked_series() -> None:
+def test_cap_holds_only_the_masked_series_at_the_given_surprise() -> None:
     memory = RoutineMemory(n=2)
     t = np.array([3 * 3600.0, 3 * 3600.0])
-    memory.learn(t, np.array([5.0, 5.0]), np.arange(2))
-    memory.learn(t + DAY, np.array([5.0, 5.0]), np.arange(2))  # routine takes two nights
-    memory.forget(np.array([True, False]))
-    later = t + 2 * DAY
-    routine = memory.routine(later, np.arange(2))
-    assert routine[0] == 0.0 and routine[1] > 3.0, routine
+    memory.learn(t, np.array([9.0, 9.0]), np.arange(2))
+    memory.learn(t + DAY, np.array([9.0, 9.0]), np.arange(2))  # routine takes two nights
+    memory.cap(np.array([True, False]), 4.0)
+    routine = memory.routine(t + 2 * DAY, np.arange(2))
+    # The first night's 9 two days on, 5.67 (half-life three days); held at 4 a day before.
+    expected = np.array([4.0 * 0.5 ** (1.0 / 3.0), 9.0 * 0.5 ** (2.0 / 3.0)])
+    np.testing.assert_allclose(routine, expected, rtol=2e-3)
 
 
-def test_a_switch_to_the_daily_model_resets_the_seasonal_tail_and_the_routine() -> None:
+def test_a_switch_to_the_daily_model_resets_the_seasonal_tail_and_caps_the_routine() -> None:
     """A square daily wave is scored as flat for its first two days: its 09:00 edge is a huge
     surprise, which fattens the seasonal row's tail and makes 09:00 look routine. Once the
-    daily model is taken, both are set back: the tail to the prior."""
+    daily model is taken, the tail goes back to the prior and the routine memory is held at
+    an alert's worth (p = 1e-4: 4 in -log10 units), not cleared: the new model does not know
+    the edges yet."""
     step = 300.0
     t = 1_396_310_400.0 + step * np.arange(int(3 * DAY / step))
     hour = (t % DAY) / 3600.0
@@ -97,13 +100,14 @@ def test_a_switch_to_the_daily_model_resets_the_seasonal_tail_and_the_routine() 
             weight = float(ens.tails.weight[row, 0])
             exceed = float(ens.tails.exceed[row, 0])
             shape = float(ens.tails.tail()[0][row, 0])
-            peaks = float(ens.routine.peak[:, 0].max())
+            memory = ens.routine
+            peaks = max(float(a[:, 0].max()) for a in (memory.peak, memory.second, memory.recent))
             break
     assert switched_at is not None, "the daily model was never taken"
     assert weight <= ens.tails.prior_weight * 1.0001
     assert exceed <= ens.tails.prior_weight * ens.tails.prior_rate * 1.0001
     assert shape < 1e-3  # the prior's, not the heavy one of the edges scored as flat
-    assert peaks == 0.0
+    assert peaks == 4.0  # the edges' surprise (28 in -log10 units), held at an alert's
 
 
 def test_an_accepted_departure_from_the_daily_shape_keeps_the_daily_model() -> None:
