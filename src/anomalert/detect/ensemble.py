@@ -25,7 +25,7 @@ that the gap was normal. Then it decides what the detectors may learn:
 * the first time a series' seasonal detector takes a richer model, what was learned while
   the season was scored as noise stops weighing: the seasonal tail goes back to the prior
   (leaving the flat model) or counts as a prior only (daily to weekly); the routine memory
-  is held at an alert's worth, since the new model does not know the shape's edges yet;
+  is held at two alerts' worth, since the new model does not know the shape's edges yet;
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
   A flagged run holds while p stays within ``HOLD`` times the threshold's, so a point of
@@ -470,14 +470,17 @@ class Ensemble:
         # counts as a prior, so the new one replaces it within days instead of the
         # half-life (two weeks at one-minute resolution). Only the first time: a series that
         # drops a model and takes it back has a tail learned under it already.
-        # The routine memory is held at an alert's worth (it was cleared here until
+        # The routine memory is held at two alerts' worth (it was cleared here until
         # 2026-12-05): the times of day that kept surprising are the daily shape, which a
         # newly taken model does not know yet (a day profile learns over a week, and the
         # edge points it would learn from were flagged), so clearing it paged a one-minute
         # business-hours series at both edges for two more days
         # (``tests/unit/detect/test_business_hours_edges.py``); kept whole, the edges'
         # surprise as scored by the flat model (hundreds of sigmas) hid a missing plateau at
-        # the same time of day two weeks later.
+        # the same time of day two weeks later. Two alerts' worth, not one: the finer the
+        # sampling, the more surprising an edge's first points (at one, ten-second series
+        # still paged on their third day); with the memory's three-day half-life it is under
+        # one alert's worth within three days.
         richer = self.seasonal.model > self.richest
         from_flat = richer & (self.richest == FLAT)
         np.maximum(self.richest, self.seasonal.model, out=self.richest)
@@ -486,7 +489,7 @@ class Ensemble:
             self.tails.shrink(richer & ~from_flat, self.tails.prior_weight, row)
             self.tails.reset(from_flat, row)
             if self.routine is not None:
-                self.routine.cap(richer, -np.log10(self._p_threshold))
+                self.routine.cap(richer, -2.0 * np.log10(self._p_threshold))
         delta = np.where(switched, comp - self.seasonal.component(t), 0.0)
         for det in self.detectors:
             if det.deseasonalized:

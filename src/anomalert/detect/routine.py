@@ -101,7 +101,7 @@ class RoutineMemory(ArrayState):
 
     def cap(self, mask: np.ndarray, surprise: float) -> None:
         """Hold the masked series' memory at ``surprise`` at most: a time of day that kept
-        surprising stays routine, but only up to that (an alert's worth, for the ensemble
+        surprising stays routine, but only up to that (two alerts' worth, for the ensemble
         when a seasonal model is taken: the daily edges scored as flat, hundreds of sigmas,
         would otherwise hide a real anomaly at the same time for weeks)."""
         for name in ("peak", "second", "recent"):

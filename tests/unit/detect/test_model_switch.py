@@ -1,7 +1,7 @@
 """When the seasonal detector takes a richer model, what was learned under the old one
 stops weighing on the new one: the seasonal row's tail goes back to the prior (from the
 flat model) or becomes a prior-sized first guess (daily to weekly), and the routine memory
-of surprising times of day is held at an alert's worth (it was cleared until 2026-12-05)."""
+of surprising times of day is held at two alerts' worth (it was cleared until 2026-12-05)."""
 
 from __future__ import annotations
 
@@ -81,8 +81,8 @@ def test_a_switch_to_the_daily_model_resets_the_seasonal_tail_and_caps_the_routi
     """A square daily wave is scored as flat for its first two days: its 09:00 edge is a huge
     surprise, which fattens the seasonal row's tail and makes 09:00 look routine. Once the
     daily model is taken, the tail goes back to the prior and the routine memory is held at
-    an alert's worth (p = 1e-4: 4 in -log10 units), not cleared: the new model does not know
-    the edges yet."""
+    two alerts' worth (p = 1e-4: 4 in -log10 units, twice), not cleared: the new model does
+    not know the edges yet."""
     step = 300.0
     t = 1_396_310_400.0 + step * np.arange(int(3 * DAY / step))
     hour = (t % DAY) / 3600.0
@@ -107,7 +107,7 @@ def test_a_switch_to_the_daily_model_resets_the_seasonal_tail_and_caps_the_routi
     assert weight <= ens.tails.prior_weight * 1.0001
     assert exceed <= ens.tails.prior_weight * ens.tails.prior_rate * 1.0001
     assert shape < 1e-3  # the prior's, not the heavy one of the edges scored as flat
-    assert peaks == 4.0  # the edges' surprise (28 in -log10 units), held at an alert's
+    assert peaks == 8.0  # the edges' surprise (28 in -log10 units), held at two alerts'
 
 
 def test_an_accepted_departure_from_the_daily_shape_keeps_the_daily_model() -> None:
