@@ -78,6 +78,9 @@ MIN_AGE = 86_400.0
 #: 2.19 (still over the budget: see the README, "Known defect"), NAB 28 -> 23 false alarms
 #: for the same 46 windows, SMD event precision 0.537 -> 0.557.
 SEASONAL_MAX_SHAPE = 0.30
+#: When a series first takes a richer seasonal model, its routine memory is held at this
+#: many alerts' worth of surprise (see ``Ensemble._follow_model_switch``).
+ROUTINE_CAP_ALERTS = 2.0
 
 
 @dataclass(frozen=True)
@@ -489,7 +492,7 @@ class Ensemble:
             self.tails.shrink(richer & ~from_flat, self.tails.prior_weight, row)
             self.tails.reset(from_flat, row)
             if self.routine is not None:
-                self.routine.cap(richer, -2.0 * np.log10(self._p_threshold))
+                self.routine.cap(richer, -ROUTINE_CAP_ALERTS * np.log10(self._p_threshold))
         delta = np.where(switched, comp - self.seasonal.component(t), 0.0)
         for det in self.detectors:
             if det.deseasonalized:

@@ -677,6 +677,13 @@ def _update_rows(
 
 
 @kernel
+def _restarted(rate: float, since: float, dt: float) -> float:
+    """A variance ``rate`` restarted ``since`` seconds ago (not yet, or NaN: as it is): the
+    mean of the residuals since then, until the rate's own memory is shorter."""
+    return maximum(rate, dt / (since + dt)) if since >= 0.0 else rate
+
+
+@kernel
 def _rates(
     t: FloatArray,
     ok: BoolArray,
@@ -726,10 +733,8 @@ def _rates(
         # taken, and its tail learned that deflated statistic (the README, "Known defect").
         # From then on the variance is the mean of the residuals since, until it has its
         # own memory.
-        since_day = span - DAY
-        since_week = span - WEEK
-        out[7, i] = maximum(var_rate, dt / (since_day + dt)) if since_day >= 0.0 else var_rate
-        out[8, i] = maximum(var_rate, dt / (since_week + dt)) if since_week >= 0.0 else var_rate
+        out[7, i] = _restarted(var_rate, span - DAY, dt)
+        out[8, i] = _restarted(var_rate, span - WEEK, dt)
         # The model choice compares shapes, which an accepted shift leaves as they were: its
         # warm-up term follows the series' age in points, which ``adapt`` does not reset
         # (a Saturday accepted as a "shift" had flipped a business-hours series to flat).
