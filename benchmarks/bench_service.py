@@ -55,8 +55,8 @@ from anomalert.store import Store
 
 #: Seconds between two rounds of the same series (round k is at ``start + STEP * k``).
 STEP = 10.0
-#: The latency bench's calm history: a little over a day, so its series may alert.
-HISTORY_SPAN = 1.1 * 86_400.0
+#: The latency bench's calm history: a little over two days, so its series may alert.
+HISTORY_SPAN = 2.1 * 86_400.0
 #: Round 0 is this long before "now": inside the live endpoints' one-hour window.
 LOOKBACK = 3000.0
 #: Targets of the brief, printed beside the figures (never asserted).
@@ -152,10 +152,10 @@ def free_port() -> int:
 def write_config(folder: Path, port: int, receiver: dict[str, Any]) -> Path:
     """A config with one receiver, group_wait 0s and notify_after 0s: the latency measured is
     the service's own, not the waits a user configures on purpose. The live endpoints take
-    samples up to two days old: the latency bench posts a day of calm history through them
-    (a series alerts only once it is a day old)."""
+    samples up to three days old: the latency bench posts two days of calm history through
+    them (a series alerts only once it is two days old)."""
     config = {
-        "server": {"port": port, "max_sample_age": "2d"},
+        "server": {"port": port, "max_sample_age": "3d"},
         "defaults": {"notify_after": "0s"},
         "storage": {"url": f"sqlite:///{folder / 'anomalert.db'}"},
         "route": {
@@ -392,7 +392,7 @@ def bench_latency(
     """Calm history for one series per service, then one spike each at a random phase.
 
     The history spans ``HISTORY_SPAN`` whatever its number of points: a series alerts only
-    once it is a day old.
+    once it is two days old.
     """
     rng = np.random.default_rng(seed)
     now = time.time()

@@ -6,15 +6,16 @@ measures it over long runs and heavier families (Student-t(3) is the hardest), s
 in the README can be reproduced. A figure, never an assertion: it is part of ``make bench``.
 The daily families put the noise on a daily wave: there the seasonal detector models the
 series, and with heavy-tailed noise it breaks the budget (Student-t(3): 2.19 alerts per
-10,000 on 2026-12-04, 2.08 on 2026-12-05; lognormal 1.81, Student-t(5) 1.79): its
+10,000 on 2026-12-04, 1.96 on 2026-12-05; lognormal 1.74, Student-t(5) 1.69): its
 calibrated p-values fall below 1e-4 four to five times as often as they say in the daily
 model's first week, about twice after (a known defect, not yet fixed: the README).
 
 The alerts are also split by the series' age: its first ``--young`` points, while the tails
 are learned from a few dozen exceedances, and after. The two call for different remedies (a
 young series' doubt, a settled tail's shape), so one figure for both would hide which one
-a change moved. The first 1,440 points (a day of one-minute points) raise none: a series
-alerts only once it is a day old; the young rate is still per 10,000 of all young points.
+a change moved. The first 2,880 points (two days of one-minute points) raise none: a
+series alerts only once it is two days old; the young rate is still per 10,000 of all young
+points.
 """
 
 from __future__ import annotations

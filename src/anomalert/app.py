@@ -57,7 +57,7 @@ log = logging.getLogger("anomalert")
 #: Maintenance and load-test events without an ``end`` hold alerts back this long.
 DEFAULT_WINDOW = 3600.0
 HOLDING_KINDS = frozenset({"maintenance", "load_test"})
-#: Why a series' points do not open alerts during its first day (``Ensemble.min_age``).
+#: Why a series' points do not open alerts during its first two days (``Ensemble.min_age``).
 YOUNG_HOLD = "the series is too young to alert (detection.min_age)"
 
 

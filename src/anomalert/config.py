@@ -100,8 +100,9 @@ class DetectionConfig(StrictModel):
     )
     #: Recent points kept per series as an alert's context.
     context_points: int = Field(default=48, ge=8, le=1000)
-    #: A series alerts only once it is this old: its first day is scored, never paged.
-    min_age: Duration = 86_400.0
+    #: A series alerts only once it is this old: its first two days are scored, never
+    #: paged (a daily shape cannot be told from an anomaly before then).
+    min_age: Duration = 172_800.0
 
 
 class Config(StrictModel):

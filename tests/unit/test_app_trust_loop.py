@@ -285,7 +285,7 @@ class YoungUntil(ScriptedDetector):
 
 
 def test_a_young_series_is_scored_but_opens_no_alert(h: Harness) -> None:
-    """Its first day's points are held back as in a maintenance window: no alert, no page;
+    """Its first days' points are held back as in a maintenance window: no alert, no page;
     the same scores once it is old enough open one."""
     h.app.detector = YoungUntil(grown_up=T0 + 10 * MIN)
     for m in range(8):
@@ -303,6 +303,6 @@ def test_the_configured_age_reaches_both_engines(tmp_path: Path) -> None:
         app = App(harness.config, harness.store, harness.clock)
         assert app.detector.engine.series.min_age == 7200.0
         assert app.records.ensemble.min_age == 7200.0
-        assert DetectionConfig().min_age == DAY
+        assert DetectionConfig().min_age == 2 * DAY
     finally:
         harness.close()

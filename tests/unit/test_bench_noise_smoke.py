@@ -25,33 +25,33 @@ def test_every_family_is_measured_and_written(tmp_path: Path) -> None:
 
 
 def test_a_spike_in_the_noise_counts_as_one_alert() -> None:
-    """The counting itself: a draw with one large spike per series on its second day (the
-    bench ticks every minute; a series alerts once it is a day old) gives one run per
+    """The counting itself: a draw with one large spike per series on its third day (the
+    bench ticks every minute; a series alerts once it is two days old) gives one run per
     series."""
 
     def spiky(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
         x = rng.normal(100.0, 1.0, shape)
-        x[1600, :] += 50.0
+        x[3000, :] += 50.0
         return x
 
-    r = flagged_rates(spiky, series=2, points=1800, seeds=1)
-    assert r.runs == 1e4 * 2 / (2 * 1800)
+    r = flagged_rates(spiky, series=2, points=3200, seeds=1)
+    assert r.runs == 1e4 * 2 / (2 * 3200)
     assert r.points >= r.runs
 
 
 def test_alerts_are_split_by_the_series_age() -> None:
-    """A spike at point 1,600 of each series counts after a young age of 1,500, not
+    """A spike at point 3,000 of each series counts after a young age of 2,900, not
     before; each rate is per 10,000 of its own points."""
 
     def spiky(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
         x = rng.normal(100.0, 1.0, shape)
-        x[1600, :] += 50.0
+        x[3000, :] += 50.0
         return x
 
-    r = flagged_rates(spiky, series=2, points=1800, seeds=1, young=1500)
+    r = flagged_rates(spiky, series=2, points=3200, seeds=1, young=2900)
     assert r.young_runs == 0.0
     assert r.settled_runs == 1e4 * 2 / (2 * 300)
-    assert r.runs == 1e4 * 2 / (2 * 1800)
+    assert r.runs == 1e4 * 2 / (2 * 3200)
 
 
 def test_bad_sizes_exit_2_naming_the_flag(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,14 +23,14 @@ from anomalert.cli import EXIT_BAD_INPUT, app
 from anomalert.detect.files import YOUNG_NOTE
 
 OUTPUT_COLUMNS = ["anomaly_score", "is_anomaly", "reason"]
-ROWS = 600
-SPIKE_ROW = 450
+ROWS = 900
+SPIKE_ROW = 700
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def stamps(rows: int = ROWS) -> list[str]:
-    """Five-minute rows: the spike comes on the series' second day (a series alerts only
-    once it is a day old)."""
+    """Five-minute rows: the spike comes on the series' third day (a series alerts only
+    once it is two days old)."""
     step = timedelta(minutes=5)
     return [(START + i * step).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(rows)]
 
@@ -110,9 +110,9 @@ def test_folder_outputs_mirror_nested_input_paths(tmp_path: Path) -> None:
         assert len(flags) <= 3, f"{f.name}: {len(flags)} alerts on a calm series"
 
 
-def test_a_file_younger_than_a_day_is_scored_but_raises_no_alert(tmp_path: Path) -> None:
-    """Ten hours of one-minute rows: the spike scores as rare as ever, but a series alerts
-    only once it is a day old (its daily shape is not known yet)."""
+def test_a_file_younger_than_two_days_is_scored_but_raises_no_alert(tmp_path: Path) -> None:
+    """Fifteen hours of one-minute rows: the spike scores as rare as ever, but a series
+    alerts only once it is two days old (its daily shape is not known yet)."""
     minutes = [(START + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(ROWS)]
     src = write_csv(tmp_path / "young.csv", {"timestamp": minutes, "value": values(31)})
     out = tmp_path / "out"

@@ -109,12 +109,13 @@ def test_no_drift_file_when_nothing_drifted(tmp_path: Path) -> None:
 
 
 def _detect_rows(tmp_path: Path, lift: dict[int, float], row: int = 2500) -> pd.DataFrame:
-    """Four calm columns (sd 1) a minute apart; at ``row``, column i moves by lift[i]."""
+    """Four calm columns (sd 1) two minutes apart (row 2500 is on the fourth day: a series
+    alerts once it is two days old); at ``row``, column i moves by lift[i]."""
     rng = np.random.default_rng(3)
     x = rng.normal(50.0, 1.0, (3000, 4))
     for i, by in lift.items():
         x[row, i] += by
-    stamps = pd.date_range("2026-01-05", periods=len(x), freq="min").strftime("%Y-%m-%d %H:%M:%S")
+    stamps = pd.date_range("2026-01-05", periods=len(x), freq="2min").strftime("%Y-%m-%d %H:%M:%S")
     src = tmp_path / "in.csv"
     pd.DataFrame({"timestamp": stamps, **{f"m{i}": x[:, i] for i in range(4)}}).to_csv(
         src, index=False

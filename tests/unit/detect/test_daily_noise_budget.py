@@ -2,8 +2,8 @@
 
 The product promises at most one alert per 10,000 points of pure noise at the default
 threshold. Around a daily wave, where the seasonal detector models the series and holds
-half the error budget, Student-t(3) noise raises about 2.2 per 10,000 (``benchmarks/noise.py``,
-"daily + Student-t(3)", 2026-12-04). Measured causes: in the daily model's first week its
+half the error budget, Student-t(3) noise raises about 2.0 per 10,000 (``benchmarks/noise.py``,
+"daily + Student-t(3)", 1.96 on 2026-12-05). Measured causes: in the daily model's first week its
 residual variance lags a day profile that is still converging, so its statistic first runs
 small and then overshoots, and the tail learns across that (p-values below 1e-4 four to
 five times as often as they say in days 2-8); after three weeks the deep tail is still
@@ -19,7 +19,7 @@ import pytest
 from benchmarks.noise import FAMILIES, flagged_rates
 
 DAILY_NOISE_BUG = (
-    "ensemble/calibrate: Student-t(3) noise around a daily wave raises about 2.2 alerts per "
+    "ensemble/calibrate: Student-t(3) noise around a daily wave raises about 2.0 alerts per "
     "10,000 points (the seasonal row's tail learns across the daily model's first week)"
 )
 

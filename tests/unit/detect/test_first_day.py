@@ -1,8 +1,9 @@
-"""A series alerts only once it is a day old (``Ensemble.min_age``).
+"""A series alerts only once it is two days old (``Ensemble.min_age``).
 
-Its first day is scored, and a would-be alert is held back from learning as an alert is,
-but nothing is flagged: its baselines have not seen a whole day, so its daily shape and its
-noise still look new. The rule changes the paging and nothing else.
+Its first two days are scored, and a would-be alert is held back from learning as an alert
+is, but nothing is flagged: a daily model can be taken only once the data span two days, so
+until then a daily shape and the series' noise still look new. The rule changes the paging
+and nothing else.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from anomalert.detect.ensemble import MIN_AGE, Ensemble
 T0 = 1.7e9
 MIN = 60.0
 DAY = 86_400.0
-YOUNG_SPIKE = 12 * 60  # hour 12 of the first day
-OLD_SPIKE = 30 * 60  # 06:00 on the second day (another time of day: not routine)
+YOUNG_SPIKE = 36 * 60  # noon of the second day
+OLD_SPIKE = 54 * 60  # 06:00 on the third day (another time of day: not routine)
 
 
 class Run(NamedTuple):
@@ -29,8 +30,8 @@ class Run(NamedTuple):
     mature: np.ndarray
 
 
-def _values(seed: int = 7, points: int = 2 * 1440, spikes: bool = True) -> np.ndarray:
-    """Two days of calm one-minute noise with a 40σ spike on each."""
+def _values(seed: int = 7, points: int = 3 * 1440, spikes: bool = True) -> np.ndarray:
+    """Three days of calm one-minute noise with a 40σ spike on the second and third."""
     x = np.random.default_rng(seed).normal(100.0, 1.0, points)
     if spikes:
         x[YOUNG_SPIKE] += 40.0
@@ -50,15 +51,15 @@ def _ensemble(min_age: float = MIN_AGE) -> Ensemble:
     return BatchEngine(1, Settings(min_age=min_age)).series
 
 
-def test_a_spike_on_the_first_day_is_scored_but_not_flagged() -> None:
+def test_a_spike_in_the_first_two_days_is_scored_but_not_flagged() -> None:
     ens = _ensemble()
-    assert ens.min_age == DAY
+    assert ens.min_age == 2 * DAY
     r = _run(ens, _values())
     assert r.score[YOUNG_SPIKE] >= ens.threshold
-    assert not r.flagged[:1440].any()
+    assert not r.flagged[:2880].any()
     assert np.flatnonzero(r.flagged).tolist() == [OLD_SPIKE]
-    # mature from the first point a day after the first one
-    assert np.flatnonzero(r.mature)[0] == 1440
+    # mature from the first point two days after the first one
+    assert np.flatnonzero(r.mature)[0] == 2880
 
 
 def test_growing_up_changes_only_the_paging() -> None:
@@ -71,21 +72,21 @@ def test_growing_up_changes_only_the_paging() -> None:
     assert np.flatnonzero(anytime.mature)[0] == 120
 
 
-def test_a_series_added_later_waits_its_own_day() -> None:
+def test_a_series_added_later_waits_its_own_days() -> None:
     ens = _ensemble()
-    x = _values(spikes=False)
-    _run(ens, x[:1500])
+    x = _values(spikes=False, points=4 * 1440)
+    _run(ens, x[:3000])
     ens.grow(2)
-    t = T0 + MIN * (1500 + np.arange(700))
-    both = np.stack([x[1500:2200], _values(seed=8, spikes=False)[:700]], axis=1)
-    both[600, :] += 40.0  # the first series is 35 hours old, the new one 10
+    t = T0 + MIN * (3000 + np.arange(700))
+    both = np.stack([x[3000:3700], _values(seed=8, spikes=False)[:700]], axis=1)
+    both[600, :] += 40.0  # the first series is 60 hours old, the new one 10
     flagged = np.array([ens.step(t[k : k + 1].repeat(2), both[k]).flagged for k in range(601)])
     assert not flagged[:600].any()
     assert flagged[600].tolist() == [True, False]
 
 
 def test_a_checkpoint_from_before_the_rule_resumes_old_enough() -> None:
-    """Its series that had started are past their first day as far as anyone can tell."""
+    """Its series that had started are past their first days as far as anyone can tell."""
     ens = _ensemble()
     x = _values()
     _run(ens, x[:300])

@@ -77,10 +77,10 @@ def test_a_flagged_run_holds_through_one_calmer_point() -> None:
     run goes on); a calm point ends the run; a lone such point outside a run is not flagged."""
     rng = np.random.default_rng(3)
     ens = BatchEngine(1).series
-    for k in range(2000):
+    for k in range(3000):  # past two days: old enough to alert
         ens.step(np.array([60.0 * k]), np.array([50.0 + rng.normal()]))
     p_alert = ens._p_threshold
-    t = 60.0 * 2000
+    t = 60.0 * 3000
     # Just under the threshold, within HOLD times its p-value.
     dip = _value_with_p(ens, t, 50.0, 100.0, 0.5 * HOLD * p_alert)
     assert not copy.deepcopy(ens).step(np.array([t]), np.array([dip])).flagged[0]
