@@ -34,11 +34,28 @@ def detect(
     path: Annotated[Path, typer.Argument(help="A CSV file or a folder of CSV files.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")],
     progress: Annotated[bool, typer.Option(help="Show a progress bar (on for folders).")] = True,
+    min_age: Annotated[
+        str | None,
+        typer.Option(
+            "--min-age",
+            help="How long a series is followed before it may alert, e.g. 6h or 0s "
+            "(default 2d: its daily shape cannot be told from an anomaly before).",
+        ),
+    ] = None,
 ) -> None:
     """Score CSV files causally: adds anomaly_score, is_anomaly and reason columns."""
+    from anomalert.configbase import parse_duration
+    from anomalert.detect.engine import Settings
     from anomalert.detect.files import DRIFT_FILE, detect_path
 
-    errors = detect_path(path, output, progress=progress and path.is_dir())
+    settings = None
+    if min_age is not None:
+        try:
+            settings = Settings(min_age=parse_duration(min_age))
+        except ValueError as exc:
+            typer.echo(f"error: --min-age: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    errors = detect_path(path, output, progress=progress and path.is_dir(), settings=settings)
     drift = output / DRIFT_FILE
     if drift.exists():
         typer.echo(f"note: input drift was seen and models refitted; see {drift}", err=True)

@@ -130,6 +130,29 @@ def test_a_file_younger_than_two_days_is_scored_but_raises_no_alert(tmp_path: Pa
     assert (result.loc[calm, "reason"] == "").all()
 
 
+def test_min_age_lets_a_short_file_alert(tmp_path: Path) -> None:
+    """``--min-age 6h``: the same fifteen hours alert at the spike (past six hours and 120
+    rows), and only there; the default run of the same file raised none."""
+    minutes = [(START + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(ROWS)]
+    src = write_csv(tmp_path / "young.csv", {"timestamp": minutes, "value": values(31)})
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(src, "--output", out, "--min-age", "6h")
+    assert code == 0, stderr
+    result = check_output(src, out / "young.csv")
+    assert np.flatnonzero(result["is_anomaly"] == "1").tolist() == [SPIKE_ROW]
+    assert not result.loc[SPIKE_ROW, "reason"].endswith(YOUNG_NOTE)
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1h", "1h-", ""])
+def test_a_bad_min_age_exits_2_with_one_line(tmp_path: Path, bad: str) -> None:
+    src = good_csv(tmp_path / "cpu.csv")
+    code, _, stderr = run_cli(src, "--output", tmp_path / "out", "--min-age", bad)
+    assert code == EXIT_BAD_INPUT
+    lines = error_lines(stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: --min-age: "), lines
+    assert not (tmp_path / "out").exists()
+
+
 def test_single_file_output_goes_directly_under_out(tmp_path: Path) -> None:
     src = good_csv(tmp_path / "deep" / "cpu.csv")
     out = tmp_path / "out"
