@@ -275,12 +275,12 @@ def _edge_weight(
     edge, which inflates the residual spread and the tail the seasonal score is judged
     against. Two bins are an edge when their difference is several times the differences
     on either side of them (a smooth curve changes by similar steps) and several residual
-    sds (``root``, of the model whose profile it is). ``a``-``d`` are four neighbouring
-    bins of one series' profile, the two around t in the middle, and ``w`` the weight of
-    ``c``. The week's edges are where
-    weekdays and weekends differ (a weekday-only 09:00 start: a ramp an hour wide there
-    missed by up to half the weekday-weekend difference). The differences are ``float32``,
-    the profiles' own precision, as numpy computed them.
+    sds (``root``, of the model in use that reads the profile: see ``_at``). ``a``-``d``
+    are four neighbouring bins of one series' profile, the two around t in the middle, and
+    ``w`` the weight of ``c``. The week's edges are where weekdays and weekends differ (a
+    weekday-only 09:00 start: a ramp an hour wide there missed by up to half the
+    weekday-weekend difference). The differences are ``float32``, the profiles' own
+    precision, as numpy computed them.
     """
     jump = abs(c - b)
     around = maximum(abs(b - a), abs(d - c))
@@ -315,8 +315,18 @@ def _at(
 ) -> tuple[float, float, float, float, float]:
     """One series' day and week profile at t, the seasonal component of its model, and
     the second bins' weights (stepped at an edge), from the four bins of each profile
-    around t (the two around t in the middle) and their second bin's weight."""
-    dwi = _edge_weight(days[0], days[1], days[2], days[3], aw, floor, math.sqrt(var_daily))
+    around t (the two around t in the middle) and their second bin's weight.
+
+    The day profile is the weekly model's too, and its edges are judged against the
+    residual sd of the model in use: the daily model's, on a series with a weekly shape,
+    holds every weekend's miss (a weekday-only 09:00-18:00 plateau: an sd of about 8 for
+    noise of 2), so the day's 18:00 edge read as a ramp (until 2026-12-05, twelfth
+    session). On weekdays the tail had learned its misses, but on Saturdays the week
+    profile, stepped, no longer cancelled the ramp: from the sixth week every Saturday at
+    18:00 paged, 19 and 20 of 20 one-minute series in weeks 7 and 8.
+    """
+    day_root = math.sqrt(var_weekly if model == WEEKLY else var_daily)
+    dwi = _edge_weight(days[0], days[1], days[2], days[3], aw, floor, day_root)
     wwi = _edge_weight(weeks[0], weeks[1], weeks[2], weeks[3], bw, floor, math.sqrt(var_weekly))
     de = np.float64(days[1]) * (1.0 - dwi) + np.float64(days[2]) * dwi
     we = np.float64(weeks[1]) * (1.0 - wwi) + np.float64(weeks[2]) * wwi
