@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anomalert.detect.engine import BatchEngine
+from tests.support.onsets import alert_onsets
 
 T0 = 1_396_310_400.0  # a Tuesday 00:00 UTC
 DAY = 86_400.0
@@ -36,14 +36,9 @@ def alerts_per_day(step: float, days: int = 5) -> list[int]:
     hour = (t % DAY) / 3600.0
     wave = np.where((hour >= 9.0) & (hour < 18.0), 80.0, 20.0)
     x = wave[:, None] + np.random.default_rng(0).normal(0.0, 0.5, (t.size, SERIES))
-    engine = BatchEngine(SERIES)
-    before = np.zeros(SERIES, dtype=bool)
-    per_day = [0] * days
-    for k in range(t.size):
-        flagged = engine.step(np.full(SERIES, t[k]), x[k]).series.flagged
-        per_day[int((t[k] - T0) // DAY)] += int((flagged & ~before).sum())
-        before = flagged
-    return per_day
+    ticks, _ = alert_onsets(t, x)
+    day = ((t[ticks] - T0) // DAY).astype(int)
+    return np.bincount(day, minlength=days).tolist()
 
 
 @pytest.mark.parametrize("step", [10.0, 60.0])

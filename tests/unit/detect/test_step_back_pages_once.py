@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anomalert.detect.engine import BatchEngine
+from tests.support.onsets import alert_onsets
 
 T0 = 1_767_571_200.0  # a Monday 00:00 UTC
 MIN = 60.0
@@ -47,18 +47,10 @@ def alerts_around(up: float, hours: float) -> tuple[list[int], list[int]]:
     back = start + int(hours * 60)
     x = 20.0 + np.random.default_rng(0).normal(0.0, 2.0, (ticks, SERIES))
     x[start:back] += up
-    engine = BatchEngine(SERIES)
-    before = np.zeros(SERIES, dtype=bool)
-    after_up = [0] * SERIES
-    after_back = [0] * SERIES
-    for k in range(back + 120):
-        flagged = engine.step(np.full(SERIES, T0 + MIN * k), x[k]).series.flagged
-        for i in np.flatnonzero(flagged & ~before):
-            if start <= k < start + 120:
-                after_up[i] += 1
-            elif back <= k:
-                after_back[i] += 1
-        before = flagged
+    ticks, series = alert_onsets(T0 + MIN * np.arange(back + 120), x[: back + 120])
+    up = (ticks >= start) & (ticks < start + 120)
+    after_up = np.bincount(series[up], minlength=SERIES).tolist()
+    after_back = np.bincount(series[ticks >= back], minlength=SERIES).tolist()
     return after_up, after_back
 
 

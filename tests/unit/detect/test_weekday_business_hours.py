@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from anomalert.detect.engine import BatchEngine
+from tests.support.onsets import alert_onsets
 
 MONDAY = 1_767_571_200.0  # 2026-01-05 00:00 UTC
 DAY = 86_400.0
@@ -47,14 +48,10 @@ def weekend_pages(step: float, days: int) -> list[tuple[int, float]]:
         0.0, 2.0, (t.size, SERIES)
     )
     engine = BatchEngine(SERIES)
-    before = np.zeros(SERIES, dtype=bool)
-    pages: list[tuple[int, float]] = []
-    for k in range(t.size):
-        flagged = engine.step(np.full(SERIES, t[k]), x[k]).series.flagged
-        pages += [(int((t[k] - MONDAY) // DAY), round(hour[k], 2))] * int((flagged & ~before).sum())
-        before = flagged
+    ticks, _ = alert_onsets(t, x, engine)
     assert engine.series.seasonal is not None
     assert (engine.series.seasonal.model == 2).all(), "the weekly model is in use"
+    pages = [(int((t[k] - MONDAY) // DAY), round(hour[k], 2)) for k in ticks]
     return [p for p in pages if p[0] >= 7]
 
 
