@@ -325,9 +325,10 @@ def _at(
     profile, stepped, no longer cancelled the ramp: from the sixth week every Saturday at
     18:00 paged, 19 and 20 of 20 one-minute series in weeks 7 and 8.
     """
-    day_root = math.sqrt(var_weekly if model == WEEKLY else var_daily)
+    week_root = math.sqrt(var_weekly)
+    day_root = week_root if model == WEEKLY else math.sqrt(var_daily)
     dwi = _edge_weight(days[0], days[1], days[2], days[3], aw, floor, day_root)
-    wwi = _edge_weight(weeks[0], weeks[1], weeks[2], weeks[3], bw, floor, math.sqrt(var_weekly))
+    wwi = _edge_weight(weeks[0], weeks[1], weeks[2], weeks[3], bw, floor, week_root)
     de = np.float64(days[1]) * (1.0 - dwi) + np.float64(days[2]) * dwi
     we = np.float64(weeks[1]) * (1.0 - wwi) + np.float64(weeks[2]) * wwi
     comp = 0.0 if model == FLAT else de + we if model == WEEKLY else de
