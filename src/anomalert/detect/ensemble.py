@@ -28,6 +28,10 @@ that the gap was normal. Then it decides what the detectors may learn:
   is held at two alerts' worth, since the new model does not know the shape's edges yet;
 * a deviation that lasts ``accept_after`` points is accepted as the new normal: detectors
   are told to ``adapt`` (a deploy that changed the baseline stops alerting after a while).
+  On a series with a period the seasonal detector first learns the run's points (each
+  series keeps its last ``accept_after`` values, ``recent``): a recurring shape the model
+  had not learned yet (the first weekends of a weekday-only plateau) reached no profile,
+  and paged every week.
   A flagged run holds while p stays within ``HOLD`` times the threshold's, so a point of
   an incident that happens to look a little calmer is neither learned nor ends the count;
 * a series alerts only once it is ``mature``: more than ``min_history`` points and
@@ -110,6 +114,7 @@ class Step:
 
 #: ``learnable`` when every series may learn (``_decide`` takes an empty mask as none).
 _NO_MASK = np.zeros(0, dtype=np.bool_)
+_NO_VALUES = np.zeros(0)
 
 
 def _floats(a: np.ndarray) -> FloatArray:
@@ -197,13 +202,17 @@ def _decide(
     min_history: int,
     min_age: float,
     accept_after: int,
+    x: FloatArray,
+    recent: np.ndarray,
 ) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, bool]:
     """The score (``score`` holds p ** SCORE_POWER and becomes 1 minus it, in place) and
     what each series may alert and learn, in one pass.
 
     ``finites``: which series have a finite value; ``learnable`` is empty or withholds
     more series from learning. ``run`` and ``seen`` advance in place;
-    a run that reached ``accept_after`` (adapted) restarts at 0.
+    a run that reached ``accept_after`` (adapted) restarts at 0. Each finite value ``x``
+    goes into the ring ``recent`` (rows: a series' last points by ``seen``; no rows: no
+    ring), so an accepted run can be learned after the fact.
 
     A series is ``mature`` once it has more than ``min_history`` finite points and is at
     least ``min_age`` seconds past its first one (``born``, set here). A would-be alert past
@@ -224,6 +233,7 @@ def _decide(
     adapted = np.empty(n, dtype=np.bool_)
     any_adapted = False
     every = learnable.size == 0
+    slots = recent.shape[0]
     # Bitwise on booleans and products for the updates: no branch on the data.
     for i in range(n):
         finite = finites[i]
@@ -234,6 +244,8 @@ def _decide(
         running = run[i]
         flag = (s >= threshold) | ((running > 0) & (p[i] <= hold))
         seen[i] += finite
+        if finite and slots:
+            recent[(seen[i] - 1) % slots, i] = x[i]
         enough = finite & (seen[i] > min_history)
         flag &= enough
         keep = finite & (True if every else learnable[i])
@@ -340,6 +352,12 @@ class Ensemble:
         # The richest seasonal model each series has used so far.
         self.richest = np.zeros(self.n, dtype=np.int8)
         self.run = np.zeros(self.n, dtype=np.int32)
+        # Each series' last ``accept_after`` values, the newest at ``(seen - 1) % accept_after``,
+        # so the seasonal detector can learn a run once it is accepted
+        # (``_learn_accepted_run``). float32 is enough: no detector claims a scale under a
+        # thousandth of a series' level (``robust.REL_SCALE_FLOOR``), 16,000 times float32's
+        # relative precision.
+        self.recent = self._no_recent(self.n)
         # Points seen per series, and the time of its first finite one: a series with less
         # history than ``min_history`` points or ``min_age`` seconds is scored but may not
         # alert yet (its baselines and tails are still guesses).
@@ -395,12 +413,16 @@ class Ensemble:
             self.min_history,
             self.min_age,
             self.accept_after,
+            _floats(x) if self.recent.shape[0] else _NO_VALUES,
+            self.recent,
         )
         models = self.seasonal.model.copy() if self.seasonal is not None else None
         self._learn_tails(stats, calibrate, always & ~learn)
         for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
+                if det is self.seasonal and models is not None:
+                    self._learn_accepted_run(t, adapted & (models != FLAT))
                 det.adapt(adapted)
         if self.resolution is not None:
             self.resolution.learn(x, always)
@@ -426,6 +448,26 @@ class Ensemble:
         return Step(
             score, p, flagged, mature, winner, kind, expected, lower, upper, detail, adapted
         )
+
+    def _learn_accepted_run(self, t: FloatArray, periodic: BoolArray) -> None:
+        """The seasonal detector learns the run just accepted on the series with a period
+        (``SeasonalDetector.learn_run``): the series' last ``accept_after`` points, all
+        flagged, are in ``recent``."""
+        assert self.seasonal is not None
+        idx = np.flatnonzero(periodic)
+        if idx.size == 0 or self.recent.shape[0] == 0:
+            return
+        slots = self.recent.shape[0]
+        # Oldest first: the slot after the newest point's is the oldest of the ring.
+        order = (self.seen[idx][None, :] + np.arange(slots)[:, None]) % slots
+        values = self.recent[order, idx[None, :]]
+        self.seasonal.learn_run(idx, _floats(t), values)
+
+    def _no_recent(self, n: int) -> np.ndarray:
+        """An empty ring (NaN: nothing to learn) of ``accept_after`` points per series, or
+        none without a seasonal detector."""
+        rows = self.accept_after if self.seasonal is not None else 0
+        return np.full((rows, n), np.nan, dtype=np.float32)
 
     def _no_pending(self, n: int) -> np.ndarray:
         return np.full((PROBATION, self._accumulating.size, n), np.nan, dtype=np.float32)
@@ -596,6 +638,9 @@ class Ensemble:
         if "resolution" not in state:
             multivariate = self.detectors[0].multivariate
             self.resolution = None if multivariate else Resolution(n=self.n)
+        if "recent" not in state:
+            # A checkpoint from before accepted runs were learned: nothing to learn yet.
+            self.recent = self._no_recent(self.n)
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0
@@ -615,6 +660,7 @@ class Ensemble:
         self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
         self.born = np.concatenate([self.born, np.full(n - self.n, np.nan)])
         self.pending = np.concatenate([self.pending, self._no_pending(n - self.n)], axis=-1)
+        self.recent = np.concatenate([self.recent, self._no_recent(n - self.n)], axis=-1)
         self.n = n
         keep_freed_memory(n)
 
@@ -628,6 +674,7 @@ class Ensemble:
             + self.richest.nbytes
             + self.born.nbytes
             + self.pending.nbytes
+            + self.recent.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
         )

@@ -20,6 +20,7 @@ tick, then the scoring and the learning, with the numbers numpy gave.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import NamedTuple
 
@@ -255,6 +256,47 @@ class SeasonalDetector(Detector):
         if "base" not in state:
             self.base = np.array(self.level, copy=True)
             self.base_memory = DAY
+
+    def learn_run(self, idx: NDArray[np.intp], t: FloatArray, values: np.ndarray) -> None:
+        """Learn, after the fact, the run of points series ``idx`` were flagged for, now
+        that it is accepted as the new normal (before ``adapt``).
+
+        ``values`` (points, len(idx)) are the run's values, oldest first, the last one at
+        ``t`` (the series' current time, len(idx)). The run is the series' last points and
+        its points were not learned, so they came after the last learned one: their times
+        are spread evenly from there to ``t`` (exact for regular points; a series that never
+        learned steps back one sampling interval per point). NaN values are skipped.
+
+        Why: an accepted run on a series with a period may be the period's own shape that
+        the model had not learned yet (the first weekends of a weekday-only plateau). Not
+        learned, its time of the week stayed news: the level took the weekend in once the
+        run was accepted, and the hour of the run itself reached no profile (at two-minute
+        points, Saturday 09:00-10:00 is the whole run), so every Saturday paged at 09:00.
+        Learned like any point (residuals clipped at ``k`` sds), it teaches the profiles
+        the run's hours; a lasting shift (a deploy) leaves in them at most what as many
+        clipped points teach, and the level's restart in ``adapt`` takes the shift.
+        """
+        if idx.size == 0:
+            return
+        part = copy.copy(self)
+        part.__dict__.pop("_cache", None)
+        part.n = idx.size
+        names = [k for k, v in vars(self).items() if isinstance(v, np.ndarray) and k[0] != "_"]
+        for name in names:
+            setattr(part, name, getattr(self, name)[..., idx])
+        floor = self.__dict__.get("_resolution")
+        part.use_resolution(None if floor is None else floor[idx])
+        points = values.shape[0]
+        now = t[idx]
+        since = now - part.t_prev
+        known = np.isfinite(since) & (since > 0.0)
+        step = np.where(known, since / points, np.where(np.isfinite(part.dt), part.dt, 300.0))
+        everyone = np.ones(idx.size, dtype=np.bool_)
+        for k in range(points):
+            part.learn(now - (points - 1 - k) * step, values[k].astype(np.float64), everyone)
+        for name in names:
+            getattr(self, name)[..., idx] = getattr(part, name)
+        self._forget()
 
     def adapt(self, mask: BoolArray) -> None:
         # The shape of the day survives a deploy, and so does the choice of model (see
