@@ -18,9 +18,10 @@ that hour of the week profile learned nothing and Saturday 09:00 paged every wee
 An accepted run on a periodic series is now learned after the fact
 (``SeasonalDetector.learn_run``): at five minutes no weekend pages after the first; at two
 minutes 12, 14 and 12 of 20 series on the second to fourth Saturdays, then one a week
-(the same series) in weeks 5-8. At ten seconds the weekends page as before (5-21 on
-Saturdays and 1-15 on Sundays, at 09:00 and 18:00), for a reason not yet found (the run
-there is five minutes, and the same pages came with or without it learned).
+(the same series) in weeks 5-8. At ten seconds the weekends page about as before (five
+minutes of run learned is little): after three weeks the week profile holds about -29 on
+Saturday mornings where -43 is needed, because the level's restart takes the rest of each
+Saturday in before the profile can (``docs/measurements.md``, "Fourteenth session").
 """
 
 from __future__ import annotations
