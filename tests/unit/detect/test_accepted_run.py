@@ -53,6 +53,17 @@ def test_a_run_learned_after_the_fact_is_learned_as_its_points_would_have_been()
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
 
 
+def test_missing_values_of_a_run_teach_nothing() -> None:
+    t, x = _wave(3 * 288, 2)
+    det = SeasonalDetector(2)
+    for k in range(t.size):
+        det.learn(np.full(2, t[k]), x[k], np.ones(2, dtype=np.bool_))
+    before = {k: v.copy() for k, v in _state(det).items()}
+    det.learn_run(np.array([0, 1]), np.full(2, t[-1] + 600.0), np.full((5, 2), np.nan))
+    for name, value in _state(det).items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+
+
 def test_an_accepted_run_teaches_the_profile_where_it_happened() -> None:
     """Four days of a daily wave, then every afternoon 30 lower from day 4: the first
     afternoon is accepted after ``accept_after`` points, and the day profile has learned
@@ -108,4 +119,3 @@ def test_new_series_start_with_an_empty_ring() -> None:
     ens.grow(4)
     assert ens.recent.shape == (ens.accept_after, 4)
     assert np.isnan(ens.recent[:, 2:]).all() and not np.isnan(ens.recent[:, :2]).any()
-
