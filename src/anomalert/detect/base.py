@@ -17,6 +17,7 @@ perfectly Gaussian.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -90,6 +91,18 @@ class ArrayState:
             params["n"] = n
         return type(self)(**params)
 
+    def _series_axes(self) -> list[tuple[str, int]]:
+        """Each per-series state array's name and the axis that holds the series."""
+        found = []
+        for name, value in vars(self).items():
+            if not isinstance(value, np.ndarray) or name.startswith("_"):
+                continue
+            if name in self.series_last:
+                found.append((name, -1))
+            elif value.ndim >= 1 and value.shape[0] == self.n:
+                found.append((name, 0))
+        return found
+
     def grow(self, n: int) -> None:
         """Make room for series added to a running engine, each starting untrained."""
         extra = n - self.n
@@ -97,14 +110,27 @@ class ArrayState:
             return
         self._forget()
         fresh = self.clone(n=extra)
-        for name, value in vars(self).items():
-            if not isinstance(value, np.ndarray):
-                continue
-            if name in self.series_last:
-                setattr(self, name, np.concatenate([value, getattr(fresh, name)], axis=-1))
-            elif value.ndim >= 1 and value.shape[0] == self.n:
-                setattr(self, name, np.concatenate([value, getattr(fresh, name)]))
+        for name, axis in self._series_axes():
+            value = getattr(self, name)
+            setattr(self, name, np.concatenate([value, getattr(fresh, name)], axis=axis))
         self.n = n
+
+    def take(self, idx: NDArray[np.intp]) -> Self:
+        """A copy holding only series ``idx`` (their state copied), to work on apart."""
+        part = copy.copy(self)
+        part.__dict__.pop("_cache", None)
+        for name, axis in self._series_axes():
+            setattr(part, name, np.take(getattr(self, name), idx, axis=axis))
+        part.n = int(idx.size)
+        return part
+
+    def put(self, idx: NDArray[np.intp], part: Self) -> None:
+        """Write back the state of series ``idx`` from ``part`` (made by ``take(idx)``)."""
+        for name, axis in self._series_axes():
+            np.moveaxis(getattr(self, name), axis, 0)[idx] = np.moveaxis(
+                getattr(part, name), axis, 0
+            )
+        self._forget()
 
     def state_nbytes(self) -> int:
         """Bytes of array state, for the memory-per-series budget (caches excluded)."""

@@ -20,7 +20,6 @@ tick, then the scoring and the learning, with the numbers numpy gave.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import NamedTuple
 
@@ -278,12 +277,7 @@ class SeasonalDetector(Detector):
         """
         if idx.size == 0:
             return
-        part = copy.copy(self)
-        part.__dict__.pop("_cache", None)
-        part.n = idx.size
-        names = [k for k, v in vars(self).items() if isinstance(v, np.ndarray) and k[0] != "_"]
-        for name in names:
-            setattr(part, name, getattr(self, name)[..., idx])
+        part = self.take(idx)
         floor = self.__dict__.get("_resolution")
         part.use_resolution(None if floor is None else floor[idx])
         points = values.shape[0]
@@ -294,9 +288,7 @@ class SeasonalDetector(Detector):
         everyone = np.ones(idx.size, dtype=np.bool_)
         for k in range(points):
             part.learn(now - (points - 1 - k) * step, values[k].astype(np.float64), everyone)
-        for name in names:
-            getattr(self, name)[..., idx] = getattr(part, name)
-        self._forget()
+        self.put(idx, part)
 
     def adapt(self, mask: BoolArray) -> None:
         # The shape of the day survives a deploy, and so does the choice of model (see

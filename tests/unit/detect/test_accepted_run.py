@@ -119,3 +119,23 @@ def test_new_series_start_with_an_empty_ring() -> None:
     ens.grow(4)
     assert ens.recent.shape == (ens.accept_after, 4)
     assert np.isnan(ens.recent[:, 2:]).all() and not np.isnan(ens.recent[:, :2]).any()
+
+
+def test_take_and_put_move_the_series_along_each_arrays_own_axis() -> None:
+    """``ArrayState.take``/``put``, which ``learn_run`` works through: profiles keep the
+    series on their last axis (``series_last``), the rest on their first."""
+    t, x = _wave(2 * 288, 3)
+    det = SeasonalDetector(3)
+    for k in range(t.size):
+        det.learn(np.full(3, t[k]), x[k], np.ones(3, dtype=np.bool_))
+    part = det.take(np.array([2, 0]))
+    assert part.n == 2 and part.day.shape == (det.day_bins, 2) and part.level.shape == (2,)
+    np.testing.assert_array_equal(part.week[:, 0], det.week[:, 2])
+    np.testing.assert_array_equal(part.var[:, 1], det.var[:, 0])
+    part.level += 1.0
+    part.day[:, 0] = 7.0
+    before = {k: v.copy() for k, v in _state(det).items()}
+    det.put(np.array([2, 0]), part)
+    assert det.level[2] == before["level"][2] + 1.0 and det.level[1] == before["level"][1]
+    assert (det.day[:, 2] == 7.0).all()
+    np.testing.assert_array_equal(det.day[:, :2], before["day"][:, :2])
