@@ -21,7 +21,11 @@ that the gap was normal. Then it decides what the detectors may learn:
   current shape removed (a decomposition: detect on the residual), so a daily edge is not
   a jump to them once the period is known;
 * a would-be alert as surprising as what recently happened around the same time of day
-  is routine (``routine``: the nightly cron spike);
+  is routine (``routine``: the nightly cron spike), and so is one at a time of the week
+  where the series deviated until the deviation was accepted a week or more earlier, or
+  blipped on two of the four earlier weeks (``WeeklyRoutine``: a weekday-only service's
+  Saturday morning, a weekly job); that one silences the page only, after the decision,
+  so the detectors learn the weekly shape as before;
 * the first time a series' seasonal detector takes a richer model, what was learned while
   the season was scored as noise stops weighing: the seasonal tail goes back to the prior
   (leaving the flat model) or counts as a prior only (daily to weekly); the routine memory
@@ -52,7 +56,7 @@ from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.jit import kernel
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.resolution import Resolution
-from anomalert.detect.routine import RoutineMemory
+from anomalert.detect.routine import RoutineMemory, WeeklyRoutine
 from anomalert.detect.seasonal import FLAT, SeasonalDetector
 
 #: Default alert threshold on the calibrated score, chosen once on the development data.
@@ -366,6 +370,9 @@ class Ensemble:
         self.min_age = min_age
         self.born = np.full(self.n, np.nan)
         self.routine = RoutineMemory(n=self.n) if routine else None
+        self.weekly = WeeklyRoutine(n=self.n) if routine else None
+        # Series in a flagged run that the weekly memory made routine: not paged.
+        self.quiet = np.zeros(self.n, dtype=np.bool_)
         # The resolution of each series' raw values floors the detectors' scales (counts
         # near zero); multivariate detectors scale their features their own way.
         self.resolution = None if self.detectors[0].multivariate else Resolution(n=self.n)
@@ -387,8 +394,14 @@ class Ensemble:
         frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
         stats = np.stack([frames[i].stat for i in self._order])
         p, winner, candidates = self._most_surprising(stats)
+        weekly = _NO_VALUES
         if self.routine is not None and candidates.size:
-            self._discount_routine(t, p, candidates)
+            weekly = self._discount_routine(t, p, candidates)
+        # The weekly memory quietens runs after the decision (``_quieten``), which needs to
+        # know which series were in a run before it; most ticks have nothing to quieten.
+        running = None
+        if self.weekly is not None and (candidates.size or self.quiet.any()):
+            running = self.run > 0
         # score_from_p without its clip: p is already in [0, 1]; ``_decide`` takes it from 1.
         score = np.power(p, SCORE_POWER)
         finite: BoolArray = np.asarray(
@@ -424,6 +437,12 @@ class Ensemble:
                 if det is self.seasonal and models is not None:
                     self._learn_accepted_run(t, adapted & (models != FLAT))
                 det.adapt(adapted)
+        if self.weekly is not None:
+            self.weekly.extend(t, flagged)
+            if any_adapted:
+                self.weekly.mark_lasting(adapted)
+            if running is not None:
+                flagged = self._quieten(flagged, p, score, candidates, weekly, running)
         if self.resolution is not None:
             self.resolution.learn(x, always)
         if models is not None and comp is not None:
@@ -539,27 +558,78 @@ class Ensemble:
             row = self._row_of[self.detectors.index(self.seasonal)]
             self.tails.shrink(richer & ~from_flat, self.tails.prior_weight, row)
             self.tails.reset(from_flat, row)
+            cap = -ROUTINE_CAP_ALERTS * np.log10(self._p_threshold)
             if self.routine is not None:
-                self.routine.cap(richer, -ROUTINE_CAP_ALERTS * np.log10(self._p_threshold))
+                self.routine.cap(richer, cap)
+            if self.weekly is not None:
+                # Leaving the flat model, its episodes are its misreadings of the daily
+                # shape (both edges of each of the first days) and are forgotten: held at
+                # two alerts' worth they outweighed, and outlived, a first Saturday's.
+                self.weekly.clear(from_flat)
+                self.weekly.cap(richer & ~from_flat, cap)
         delta = np.where(switched, comp - self.seasonal.component(t), 0.0)
         for det in self.detectors:
             if det.deseasonalized:
                 det.shift_input(switched, delta)
 
-    def _discount_routine(self, t: FloatArray, p: FloatArray, candidates: np.ndarray) -> None:
+    def _quieten(
+        self,
+        flagged: BoolArray,
+        p: FloatArray,
+        score: FloatArray,
+        candidates: np.ndarray,
+        weekly: FloatArray,
+        running: BoolArray,
+    ) -> BoolArray:
+        """Apply the weekly memory's discount (``weekly``, in surprise units beyond the
+        daily memory's, per candidate) to the p-values and scores, in place, and return the
+        flags without the runs it made routine (``running``: the series in a flagged run
+        before this tick).
+
+        Why after the decision, not before it as the daily memory's: what the weekly memory
+        makes routine is a weekly shape the week profile has not caught up with yet, and the
+        detectors must learn it exactly as they learned it before, as an alert held back
+        from the baselines and accepted after ``accept_after`` points (a run the profile
+        learns after the fact). Made routine before the decision, a Saturday morning was
+        learned as calm points by every detector and tail (no run held it back), and a
+        missing weekday plateau, 15σ off, no longer paged in its third week: its first
+        minute's p-value was 1.2e-4 instead of 3.7e-5 (the threshold's is 1e-4). So only
+        the page goes, as for a young series: a run whose would-be alerts the weekly memory
+        made routine is quiet (``quiet``) through its held points too, until a would-be
+        alert it does not explain.
+        """
+        loud = np.zeros(self.n, dtype=np.bool_)
+        if candidates.size:
+            lifted = np.minimum(p[candidates] * np.power(10.0, weekly), 1.0)
+            p[candidates] = lifted
+            score[candidates] = 1.0 - np.power(lifted, SCORE_POWER)
+            loud[candidates] = lifted <= self._p_threshold
+        # A run starts quiet unless its first would-be alert is unexplained; once loud it
+        # stays loud (one page per run, as before), and an unflagged point ends it.
+        self.quiet = np.where(running, self.quiet, True) & ~loud & flagged
+        return flagged & ~self.quiet
+
+    def _discount_routine(self, t: FloatArray, p: FloatArray, candidates: np.ndarray) -> FloatArray:
         """Discount, in place, would-be alerts (``candidates``) as surprising as this time's
         recent routine.
 
         The memory is read before it learns this tick (causal), and it learns the raw
         surprise of every would-be alert, flagged or not: "this time alerted lately" (see
-        ``routine``).
+        ``routine``). Returns how much more the weekly memory discounts each candidate
+        (surprise units), which ``_quieten`` applies after the decision.
         """
         assert self.routine is not None
         raw = p[candidates]
         tc = t[candidates]
         routine = self.routine.routine(tc, candidates)
         p[candidates] = np.minimum(raw * np.power(10.0, routine), 1.0)
-        self.routine.learn(tc, -np.log10(np.maximum(raw, 1e-300)), candidates)
+        surprise = -np.log10(np.maximum(raw, 1e-300))
+        self.routine.learn(tc, surprise, candidates)
+        if self.weekly is None:
+            return np.zeros(candidates.size)
+        weekly = np.maximum(self.weekly.routine(tc, candidates) - routine, 0.0)
+        self.weekly.learn(tc, surprise, candidates)
+        return weekly
 
     @property
     def _p_threshold(self) -> float:
@@ -641,6 +711,11 @@ class Ensemble:
         if "recent" not in state:
             # A checkpoint from before accepted runs were learned: nothing to learn yet.
             self.recent = self._no_recent(self.n)
+        if "weekly" not in state:
+            # A checkpoint from before the weekly memory: no episodes remembered yet.
+            routine = self.__dict__.get("routine")
+            self.weekly = None if routine is None else WeeklyRoutine(n=self.n)
+            self.quiet = np.zeros(self.n, dtype=np.bool_)
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0
@@ -653,11 +728,14 @@ class Ensemble:
         self.tails.grow(n)
         if self.routine is not None:
             self.routine.grow(n)
+        if self.weekly is not None:
+            self.weekly.grow(n)
         if self.resolution is not None:
             self.resolution.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
+        self.quiet = np.concatenate([self.quiet, np.zeros(n - self.n, dtype=np.bool_)])
         self.born = np.concatenate([self.born, np.full(n - self.n, np.nan)])
         self.pending = np.concatenate([self.pending, self._no_pending(n - self.n)], axis=-1)
         self.recent = np.concatenate([self.recent, self._no_recent(n - self.n)], axis=-1)
@@ -672,9 +750,11 @@ class Ensemble:
             + self.run.nbytes
             + self.seen.nbytes
             + self.richest.nbytes
+            + self.quiet.nbytes
             + self.born.nbytes
             + self.pending.nbytes
             + self.recent.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
+            + (self.weekly.state_nbytes() if self.weekly is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
         )
