@@ -287,8 +287,8 @@ class WeeklyRoutine(ArrayState):
         """The slot a new episode of series idx takes: an empty one, else one too old to
         match (``WEEKS`` and the jitter), else the one with the smallest peak. Not simply
         the oldest: at ten-second points the weekday edges leave an episode or two a day,
-        and with the oldest replaced a weekday-only plateau paged 24 times over six series
-        and seven weeks instead of 20 (35 without the weekly memory)."""
+        and with the oldest replaced a weekday-only plateau paged 31 times over six series
+        and seven weeks instead of 21 (35 without the weekly memory)."""
         last = self.last[:, idx].astype(np.float64)
         stale = ~(last >= now.astype(np.float64) - WEEKS * WEEK_MINUTES - self.jitter / 60.0)
         worth = np.where(stale, -1.0, self.peak[:, idx].astype(np.float64))
