@@ -24,7 +24,7 @@ series page once, on the third Saturday, and none of the six here.
 At ten seconds the weekends still page, less: over seven weeks and six series 21 pages
 instead of 35, all six series on the third Saturday at 09:00 (the first under the weekly
 model, whose week profile holds about -29 there where -43 is needed: the first time a time
-of the week surprises cannot be routine), and some weekday evenings at 18:00 as before
+of the week surprises cannot be routine), and some evenings at 18:00 as before
 (``docs/measurements.md``, "Fifteenth session").
 """
 
