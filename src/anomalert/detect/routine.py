@@ -243,11 +243,7 @@ class WeeklyRoutine(ArrayState):
         otherwise it starts one (``_vacancy``).
         """
         now = (t / 60.0).astype(np.float32)
-        cols = np.arange(idx.size)
-        ordered = self._ordered(idx)
-        newest = np.argmax(ordered, axis=0)
-        gap = now - ordered[newest, cols]
-        goes_on = np.isfinite(gap) & (gap >= 0.0) & (gap <= np.float32(self.jitter / 60.0))
+        newest, goes_on = self._going_on(idx, now)
         slot = np.where(goes_on, newest, self._vacancy(idx, now))
         finite = np.isfinite(now)
         slot, series, now, size = slot[finite], idx[finite], now[finite], surprise[finite]
@@ -267,10 +263,7 @@ class WeeklyRoutine(ArrayState):
         if idx.size == 0:
             return
         now = (t[idx] / 60.0).astype(np.float32)
-        ordered = self._ordered(idx)
-        newest = np.argmax(ordered, axis=0)
-        gap = now - ordered[newest, np.arange(idx.size)]
-        goes_on = np.isfinite(gap) & (gap >= 0.0) & (gap <= np.float32(self.jitter / 60.0))
+        newest, goes_on = self._going_on(idx, now)
         self.last[newest[goes_on], idx[goes_on]] = now[goes_on]
 
     def mark_lasting(self, mask: np.ndarray) -> None:
@@ -293,6 +286,15 @@ class WeeklyRoutine(ArrayState):
         stale = ~(last >= now.astype(np.float64) - WEEKS * WEEK_MINUTES - self.jitter / 60.0)
         worth = np.where(stale, -1.0, self.peak[:, idx].astype(np.float64))
         return np.argmin(worth, axis=0)
+
+    def _going_on(self, idx: np.ndarray, now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each series' latest episode (slot) and whether ``now`` (float32 minutes) is within
+        ``jitter`` after its last would-be alert, so that it goes on."""
+        ordered = self._ordered(idx)
+        newest = np.argmax(ordered, axis=0)
+        gap = now - ordered[newest, np.arange(idx.size)]
+        goes_on = np.isfinite(gap) & (gap >= 0.0) & (gap <= np.float32(self.jitter / 60.0))
+        return newest, goes_on
 
     def _ordered(self, idx: np.ndarray) -> np.ndarray:
         """The slots' last times of series idx, empty slots as -inf (the oldest)."""
