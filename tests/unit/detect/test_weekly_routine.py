@@ -9,9 +9,13 @@ than four weeks, and resumes empty from a checkpoint written before it existed.
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
 
+from anomalert.cli import app
 from anomalert.detect.engine import BatchEngine
 from anomalert.detect.ensemble import Ensemble
 from anomalert.detect.routine import WEEKS, WeeklyRoutine
@@ -148,17 +152,25 @@ def test_a_checkpoint_from_before_the_weekly_memory_resumes_with_an_empty_one() 
     assert old.weekly.last.shape == (old.weekly.slots, 3)
 
 
-def test_a_weekly_job_pages_on_its_first_two_weeks_and_a_new_spike_still_pages() -> None:
-    """One-minute points over five weeks: a 60σ spike every Thursday near 15:28 (series 0
-    and 1), and on series 1 one more at 11:00 on the last Thursday, a time that never
-    misbehaved. Without the weekly memory the job paged every week."""
+WEEKS_OF_JOB, PER_WEEK = 5, 7 * 1440
+
+
+def weekly_job() -> tuple[np.ndarray, list[int], int]:
+    """One-minute points over five weeks from a Monday: a 60σ spike every Thursday near
+    15:28 (series 0 and 1), and on series 1 one more at 11:00 on the last Thursday, a time
+    that never misbehaved. Returns the values, the jobs' rows and the novel spike's row."""
     rng = np.random.default_rng(5)
-    weeks, per_week = 5, 7 * 1440
-    x = 100.0 + rng.normal(0.0, 2.0, (weeks * per_week, 2))
-    jobs = [w * per_week + 3 * 1440 + 928 + int(rng.integers(-10, 11)) for w in range(weeks)]
+    x = 100.0 + rng.normal(0.0, 2.0, (WEEKS_OF_JOB * PER_WEEK, 2))
+    jobs = [w * PER_WEEK + 3 * 1440 + 928 + int(rng.integers(-10, 11)) for w in range(WEEKS_OF_JOB)]
     x[jobs, :] += 120.0
-    novel = (weeks - 1) * per_week + 3 * 1440 + 660
+    novel = (WEEKS_OF_JOB - 1) * PER_WEEK + 3 * 1440 + 660
     x[novel, 1] += 120.0
+    return x, jobs, novel
+
+
+def test_a_weekly_job_pages_on_its_first_two_weeks_and_a_new_spike_still_pages() -> None:
+    """Without the weekly memory the job paged every week."""
+    x, jobs, novel = weekly_job()
     engine = BatchEngine(2)
     flagged = np.zeros(x.shape, dtype=bool)
     for k in range(x.shape[0]):
@@ -166,3 +178,24 @@ def test_a_weekly_job_pages_on_its_first_two_weeks_and_a_new_spike_still_pages()
     paged = [flagged[j - 20 : j + 21, 0].any() for j in jobs]
     assert paged == [True, True, False, False, False], paged
     assert flagged[novel, 1], "a spike at a time that never misbehaved still pages"
+
+
+def test_the_file_contract_follows_the_weekly_memory(tmp_path: Path) -> None:
+    """Through ``anomalert detect`` (which decides on the score, not the engine's flags):
+    the weekly job is an anomaly on its first two Thursdays only, and its score is
+    discounted from the third; the novel spike is an anomaly."""
+    x, jobs, novel = weekly_job()
+    stamps = pd.to_datetime(T0 + 60.0 * np.arange(x.shape[0]), unit="s", utc=True)
+    (tmp_path / "in").mkdir()
+    pd.DataFrame({"timestamp": stamps, "value": x[:, 1]}).to_csv(
+        tmp_path / "in" / "job.csv", index=False
+    )
+    result = CliRunner().invoke(
+        app, ["detect", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(tmp_path / "out" / "job.csv")
+    flagged = out["is_anomaly"].to_numpy() == 1
+    assert [flagged[j - 20 : j + 21].any() for j in jobs] == [True, True, False, False, False]
+    assert (out["anomaly_score"].to_numpy()[jobs[2:]] < 0.9).all()
+    assert flagged[novel]
