@@ -33,6 +33,9 @@ significant digits is plenty, and they fit the per-series budget.
 
 The price is recall for incidents that recur at the same time on three days running; the
 product's principle (a false page is worse than a missed blip) accepts it.
+
+``WeeklyRoutine`` is the same idea for the time of the week (a weekday-only service's
+Saturday mornings, a weekly job), kept as a few episodes per series instead of bins.
 """
 
 from __future__ import annotations
