@@ -52,7 +52,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
-from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
+from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
 from anomalert.detect.jit import kernel
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.resolution import Resolution
@@ -394,9 +394,9 @@ class Ensemble:
         frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
         stats = np.stack([frames[i].stat for i in self._order])
         p, winner, candidates = self._most_surprising(stats)
-        weekly = _NO_VALUES
+        weekly_extra = _NO_VALUES
         if self.routine is not None and candidates.size:
-            weekly = self._discount_routine(t, p, candidates)
+            weekly_extra = self._discount_routine(t, p, candidates)
         # The weekly memory quietens runs after the decision (``_quieten``), which needs to
         # know which series were in a run before it; most ticks have nothing to quieten.
         running = None
@@ -442,7 +442,7 @@ class Ensemble:
             if any_adapted:
                 self.weekly.mark_lasting(adapted)
             if running is not None:
-                flagged = self._quieten(flagged, p, score, candidates, weekly, running)
+                flagged = self._quieten(flagged, p, score, candidates, weekly_extra, running)
         if self.resolution is not None:
             self.resolution.learn(x, always)
         if models is not None and comp is not None:
@@ -578,10 +578,10 @@ class Ensemble:
         p: FloatArray,
         score: FloatArray,
         candidates: np.ndarray,
-        weekly: FloatArray,
+        extra: FloatArray,
         running: BoolArray,
     ) -> BoolArray:
-        """Apply the weekly memory's discount (``weekly``, in surprise units beyond the
+        """Apply the weekly memory's discount (``extra``, in surprise units beyond the
         daily memory's, per candidate) to the p-values and scores, in place, and return the
         flags without the runs it made routine (``running``: the series in a flagged run
         before this tick).
@@ -598,12 +598,12 @@ class Ensemble:
         made routine is quiet (``quiet``) through its held points too, until a would-be
         alert it does not explain.
         """
+        discounted = candidates[extra > 0.0]
+        if discounted.size:
+            p[discounted] = np.minimum(p[discounted] * np.power(10.0, extra[extra > 0.0]), 1.0)
+            score[discounted] = score_from_p(p[discounted])
         loud = np.zeros(self.n, dtype=np.bool_)
-        if candidates.size:
-            lifted = np.minimum(p[candidates] * np.power(10.0, weekly), 1.0)
-            p[candidates] = lifted
-            score[candidates] = 1.0 - np.power(lifted, SCORE_POWER)
-            loud[candidates] = lifted <= self._p_threshold
+        loud[candidates] = p[candidates] <= self._p_threshold
         # A run starts quiet unless its first would-be alert is unexplained; once loud it
         # stays loud (one page per run, as before), and an unflagged point ends it.
         self.quiet = np.where(running, self.quiet, True) & ~loud & flagged

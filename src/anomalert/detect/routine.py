@@ -274,9 +274,8 @@ class WeeklyRoutine(ArrayState):
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
-        ordered = self._ordered(idx)
-        newest = np.argmax(ordered, axis=0)
-        known = np.isfinite(ordered[newest, np.arange(idx.size)])
+        newest, last = self._newest(idx)
+        known = np.isfinite(last)
         self.lasting[newest[known], idx[known]] = True
 
     def _vacancy(self, idx: np.ndarray, now: np.ndarray) -> np.ndarray:
@@ -293,13 +292,14 @@ class WeeklyRoutine(ArrayState):
     def _going_on(self, idx: np.ndarray, now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each series' latest episode (slot) and whether ``now`` (float32 minutes) is within
         ``jitter`` after its last would-be alert, so that it goes on."""
-        ordered = self._ordered(idx)
-        newest = np.argmax(ordered, axis=0)
-        gap = now - ordered[newest, np.arange(idx.size)]
+        newest, last = self._newest(idx)
+        gap = now - last
         goes_on = np.isfinite(gap) & (gap >= 0.0) & (gap <= np.float32(self.jitter / 60.0))
         return newest, goes_on
 
-    def _ordered(self, idx: np.ndarray) -> np.ndarray:
-        """The slots' last times of series idx, empty slots as -inf (the oldest)."""
+    def _newest(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each series' latest episode (slot) and its last time (-inf: no episode)."""
         last = self.last[:, idx]
-        return np.where(np.isnan(last), -np.inf, last)
+        ordered = np.where(np.isnan(last), -np.inf, last)
+        newest = np.argmax(ordered, axis=0)
+        return newest, ordered[newest, np.arange(idx.size)]
