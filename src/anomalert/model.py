@@ -114,7 +114,9 @@ class Scored:
     lower: float
     upper: float
     reason: str
-    detail: float = float("nan")  # kind-specific: minutes to breach for PREDICTED_BREACH
+    #: Kind-specific: minutes to breach for PREDICTED_BREACH; for a SPIKE or DROP the
+    #: step from the previous point fired, its sigmas (NaN: the distance from the level).
+    detail: float = float("nan")
     #: The series is too young to alert (``Step.mature``): scored, never paged (the app
     #: holds it, so no anomaly is recorded either).
     young: bool = False

@@ -44,7 +44,9 @@ class Frame:
     ``stat`` is NaN where the detector has no opinion yet (warming up, missing value).
     ``expected``/``lower``/``upper`` give the band the value was expected in; ``kind`` says
     what the deviation looks like (``model.Kind`` codes); ``detail`` is an optional extra
-    number the detector's reason uses (for a forecast, minutes until the predicted breach).
+    number the detector's reason uses (for a forecast, minutes until the predicted breach;
+    for the rolling baseline, the sigmas of the step from the previous point where that
+    step, not the distance from the level, is what stands out).
     """
 
     stat: FloatArray

@@ -80,6 +80,15 @@ def explain(
     if kind == Kind.TREND:
         return f"{metric} {fmt(value)}: its trend changed, now {side} {usual} (trend)"
     label = Kind(kind).label if kind else "deviation"
+    if kind in (Kind.SPIKE, Kind.DROP) and math.isfinite(detail):
+        # The step from the previous point fired (the rolling baseline's ``detail``): the
+        # value itself may sit near its usual level, so its sigmas would not explain the page.
+        change = "rise" if kind == Kind.SPIKE else "drop"
+        return (
+            f"{metric} {fmt(value)}, a sudden {change} from the previous point, "
+            f"{sigmas_text(detail)} beyond its usual point-to-point change "
+            f"(usual level {fmt(expected)}{when(t, seasonal)}) ({label})"
+        )
     return f"{metric} {fmt(value)}, {sigmas_text(sigmas)} {side} {usual} ({label})"
 
 

@@ -24,6 +24,9 @@ from anomalert.detect.robust import (
 )
 from anomalert.model import Kind
 
+#: The step from the previous point is what stands out (the reason says so) where its z is
+#: more than this many times the level's.
+STEP_STANDS_OUT = 2.0
 _SPIKE = np.int8(Kind.SPIKE)
 _DROP = np.int8(Kind.DROP)
 
@@ -44,9 +47,16 @@ def _observe(
     has_resolution: bool,
     min_points: float,
     max_gap: float,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]:
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray, FloatArray]:
     """Per series: the larger of the level's and the step's z, the level, its 3-sd band,
-    and spike or drop by the sign of x - level.
+    spike or drop, and the step's z where the step is what stands out (else NaN: ``detail``).
+
+    The step stands out where its z is more than ``STEP_STANDS_OUT`` times the level's;
+    there spike or drop is the step's sign, elsewhere that of x - level. The reason must say
+    what fired: a value that dropped 5σ of its usual step, back to 0.5σ above its level, was
+    reported as "0.5σ above the usual 47.2 (spike)" (``reason.explain`` words a finite
+    ``detail`` as a sudden change from the previous point). Where both are large, the
+    distance from the level says it plainly enough ("214σ above the usual").
 
     No opinion (NaN) while the series is cold, where x is not finite, and on the first
     point after a gap of more than ``max_gap`` typical intervals: the recent level says
@@ -60,6 +70,7 @@ def _observe(
     lower = np.empty(n)
     upper = np.empty(n)
     kind = np.empty(n, dtype=np.int8)
+    detail = np.empty(n)
     for i in range(n):
         lv = level[i]
         res = resolution[i] if has_resolution else -np.inf
@@ -68,7 +79,8 @@ def _observe(
         step_sd = maximum(np.sqrt(step_var[i]), floor)
         diff = x[i] - lv
         z = abs(diff) / sd
-        zs = abs((x[i] - prev[i]) - step_mean[i]) / step_sd
+        jump = (x[i] - prev[i]) - step_mean[i]
+        zs = abs(jump) / step_sd
         gap = t[i] - t_prev[i]
         if count[i] < min_points or not np.isfinite(x[i]) or gap > max_gap * dt[i]:
             stat[i] = np.nan
@@ -78,8 +90,10 @@ def _observe(
         expected[i] = lv
         lower[i] = lv - band
         upper[i] = lv + band
-        kind[i] = _SPIKE if diff >= 0 else _DROP
-    return stat, expected, lower, upper, kind
+        stepped = zs > STEP_STANDS_OUT * z  # False where either is NaN
+        detail[i] = zs if stepped else np.nan
+        kind[i] = _SPIKE if (jump if stepped else diff) >= 0 else _DROP
+    return stat, expected, lower, upper, kind, detail
 
 
 @kernel
@@ -169,7 +183,7 @@ class RollingDetector(Detector):
         self.step_mean = np.zeros(n)
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
-        stat, expected, lower, upper, kind = _observe(
+        stat, expected, lower, upper, kind, detail = _observe(
             t,
             x,
             self.t_prev,
@@ -184,7 +198,7 @@ class RollingDetector(Detector):
             float(self.min_points),
             float(self.max_gap),
         )
-        return Frame(stat, expected, lower, upper, kind)
+        return Frame(stat, expected, lower, upper, kind, detail)
 
     def learn(self, t: FloatArray, x: FloatArray, mask: BoolArray) -> None:
         _learn(

@@ -31,3 +31,17 @@ def test_rarity_reads_as_one_in_n() -> None:
     assert one_in(0.5) == "about 1 in 2"
     assert one_in(0.0) == "less than 1 in a billion"
     assert one_in(math.nan) == "of unknown rarity"
+
+
+def test_a_sudden_change_reads_as_a_step_not_as_the_level() -> None:
+    """The rolling baseline's step fired (``detail``: its sigmas): the value may sit near its
+    usual level, so the level's sigmas ("0.5σ above the usual") would not explain the page."""
+    text = explain(
+        "request_rate", 48.1, T + 7.3 * 3600.0, Kind.DROP, 47.2, 41.8, 52.6, 5.3, seasonal=True
+    )
+    assert text == (
+        "request_rate 48.1, a sudden drop from the previous point, 5.3σ beyond its usual "
+        "point-to-point change (usual level 47.2 for Mon 07:00) (drop)"
+    )
+    rise = explain("cpu", 27.5, T, Kind.SPIKE, 24.3, 21.0, 27.6, 5.9)
+    assert rise.startswith("cpu 27.5, a sudden rise from the previous point, 5.9σ")
