@@ -302,10 +302,19 @@ def make_timestamps(ctx: Context) -> NDArray[np.datetime64]:
 
 
 def daily_profile(hour: FloatArray, peak_hour: float, night_floor: float) -> FloatArray:
-    """Business-hours bump peaking at ``peak_hour``: steep morning ramp, long evening tail."""
-    distance = (hour - peak_hour + 12.0) % 24.0 - 12.0
-    width = np.where(distance < 0, 3.5, 4.5)
-    return night_floor + (1.0 - night_floor) * np.exp(-0.5 * (distance / width) ** 2)
+    """Business-hours bump peaking at ``peak_hour``: steep morning ramp, long evening tail.
+
+    Each side is a half Gaussian of its own width, and each reaches round the clock to the
+    other side of the peak: the bump is the larger of the two, so it is continuous at every
+    hour. (Until 2026-12-05 the sides met twelve hours from the peak, at 02:00, where the
+    narrower morning side took over from the evening one: every series that follows traffic
+    dropped by about an eighth from one minute to the next there, every day, and the
+    engine paged on it as a sudden drop.)
+    """
+    after = (hour - peak_hour) % 24.0  # hours since the peak, the evening side
+    before = (peak_hour - hour) % 24.0  # hours until the peak, the morning side
+    bump = np.maximum(np.exp(-0.5 * (after / 4.5) ** 2), np.exp(-0.5 * (before / 3.5) ** 2))
+    return night_floor + (1.0 - night_floor) * bump
 
 
 def weekly_factor(ctx: Context) -> FloatArray:
