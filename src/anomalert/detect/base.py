@@ -46,7 +46,7 @@ class Frame:
     what the deviation looks like (``model.Kind`` codes); ``detail`` is an optional extra
     number the detector's reason uses (for a forecast, minutes until the predicted breach;
     for the rolling baseline, the sigmas of the step from the previous point where that
-    step, not the distance from the level, is what stands out).
+    step, not the distance from the level, is what stands out: ``STEP_STANDS_OUT``).
     """
 
     stat: FloatArray

@@ -90,7 +90,8 @@ def _observe(
         expected[i] = lv
         lower[i] = lv - band
         upper[i] = lv + band
-        stepped = zs > STEP_STANDS_OUT * z  # False where either is NaN
+        # False where either is NaN; and no step to tell of without an opinion.
+        stepped = zs > STEP_STANDS_OUT * z and stat[i] == stat[i]
         detail[i] = zs if stepped else np.nan
         kind[i] = _SPIKE if (jump if stepped else diff) >= 0 else _DROP
     return stat, expected, lower, upper, kind, detail
