@@ -23,9 +23,10 @@ series page once, on the third Saturday, and none of the six here.
 
 At ten seconds the weekends still page, less: over seven weeks and six series 21 pages
 instead of 35, all six series on the third Saturday at 09:00 (the first under the weekly
-model, whose week profile holds about -29 there where -43 is needed: the first time a time
-of the week surprises cannot be routine), and some evenings at 18:00 as before
-(``docs/measurements.md``, "Fifteenth session").
+model, whose week profile holds about -29 there where -43 is needed; the first two
+Saturdays' would-be alerts, 4.1-4.2 in surprise, were remembered and then pushed out of the
+memory's four episodes by each weekday's 09:00 and 18:00 edges, 4.6-4.9), and some evenings
+at 18:00 as before (``docs/measurements.md``, "Fifteenth session", "Sixteenth session").
 """
 
 from __future__ import annotations
