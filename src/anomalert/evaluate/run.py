@@ -1,4 +1,4 @@
-"""``make eval``: run our detector on NAB and SMD, score it, print one table, check floors.
+"""``make eval``: our detector on NAB, SMD and the demo, scored; one table; floors checked.
 
 Usage::
 
@@ -9,10 +9,12 @@ NAB scoring of the scores (threshold search) and of the detector's own alerts (a
 (2) SMD: each machine becomes one CSV (synthetic 1-minute timestamps, columns
 c01..c38, train rows then test rows so the causal detector warms up on train), all
 machines go through ``detect_path`` at once, and only test rows are scored.
-(3) One table of headline figures, a second one per SMD machine, and one line on what
+(3) The demo scenarios (``evaluate.demo``: generated, no dataset needed): the share of the
+engine's alerts inside a labelled incident and of incidents alerted on.
+(4) One table of headline figures, a second one per SMD machine, and one line on what
 SMD's false alarms are (``false_alarms``: by the kind of evidence their reasons name);
-``--keep-smd`` keeps the SMD outputs in ``<out>/smd``. (4) Everything goes to
-``<out>/eval.json``. (5) Headline figures are compared with the floors file, a
+``--keep-smd`` keeps the SMD outputs in ``<out>/smd``. (5) Everything goes to
+``<out>/eval.json``. (6) Headline figures are compared with the floors file, a
 flat JSON map such as ``{"nab.as_is.standard": 10.0, "smd.vus_pr": 0.1}``.
 
 Exit status: 0 all good, 1 some figure is below its floor, 2 something failed (a
@@ -40,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from anomalert.errors import AnomalertError, FileInputError, InputError
-from anomalert.evaluate import false_alarms, nab, smd
+from anomalert.evaluate import demo, false_alarms, nab, smd
 
 DetectPath = Callable[[Path, Path, bool], list[str]]
 Headline = dict[str, float | None]
@@ -112,6 +114,34 @@ def run_nab(root: Path, out: Path, progress: bool, stage: StageResult) -> None:
     stage.headline["nab.as_is.window_f1"] = counts.f1
     stage.notes["nab.as_is.window_precision"] = (
         f"{counts.detected} of {counts.windows} windows, {counts.false_alarms} false alarms"
+    )
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def run_demo(stage: StageResult) -> None:
+    """The engine over the generated demo scenarios (``demo.SEEDS``, ``demo.DAYS``),
+    against their labelled incidents."""
+    started = time.perf_counter()
+    seeds, days = demo.SEEDS, demo.DAYS
+    summary = demo.score_demo(seeds, days)
+    stage.detail = {
+        "seconds": time.perf_counter() - started,
+        "seeds": list(seeds),
+        **dataclasses.asdict(summary),
+        "false_per_series_day": summary.false_per_series_day,
+    }
+    stage.headline["demo.alert_precision"] = summary.alert_precision
+    stage.headline["demo.incident_recall"] = summary.incident_recall
+    stage.notes["demo.alert_precision"] = (
+        f"{summary.in_incidents} of {summary.alerts} alerts in an incident; "
+        f"{summary.false_per_series_day:.3f} false per series-day"
+    )
+    lead = summary.median_lead_minutes
+    stage.notes["demo.incident_recall"] = (
+        f"{summary.caught} of {summary.incidents} incidents ({summary.scenarios} scenarios "
+        f"of {summary.days} days)" + ("" if lead is None else f", median lead {lead:.0f} min")
     )
 
 
@@ -221,7 +251,7 @@ def load_floors(path: Path) -> dict[str, float]:
 
 
 def check_floors(
-    headline: Headline, floors: dict[str, float], ran: Sequence[str] = ("nab", "smd")
+    headline: Headline, floors: dict[str, float], ran: Sequence[str] = ("nab", "smd", "demo")
 ) -> tuple[list[str], list[str]]:
     """(figures below their floor, floor keys naming no figure).
 
@@ -231,7 +261,7 @@ def check_floors(
     below, unknown = [], []
     for key, floor in sorted(floors.items()):
         dataset = key.split(".", 1)[0]
-        if dataset in ("nab", "smd") and dataset not in ran:
+        if dataset in ("nab", "smd", "demo") and dataset not in ran:
             continue
         if key not in headline:
             if dataset in ran and not any(k.startswith(f"{dataset}.") for k in headline):
@@ -317,7 +347,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--out", type=Path, default=Path("eval-results"))
     parser.add_argument("--floors", type=Path, default=None)
-    parser.add_argument("--only", choices=("nab", "smd"), default=None)
+    parser.add_argument("--only", choices=("nab", "smd", "demo"), default=None)
     parser.add_argument("--seed", type=int, default=smd.RANDOM_SEED, help="random baseline")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument(
@@ -374,6 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.out / "smd" if args.keep_smd else None,
             ),
         )
+    if args.only in (None, "demo"):
+        stages["demo"] = _run_stage("demo", run_demo)
     headline: Headline = {k: v for s in stages.values() for k, v in s.headline.items()}
     notes = {k: v for s in stages.values() for k, v in s.notes.items()}
     errors = [e for s in stages.values() for e in s.errors]

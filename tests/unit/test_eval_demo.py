@@ -1,0 +1,73 @@
+"""``make eval``'s demo stage: the engine's alerts on a generated scenario against its incidents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from anomalert.evaluate import demo
+from anomalert.evaluate.run import check_floors, main
+
+
+def test_a_short_scenario_is_scored_against_its_incidents() -> None:
+    """Nine days (a week of history, then the five incidents): every incident is alerted
+    on, and the counts add up."""
+    summary = demo.score_demo((1,), days=9)
+    assert summary.scenarios == 1 and summary.days == 9 and summary.series == 36
+    assert summary.incidents == 5 and summary.caught == 5
+    assert summary.incident_recall == 1.0
+    assert 0 < summary.in_incidents <= summary.alerts
+    assert summary.alert_precision == summary.in_incidents / summary.alerts
+    assert summary.false_per_series_day == pytest.approx(
+        (summary.alerts - summary.in_incidents) / (36 * 9)
+    )
+    assert summary.median_lead_minutes is not None and summary.median_lead_minutes >= 0.0
+
+
+def test_no_seed_is_an_error() -> None:
+    with pytest.raises(ValueError, match="seeds"):
+        demo.score_demo(())
+
+
+def test_make_eval_runs_the_demo_alone_and_checks_its_floors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--only demo`` needs no dataset; its floors are checked and the others skipped."""
+    monkeypatch.setattr(demo, "SEEDS", (2,))
+    monkeypatch.setattr(demo, "DAYS", 9)
+    floors = tmp_path / "floors.json"
+    floors.write_text(
+        json.dumps(
+            {"demo.incident_recall": 1.0, "demo.alert_precision": 1.01, "nab.as_is.standard": 99}
+        )
+    )
+    out = tmp_path / "out"
+    status = main(
+        [
+            "--only",
+            "demo",
+            "--datasets",
+            str(tmp_path / "none"),
+            "--out",
+            str(out),
+            "--floors",
+            str(floors),
+            "--no-progress",
+        ]
+    )
+    report = json.loads((out / "eval.json").read_text())
+    assert report["errors"] == []
+    assert report["headline"]["demo.incident_recall"] == 1.0
+    # Precision can never reach 1.01: below its floor, exit 1; NAB's floor is skipped.
+    assert status == 1
+    assert [b.split(" =")[0] for b in report["floors"]["below"]] == ["demo.alert_precision"]
+    assert report["demo"]["seeds"] == [2]
+
+
+def test_demo_floors_are_skipped_when_the_demo_does_not_run() -> None:
+    below, unknown = check_floors(
+        {"nab.as_is.standard": 50.0}, {"demo.alert_precision": 0.4}, ("nab",)
+    )
+    assert below == [] and unknown == []
