@@ -111,6 +111,19 @@ def match(alerts: list[Alert], incidents: tuple[IncidentLabel, ...]) -> dict[str
     return out
 
 
+def first_alert_minutes(
+    matched: dict[str, list[Alert]], incidents: tuple[IncidentLabel, ...]
+) -> dict[str, float | None]:
+    """Per incident id, minutes from its start to its first alert (None: missed), from
+    ``match``'s alerts per incident."""
+    return {
+        inc.id: (matched[inc.id][0].time - inc.start).total_seconds() / 60.0
+        if matched[inc.id]
+        else None
+        for inc in incidents
+    }
+
+
 def run_demo(folder: Path, seed: int = 7, days: int = 14, console: Console | None = None) -> int:
     """Generate, detect, print; returns the number of alerts outside any incident."""
     from anomalert.demo.scenario import ScenarioSpec, generate
@@ -134,14 +147,20 @@ def run_demo(folder: Path, seed: int = 7, days: int = 14, console: Console | Non
     summary = Table(title="alerts against the labelled incidents")
     for col in ("incident", "type", "root service", "start", "alerts", "first alert after"):
         summary.add_column(col)
+    leads = first_alert_minutes(matched, data.incidents)
     for inc in data.incidents:
-        got = matched[inc.id]
-        lead = f"{(got[0].time - inc.start).total_seconds() / 60:.0f} min" if got else "missed"
+        minutes = leads[inc.id]
+        lead = "missed" if minutes is None else f"{minutes:.0f} min"
         summary.add_row(
-            inc.id, inc.type, inc.root_service, inc.start.strftime("%a %H:%M"), str(len(got)), lead
+            inc.id,
+            inc.type,
+            inc.root_service,
+            inc.start.strftime("%a %H:%M"),
+            str(len(matched[inc.id])),
+            lead,
         )
     console.print(summary)
-    covered = sum(1 for inc in data.incidents if matched[inc.id])
+    covered = sum(1 for m in leads.values() if m is not None)
     console.print(
         f"{len(alerts)} alerts; incidents covered {covered}/{len(data.incidents)}; "
         f"alerts outside any incident: {len(matched[''])}"

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from anomalert.demo.run import detect_scenario, match
+from anomalert.demo.run import detect_scenario, first_alert_minutes, match
 from anomalert.demo.scenario import ScenarioSpec, generate
 from anomalert.demo.writer import write_scenario
 from anomalert.ingest.scenario import load_scenario
@@ -84,10 +84,9 @@ def score_demo(seeds: Sequence[int] = SEEDS, days: int = DAYS) -> DemoSummary:
             in_incidents += len(found) - len(matched[""])
             incidents += len(data.incidents)
             series += len(data.samples)
-            for inc in data.incidents:
-                if matched[inc.id]:
-                    caught += 1
-                    leads.append((matched[inc.id][0].time - inc.start).total_seconds() / 60.0)
+            found_after = list(first_alert_minutes(matched, data.incidents).values())
+            leads += [m for m in found_after if m is not None]
+            caught += sum(m is not None for m in found_after)
     return DemoSummary(
         scenarios=len(seeds),
         series=series,

@@ -48,6 +48,8 @@ DetectPath = Callable[[Path, Path, bool], list[str]]
 Headline = dict[str, float | None]
 SMD_START = "2020-01-01"
 EXIT_OK, EXIT_BELOW_FLOOR, EXIT_ERROR = 0, 1, 2
+#: The stages, in the order they run; a floor's key starts with its stage's name.
+STAGES = ("nab", "smd", "demo")
 _STAGE_ERRORS = (AnomalertError, OSError, ValueError, KeyError, ImportError)
 
 
@@ -251,7 +253,7 @@ def load_floors(path: Path) -> dict[str, float]:
 
 
 def check_floors(
-    headline: Headline, floors: dict[str, float], ran: Sequence[str] = ("nab", "smd", "demo")
+    headline: Headline, floors: dict[str, float], ran: Sequence[str] = STAGES
 ) -> tuple[list[str], list[str]]:
     """(figures below their floor, floor keys naming no figure).
 
@@ -261,7 +263,7 @@ def check_floors(
     below, unknown = [], []
     for key, floor in sorted(floors.items()):
         dataset = key.split(".", 1)[0]
-        if dataset in ("nab", "smd", "demo") and dataset not in ran:
+        if dataset in STAGES and dataset not in ran:
             continue
         if key not in headline:
             if dataset in ran and not any(k.startswith(f"{dataset}.") for k in headline):
@@ -347,7 +349,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--out", type=Path, default=Path("eval-results"))
     parser.add_argument("--floors", type=Path, default=None)
-    parser.add_argument("--only", choices=("nab", "smd", "demo"), default=None)
+    parser.add_argument("--only", choices=STAGES, default=None)
     parser.add_argument("--seed", type=int, default=smd.RANDOM_SEED, help="random baseline")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument(
