@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from anomalert.errors import InputError
-from anomalert.evaluate import run, smd
+from anomalert.evaluate import demo, run, smd
 from anomalert.evaluate.smd import (
     auc_pr,
     best_pa_f1,
@@ -23,6 +23,7 @@ from anomalert.evaluate.smd import (
     soft_labels,
     vus_pr,
 )
+from tests.support.nezha_day import write_day
 
 LABELS = np.array([0, 1, 1, 1, 0, 0, 1, 1, 0, 0])  # events: rows 1..3 and 6..7
 PREDICTIONS = np.array([0, 1, 0, 0, 1, 0, 0, 1, 1, 0])  # runs: 1, 4, 7..8
@@ -213,9 +214,13 @@ def write_nab_tree(root: Path, rows: int = 200) -> None:
 
 @pytest.fixture
 def datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Tiny NAB and SMD copies, and the stand-in detector in place of the real one."""
+    """Tiny NAB, SMD and Nezha copies, the stand-in detector in place of the real one for
+    NAB and SMD, and one short demo scenario (the stages all run without ``--only``)."""
     write_nab_tree(tmp_path / "datasets" / "nab")
     write_smd_tree(tmp_path / "datasets" / "smd")
+    write_day(tmp_path / "datasets" / "nezha")
+    monkeypatch.setattr(demo, "SEEDS", (2,))
+    monkeypatch.setattr(demo, "DAYS", 9)
     module = types.ModuleType("anomalert.detect.files")
     module.detect_path = fake_detect_path  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "anomalert.detect.files", module)
@@ -238,6 +243,8 @@ def test_driver_scores_both_datasets_and_writes_json(datasets: Path, tmp_path: P
     assert headline["smd.auc_pr"] == pytest.approx(1.0)
     assert 0.8 < headline["smd.vus_pr"] <= 1.0
     assert report["smd"]["machines"]["machine-9-9"]["rows"] == 60
+    assert headline["demo.incident_recall"] == 1.0
+    assert headline["nezha.root_cause_top1"] == 1.0
     assert report["errors"] == []
 
 

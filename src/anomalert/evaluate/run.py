@@ -10,11 +10,14 @@ NAB scoring of the scores (threshold search) and of the detector's own alerts (a
 c01..c38, train rows then test rows so the causal detector warms up on train), all
 machines go through ``detect_path`` at once, and only test rows are scored.
 (3) The demo scenarios (``evaluate.demo``: generated, no dataset needed): the share of the
-engine's alerts inside a labelled incident and of incidents alerted on.
-(4) One table of headline figures, a second one per SMD machine, and one line on what
+engine's alerts inside a labelled incident and of incidents alerted on. (4) Nezha
+(``evaluate.nezha``): microservice faults with their root-cause service, after a primer
+lent from each day's fault-free tail; whether the faulty service alerts within five
+minutes, ranks first among the services, and whether the held-out quiet hours stay quiet.
+(5) One table of headline figures, a second one per SMD machine, and one line on what
 SMD's false alarms are (``false_alarms``: by the kind of evidence their reasons name);
-``--keep-smd`` keeps the SMD outputs in ``<out>/smd``. (5) Everything goes to
-``<out>/eval.json``. (6) Headline figures are compared with the floors file, a
+``--keep-smd`` keeps the SMD outputs in ``<out>/smd``. (6) Everything goes to
+``<out>/eval.json``. (7) Headline figures are compared with the floors file, a
 flat JSON map such as ``{"nab.as_is.standard": 10.0, "smd.vus_pr": 0.1}``.
 
 Exit status: 0 all good, 1 some figure is below its floor, 2 something failed (a
@@ -42,14 +45,14 @@ from rich.console import Console
 from rich.table import Table
 
 from anomalert.errors import AnomalertError, FileInputError, InputError
-from anomalert.evaluate import demo, false_alarms, nab, smd
+from anomalert.evaluate import demo, false_alarms, nab, nezha, smd
 
 DetectPath = Callable[[Path, Path, bool], list[str]]
 Headline = dict[str, float | None]
 SMD_START = "2020-01-01"
 EXIT_OK, EXIT_BELOW_FLOOR, EXIT_ERROR = 0, 1, 2
 #: The stages, in the order they run; a floor's key starts with its stage's name.
-STAGES = ("nab", "smd", "demo")
+STAGES = ("nab", "smd", "demo", "nezha")
 _STAGE_ERRORS = (AnomalertError, OSError, ValueError, KeyError, ImportError)
 
 
@@ -145,6 +148,51 @@ def run_demo(stage: StageResult) -> None:
         f"{summary.caught} of {summary.incidents} incidents ({summary.scenarios} scenarios "
         f"of {summary.days} days)" + ("" if lead is None else f", median lead {lead:.0f} min")
     )
+
+
+# --------------------------------------------------------------------------- Nezha
+
+
+def run_nezha(root: Path, stage: StageResult) -> None:
+    """The engine over each Nezha day (primed from its quiet tail), case by case."""
+    started = time.perf_counter()
+    summary, reports = nezha.score_nezha(root)
+    stage.detail = {
+        "seconds": time.perf_counter() - started,
+        **dataclasses.asdict(summary),
+        "false_per_pod_day": summary.false_per_pod_day,
+        "days": [dataclasses.asdict(r) for r in reports],
+    }
+    s = summary
+    stage.headline["nezha.case_recall"] = s.case_recall
+    stage.headline["nezha.root_cause_top1"] = s.top1_share
+    stage.headline["nezha.root_cause_top3"] = s.top3_share
+    stage.headline["nezha.resource_top1"] = (
+        s.resource_top1 / s.resource_cases if s.resource_cases else 1.0
+    )
+    stage.headline["nezha.quiet_pods"] = s.quiet_share
+    stage.notes["nezha.case_recall"] = (
+        f"{s.detected} of {s.cases} faults alerting within {nezha.WINDOW / 60:.0f} min "
+        f"(resource faults {s.resource_detected} of {s.resource_cases})"
+    )
+    stage.notes["nezha.root_cause_top1"] = f"{s.top1} of {s.cases} first among the services"
+    stage.notes["nezha.root_cause_top3"] = f"{s.top3} of {s.cases} in the first three"
+    stage.notes["nezha.resource_top1"] = (
+        f"{s.resource_top1} of {s.resource_cases} CPU and network faults first "
+        f"({s.resource_top3} in the first three); the reason names CPU for "
+        f"{s.cpu_named} of {s.cpu_cases} CPU faults"
+    )
+    stage.notes["nezha.quiet_pods"] = (
+        f"{s.quiet_pods} of {s.pods} pods without an alert in the held-out quiet hours; "
+        f"{s.false_alerts} false alerts, {s.false_per_pod_day:.2f} per pod-day"
+    )
+    for r in reports:
+        stage.lines.append(
+            f"nezha {r.name}: {r.pods} pods, {len(r.cases)} faults, primer "
+            f"{r.primer_hours:.1f} h, held out {r.held_out_hours:.1f} h; "
+            f"{sum(c.rank == 1 for c in r.cases)} first, {sum(c.detected for c in r.cases)} "
+            f"alerting, {sum(r.false_alerts.values())} false alerts"
+        )
 
 
 # --------------------------------------------------------------------------- SMD
@@ -408,6 +456,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.only in (None, "demo"):
         stages["demo"] = _run_stage("demo", run_demo)
+    if args.only in (None, "nezha"):
+        stages["nezha"] = _run_stage(
+            "nezha", lambda stage: run_nezha(args.datasets / "nezha", stage)
+        )
     headline: Headline = {k: v for s in stages.values() for k, v in s.headline.items()}
     notes = {k: v for s in stages.values() for k, v in s.notes.items()}
     errors = [e for s in stages.values() for e in s.errors]

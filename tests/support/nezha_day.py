@@ -1,0 +1,89 @@
+"""A small day folder in Nezha's own layout, for the tests of ``make eval``'s Nezha stage.
+
+Four services of one pod each, a row a minute for a whole day, three CPU faults in the
+early morning (the faulty pod's CPU five times its usual, its server latency up), the rest
+of the day quiet; ``spike`` adds a memory spike on the frontend (a false alert, when it
+falls in the held-out half of the quiet tail).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from anomalert.evaluate import nezha
+
+DAY = "2024-03-04"
+PODS = {
+    "frontend": "frontend-6b7c8d9f-abcde",
+    "cart": "cartservice-5f6d7c8b9-fghij",
+    "pay": "paymentservice-7c8d9e0f1-klmno",
+    "mail": "emailservice-8d9e0f1a2-pqrst",
+}
+FAULTS = [("01:00:30", "cart"), ("01:10:30", "pay"), ("01:20:30", "mail")]
+NODE_COLUMNS = ("NodeCpuUsageRate(%)", "NodeMemoryUsageRate(%)", "NodeNetworkReceiveBytes")
+
+
+def _minutes() -> pd.DatetimeIndex:
+    return pd.date_range(f"{DAY} 00:00:19", periods=24 * 60, freq="min", tz="UTC")
+
+
+def _pod_frame(pod: str, seed: int, faults: list[str], spike: str | None = None) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    stamps = _minutes()
+    rows = len(stamps)
+    levels = {c: 10.0 + 3 * i for i, c in enumerate(nezha.POD_METRICS)}
+    data = {c: level * (1 + 0.03 * rng.standard_normal(rows)) for c, level in levels.items()}
+    for start in faults:
+        at = stamps.get_loc(pd.Timestamp(f"{DAY} {start[:5]}:19", tz="UTC"))
+        hit = slice(at, at + 4)
+        for column in ("CpuUsage(m)", "CpuUsageRate(%)"):
+            data[column][hit] *= 5.0
+        data["PodServerLatencyP90(s)"][hit] *= 1.5
+    if spike is not None:
+        at = stamps.get_loc(pd.Timestamp(f"{DAY} {spike}:19", tz="UTC"))
+        data["MemoryUsage(Mi)"][at : at + 3] *= 4.0
+    frame = pd.DataFrame(
+        {
+            "Time": [
+                f"{s:%Y-%m-%d %H:%M:%S}.123456789 +0000 UTC m=+{i * 60}.5"
+                for i, s in enumerate(stamps)
+            ],
+            "TimeStamp": (stamps.asi8 // 10**9),
+            "PodName": pod,
+            **data,
+            **{c: 50.0 + rng.standard_normal(rows) for c in NODE_COLUMNS},
+        }
+    )
+    return frame
+
+
+def write_day(root: Path, spike: str | None = None) -> Path:
+    """A Nezha-shaped day: metric/<pod>_metric.csv.gz and <day>-fault_list.json."""
+    folder = root / DAY
+    (folder / "metric").mkdir(parents=True)
+    for seed, (key, pod) in enumerate(PODS.items()):
+        mine = [t for t, k in FAULTS if k == key]
+        frame = _pod_frame(pod, seed, mine, spike if key == "frontend" else None)
+        with gzip.open(folder / "metric" / f"{pod}_metric.csv.gz", "wt") as fh:
+            frame.to_csv(fh, index=False)
+    faults = {
+        "01": [
+            {
+                "inject_time": f"{DAY} {t}",
+                "inject_timestamp": "0",
+                "inject_pod": PODS[key],
+                "inject_type": "cpu_contention",
+            }
+            for t, key in FAULTS
+        ]
+    }
+    (folder / f"{DAY}-fault_list.json").write_text(json.dumps(faults))
+    (root / "root_cause_hipster.json").write_text(
+        json.dumps({"cartservice": {"cpu_contention": "CpuUsageRate(%)"}})
+    )
+    return folder
