@@ -150,3 +150,9 @@ def test_bad_input_names_the_file_and_the_problem(tmp_path: Path) -> None:
         frame.to_csv(fh, index=False)
     with pytest.raises(FileInputError, match=r"_metric.csv.gz: missing column PodWorkload\(Ops\)"):
         nezha.load_day(folder)
+    pod.write_bytes(b"")
+    with pytest.raises(FileInputError, match=r"_metric\.csv\.gz: unreadable"):
+        nezha.load_day(folder)
+    (tmp_path / "root_cause_ts.json").write_text("[1, 2]")
+    with pytest.raises(FileInputError, match=r"root_cause_ts\.json: not a root-cause map"):
+        nezha.load_expected_metrics(tmp_path)

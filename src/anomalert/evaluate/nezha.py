@@ -96,6 +96,11 @@ class NezhaDay:
     pods: dict[str, tuple[np.ndarray, np.ndarray]]  # pod -> (times, rows x POD_METRICS)
     cases: list[Case]
 
+    @property
+    def end(self) -> float:
+        """The time of the recording's last row."""
+        return max(float(t[-1]) for t, _ in self.pods.values())
+
 
 @dataclass(frozen=True)
 class CaseResult:
@@ -222,7 +227,12 @@ def load_day(folder: Path) -> NezhaDay:
     cases = load_cases(folder / f"{folder.name}-fault_list.json")
     pods: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for path in sorted((folder / "metric").glob(f"*{METRIC_SUFFIX}")):
-        frame = pd.read_csv(path)
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, OSError, EOFError) as exc:  # empty, truncated, not gzip, not CSV
+            raise FileInputError(path, f"unreadable ({type(exc).__name__}: {exc})") from exc
+        if frame.empty:
+            raise FileInputError(path, "no rows")
         missing = [c for c in ("Time", *POD_METRICS) if c not in frame.columns]
         if missing:
             raise FileInputError(path, f"missing column {missing[0]}")
@@ -245,10 +255,14 @@ def load_expected_metrics(root: Path) -> dict[tuple[str, str], str]:
     expected: dict[tuple[str, str], str] = {}
     for name in ROOT_CAUSE_FILES:
         path = root / name
-        if path.is_file():
+        if not path.is_file():
+            continue
+        try:
             for service, faults in json.loads(path.read_text()).items():
                 for fault, metric in faults.items():
                     expected[(service, fault)] = str(metric)
+        except (ValueError, AttributeError) as exc:
+            raise FileInputError(path, f"not a root-cause map ({type(exc).__name__})") from exc
     return expected
 
 
@@ -260,7 +274,7 @@ def primed_tables(day: NezhaDay) -> tuple[list[Table], list[np.ndarray], float, 
     start and end of the held-out tail.
     """
     start = max(c.time for c in day.cases) + SETTLE
-    end = max(float(t[-1]) for t, _ in day.pods.values())
+    end = day.end
     if end <= start:
         raise FileInputError(day.name, "no fault-free tail after the last fault to learn from")
     held_out = start + (end - start) / 2.0
@@ -323,13 +337,12 @@ def score_day(
         count = int(np.count_nonzero(sc.flag & (rt >= held_out)))
         if count:
             false_alerts[pod] = count
-    end = max(float(t[-1]) for t, _ in day.pods.values())
     return DayReport(
         name=day.name,
         pods=len(pods),
         cases=results,
         primer_hours=(held_out - start) / 3600.0,
-        held_out_hours=(end - held_out) / 3600.0,
+        held_out_hours=(day.end - held_out) / 3600.0,
         false_alerts=false_alerts,
     )
 
