@@ -3,7 +3,11 @@
 Four services of one pod each, a row a minute for a whole day, three CPU faults in the
 early morning (the faulty pod's CPU five times its usual, its server latency up), the rest
 of the day quiet; ``spike`` adds a memory spike on the frontend (a false alert, when it
-falls in the held-out half of the quiet tail).
+falls in the held-out half of the quiet tail). The frontend calls the cart and payments,
+payments calls email (``metric/dependency.csv``, with one edge to a host address as the
+real file has); from a minute into the cart's fault the frontend's client latency
+quadruples for three minutes (its calls to the cart are slow), so two services alert and
+the likely origin is the one the other depends on.
 """
 
 from __future__ import annotations
@@ -32,21 +36,43 @@ def _minutes() -> pd.DatetimeIndex:
     return pd.date_range(f"{DAY} 00:00:19", periods=24 * 60, freq="min", tz="UTC")
 
 
-def _pod_frame(pod: str, seed: int, faults: list[str], spike: str | None = None) -> pd.DataFrame:
+GRAPH_EDGES = [
+    ("frontend", "cartservice"),
+    ("frontend", "paymentservice"),
+    ("paymentservice", "emailservice"),
+    ("cartservice", "10.0.0.7"),
+]
+
+
+def _at(stamps: pd.DatetimeIndex, hhmm: str) -> int:
+    return int(stamps.get_loc(pd.Timestamp(f"{DAY} {hhmm}:19", tz="UTC")))
+
+
+def _pod_frame(
+    pod: str, seed: int, faults: list[str], spike: str | None = None, callee_slow: str | None = None
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     stamps = _minutes()
     rows = len(stamps)
     levels = {c: 10.0 + 3 * i for i, c in enumerate(nezha.POD_METRICS)}
     data = {c: level * (1 + 0.03 * rng.standard_normal(rows)) for c, level in levels.items()}
     for start in faults:
-        at = stamps.get_loc(pd.Timestamp(f"{DAY} {start[:5]}:19", tz="UTC"))
+        at = _at(stamps, start[:5])
         hit = slice(at, at + 4)
         for column in ("CpuUsage(m)", "CpuUsageRate(%)"):
             data[column][hit] *= 5.0
         data["PodServerLatencyP90(s)"][hit] *= 1.5
     if spike is not None:
-        at = stamps.get_loc(pd.Timestamp(f"{DAY} {spike}:19", tz="UTC"))
+        at = _at(stamps, spike)
         data["MemoryUsage(Mi)"][at : at + 3] *= 4.0
+    if callee_slow is not None:
+        at = _at(stamps, callee_slow[:5]) + 1
+        for column in (
+            "PodClientLatencyP90(s)",
+            "PodClientLatencyP95(s)",
+            "PodClientLatencyP99(s)",
+        ):
+            data[column][at : at + 3] *= 4.0
     frame = pd.DataFrame(
         {
             "Time": [
@@ -62,13 +88,18 @@ def _pod_frame(pod: str, seed: int, faults: list[str], spike: str | None = None)
     return frame
 
 
-def write_day(root: Path, spike: str | None = None) -> Path:
-    """A Nezha-shaped day: metric/<pod>_metric.csv.gz and <day>-fault_list.json."""
+def write_day(root: Path, spike: str | None = None, graph: bool = True) -> Path:
+    """A Nezha-shaped day: metric/<pod>_metric.csv.gz, metric/dependency.csv (unless
+    ``graph`` is false) and <day>-fault_list.json."""
     folder = root / DAY
     (folder / "metric").mkdir(parents=True)
+    cart_fault = next(t for t, k in FAULTS if k == "cart")
     for seed, (key, pod) in enumerate(PODS.items()):
         mine = [t for t, k in FAULTS if k == key]
-        frame = _pod_frame(pod, seed, mine, spike if key == "frontend" else None)
+        frontend = key == "frontend"
+        frame = _pod_frame(
+            pod, seed, mine, spike if frontend else None, cart_fault if frontend else None
+        )
         with gzip.open(folder / "metric" / f"{pod}_metric.csv.gz", "wt") as fh:
             frame.to_csv(fh, index=False)
     faults = {
@@ -83,6 +114,9 @@ def write_day(root: Path, spike: str | None = None) -> Path:
         ]
     }
     (folder / f"{DAY}-fault_list.json").write_text(json.dumps(faults))
+    if graph:
+        edges = pd.DataFrame(GRAPH_EDGES, columns=["Source", "Target"]).assign(Weight=1)
+        edges.to_csv(folder / "metric" / "dependency.csv", index=False)
     (root / "root_cause_hipster.json").write_text(
         json.dumps({"cartservice": {"cpu_contention": "CpuUsageRate(%)"}})
     )

@@ -244,7 +244,7 @@ def test_driver_scores_both_datasets_and_writes_json(datasets: Path, tmp_path: P
     assert 0.8 < headline["smd.vus_pr"] <= 1.0
     assert report["smd"]["machines"]["machine-9-9"]["rows"] == 60
     assert headline["demo.incident_recall"] == 1.0
-    assert headline["nezha.root_cause_top1"] == 1.0
+    assert headline["nezha.origin_top1"] == 1.0
     assert report["errors"] == []
 
 

@@ -25,7 +25,11 @@ Measured per case (a fault injected at ``t``, within ``[t, t + WINDOW)``):
 * rank: services ordered by their highest score in the window, ties broken by who got
   there first, exact ties counted against the root cause; top-1 and top-3;
 * reason: for faults whose inner-service root cause (``root_cause_*.json``) is a CPU metric,
-  whether the root-cause service's strongest minute names a CPU column.
+  whether the root-cause service's strongest minute names a CPU column;
+* likely origin (days with a call graph, ``metric/dependency.csv``): the services alerting
+  in the window, in the order they first reached the threshold, go through the product's
+  own ``alert.correlate.Correlator``; the origin it names for the incident of the first
+  alert is compared with the root cause (PRODUCT.md §6: the service the others depend on).
 
 Code faults (``return``, ``exception``) mostly show in logs and traces, not metrics (the
 dataset's README); figures are given for all cases and for resource faults alone. Node
@@ -43,10 +47,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from anomalert.alert.correlate import Correlator
 from anomalert.detect.engine import Settings
 from anomalert.detect.files import score_tables
 from anomalert.errors import FileInputError
 from anomalert.ingest.csvfile import Table
+from anomalert.model import Alert, fingerprint
 
 #: The pod's own metrics (the ``Node*`` columns describe the node the pod runs on).
 POD_METRICS: tuple[str, ...] = (
@@ -76,6 +82,7 @@ SETTLE = 1800.0
 #: How far back the primer is moved on the engine's clock: a day, so it is history.
 PRIMER_SHIFT = 86_400.0
 METRIC_SUFFIX = "_metric.csv.gz"
+GRAPH_FILE = "dependency.csv"
 ROOT_CAUSE_FILES = ("root_cause_hipster.json", "root_cause_ts.json")
 
 
@@ -95,6 +102,8 @@ class NezhaDay:
     name: str
     pods: dict[str, tuple[np.ndarray, np.ndarray]]  # pod -> (times, rows x POD_METRICS)
     cases: list[Case]
+    #: Who calls whom among the day's services (caller -> callees); None without a graph.
+    graph: dict[str, list[str]] | None = None
 
     @property
     def end(self) -> float:
@@ -118,6 +127,10 @@ class CaseResult:
     metric: str
     #: The inner-service root cause the dataset names for this service and fault ("" none).
     expected_metric: str
+    #: Services that reached the threshold in the window, the first to reach it first.
+    alerting: tuple[str, ...] = ()
+    #: The Correlator's likely origin ("" when nothing alerted; None: the day has no graph).
+    origin: str | None = None
 
 
 @dataclass
@@ -152,6 +165,9 @@ class NezhaSummary:
     quiet_pods: int
     false_alerts: int
     held_out_pod_hours: float
+    #: Cases on days with a call graph, and those whose likely origin is the root cause.
+    origin_cases: int = 0
+    origin_right: int = 0
 
     @property
     def case_recall(self) -> float:
@@ -247,7 +263,46 @@ def load_day(folder: Path) -> NezhaDay:
         raise FileInputError(folder / "metric", f"no *{METRIC_SUFFIX} files")
     if not cases:
         raise FileInputError(folder, "the fault list holds no fault")
-    return NezhaDay(folder.name, pods, cases)
+    services = {service_of(p) for p in pods}
+    return NezhaDay(folder.name, pods, cases, load_graph(folder / "metric" / GRAPH_FILE, services))
+
+
+def load_graph(path: Path, services: set[str]) -> dict[str, list[str]] | None:
+    """The call graph (``Source`` calls ``Target``) among ``services``; None without a file.
+
+    The file also links each service to the address of its host; those edges name no
+    service and are left out (sharing a node is not a dependency).
+    """
+    if not path.is_file():
+        return None
+    try:
+        edges = pd.read_csv(path)
+        pairs = zip(edges["Source"].astype(str), edges["Target"].astype(str), strict=True)
+    except (ValueError, KeyError, OSError) as exc:
+        raise FileInputError(path, f"not a call graph ({type(exc).__name__}: {exc})") from exc
+    graph: dict[str, list[str]] = {}
+    for caller, callee in pairs:
+        if callee in services and caller != callee:
+            graph.setdefault(caller, []).append(callee)
+    return graph
+
+
+def likely_origin(graph: dict[str, list[str]], alerting: dict[str, float]) -> str:
+    """The origin the product's ``Correlator`` names for the incident of the first alert,
+    once every service alerting (service -> the time it first did) has been assigned."""
+    correlator = Correlator(graph)
+    incident, origin = None, ""
+    for service, when in sorted(alerting.items(), key=lambda kv: (kv[1], kv[0])):
+        labels = {"alertname": "Anomaly", "service": service}
+        alert = Alert(
+            fingerprint(labels), labels, {}, when, None, "firing", 1.0, "P1", "alerting",
+            "anomaly", when,
+        )  # fmt: skip
+        labelled = correlator.assign(alert, when)
+        incident = incident or labelled.labels["incident"]
+        if labelled.labels["incident"] == incident:
+            origin = labelled.labels["origin"]
+    return origin
 
 
 def load_expected_metrics(root: Path) -> dict[tuple[str, str], str]:
@@ -304,10 +359,15 @@ def score_day(
     for case in day.cases:
         # service -> (highest score in the window, minus the time it was first reached), metric
         best: dict[str, tuple[tuple[float, float], str]] = {}
+        alerting: dict[str, float] = {}  # service -> the first time it reached the threshold
         for pod, tb, sc, rt in zip(pods, tables, scored, real, strict=True):
             rows = np.flatnonzero((rt >= case.time) & (rt < case.time + WINDOW))
             if not rows.size:
                 continue
+            over = rows[sc.score[rows] >= settings.threshold]
+            if over.size:
+                svc = service_of(pod)
+                alerting[svc] = min(alerting.get(svc, np.inf), float(rt[over[0]]))
             top = rows[int(np.argmax(sc.score[rows]))]  # the first row at the highest score
             column = int(sc.column[top])
             metric = tb.columns[column] if column >= 0 else "multivariate"
@@ -330,6 +390,8 @@ def score_day(
                 detected=score >= settings.threshold,
                 metric=metric,
                 expected_metric=expected.get((case.service, case.fault), ""),
+                alerting=tuple(sorted(alerting, key=lambda v: (alerting[v], v))),
+                origin=None if day.graph is None else likely_origin(day.graph, alerting),
             )
         )
     false_alerts = {}
@@ -378,6 +440,8 @@ def summarise(reports: Sequence[DayReport]) -> NezhaSummary:
         quiet_pods=sum(r.pods - len(r.false_alerts) for r in reports),
         false_alerts=sum(sum(r.false_alerts.values()) for r in reports),
         held_out_pod_hours=sum(r.pods * r.held_out_hours for r in reports),
+        origin_cases=sum(c.origin is not None for c in cases),
+        origin_right=sum(c.origin == c.service for c in cases),
     )
 
 

@@ -171,6 +171,12 @@ def run_nezha(root: Path, stage: StageResult) -> None:
         s.resource_top1 / s.resource_cases if s.resource_cases else 1.0
     )
     stage.headline["nezha.quiet_pods"] = s.quiet_share
+    if s.origin_cases:
+        stage.headline["nezha.origin_top1"] = s.origin_right / s.origin_cases
+        stage.notes["nezha.origin_top1"] = (
+            f"{s.origin_right} of {s.origin_cases} faults on days with a call graph: the "
+            "Correlator's likely origin is the root cause"
+        )
     stage.notes["nezha.case_recall"] = (
         f"{s.detected} of {s.cases} faults alerting within {nezha.WINDOW / 60:.0f} min "
         f"(resource faults {s.resource_detected} of {s.resource_cases})"
