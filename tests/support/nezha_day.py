@@ -7,7 +7,10 @@ falls in the held-out half of the quiet tail). The frontend calls the cart and p
 payments calls email (``metric/dependency.csv``, with one edge to a host address as the
 real file has); from a minute into the cart's fault the frontend's client latency
 quadruples for three minutes (its calls to the cart are slow), so two services alert and
-the likely origin is the one the other depends on.
+the likely origin is the one the other depends on. The email service's fault is a network
+delay: nothing moves on its pod, only the latency of the calls to it from payments and the
+frontend (``metric/source_50.csv.gz``, calls as their callers measure them) is five times
+its usual for four minutes.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ PODS = {
     "pay": "paymentservice-7c8d9e0f1-klmno",
     "mail": "emailservice-8d9e0f1a2-pqrst",
 }
-FAULTS = [("01:00:30", "cart"), ("01:10:30", "pay"), ("01:20:30", "mail")]
+FAULTS = [
+    ("01:00:30", "cart", "cpu_contention"),
+    ("01:10:30", "pay", "cpu_contention"),
+    ("01:20:30", "mail", "network_delay"),
+]
 NODE_COLUMNS = ("NodeCpuUsageRate(%)", "NodeMemoryUsageRate(%)", "NodeNetworkReceiveBytes")
 
 
@@ -40,6 +47,7 @@ GRAPH_EDGES = [
     ("frontend", "cartservice"),
     ("frontend", "paymentservice"),
     ("paymentservice", "emailservice"),
+    ("frontend", "emailservice"),
     ("cartservice", "10.0.0.7"),
 ]
 
@@ -93,9 +101,9 @@ def write_day(root: Path, spike: str | None = None, graph: bool = True) -> Path:
     ``graph`` is false) and <day>-fault_list.json."""
     folder = root / DAY
     (folder / "metric").mkdir(parents=True)
-    cart_fault = next(t for t, k in FAULTS if k == "cart")
+    cart_fault = next(t for t, k, _ in FAULTS if k == "cart")
     for seed, (key, pod) in enumerate(PODS.items()):
-        mine = [t for t, k in FAULTS if k == key]
+        mine = [t for t, k, fault in FAULTS if k == key and fault != "network_delay"]
         frontend = key == "frontend"
         frame = _pod_frame(
             pod, seed, mine, spike if frontend else None, cart_fault if frontend else None
@@ -108,16 +116,45 @@ def write_day(root: Path, spike: str | None = None, graph: bool = True) -> Path:
                 "inject_time": f"{DAY} {t}",
                 "inject_timestamp": "0",
                 "inject_pod": PODS[key],
-                "inject_type": "cpu_contention",
+                "inject_type": fault,
             }
-            for t, key in FAULTS
+            for t, key, fault in FAULTS
         ]
     }
     (folder / f"{DAY}-fault_list.json").write_text(json.dumps(faults))
     if graph:
         edges = pd.DataFrame(GRAPH_EDGES, columns=["Source", "Target"]).assign(Weight=1)
         edges.to_csv(folder / "metric" / "dependency.csv", index=False)
+    _call_latencies().to_csv(folder / "metric" / "source_50.csv.gz", index=False)
     (root / "root_cause_hipster.json").write_text(
         json.dumps({"cartservice": {"cpu_contention": "CpuUsageRate(%)"}})
     )
     return folder
+
+
+def _call_latencies() -> pd.DataFrame:
+    """Per-edge latency as the callers see it, a second after the pods' rows (as in the real
+    files); the calls to email slow during the email service's network delay."""
+    rng = np.random.default_rng(99)
+    stamps = _minutes() + pd.Timedelta(seconds=1)
+    rows = len(stamps)
+    edges = [
+        "frontend_cartservice",
+        "frontend_paymentservice",
+        "paymentservice_emailservice",
+        "frontend_emailservice",
+    ]
+    data = {e: 0.004 * (1 + 0.05 * rng.standard_normal(rows)) for e in edges}
+    delay = next(t for t, _, fault in FAULTS if fault == "network_delay")
+    at = _at(_minutes(), delay[:5])
+    data["paymentservice_emailservice"][at : at + 4] *= 5.0
+    data["frontend_emailservice"][at : at + 4] *= 5.0
+    return pd.DataFrame(
+        {
+            "time": [
+                f"{s:%Y-%m-%d %H:%M:%S}.5 +0000 UTC m=+{i * 60}.5" for i, s in enumerate(stamps)
+            ],
+            "timestamp": stamps.asi8 // 10**9,
+            **data,
+        }
+    )

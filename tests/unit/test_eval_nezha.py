@@ -44,11 +44,19 @@ def test_each_fault_alerts_on_its_own_service_which_ranks_near_the_top(scored) -
     assert (summary.cases, summary.detected, summary.top3) == (3, 3, 3)
     assert summary.top1 == sum(c.rank == 1 for c in cases) >= 2
     assert summary.resource_cases == 3
+    # The network delay shows only in the latency of the calls into the email service.
+    assert cases[2].fault == "network_delay"
+    assert cases[2].metric.startswith("CallLatency(") and cases[2].metric.endswith(
+        "->emailservice)"
+    )
     # The dataset names CPU for cartservice's fault; its strongest minute names a CPU column.
     cart = cases[0]
     assert cart.expected_metric == "CpuUsageRate(%)"
     assert cart.metric.startswith("Cpu")
-    assert (summary.cpu_cases, summary.cpu_named) == (1, 1)
+    assert (summary.reason_cases, summary.reason_named) == (1, 1)
+    assert nezha.reason_names("NetworkP90(ms)", "CallLatency(a->b)") is True
+    assert nezha.reason_names("NetworkP90(ms)", "PodServerLatencyP90(s)") is False
+    assert nezha.reason_names("Start charge card_Charge successfully", "CpuUsage(m)") is None
 
 
 def test_the_likely_origin_is_the_service_the_other_alerting_one_depends_on(scored) -> None:
@@ -88,7 +96,7 @@ def test_without_a_call_graph_no_origin_is_judged(tmp_path: Path) -> None:
 def test_the_call_graph_keeps_edges_between_the_days_services(nezha_root: Path) -> None:
     day = nezha.load_day(nezha_root / DAY)
     assert day.graph == {
-        "frontend": ["cartservice", "paymentservice"],
+        "frontend": ["cartservice", "paymentservice", "emailservice"],
         "paymentservice": ["emailservice"],
     }  # the cart's edge to its host's address is not a dependency
 
@@ -108,7 +116,7 @@ def test_an_alert_in_the_held_out_tail_is_false_and_the_primer_is_not_judged(sco
 def test_primer_is_the_first_half_of_the_quiet_tail_a_day_earlier(nezha_root: Path) -> None:
     day = nezha.load_day(nezha_root / DAY)
     tables, real, start, held_out = nezha.primed_tables(day)
-    t, _ = next(iter(day.pods.values()))
+    t = next(iter(day.pods.values())).t
     last_fault = max(c.time for c in day.cases)
     assert start == last_fault + nezha.SETTLE
     assert held_out == pytest.approx(start + (t[-1] - start) / 2)
@@ -119,7 +127,8 @@ def test_primer_is_the_first_half_of_the_quiet_tail_a_day_earlier(nezha_root: Pa
     np.testing.assert_array_equal(table.t[n:], t[~primer])
     assert np.isnan(times[:n]).all() and np.array_equal(times[n:], t[~primer])
     assert not table.late.any()  # the engine's clock only moves forward
-    assert table.columns == nezha.POD_METRICS  # node metrics are not the pod's
+    # The pod's own metrics (node metrics are not the pod's), then the calls into it.
+    assert table.columns == (*nezha.POD_METRICS, "CallLatency(frontend->cartservice)")
 
 
 def test_rank_counts_exact_ties_against_the_root_cause() -> None:
@@ -192,6 +201,11 @@ def test_bad_input_names_the_file_and_the_problem(tmp_path: Path) -> None:
     )
     with pytest.raises(FileInputError, match="no fault-free tail"):
         nezha.score_day(nezha.load_day(folder), {})
+    calls = folder / "metric" / nezha.CALLS_FILE
+    pd.DataFrame({"when": [1], "a_b": [0.1]}).to_csv(calls, index=False)
+    with pytest.raises(FileInputError, match=r"source_50\.csv\.gz: not a call-latency file"):
+        nezha.load_day(folder)
+    calls.unlink()
     pod = next((folder / "metric").glob("*_metric.csv.gz"))
     frame = pd.read_csv(pod).drop(columns=["PodWorkload(Ops)"])
     with gzip.open(pod, "wt") as fh:

@@ -24,8 +24,9 @@ Measured per case (a fault injected at ``t``, within ``[t, t + WINDOW)``):
   episode, so "a new alert fired" would undercount what a person sees);
 * rank: services ordered by their highest score in the window, ties broken by who got
   there first, exact ties counted against the root cause; top-1 and top-3;
-* reason: for faults whose inner-service root cause (``root_cause_*.json``) is a CPU metric,
-  whether the root-cause service's strongest minute names a CPU column;
+* reason: for faults whose inner-service root cause (``root_cause_*.json``) is a metric
+  (CPU, or ``NetworkP90(ms)``), whether the root-cause service's strongest minute names
+  that kind of column (``REASON_FAMILIES``: a CPU column; a call latency for the network);
 * likely origin (days with a call graph, ``metric/dependency.csv``): the services alerting
   in the window, in the order they first reached the threshold, go through the product's
   own ``alert.correlate.Correlator``; the origin it names for the incident of the first
@@ -34,7 +35,12 @@ Measured per case (a fault injected at ``t``, within ``[t, t + WINDOW)``):
 Code faults (``return``, ``exception``) mostly show in logs and traces, not metrics (the
 dataset's README); figures are given for all cases and for resource faults alone. Node
 metrics (``Node*`` columns) belong to the node and move for every pod on it, so only the
-pod's own metrics are scored.
+pod's own metrics are scored. Where the day has per-call latencies as the callers measure
+them (``metric/source_50.csv.gz``, one ``caller_callee`` column per edge), each edge joins
+its callee's pod as a column ``CallLatency(caller->callee)``: a service's latency is what
+its callers wait for, as a service mesh or an APM reports it, and a network delay on a pod
+shows there and nowhere on the pod itself (the dataset names ``NetworkP90(ms)`` as the root
+cause of its network faults).
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ import pandas as pd
 
 from anomalert.alert.correlate import Correlator
 from anomalert.detect.engine import Settings
-from anomalert.detect.files import score_tables
+from anomalert.detect.files import Scored, score_tables
 from anomalert.errors import FileInputError
 from anomalert.ingest.csvfile import Table
 from anomalert.model import Alert, fingerprint
@@ -75,6 +81,8 @@ POD_METRICS: tuple[str, ...] = (
 )
 #: Fault types that change resources (CPU, network) rather than code paths.
 RESOURCE_FAULTS = frozenset({"cpu_contention", "cpu_consumed", "network_delay"})
+#: The dataset's root-cause metric (by prefix) -> the prefix of our columns that measure it.
+REASON_FAMILIES = {"Cpu": "Cpu", "Network": "CallLatency("}
 #: Seconds from an injection in which the root-cause service should alert.
 WINDOW = 300.0
 #: Seconds after the last injection before the tail counts as fault-free.
@@ -83,6 +91,10 @@ SETTLE = 1800.0
 PRIMER_SHIFT = 86_400.0
 METRIC_SUFFIX = "_metric.csv.gz"
 GRAPH_FILE = "dependency.csv"
+#: Per-call latencies as the callers measure them, one ``caller_callee`` column per edge.
+CALLS_FILE = "source_50.csv.gz"
+#: A call-latency row joins the pod's row of the same minute (their clocks differ by ~1 s).
+CALLS_TOLERANCE = 30.0
 ROOT_CAUSE_FILES = ("root_cause_hipster.json", "root_cause_ts.json")
 
 
@@ -96,11 +108,21 @@ class Case:
 
 
 @dataclass
+class PodSeries:
+    """One pod's rows: times, and values under ``columns`` (POD_METRICS, then the latency
+    of the calls into it where the day has them)."""
+
+    t: np.ndarray
+    values: np.ndarray
+    columns: tuple[str, ...] = POD_METRICS
+
+
+@dataclass
 class NezhaDay:
     """One recording: each pod's times and metric rows, and the faults injected."""
 
     name: str
-    pods: dict[str, tuple[np.ndarray, np.ndarray]]  # pod -> (times, rows x POD_METRICS)
+    pods: dict[str, PodSeries]
     cases: list[Case]
     #: Who calls whom among the day's services (caller -> callees); None without a graph.
     graph: dict[str, list[str]] | None = None
@@ -108,7 +130,7 @@ class NezhaDay:
     @property
     def end(self) -> float:
         """The time of the recording's last row."""
-        return max(float(t[-1]) for t, _ in self.pods.values())
+        return max(float(p.t[-1]) for p in self.pods.values())
 
 
 @dataclass(frozen=True)
@@ -158,9 +180,9 @@ class NezhaSummary:
     resource_top1: int
     resource_top3: int
     resource_detected: int
-    #: Cases whose dataset root cause is a CPU metric, and those whose reason names CPU.
-    cpu_cases: int
-    cpu_named: int
+    #: Cases whose dataset root cause is a metric we have, and those whose reason names it.
+    reason_cases: int
+    reason_named: int
     pods: int
     quiet_pods: int
     false_alerts: int
@@ -241,7 +263,7 @@ def load_cases(path: Path) -> list[Case]:
 def load_day(folder: Path) -> NezhaDay:
     """One day folder: ``metric/<pod>_metric.csv.gz`` and ``<day>-fault_list.json``."""
     cases = load_cases(folder / f"{folder.name}-fault_list.json")
-    pods: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    pods: dict[str, PodSeries] = {}
     for path in sorted((folder / "metric").glob(f"*{METRIC_SUFFIX}")):
         try:
             frame = pd.read_csv(path)
@@ -258,13 +280,47 @@ def load_day(folder: Path) -> NezhaDay:
             .to_numpy(float, copy=True)
         )
         values[~np.isfinite(values)] = np.nan
-        pods[path.name[: -len(METRIC_SUFFIX)]] = (parse_time(frame["Time"], path), values)
+        pods[path.name[: -len(METRIC_SUFFIX)]] = PodSeries(parse_time(frame["Time"], path), values)
     if not pods:
         raise FileInputError(folder / "metric", f"no *{METRIC_SUFFIX} files")
     if not cases:
         raise FileInputError(folder, "the fault list holds no fault")
+    calls = folder / "metric" / CALLS_FILE
+    if calls.is_file():
+        add_call_latencies(pods, calls)
     services = {service_of(p) for p in pods}
     return NezhaDay(folder.name, pods, cases, load_graph(folder / "metric" / GRAPH_FILE, services))
+
+
+def add_call_latencies(pods: dict[str, PodSeries], path: Path) -> None:
+    """Join each ``caller_callee`` column of ``path`` to the callee's pods, row by minute
+    (the nearest call row within ``CALLS_TOLERANCE``; NaN where there is none)."""
+    try:
+        frame = pd.read_csv(path)
+        times = parse_time(frame["time"], path)
+    except (ValueError, KeyError, OSError, EOFError) as exc:
+        raise FileInputError(
+            path, f"not a call-latency file ({type(exc).__name__}: {exc})"
+        ) from exc
+    edges = [c for c in frame.columns if c not in ("time", "timestamp") and "_" in c]
+    calls = frame[edges].apply(pd.to_numeric, errors="coerce").assign(_t=times)
+    calls = calls.sort_values("_t", kind="stable")
+    for pod, series in pods.items():
+        mine = [c for c in edges if c.split("_", 1)[1] == service_of(pod)]
+        if not mine:
+            continue
+        rows = pd.DataFrame({"_t": series.t, "_row": np.arange(len(series.t))}).sort_values("_t")
+        joined = pd.merge_asof(
+            rows,
+            calls[["_t", *mine]],
+            on="_t",
+            direction="nearest",
+            tolerance=CALLS_TOLERANCE,  # type: ignore[arg-type]  # a number, as the key is
+        ).sort_values("_row")
+        extra = joined[mine].to_numpy(float, copy=True)
+        extra[~np.isfinite(extra)] = np.nan
+        names = tuple(f"CallLatency({c.replace('_', '->', 1)})" for c in mine)
+        pods[pod] = PodSeries(series.t, np.hstack([series.values, extra]), series.columns + names)
 
 
 def load_graph(path: Path, services: set[str]) -> dict[str, list[str]] | None:
@@ -334,16 +390,30 @@ def primed_tables(day: NezhaDay) -> tuple[list[Table], list[np.ndarray], float, 
         raise FileInputError(day.name, "no fault-free tail after the last fault to learn from")
     held_out = start + (end - start) / 2.0
     tables, real = [], []
-    for pod, (t, values) in day.pods.items():
+    for pod, series in day.pods.items():
+        t, values = series.t, series.values
         primer = (t >= start) & (t < held_out)
         rest = ~primer
         times = np.concatenate([t[primer] - PRIMER_SHIFT, t[rest]])
         rows = np.concatenate([values[primer], values[rest]])
         late = np.zeros(len(times), dtype=bool)
         late[1:] = times[1:] < np.maximum.accumulate(times)[:-1]
-        tables.append(Table(Path(pod), pd.DataFrame(), times, POD_METRICS, rows, late))
+        tables.append(Table(Path(pod), pd.DataFrame(), times, series.columns, rows, late))
         real.append(np.concatenate([np.full(int(primer.sum()), np.nan), t[rest]]))
     return tables, real, start, held_out
+
+
+def score_by_width(tables: list[Table], settings: Settings) -> list[Scored]:
+    """``score_tables`` over tables of any widths (pods differ in how many services call
+    them), as ``anomalert detect`` runs a folder: one engine per width."""
+    by_width: dict[int, list[int]] = {}
+    for i, tb in enumerate(tables):
+        by_width.setdefault(len(tb.columns), []).append(i)
+    scored: dict[int, Scored] = {}
+    for members in by_width.values():
+        results = score_tables([tables[i] for i in members], settings)
+        scored.update(zip(members, results, strict=True))
+    return [scored[i] for i in range(len(tables))]
 
 
 def score_day(
@@ -352,7 +422,7 @@ def score_day(
     """Run the engine over one primed day and judge every case and the held-out tail."""
     settings = settings or Settings(min_age=0.0)
     tables, real, start, held_out = primed_tables(day)
-    scored = score_tables(tables, settings)
+    scored = score_by_width(tables, settings)
     pods = list(day.pods)
     services = sorted({service_of(p) for p in pods})
     results = []
@@ -416,15 +486,20 @@ def rank_of(service: str, keys: dict[str, tuple[float, float]]) -> int:
     return 1 + sum(1 for s, k in keys.items() if s != service and k >= own)
 
 
-def _names_cpu(metric: str) -> bool:
-    return metric.startswith("Cpu")
+def reason_names(expected: str, metric: str) -> bool | None:
+    """Does ``metric`` (what the reason names) measure ``expected`` (the dataset's root
+    cause)? None when the dataset's root cause is no metric we score (a log statement)."""
+    for theirs, ours in REASON_FAMILIES.items():
+        if expected.startswith(theirs):
+            return metric.startswith(ours)
+    return None
 
 
 def summarise(reports: Sequence[DayReport]) -> NezhaSummary:
     """Counts over all days."""
     cases = [c for r in reports for c in r.cases]
     resource = [c for c in cases if c.fault in RESOURCE_FAULTS]
-    cpu = [c for c in cases if _names_cpu(c.expected_metric)]
+    judged = [reason_names(c.expected_metric, c.metric) for c in cases]
     return NezhaSummary(
         cases=len(cases),
         detected=sum(c.detected for c in cases),
@@ -434,8 +509,8 @@ def summarise(reports: Sequence[DayReport]) -> NezhaSummary:
         resource_top1=sum(c.rank == 1 for c in resource),
         resource_top3=sum(c.rank <= 3 for c in resource),
         resource_detected=sum(c.detected for c in resource),
-        cpu_cases=len(cpu),
-        cpu_named=sum(_names_cpu(c.metric) for c in cpu),
+        reason_cases=sum(j is not None for j in judged),
+        reason_named=sum(j is True for j in judged),
         pods=sum(r.pods for r in reports),
         quiet_pods=sum(r.pods - len(r.false_alerts) for r in reports),
         false_alerts=sum(sum(r.false_alerts.values()) for r in reports),

@@ -185,8 +185,8 @@ def run_nezha(root: Path, stage: StageResult) -> None:
     stage.notes["nezha.root_cause_top3"] = f"{s.top3} of {s.cases} in the first three"
     stage.notes["nezha.resource_top1"] = (
         f"{s.resource_top1} of {s.resource_cases} CPU and network faults first "
-        f"({s.resource_top3} in the first three); the reason names CPU for "
-        f"{s.cpu_named} of {s.cpu_cases} CPU faults"
+        f"({s.resource_top3} in the first three); the reason names the dataset's root-cause "
+        f"metric for {s.reason_named} of {s.reason_cases}"
     )
     stage.notes["nezha.quiet_pods"] = (
         f"{s.quiet_pods} of {s.pods} pods without an alert in the held-out quiet hours; "
