@@ -193,24 +193,37 @@ class NezhaSummary:
 
     @property
     def case_recall(self) -> float:
-        return self.detected / self.cases if self.cases else 1.0
+        return _share(self.detected, self.cases)
 
     @property
     def top1_share(self) -> float:
-        return self.top1 / self.cases if self.cases else 1.0
+        return _share(self.top1, self.cases)
 
     @property
     def top3_share(self) -> float:
-        return self.top3 / self.cases if self.cases else 1.0
+        return _share(self.top3, self.cases)
+
+    @property
+    def resource_top1_share(self) -> float:
+        return _share(self.resource_top1, self.resource_cases)
 
     @property
     def quiet_share(self) -> float:
         """Share of pods with no alert over the held-out fault-free hours."""
-        return self.quiet_pods / self.pods if self.pods else 1.0
+        return _share(self.quiet_pods, self.pods)
+
+    @property
+    def origin_share(self) -> float:
+        return _share(self.origin_right, self.origin_cases)
 
     @property
     def false_per_pod_day(self) -> float:
         return self.false_alerts / max(self.held_out_pod_hours / 24.0, 1e-9)
+
+
+def _share(part: int, whole: int) -> float:
+    """part / whole; 1.0 for nothing to judge (no case missed, no pod loud)."""
+    return part / whole if whole else 1.0
 
 
 def service_of(pod: str) -> str:

@@ -167,12 +167,10 @@ def run_nezha(root: Path, stage: StageResult) -> None:
     stage.headline["nezha.case_recall"] = s.case_recall
     stage.headline["nezha.root_cause_top1"] = s.top1_share
     stage.headline["nezha.root_cause_top3"] = s.top3_share
-    stage.headline["nezha.resource_top1"] = (
-        s.resource_top1 / s.resource_cases if s.resource_cases else 1.0
-    )
+    stage.headline["nezha.resource_top1"] = s.resource_top1_share
     stage.headline["nezha.quiet_pods"] = s.quiet_share
     if s.origin_cases:
-        stage.headline["nezha.origin_top1"] = s.origin_right / s.origin_cases
+        stage.headline["nezha.origin_top1"] = s.origin_share
         stage.notes["nezha.origin_top1"] = (
             f"{s.origin_right} of {s.origin_cases} faults on days with a call graph: the "
             "Correlator's likely origin is the root cause"
