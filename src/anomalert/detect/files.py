@@ -190,6 +190,25 @@ def score_tables(
     ]
 
 
+def width_groups(tables: list[Table]) -> list[list[int]]:
+    """Indices of the tables, grouped by their number of columns (first width seen first):
+    one engine runs each group (``score_tables`` wants tables of equal width)."""
+    groups: dict[int, list[int]] = {}
+    for i, tb in enumerate(tables):
+        groups.setdefault(len(tb.columns), []).append(i)
+    return list(groups.values())
+
+
+def score_by_width(tables: list[Table], settings: Settings | None = None) -> list[Scored]:
+    """``score_tables`` over tables of any widths, one engine per width; results in the
+    tables' order."""
+    scored: dict[int, Scored] = {}
+    for members in width_groups(tables):
+        results = score_tables([tables[i] for i in members], settings)
+        scored.update(zip(members, results, strict=True))
+    return [scored[i] for i in range(len(tables))]
+
+
 def _pair_alerts(
     out: Scored,
     k: int,
@@ -308,14 +327,12 @@ def detect_path(
             errors.append(str(exc))
     if src.is_dir() and not paths:
         errors.append(f"{src}: no CSV files found")
-    by_width: dict[int, list[Table]] = {}
-    for tb in tables:
-        by_width.setdefault(len(tb.columns), []).append(tb)
     total = sum(len(tb.t) for tb in tables)
     (out / DRIFT_FILE).unlink(missing_ok=True)  # a report from an earlier run would mislead
     drift: list[dict[str, object]] = []
     with _progress_bar(progress, total) as advance:
-        for group in by_width.values():
+        for members in width_groups(tables):
+            group = [tables[i] for i in members]
             results = score_tables(group, settings, advance)
             for tb, scored in zip(group, results, strict=True):
                 write_output(tb, scored, out / tb.path.relative_to(base))

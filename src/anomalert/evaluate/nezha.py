@@ -55,7 +55,7 @@ import pandas as pd
 
 from anomalert.alert.correlate import Correlator
 from anomalert.detect.engine import Settings
-from anomalert.detect.files import Scored, score_tables
+from anomalert.detect.files import score_by_width
 from anomalert.errors import FileInputError
 from anomalert.ingest.csvfile import Table
 from anomalert.model import Alert, fingerprint
@@ -416,19 +416,6 @@ def primed_tables(day: NezhaDay) -> tuple[list[Table], list[np.ndarray], float, 
     return tables, real, start, held_out
 
 
-def score_by_width(tables: list[Table], settings: Settings) -> list[Scored]:
-    """``score_tables`` over tables of any widths (pods differ in how many services call
-    them), as ``anomalert detect`` runs a folder: one engine per width."""
-    by_width: dict[int, list[int]] = {}
-    for i, tb in enumerate(tables):
-        by_width.setdefault(len(tb.columns), []).append(i)
-    scored: dict[int, Scored] = {}
-    for members in by_width.values():
-        results = score_tables([tables[i] for i in members], settings)
-        scored.update(zip(members, results, strict=True))
-    return [scored[i] for i in range(len(tables))]
-
-
 def score_day(
     day: NezhaDay, expected: dict[tuple[str, str], str], settings: Settings | None = None
 ) -> DayReport:
@@ -447,15 +434,14 @@ def score_day(
             rows = np.flatnonzero((rt >= case.time) & (rt < case.time + WINDOW))
             if not rows.size:
                 continue
+            svc = service_of(pod)
             over = rows[sc.score[rows] >= settings.threshold]
             if over.size:
-                svc = service_of(pod)
                 alerting[svc] = min(alerting.get(svc, np.inf), float(rt[over[0]]))
             top = rows[int(np.argmax(sc.score[rows]))]  # the first row at the highest score
             column = int(sc.column[top])
             metric = tb.columns[column] if column >= 0 else "multivariate"
             key = (float(sc.score[top]), -float(rt[top]))
-            svc = service_of(pod)
             if svc not in best or key > best[svc][0]:
                 best[svc] = (key, metric)
         if case.service in best:
