@@ -38,6 +38,11 @@ that the gap was normal. Then it decides what the detectors may learn:
   and paged every week.
   A flagged run holds while p stays within ``HOLD`` times the threshold's, so a point of
   an incident that happens to look a little calmer is neither learned nor ends the count;
+* going back, an hour to a day after such an acceptance, to the level the series left
+  (``returns``: the deploy rolled back) is accepted at once: it alerts at its first point
+  and every detector restarts on it, instead of holding a run the rolling baseline, blind
+  after ``max_gap`` intervals without a learned point, could not finish (it paged twice:
+  a drop, then a level shift);
 * a series alerts only once it is ``mature``: more than ``min_history`` points and
   ``min_age`` (two days) since its first. Before, its would-be alerts are held back from
   learning all the same, but not flagged: its daily shape and tails are still guesses.
@@ -56,6 +61,8 @@ from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.jit import kernel
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.resolution import Resolution
+from anomalert.detect.returns import ReturnMemory
+from anomalert.detect.rolling import RollingDetector
 from anomalert.detect.routine import RoutineMemory, WeeklyRoutine
 from anomalert.detect.seasonal import FLAT, SeasonalDetector
 
@@ -373,6 +380,10 @@ class Ensemble:
         self.weekly = WeeklyRoutine(n=self.n) if routine else None
         # Series in a flagged run that the weekly memory made routine: not paged.
         self.quiet = np.zeros(self.n, dtype=np.bool_)
+        # The level each series left at its last accepted shift, read off the rolling
+        # baseline: going back to it is a return, not a new anomaly (``returns``).
+        self.rolling = next((d for d in detectors if isinstance(d, RollingDetector)), None)
+        self.returns = None if self.rolling is None else ReturnMemory(n=self.n)
         # The resolution of each series' raw values floors the detectors' scales (counts
         # near zero); multivariate detectors scale their features their own way.
         self.resolution = None if self.detectors[0].multivariate else Resolution(n=self.n)
@@ -429,18 +440,24 @@ class Ensemble:
             _floats(x) if self.recent.shape[0] else _NO_VALUES,
             self.recent,
         )
+        returned = (
+            np.zeros(self.n, dtype=np.bool_)
+            if self.returns is None
+            else self._take_returns(_floats(t), xs, always & ~learn & mature, calibrate, adapted)
+        )
+        any_adapted |= bool(returned.any())
         models = self.seasonal.model.copy() if self.seasonal is not None else None
         self._learn_tails(stats, calibrate, always & ~learn)
         for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
                 if det is self.seasonal and models is not None:
-                    self._learn_accepted_run(t, adapted & (models != FLAT))
+                    self._learn_accepted_run(t, adapted & ~returned & (models != FLAT))
                 det.adapt(adapted)
         if self.weekly is not None:
             self.weekly.extend(t, flagged)
             if any_adapted:
-                self.weekly.mark_lasting(adapted)
+                self.weekly.mark_lasting(adapted & ~returned)
             if running is not None:
                 flagged = self._quieten(flagged, p, score, candidates, weekly_extra, running)
         if self.resolution is not None:
@@ -467,6 +484,37 @@ class Ensemble:
         return Step(
             score, p, flagged, mature, winner, kind, expected, lower, upper, detail, adapted
         )
+
+    def _take_returns(
+        self,
+        t: FloatArray,
+        xs: FloatArray,
+        held: BoolArray,
+        calibrate: BoolArray,
+        adapted: BoolArray,
+    ) -> BoolArray:
+        """Find the series back at the level they left when their last shift was accepted
+        (``returns``), among this tick's ``held`` points (of series old enough to alert:
+        see ``returns`` for why not the young), and make each an acceptance: it
+        still alerts where it was to, its run ends, its statistics teach no tail (the way
+        back is as large as the shift, not noise), and every detector restarts on it.
+        Remembers the level each series that is accepting a shift now leaves (a return is
+        no shift: what it leaves is no level to go back to). Updates ``calibrate`` and
+        ``adapted`` in place; returns the returns.
+        """
+        assert self.returns is not None and self.rolling is not None
+        returned = (
+            self.returns.back(t, xs, held) if held.any() else np.zeros(self.n, dtype=np.bool_)
+        )
+        if returned.any():
+            calibrate &= ~returned
+            adapted |= returned
+            self.run[returned] = 0
+        accepted = adapted & ~returned
+        if accepted.any():
+            level, spread = self.rolling.baseline()
+            self.returns.remember(accepted, t, level, spread)
+        return returned
 
     def _learn_accepted_run(self, t: FloatArray, periodic: BoolArray) -> None:
         """The seasonal detector learns the run just accepted on the series with a period
@@ -716,6 +764,10 @@ class Ensemble:
             routine = self.__dict__.get("routine")
             self.weekly = None if routine is None else WeeklyRoutine(n=self.n)
             self.quiet = np.zeros(self.n, dtype=np.bool_)
+        if "returns" not in state:
+            # A checkpoint from before returns were known: no shift remembered yet.
+            self.rolling = next((d for d in self.detectors if isinstance(d, RollingDetector)), None)
+            self.returns = None if self.rolling is None else ReturnMemory(n=self.n)
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0
@@ -732,6 +784,8 @@ class Ensemble:
             self.weekly.grow(n)
         if self.resolution is not None:
             self.resolution.grow(n)
+        if self.returns is not None:
+            self.returns.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
@@ -757,4 +811,5 @@ class Ensemble:
             + (self.routine.state_nbytes() if self.routine is not None else 0)
             + (self.weekly.state_nbytes() if self.weekly is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
+            + (self.returns.state_nbytes() if self.returns is not None else 0)
         )

@@ -222,6 +222,11 @@ class RollingDetector(Detector):
             float(self.beta),
         )
 
+    def baseline(self) -> tuple[FloatArray, FloatArray]:
+        """Each series' level and spread (its sd, floored as ``observe`` floors it), in the
+        units of its input: what a point is compared with."""
+        return self.level.copy(), np.maximum(np.sqrt(self.var), self._scale_floor(self.level))
+
     def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
         shift_levels(mask, delta, self.level, self.prev)
 
