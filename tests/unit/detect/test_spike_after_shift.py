@@ -19,7 +19,10 @@ where it is 12.9 without the shift. Restarting the
 levels at the accepted run's median (``docs/measurements.md``, eighteenth session) removes
 (2): the statistics are those of the calm series, SMD AUC-PR / VUS-PR rose (0.412 -> 0.415,
 0.366 -> 0.369), but the spike still scores 0.89-0.91 through (1), and a ten-second
-business-hours square wave paged twice on its third day; not landed.
+business-hours square wave paged twice on its third day; not landed. Withdrawing an accepted
+run's onset from the tails removes (1): the spike pages (0.98-1.0) and SMD's figures rose,
+but the demo's false alerts rose by a tenth and a second step after hours paged twice (the
+held run the rolling baseline cannot finish); not landed either.
 """
 
 from __future__ import annotations
