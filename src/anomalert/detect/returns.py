@@ -9,7 +9,7 @@ level and the way back reads as a drop or a spike as large as the shift was. Unt
 as a flagged run, went blind after ``max_gap`` intervals without a learned point (held-back
 points are not learned), the run ended short of ``accept_after``, and the level-shift
 detector, whose level still said "shifted", learned the old level point by point and paged
-again about eight minutes later (``tests/unit/detect/test_step_back_pages_once.py``).
+again 27-31 minutes after the step back (``tests/unit/detect/test_step_back_pages_once.py``).
 
 What a series keeps: the level and spread its rolling baseline held when its last shift was
 accepted (flagged points are not learned, so during the run that is the level before it),
