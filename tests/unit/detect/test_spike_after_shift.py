@@ -21,7 +21,7 @@ levels at the accepted run's median (``docs/measurements.md``, eighteenth sessio
 0.366 -> 0.369), but the spike still scores 0.89-0.91 through (1), and a ten-second
 business-hours square wave paged twice on its third day; not landed. Withdrawing an accepted
 run's onset from the tails removes (1): the spike pages (0.98-1.0) and SMD's figures rose,
-but the demo's false alerts rose by a tenth and a second step after hours paged twice (the
+but the demo's false alerts rose by 14 % and a second step after hours paged twice (the
 held run the rolling baseline cannot finish); not landed either.
 """
 
