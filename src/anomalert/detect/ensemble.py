@@ -325,6 +325,15 @@ def _pick(
     return out_expected, out_lower, out_upper, out_kind, out_detail
 
 
+def _return_memory(
+    detectors: Sequence[Detector], n: int
+) -> tuple[RollingDetector | None, ReturnMemory | None]:
+    """The rolling baseline the levels left at accepted shifts are read from, and an empty
+    memory of them for ``n`` series (neither without a rolling baseline)."""
+    rolling = next((d for d in detectors if isinstance(d, RollingDetector)), None)
+    return rolling, None if rolling is None else ReturnMemory(n=n)
+
+
 class Ensemble:
     """Calibrated combination of univariate or multivariate detectors over n series."""
 
@@ -382,8 +391,7 @@ class Ensemble:
         self.quiet = np.zeros(self.n, dtype=np.bool_)
         # The level each series left at its last accepted shift, read off the rolling
         # baseline: going back to it is a return, not a new anomaly (``returns``).
-        self.rolling = next((d for d in detectors if isinstance(d, RollingDetector)), None)
-        self.returns = None if self.rolling is None else ReturnMemory(n=self.n)
+        self.rolling, self.returns = _return_memory(self.detectors, self.n)
         # The resolution of each series' raw values floors the detectors' scales (counts
         # near zero); multivariate detectors scale their features their own way.
         self.resolution = None if self.detectors[0].multivariate else Resolution(n=self.n)
@@ -766,8 +774,7 @@ class Ensemble:
             self.quiet = np.zeros(self.n, dtype=np.bool_)
         if "returns" not in state:
             # A checkpoint from before returns were known: no shift remembered yet.
-            self.rolling = next((d for d in self.detectors if isinstance(d, RollingDetector)), None)
-            self.returns = None if self.rolling is None else ReturnMemory(n=self.n)
+            self.rolling, self.returns = _return_memory(self.detectors, self.n)
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0
