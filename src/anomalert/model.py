@@ -115,7 +115,9 @@ class Scored:
     upper: float
     reason: str
     #: Kind-specific: minutes to breach for PREDICTED_BREACH; for a SPIKE or DROP the
-    #: step from the previous point fired, its sigmas (NaN: the distance from the level).
+    #: step from the previous point fired, its sigmas (NaN: the distance from the level);
+    #: for a LEVEL_SHIFT back to the level left when a shift was accepted (a return), the
+    #: minutes since that acceptance (NaN: a shift of its own).
     detail: float = float("nan")
     #: The series is too young to alert (``Step.mature``): scored, never paged (the app
     #: holds it, so no anomaly is recorded either).

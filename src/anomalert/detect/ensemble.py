@@ -61,10 +61,11 @@ from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.jit import kernel
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.resolution import Resolution
-from anomalert.detect.returns import ReturnMemory
+from anomalert.detect.returns import ReturnMemory, Returns
 from anomalert.detect.rolling import RollingDetector
 from anomalert.detect.routine import RoutineMemory, WeeklyRoutine
 from anomalert.detect.seasonal import FLAT, SeasonalDetector
+from anomalert.model import Kind
 
 #: Default alert threshold on the calibrated score, chosen once on the development data.
 DEFAULT_THRESHOLD = 0.90
@@ -325,6 +326,33 @@ def _pick(
     return out_expected, out_lower, out_upper, out_kind, out_detail
 
 
+def _tell_returns(
+    back: Returns,
+    flagged: BoolArray,
+    comp: FloatArray | None,
+    expected: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    kind: IntArray,
+    detail: FloatArray,
+) -> None:
+    """Make the flagged returns' band, kind and detail say where the series went back to, in
+    place: a level shift back to the level it left (in its own units: plus the seasonal
+    shape now), within that level's three spreads, the detail the minutes since the shift
+    it undoes was accepted (``reason.explain`` words it). The winning detector's own band
+    is the shifted level, so its reason read as a new drop ("25.8σ below the usual 80")
+    where the series had gone back to a normal it knew.
+    """
+    told = np.flatnonzero(back.found & flagged)
+    level = back.level[told] + (0.0 if comp is None else comp[told])
+    band = 3.0 * back.spread[told]
+    expected[told] = level
+    lower[told] = level - band
+    upper[told] = level + band
+    kind[told] = int(Kind.LEVEL_SHIFT)
+    detail[told] = back.minutes[told]
+
+
 def _return_memory(
     detectors: Sequence[Detector], n: int
 ) -> tuple[RollingDetector | None, ReturnMemory | None]:
@@ -448,11 +476,12 @@ class Ensemble:
             _floats(x) if self.recent.shape[0] else _NO_VALUES,
             self.recent,
         )
-        returned = (
-            np.zeros(self.n, dtype=np.bool_)
+        back = (
+            None
             if self.returns is None
             else self._take_returns(_floats(t), xs, always & ~learn & mature, calibrate, adapted)
         )
+        returned = np.zeros(self.n, dtype=np.bool_) if back is None else back.found
         any_adapted |= bool(returned.any())
         models = self.seasonal.model.copy() if self.seasonal is not None else None
         self._learn_tails(stats, calibrate, always & ~learn)
@@ -489,6 +518,8 @@ class Ensemble:
             tuple(np.ascontiguousarray(f.kind, dtype=np.int8) for f in frames),
             tuple(nan if f.detail is None else _floats(f.detail) for f in frames),
         )
+        if back is not None:
+            _tell_returns(back, flagged, comp, expected, lower, upper, kind, detail)
         return Step(
             score, p, flagged, mature, winner, kind, expected, lower, upper, detail, adapted
         )
@@ -500,7 +531,7 @@ class Ensemble:
         held: BoolArray,
         calibrate: BoolArray,
         adapted: BoolArray,
-    ) -> BoolArray:
+    ) -> Returns | None:
         """Find the series back at the level they left when their last shift was accepted
         (``returns``), among this tick's ``held`` points (of series old enough to alert:
         see ``returns`` for why not the young), and make each an acceptance: it
@@ -508,21 +539,23 @@ class Ensemble:
         back is as large as the shift, not noise), and every detector restarts on it.
         Remembers the level each series that is accepting a shift now leaves (a return is
         no shift: what it leaves is no level to go back to). Updates ``calibrate`` and
-        ``adapted`` in place; returns the returns.
+        ``adapted`` in place; returns the returns, with what their reasons tell (None: no
+        series went back).
         """
         assert self.returns is not None and self.rolling is not None
-        returned = (
-            self.returns.back(t, xs, held) if held.any() else np.zeros(self.n, dtype=np.bool_)
-        )
-        if returned.any():
+        back = self.returns.back(t, xs, held) if held.any() else None
+        if back is not None and not back.found.any():
+            back = None
+        if back is not None:
+            returned = back.found
             calibrate &= ~returned
             adapted |= returned
             self.run[returned] = 0
-        accepted = adapted & ~returned
+        accepted = adapted if back is None else adapted & ~back.found
         if accepted.any():
             level, spread = self.rolling.baseline()
             self.returns.remember(accepted, t, level, spread)
-        return returned
+        return back
 
     def _learn_accepted_run(self, t: FloatArray, periodic: BoolArray) -> None:
         """The seasonal detector learns the run just accepted on the series with a period

@@ -43,6 +43,17 @@ def sigmas_text(sigmas: float) -> str:
     return f"{sigmas:.1f}σ"
 
 
+def duration_text(minutes: float) -> str:
+    """'45 minutes', '1 hour', '5 hours', '2 days': rounded as people say it."""
+    if minutes < 120:
+        n, unit = round(minutes), "minute"
+    elif minutes < 36 * 60:
+        n, unit = round(minutes / 60), "hour"
+    else:
+        n, unit = round(minutes / 1440), "day"
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
 def explain(
     metric: str,
     value: float,
@@ -71,6 +82,14 @@ def explain(
         return (
             f"{MULTIVARIATE_LEAD}{metric} {fmt(value)}, "
             f"{sigmas_text(sigmas)} {side} {usual} (multivariate)"
+        )
+    if kind == Kind.LEVEL_SHIFT and math.isfinite(detail):
+        # A return (``detect/returns.py``): back at the level it left when a shift was
+        # accepted ``detail`` minutes ago; the band is that level's.
+        return (
+            f"{metric} {fmt(value)} is back near {fmt(expected)}, where it was before a "
+            f"shift accepted as the new normal {duration_text(detail)} ago "
+            f"(band {fmt(lower)}–{fmt(upper)}) (level shift)"
         )
     if kind == Kind.LEVEL_SHIFT:
         return (

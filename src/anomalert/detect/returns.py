@@ -16,7 +16,10 @@ accepted (flagged points are not learned, so during the run that is the level be
 and when. A would-be alert between ``RETURN_AFTER`` and ``RETURN_WITHIN`` after that
 acceptance, within ``RETURN_SIGMAS`` spreads of that level, on a series old enough to alert,
 is a return: it alerts, once (the way back is news too), and every detector accepts it at
-once, as after a lasting shift, instead of holding a run it cannot finish. A return used is
+once, as after a lasting shift, instead of holding a run it cannot finish. Its alert says
+where the series went back to (``Returns``: the level, its spread, and the minutes since the
+acceptance; ``Ensemble`` puts them in the alert's band and detail, ``reason.explain`` words
+them), not the winning detector's band, which is the shifted level. A return used is
 forgotten. Not on a young series: before a series has a daily model its business-hours
 plateau reads as a shift accepted every morning and a return every evening, and restarting
 the detectors each evening kept the day profile from learning the edges (a clean one-minute
@@ -35,6 +38,8 @@ exact to two minutes until 2033, as ``routine.WeeklyRoutine`` keeps its times).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
@@ -45,6 +50,17 @@ RETURN_SIGMAS = 4.0
 RETURN_AFTER = 3600.0
 #: ...until this long after it.
 RETURN_WITHIN = 86_400.0
+
+
+class Returns(NamedTuple):
+    """The series back at the level they left (``found``) and, for those (NaN elsewhere),
+    what the alert's reason says: that level and its spread, in the units it was taken in,
+    and the minutes since the shift it undoes was accepted."""
+
+    found: BoolArray
+    level: FloatArray
+    spread: FloatArray
+    minutes: FloatArray
 
 
 class ReturnMemory(ArrayState):
@@ -64,9 +80,10 @@ class ReturnMemory(ArrayState):
         np.copyto(self.spread, spread, where=accepted, casting="unsafe")
         np.copyto(self.left_at, t / 60.0, where=accepted, casting="unsafe")
 
-    def back(self, t: FloatArray, x: FloatArray, held: BoolArray) -> BoolArray:
+    def back(self, t: FloatArray, x: FloatArray, held: BoolArray) -> Returns:
         """Which of the ``held`` series (would-be alerts, or points of a held run) are back
-        near the level they left, within the window after leaving it; those are forgotten.
+        near the level they left, within the window after leaving it, and where that level
+        was and when they left it; those are forgotten.
 
         ``x`` is in the units the level was taken in (the rolling baseline's input).
         """
@@ -78,5 +95,11 @@ class ReturnMemory(ArrayState):
                 & (since <= RETURN_WITHIN)
                 & (np.abs(x - self.level) <= RETURN_SIGMAS * self.spread)
             )
+            back = Returns(
+                found,
+                np.where(found, self.level, np.nan),
+                np.where(found, self.spread, np.nan),
+                np.where(found, since / 60.0, np.nan),
+            )
         self.level[found] = np.nan
-        return found
+        return back

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from anomalert.detect.reason import explain, one_in
+from anomalert.detect.reason import duration_text, explain, one_in
 from anomalert.model import Kind
 
 T = 1_767_571_200.0  # 2026-01-05 00:00 UTC, a Monday
@@ -45,3 +45,26 @@ def test_a_sudden_change_reads_as_a_step_not_as_the_level() -> None:
     )
     rise = explain("cpu", 27.5, T, Kind.SPIKE, 24.3, 21.0, 27.6, 5.9)
     assert rise.startswith("cpu 27.5, a sudden rise from the previous point, 5.9σ")
+
+
+def test_a_return_reads_as_going_back_to_the_level_it_left() -> None:
+    """A level shift whose ``detail`` is the minutes since the shift it undoes was accepted
+    (``detect/returns.py``): the band is the level gone back to, not the shifted one."""
+    text = explain("latency", 21.3, T, Kind.LEVEL_SHIFT, 20.1, 14.1, 26.1, 95.0)
+    assert text == (
+        "latency 21.3 is back near 20.1, where it was before a shift accepted as the new "
+        "normal 95 minutes ago (band 14.1–26.1) (level shift)"
+    )
+    later = explain("latency", 21.3, T, Kind.LEVEL_SHIFT, 20.1, 14.1, 26.1, 5.2 * 60)
+    assert "accepted as the new normal 5 hours ago" in later
+    shift = explain("latency", 80.0, T, Kind.LEVEL_SHIFT, 20.0, 14.0, 26.0)  # no detail
+    assert shift.endswith("and stayed there (level shift)")
+
+
+def test_durations_read_as_people_say_them() -> None:
+    assert duration_text(1.0) == "1 minute"
+    assert duration_text(61.0) == "61 minutes"
+    assert duration_text(120.0) == "2 hours"
+    assert duration_text(23.6 * 60) == "24 hours"
+    assert duration_text(72.0 * 60) == "3 days"
+    assert duration_text(1440.0 * 1.2) == "29 hours"

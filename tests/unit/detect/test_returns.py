@@ -10,12 +10,17 @@ an anomaly of its own, as before.
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from anomalert.detect.engine import BatchEngine
 from anomalert.detect.ensemble import Ensemble
+from anomalert.detect.files import reasons, score_tables
 from anomalert.detect.returns import RETURN_AFTER, RETURN_SIGMAS, RETURN_WITHIN, ReturnMemory
+from anomalert.ingest.csvfile import read_table
+from anomalert.model import Kind
 
 T0 = 1_767_571_200.0  # a Monday 00:00 UTC
 MIN = 60.0
@@ -28,15 +33,20 @@ def test_a_return_is_near_the_level_left_within_the_window_and_counts_once() -> 
     mem.remember(left, np.full(4, T0), np.full(4, 20.0), np.full(4, 2.0))
     near = np.full(4, 20.0 + RETURN_SIGMAS * 2.0 - 0.1)
     held = np.ones(4, dtype=bool)
-    assert not mem.back(np.full(4, T0 + RETURN_AFTER - 120.0), near, held).any()
-    assert not mem.back(np.full(4, T0 + RETURN_WITHIN + 120.0), near, held).any()
+    assert not mem.back(np.full(4, T0 + RETURN_AFTER - 120.0), near, held).found.any()
+    assert not mem.back(np.full(4, T0 + RETURN_WITHIN + 120.0), near, held).found.any()
     far = near + 0.2
-    assert not mem.back(np.full(4, T0 + RETURN_AFTER), far, held).any()
+    assert not mem.back(np.full(4, T0 + RETURN_AFTER), far, held).found.any()
     calm = np.array([False, True, True, True])  # only held points can be returns
-    found = mem.back(np.full(4, T0 + RETURN_AFTER), near, calm)
-    assert found.tolist() == [False, True, True, False]  # the last one left nothing
+    back = mem.back(np.full(4, T0 + RETURN_AFTER), near, calm)
+    assert back.found.tolist() == [False, True, True, False]  # the last one left nothing
+    # What the alert's reason tells: the level gone back to, its spread, and how long ago
+    # the shift it undoes was accepted; nothing for the others.
+    assert back.level[1:3].tolist() == [20.0, 20.0] and back.spread[1:3].tolist() == [2.0, 2.0]
+    assert np.allclose(back.minutes[1:3], RETURN_AFTER / 60.0, atol=2.0)
+    assert np.isnan(back.level[[0, 3]]).all() and np.isnan(back.minutes[[0, 3]]).all()
     # Used: forgotten; the first is still waiting for its way back.
-    again = mem.back(np.full(4, T0 + RETURN_AFTER + 60.0), near, held)
+    again = mem.back(np.full(4, T0 + RETURN_AFTER + 60.0), near, held).found
     assert again.tolist() == [True, False, False, False]
 
 
@@ -44,11 +54,11 @@ def test_missing_values_are_never_returns_and_the_memory_grows_and_pickles() -> 
     mem = ReturnMemory(n=2)
     mem.remember(np.array([True, True]), np.full(2, T0), np.array([5.0, 5.0]), np.ones(2))
     t = np.full(2, T0 + 2 * RETURN_AFTER)
-    assert not mem.back(t, np.array([np.nan, np.nan]), np.ones(2, dtype=bool)).any()
+    assert not mem.back(t, np.array([np.nan, np.nan]), np.ones(2, dtype=bool)).found.any()
     mem.grow(3)
     copy = pickle.loads(pickle.dumps(mem))
     assert copy.n == 3 and np.isnan(copy.level[2])
-    back = copy.back(np.full(3, T0 + 2 * RETURN_AFTER), np.full(3, 5.0), np.ones(3, bool))
+    back = copy.back(np.full(3, T0 + 2 * RETURN_AFTER), np.full(3, 5.0), np.ones(3, bool)).found
     assert back.tolist() == [True, True, False]  # the new series left nothing
     assert mem.state_nbytes() == 3 * 12
 
@@ -87,6 +97,33 @@ def test_going_back_after_hours_alerts_once_and_is_accepted_at_once() -> None:
         flagged = flags_after(*stepped(60.0, hours))
         assert onsets(flagged) == [[0]] * SERIES, hours
         assert flagged.sum(axis=0).tolist() == [1] * SERIES, hours
+
+
+def test_a_return_says_where_the_series_went_back_to(tmp_path: Path) -> None:
+    """The return's alert is a level shift back to the level left (its band that level's,
+    its detail the minutes since the acceptance), not a drop off the shifted level ("25.8σ
+    below the usual 80"); ``anomalert detect`` words it so."""
+    x, back = stepped(60.0, 2.0)
+    engine = BatchEngine(SERIES)
+    for k in range(back + 1):
+        step = engine.step(np.full(SERIES, T0 + MIN * k), x[k]).series
+    assert step.flagged.all() and (step.kind == Kind.LEVEL_SHIFT).all()
+    assert np.allclose(step.expected, 20.0, atol=2.0)
+    assert ((step.lower < 20.0) & (step.upper > 20.0) & (step.upper - step.lower < 30.0)).all()
+    # Accepted at the shift's 30th point, 91 minutes before the way back (the memory keeps
+    # its times in float32 minutes: exact to two minutes).
+    assert np.allclose(step.detail, 2.0 * 60 - 29, atol=2.0)
+    csv = tmp_path / "latency.csv"
+    stamps = pd.to_datetime(T0 + MIN * np.arange(x.shape[0]), unit="s")
+    pd.DataFrame({"timestamp": stamps, "latency": x[:, 0]}).to_csv(csv, index=False)
+    table = read_table(csv)
+    scored = score_tables([table])[0]
+    text = reasons(table, scored)[back]
+    assert scored.flag[back] and text.startswith("latency ")
+    minutes = round(float(scored.detail[back]))
+    assert abs(minutes - 91) <= 2
+    assert "is back near 20" in text
+    assert f"accepted as the new normal {minutes} minutes ago" in text
 
 
 def test_going_somewhere_else_is_not_a_return() -> None:
