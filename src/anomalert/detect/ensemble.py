@@ -476,25 +476,25 @@ class Ensemble:
             _floats(x) if self.recent.shape[0] else _NO_VALUES,
             self.recent,
         )
-        back = (
-            None
+        # ``accepted``: the shifts accepted as a new normal, returns (also ``adapted``) not.
+        back, accepted = (
+            (None, adapted)
             if self.returns is None
             else self._take_returns(_floats(t), xs, always & ~learn & mature, calibrate, adapted)
         )
-        returned = np.zeros(self.n, dtype=np.bool_) if back is None else back.found
-        any_adapted |= bool(returned.any())
+        any_adapted |= back is not None
         models = self.seasonal.model.copy() if self.seasonal is not None else None
         self._learn_tails(stats, calibrate, always & ~learn)
         for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
                 if det is self.seasonal and models is not None:
-                    self._learn_accepted_run(t, adapted & ~returned & (models != FLAT))
+                    self._learn_accepted_run(t, accepted & (models != FLAT))
                 det.adapt(adapted)
         if self.weekly is not None:
             self.weekly.extend(t, flagged)
             if any_adapted:
-                self.weekly.mark_lasting(adapted & ~returned)
+                self.weekly.mark_lasting(accepted)
             if running is not None:
                 flagged = self._quieten(flagged, p, score, candidates, weekly_extra, running)
         if self.resolution is not None:
@@ -531,7 +531,7 @@ class Ensemble:
         held: BoolArray,
         calibrate: BoolArray,
         adapted: BoolArray,
-    ) -> Returns | None:
+    ) -> tuple[Returns | None, BoolArray]:
         """Find the series back at the level they left when their last shift was accepted
         (``returns``), among this tick's ``held`` points (of series old enough to alert:
         see ``returns`` for why not the young), and make each an acceptance: it
@@ -540,22 +540,21 @@ class Ensemble:
         Remembers the level each series that is accepting a shift now leaves (a return is
         no shift: what it leaves is no level to go back to). Updates ``calibrate`` and
         ``adapted`` in place; returns the returns, with what their reasons tell (None: no
-        series went back).
+        series went back), and the shifts accepted (``adapted`` without the returns).
         """
         assert self.returns is not None and self.rolling is not None
         back = self.returns.back(t, xs, held) if held.any() else None
-        if back is not None and not back.found.any():
-            back = None
-        if back is not None:
-            returned = back.found
-            calibrate &= ~returned
-            adapted |= returned
-            self.run[returned] = 0
-        accepted = adapted if back is None else adapted & ~back.found
+        if back is None or not back.found.any():
+            back, accepted = None, adapted
+        else:
+            calibrate &= ~back.found
+            adapted |= back.found
+            self.run[back.found] = 0
+            accepted = adapted & ~back.found
         if accepted.any():
             level, spread = self.rolling.baseline()
             self.returns.remember(accepted, t, level, spread)
-        return back
+        return back, accepted
 
     def _learn_accepted_run(self, t: FloatArray, periodic: BoolArray) -> None:
         """The seasonal detector learns the run just accepted on the series with a period
