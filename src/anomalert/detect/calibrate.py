@@ -385,6 +385,51 @@ class TailCalibrator(ArrayState):
         )
         return shape.reshape(self.exceed.shape), scale.reshape(self.exceed.shape)
 
+    def cap_learned(
+        self, stat: FloatArray, idx: IndexArray, p: float, own_caps: BoolArray | None = None
+    ) -> None:
+        """Lower what statistics already learned taught the tail to at most the statistic
+        whose p-value, on the tail without them, is ``p``.
+
+        ``stat`` (rows, k) holds, for the first ``rows`` rows, the statistics series ``idx``
+        learned last (NaN: none); nothing may have been learned for those series since, so
+        their excess can be taken out exactly and put back capped. ``own_caps`` (k,), as in
+        ``p_value``, for those series. For a statistic that was no sample of the series'
+        deviations (``ensemble``: the first point of a change accepted as the new normal):
+        one 30σ excess among a thousand holds the moment fit's shape at its cap, and a 15σ
+        spike hours later no longer pages. Capped rather than withdrawn: the point still
+        says the series can move that far now and then, as much as a one-in-``1/p`` point
+        says, so a change that keeps coming back still fattens the tail.
+        """
+        rows = stat.shape[0]
+        weight, exceed, excess, excess_sq = (
+            self._rows2d(a)[:rows, idx].astype(np.float64) for a in self._moments(None)
+        )
+        over = stat - self.z0
+        learned = over > 0.0  # NaN compares False: nothing learned
+        over = np.where(learned, over, 0.0)
+        # The tail without them (the prior keeps every moment positive).
+        k = np.maximum(exceed - learned, 1e-9)
+        m = np.maximum(excess - over, 0.0) / k
+        v = np.maximum(np.maximum(excess_sq - over * over, 0.0) / k - m * m, 1e-12)
+        ratio = m * m / v
+        caps = self._caps()[0][:rows, None].astype(np.float64)
+        if own_caps is not None:
+            caps = np.where(np.asarray(own_caps, dtype=np.bool_)[None, :], caps, self.max_shape)
+        shape = np.clip(0.5 * (1.0 - ratio), 0.0, caps)
+        scale = np.maximum(0.5 * m * (1.0 + ratio), self.min_scale)
+        times = np.maximum(k / np.maximum(weight - learned, 1.0) / p, 1.0)  # rate / p
+        heavy = shape > 1e-3
+        power = np.where(heavy, shape, 1.0)
+        level = np.where(heavy, scale / power * (times**power - 1.0), scale * np.log(times))
+        cut = np.maximum(over - level, 0.0)
+        if not cut.any():
+            return
+        kept = over - cut
+        for a, less in ((self.excess, cut), (self.excess_sq, over * over - kept * kept)):
+            rows2d = self._rows2d(a)
+            rows2d[:rows, idx] = np.maximum(rows2d[:rows, idx] - less, 0.0).astype(np.float32)
+
     def shrink(self, mask: BoolArray, weight: float, row: int | None = None) -> None:
         """Keep the masked series' tail estimate, but let it count as only ``weight`` points.
 

@@ -43,6 +43,11 @@ that the gap was normal. Then it decides what the detectors may learn:
   and every detector restarts on it, instead of holding a run the rolling baseline, blind
   after ``max_gap`` intervals without a learned point, could not finish (it paged twice:
   a drop, then a level shift);
+* on a series without a period, an accepted run's first point is capped in the tails
+  (``onsets``: a step to a new normal is no sample of the series' deviations, and learned
+  whole it hid a 15σ spike for hours after the step), and a run that the rolling baseline's
+  blind spot cut short resumes if the series alerts again before that baseline sees again
+  (``blindspot``: one run, accepted as any other, instead of a second alert);
 * a series alerts only once it is ``mature``: more than ``min_history`` points and
   ``min_age`` (two days) since its first. Before, its would-be alerts are held back from
   learning all the same, but not flagged: its daily shape and tails are still guesses.
@@ -57,9 +62,11 @@ import numpy as np
 from scipy.special import ndtr
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
+from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
 from anomalert.detect.jit import kernel
 from anomalert.detect.memory import keep_freed_memory
+from anomalert.detect.onsets import OnsetMemory
 from anomalert.detect.resolution import Resolution
 from anomalert.detect.returns import ReturnMemory, Returns
 from anomalert.detect.rolling import RollingDetector
@@ -396,6 +403,8 @@ class Ensemble:
         # learn, or withdrawn by a would-be alert since).
         self.ticks = 0
         self.pending = self._no_pending(self.n)
+        # What each series' current flagged run taught the fitted rows at its onset.
+        self.onsets = OnsetMemory(n=self.n, rows=self._fitted)
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
         # The richest seasonal model each series has used so far.
         self.richest = np.zeros(self.n, dtype=np.int8)
@@ -420,6 +429,7 @@ class Ensemble:
         # The level each series left at its last accepted shift, read off the rolling
         # baseline: going back to it is a return, not a new anomaly (``returns``).
         self.rolling, self.returns = _return_memory(self.detectors, self.n)
+        self.blind = None if self.rolling is None else BlindSpot(n=self.n)
         # The resolution of each series' raw values floors the detectors' scales (counts
         # near zero); multivariate detectors scale their features their own way.
         self.resolution = None if self.detectors[0].multivariate else Resolution(n=self.n)
@@ -444,6 +454,13 @@ class Ensemble:
         weekly_extra = _NO_VALUES
         if self.routine is not None and candidates.size:
             weekly_extra = self._discount_routine(t, p, candidates)
+        before = None
+        if self.blind is not None:
+            # A run the rolling baseline's blind spot cut short goes on (``blindspot``).
+            if self.blind.waiting():
+                blind = np.isnan(stats[self._rolling_row])
+                self.blind.resume(self.run, p <= self._p_threshold, blind)
+            before = self.run.copy()
         # The weekly memory quietens runs after the decision (``_quieten``), which needs to
         # know which series were in a run before it; most ticks have nothing to quieten.
         running = None
@@ -483,8 +500,16 @@ class Ensemble:
             else self._take_returns(_floats(t), xs, always & ~learn & mature, calibrate, adapted)
         )
         any_adapted |= back is not None
+        if before is not None:
+            self._note_blind_ends(before, stats, finite & ~adapted)
         models = self.seasonal.model.copy() if self.seasonal is not None else None
+        # A run's first point (the only point of a flagged run the tails learn).
+        onset = calibrate & ~learn
+        if onset.any():
+            self.onsets.remember(stats, onset)
         self._learn_tails(stats, calibrate, always & ~learn)
+        if any_adapted:
+            self.onsets.cap(self.tails, accepted & mature & self._flat(), self._periodic())
         for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
@@ -579,6 +604,27 @@ class Ensemble:
     def _no_pending(self, n: int) -> np.ndarray:
         return np.full((PROBATION, self._accumulating.size, n), np.nan, dtype=np.float32)
 
+    def _flat(self) -> BoolArray:
+        """The series whose seasonal model is flat (every series without a seasonal
+        detector)."""
+        if self.seasonal is None:
+            return np.ones(self.n, dtype=np.bool_)
+        return np.asarray(self.seasonal.model == FLAT)
+
+    def _periodic(self) -> BoolArray:
+        """The series whose seasonal row takes its own shape cap (``SEASONAL_MAX_SHAPE``)."""
+        return ~self._flat() if self.seasonal is not None else np.zeros(self.n, dtype=np.bool_)
+
+    def _note_blind_ends(self, before: IntArray, stats: FloatArray, mask: BoolArray) -> None:
+        """Remember the runs (of the ``mask``ed series without a period) that ended this tick
+        while the rolling baseline had no opinion (``blindspot``); ``before``: the runs'
+        lengths before the decision."""
+        assert self.blind is not None
+        ended = (before > 0) & (self.run == 0)
+        if ended.any():
+            ended &= np.isnan(stats[self._rolling_row]) & mask & self._flat()
+            self.blind.note(before, ended)
+
     def _learn_tails(self, stats: FloatArray, calibrate: BoolArray, held: BoolArray) -> None:
         """Teach the calibrators this tick's statistics (``calibrate``), holding those of the
         accumulating rows on probation; ``held`` marks this tick's would-be alerts (and the
@@ -593,10 +639,9 @@ class Ensemble:
             return
         slot = self.ticks % PROBATION
         self.ticks += 1
-        onset = calibrate & held
         # ``stats`` is this tick's own array: the accumulating rows learn only onsets now.
         waiting = stats[rows]
-        stats[rows] = np.where(onset, waiting, np.nan)
+        stats[rows] = np.where(calibrate & held, waiting, np.nan)
         self.tails.learn(stats, calibrate)
         if held.any():
             self.pending[:, :, held] = np.nan
@@ -646,6 +691,7 @@ class Ensemble:
             row = self._row_of[self.detectors.index(self.seasonal)]
             self.tails.shrink(richer & ~from_flat, self.tails.prior_weight, row)
             self.tails.reset(from_flat, row)
+            self.onsets.forget(richer)  # no longer what the seasonal row holds
             cap = -ROUTINE_CAP_ALERTS * np.log10(self._p_threshold)
             if self.routine is not None:
                 self.routine.cap(richer, cap)
@@ -732,10 +778,7 @@ class Ensemble:
         first of equal ones); see the kernel ``_most_surprising``. The detectors that
         calibrate themselves give ndtr(-stat) (scipy's, one call over their rows).
         """
-        if self.seasonal is None:
-            periodic = np.zeros(stats.shape[1], dtype=np.bool_)
-        else:
-            periodic = self.seasonal.model != FLAT
+        periodic = self._periodic()
         # The seasonal row's lighter cap only where it models a period (SEASONAL_MAX_SHAPE).
         calibrated = self.tails.p_value(stats[: self._fitted], self._fitted, periodic)
         own = ndtr(-stats[self._fitted :])
@@ -767,6 +810,9 @@ class Ensemble:
         self._seasonal_d = next(
             (i for i, d in enumerate(self.detectors) if isinstance(d, SeasonalDetector)), -1
         )
+        # The rolling baseline's row (-1: none), whose blind spot can cut a run short.
+        rolling = [i for i, d in enumerate(self.detectors) if isinstance(d, RollingDetector)]
+        self._rolling_row = int(self._row_of[rolling[0]]) if rolling else -1
 
     def _rows(self) -> tuple[list[int], int]:
         """The detector of each calibrator row, and how many rows are fitted."""
@@ -807,6 +853,12 @@ class Ensemble:
         if "returns" not in state:
             # A checkpoint from before returns were known: no shift remembered yet.
             self.rolling, self.returns = _return_memory(self.detectors, self.n)
+        if "onsets" not in state:
+            # A checkpoint from before onsets were kept: none remembered, so a run going on
+            # is accepted with its onset learned whole, as it was then.
+            self.onsets = OnsetMemory(n=self.n, rows=self._fitted)
+        if "blind" not in state:
+            self.blind = None if self.rolling is None else BlindSpot(n=self.n)
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0
@@ -825,6 +877,9 @@ class Ensemble:
             self.resolution.grow(n)
         if self.returns is not None:
             self.returns.grow(n)
+        if self.blind is not None:
+            self.blind.grow(n)
+        self.onsets.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
@@ -851,4 +906,6 @@ class Ensemble:
             + (self.weekly.state_nbytes() if self.weekly is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
             + (self.returns.state_nbytes() if self.returns is not None else 0)
+            + (self.blind.state_nbytes() if self.blind is not None else 0)
+            + self.onsets.state_nbytes()
         )
