@@ -38,19 +38,7 @@ class BlindSpot(ArrayState):
         self.n = n
         self.length = np.zeros(n, dtype=np.int16)
 
-    def waiting(self) -> bool:
-        """Whether any series has a cut-short run to resume."""
-        return bool(self.length.any())
-
-    def resume(self, run: IntArray, alerting: BoolArray, blind: BoolArray) -> None:
-        """Put back, in ``run``, the cut-short runs of the series that alert (``alerting``)
-        while the rolling baseline is still ``blind``; forget those it sees again."""
-        waiting = self.length > 0
-        back = waiting & alerting & blind
-        run[back] = self.length[back]
-        self.length[waiting & (back | ~blind)] = 0
-
     def note(self, lengths: IntArray, ended: BoolArray) -> None:
         """Remember the runs that ended this tick while the rolling baseline had no opinion
-        (``ended``), with their lengths."""
+        (``ended``), with their lengths; ``ensemble._decide`` resumes or forgets them."""
         self.length[ended] = np.minimum(lengths[ended], np.iinfo(np.int16).max)

@@ -134,6 +134,7 @@ class Step:
 #: ``learnable`` when every series may learn (``_decide`` takes an empty mask as none).
 _NO_MASK = np.zeros(0, dtype=np.bool_)
 _NO_VALUES = np.zeros(0)
+_NO_LENGTHS = np.zeros(0, dtype=np.int16)
 
 
 def _floats(a: np.ndarray) -> FloatArray:
@@ -223,7 +224,9 @@ def _decide(
     accept_after: int,
     x: FloatArray,
     recent: np.ndarray,
-) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, bool]:
+    blind: np.ndarray,
+    rolling: FloatArray,
+) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, bool, IntArray, bool]:
     """The score (``score`` holds p ** SCORE_POWER and becomes 1 minus it, in place) and
     what each series may alert and learn, in one pass.
 
@@ -231,7 +234,10 @@ def _decide(
     more series from learning. ``run`` and ``seen`` advance in place;
     a run that reached ``accept_after`` (adapted) restarts at 0. Each finite value ``x``
     goes into the ring ``recent`` (rows: a series' last points by ``seen``; no rows: no
-    ring), so an accepted run can be learned after the fact.
+    ring), so an accepted run can be learned after the fact. ``blind`` (``BlindSpot.length``,
+    or empty) holds the runs the rolling baseline's blind spot cut short: one goes on where
+    the series alerts while the rolling baseline's statistic (``rolling``) is still NaN, and
+    is forgotten once it is not (``blindspot``).
 
     A series is ``mature`` once it has more than ``min_history`` finite points and is at
     least ``min_age`` seconds past its first one (``born``, set here). A would-be alert past
@@ -241,7 +247,8 @@ def _decide(
 
     Returns flagged, mature, always (finite and learnable), learn (always and not held
     back), calibrate (learn, or the first point of a held run), adapted, and whether any
-    is.
+    is; then, per series, -1 where a flagged run begins, the length of a run that ended
+    short of acceptance, 0 elsewhere (``runs``), and whether any is not 0.
     """
     n = score.size
     flagged = np.empty(n, dtype=np.bool_)
@@ -250,9 +257,12 @@ def _decide(
     learn = np.empty(n, dtype=np.bool_)
     calibrate = np.empty(n, dtype=np.bool_)
     adapted = np.empty(n, dtype=np.bool_)
+    runs = np.empty(n, dtype=np.int32)
     any_adapted = False
+    any_runs = False
     every = learnable.size == 0
     slots = recent.shape[0]
+    resumes = blind.size > 0
     # Bitwise on booleans and products for the updates: no branch on the data.
     for i in range(n):
         finite = finites[i]
@@ -261,6 +271,12 @@ def _decide(
         # Hysteresis: a series in a flagged run stays flagged while its p-value is within
         # ``HOLD`` times the threshold's.
         running = run[i]
+        if resumes and blind[i] > 0:  # rare: no cost to the branch predictor
+            seeing = rolling[i] == rolling[i]
+            if s >= threshold and not seeing:
+                running = blind[i]
+            if s >= threshold or seeing:
+                blind[i] = 0
         flag = (s >= threshold) | ((running > 0) & (p[i] <= hold))
         seen[i] += finite
         if finite and slots:
@@ -281,7 +297,10 @@ def _decide(
         adapted[i] = done
         run[i] = length * (1 - done)
         any_adapted |= done
-    return flagged, mature, always, learn, calibrate, adapted, any_adapted
+        # -1 at an onset, the lost length where a run ended without being accepted.
+        runs[i] = running * ((running > 0) & ~flag) - (flag & (running == 0))
+        any_runs |= runs[i] != 0
+    return flagged, mature, always, learn, calibrate, adapted, any_adapted, runs, any_runs
 
 
 @kernel
@@ -454,13 +473,6 @@ class Ensemble:
         weekly_extra = _NO_VALUES
         if self.routine is not None and candidates.size:
             weekly_extra = self._discount_routine(t, p, candidates)
-        before = None
-        if self.blind is not None:
-            # A run the rolling baseline's blind spot cut short goes on (``blindspot``).
-            if self.blind.waiting():
-                blind = np.isnan(stats[self._rolling_row])
-                self.blind.resume(self.run, p <= self._p_threshold, blind)
-            before = self.run.copy()
         # The weekly memory quietens runs after the decision (``_quieten``), which needs to
         # know which series were in a run before it; most ticks have nothing to quieten.
         running = None
@@ -476,7 +488,7 @@ class Ensemble:
         # A flagged run holds while p is within ``HOLD`` times the threshold's, so one calmer
         # point inside an incident neither teaches the baselines the incident nor restarts
         # the count towards accepting a lasting shift as the new normal.
-        flagged, mature, always, learn, calibrate, adapted, any_adapted = _decide(
+        flagged, mature, always, learn, calibrate, adapted, any_adapted, runs, any_runs = _decide(
             score,
             p,
             finite,
@@ -492,6 +504,8 @@ class Ensemble:
             self.accept_after,
             _floats(x) if self.recent.shape[0] else _NO_VALUES,
             self.recent,
+            self.blind.length if self.blind is not None else _NO_LENGTHS,
+            stats[self._rolling_row] if self.blind is not None else _NO_VALUES,
         )
         # ``accepted``: the shifts accepted as a new normal, returns (also ``adapted``) not.
         back, accepted = (
@@ -500,13 +514,9 @@ class Ensemble:
             else self._take_returns(_floats(t), xs, always & ~learn & mature, calibrate, adapted)
         )
         any_adapted |= back is not None
-        if before is not None:
-            self._note_blind_ends(before, stats, finite & ~adapted)
+        if any_runs:
+            self._follow_runs(runs, stats, finite & ~adapted)
         models = self.seasonal.model.copy() if self.seasonal is not None else None
-        # A run's first point (the only point of a flagged run the tails learn).
-        onset = calibrate & ~learn
-        if onset.any():
-            self.onsets.remember(stats, onset)
         self._learn_tails(stats, calibrate, always & ~learn)
         if any_adapted:
             self.onsets.cap(self.tails, accepted & mature & self._flat(), self._periodic())
@@ -613,17 +623,24 @@ class Ensemble:
 
     def _periodic(self) -> BoolArray:
         """The series whose seasonal row takes its own shape cap (``SEASONAL_MAX_SHAPE``)."""
-        return ~self._flat() if self.seasonal is not None else np.zeros(self.n, dtype=np.bool_)
+        if self.seasonal is None:
+            return np.zeros(self.n, dtype=np.bool_)
+        return np.asarray(self.seasonal.model != FLAT)
 
-    def _note_blind_ends(self, before: IntArray, stats: FloatArray, mask: BoolArray) -> None:
-        """Remember the runs (of the ``mask``ed series without a period) that ended this tick
-        while the rolling baseline had no opinion (``blindspot``); ``before``: the runs'
-        lengths before the decision."""
-        assert self.blind is not None
-        ended = (before > 0) & (self.run == 0)
+    def _follow_runs(self, runs: IntArray, stats: FloatArray, mask: BoolArray) -> None:
+        """Keep what the runs that began this tick taught the tails at their onset
+        (``onsets``: ``runs`` -1), and remember the runs that ended short of acceptance
+        while the rolling baseline had no opinion (``blindspot``: ``runs`` their length), on
+        the ``mask``ed series without a period."""
+        onset = runs < 0
+        if onset.any():
+            self.onsets.remember(stats, onset)
+        if self.blind is None:
+            return
+        ended = runs > 0
         if ended.any():
             ended &= np.isnan(stats[self._rolling_row]) & mask & self._flat()
-            self.blind.note(before, ended)
+            self.blind.note(runs, ended)
 
     def _learn_tails(self, stats: FloatArray, calibrate: BoolArray, held: BoolArray) -> None:
         """Teach the calibrators this tick's statistics (``calibrate``), holding those of the

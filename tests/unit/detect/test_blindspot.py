@@ -7,25 +7,56 @@ import pytest
 
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
+from anomalert.detect.ensemble import _decide
 
 T0 = 1_767_571_200.0  # a Monday 00:00 UTC
 MIN = 60.0
 SERIES = 4
 
 
+def _decide_once(score: float, blind: np.ndarray, rolling: np.ndarray) -> np.ndarray:
+    """One ``_decide`` tick of four mature series that all score ``score``, none in a run;
+    returns their runs after it (``blind`` is updated in place)."""
+    n = blind.size
+    run = np.zeros(n, dtype=np.int32)
+    p = np.full(n, (1.0 - score) ** 4)
+    _decide(
+        np.power(p, 0.25),
+        p,
+        np.ones(n, dtype=bool),
+        np.zeros(0, dtype=bool),
+        run,
+        np.full(n, 10_000, dtype=np.int32),
+        np.full(n, 1e6),
+        np.zeros(n),
+        0.9,
+        5e-4,
+        120,
+        0.0,
+        30,
+        np.zeros(0),
+        np.zeros((0, n), dtype=np.float32),
+        blind,
+        rolling,
+    )
+    return run
+
+
 def test_a_noted_run_resumes_only_on_an_alert_while_the_baseline_is_blind() -> None:
+    """Series 0-2 have a run of 20 the blind spot cut short; series 3 none. The rolling
+    baseline is still blind (NaN) on series 0, 1 and 3 and sees again on series 2."""
     spot = BlindSpot(n=4)
-    assert not spot.waiting()
-    spot.note(np.array([20, 20, 20, 20], dtype=np.int32), np.array([True, True, True, False]))
-    assert spot.waiting()
-    run = np.zeros(4, dtype=np.int32)
-    # Series 0 alerts while blind: its run of 20 goes on. Series 1 is calm and blind:
-    # it waits. Series 2 can see again: forgotten. Series 3 had nothing noted.
-    spot.resume(run, np.array([True, False, True, True]), np.array([True, True, False, True]))
-    assert run.tolist() == [20, 0, 0, 0]
-    assert spot.length.tolist() == [0, 20, 0, 0]
-    spot.resume(run, np.array([False, False, False, False]), np.array([True, False, True, True]))
-    assert not spot.waiting()  # series 1 saw again before it alerted
+    spot.note(np.full(4, 20, dtype=np.int32), np.array([True, True, True, False]))
+    rolling = np.array([np.nan, np.nan, 1.5, np.nan])
+    # An alert on every series: series 0 and 1 go on at 21, series 2 (seeing again) and 3
+    # start a run of their own.
+    alerting = spot.length.copy()
+    assert _decide_once(0.95, alerting, rolling).tolist() == [21, 21, 1, 1]
+    assert alerting.tolist() == [0, 0, 0, 0]  # resumed or forgotten
+    # Calm: series 0 and 1 keep waiting while blind; series 2 is forgotten.
+    calm = spot.length.copy()
+    assert _decide_once(0.2, calm, rolling).tolist() == [0, 0, 0, 0]
+    assert calm.tolist() == [20, 20, 0, 0]
 
 
 def stepped(back_by: float) -> tuple[np.ndarray, int]:
