@@ -7,8 +7,9 @@ it has relearned its level (``rolling``). A run that the rolling baseline alone 
 step from 80 down to 50, hours after a step from 20 up to 80 was accepted) therefore ended
 after 20 points, short of ``accept_after`` (30): the points after it were learned, the
 level-shift detector, which builds its evidence from learned points only, reached the
-threshold eight points later, and a second run began and paged (50 flagged points, two
-alerts, where one run of 30 was due). Such a run is not over: it ended because the baseline
+threshold eight points later, and a second run began (two runs, 50 flagged points, where
+one run of 30 was due; two alerts where the second came more than ``Settings.cooldown``
+points after the first). Such a run is not over: it ended because the baseline
 went blind, not because the series came back. Until the rolling baseline has an opinion
 again, a would-be alert on the series resumes it, counting on from where it stopped, so it
 is accepted after ``accept_after`` flagged points as any other run.

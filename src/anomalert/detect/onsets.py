@@ -1,4 +1,5 @@
-"""What the first point of a flagged run taught the tails, kept until the run ends.
+"""What the first point of a series' latest flagged run taught the tails, until that run is
+accepted.
 
 Why: the tails learn the first point of every flagged run (``ensemble``: a deviation that
 recurs, a sharp daily edge, must become normal, while a long incident counts once). When the
@@ -16,9 +17,9 @@ fattens its tails, one step at a time), but one step no longer decides the tail'
 Only on series whose seasonal model is flat (or that have none), and old enough to alert.
 On a periodic series the same cap, measured on 2026-12-06 (twentieth session), raised the
 demo's false alerts (alert precision 0.445 -> 0.426) and cost SMD AUC-PR and VUS-PR (0.4125
--> 0.4095, 0.3658 -> 0.3640): the demo's deploys and feature flags move daily-seasonal
-metrics, and the tails their onsets fattened held moderate daytime deviations under the
-threshold. The eighteenth and nineteenth sessions withdrew the onset whole instead; on flat
+-> 0.4095, 0.3658 -> 0.3640). The demo's deploys and feature flags move daily-seasonal
+metrics, and (as the eighteenth session found for the onset withdrawn whole) the tails their
+onsets fattened held moderate daytime deviations under the threshold. The eighteenth and nineteenth sessions withdrew the onset whole instead; on flat
 series it cost SMD event precision (0.566 -> 0.559): a three-valued column's way back to 0
 paged, which the capped onset keeps hiding. Withdrawn or capped at once on every run's onset,
 instead of on acceptance, a weekly job's third week paged again (its tail no longer learned
