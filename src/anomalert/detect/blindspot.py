@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anomalert.detect.base import ArrayState, BoolArray, IntArray
+from anomalert.detect.base import ArrayState, BoolArray
 
 
 class BlindSpot(ArrayState):
@@ -39,7 +39,7 @@ class BlindSpot(ArrayState):
         self.n = n
         self.length = np.zeros(n, dtype=np.int16)
 
-    def note(self, lengths: IntArray, ended: BoolArray) -> None:
+    def note(self, lengths: np.ndarray, ended: BoolArray) -> None:
         """Remember the runs that ended this tick while the rolling baseline had no opinion
         (``ended``), with their lengths; ``ensemble._decide`` resumes or forgets them."""
         self.length[ended] = np.minimum(lengths[ended], np.iinfo(np.int16).max)

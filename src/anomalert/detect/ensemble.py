@@ -226,7 +226,9 @@ def _decide(
     recent: np.ndarray,
     blind: np.ndarray,
     rolling: FloatArray,
-) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, bool, IntArray, bool]:
+) -> tuple[
+    BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, BoolArray, bool, np.ndarray, bool
+]:
     """The score (``score`` holds p ** SCORE_POWER and becomes 1 minus it, in place) and
     what each series may alert and learn, in one pass.
 
@@ -627,7 +629,7 @@ class Ensemble:
             return np.zeros(self.n, dtype=np.bool_)
         return np.asarray(self.seasonal.model != FLAT)
 
-    def _follow_runs(self, runs: IntArray, stats: FloatArray, mask: BoolArray) -> None:
+    def _follow_runs(self, runs: np.ndarray, stats: FloatArray, mask: BoolArray) -> None:
         """Keep what the runs that began this tick taught the tails at their onset
         (``onsets``: ``runs`` -1), and remember the runs that ended short of acceptance
         while the rolling baseline had no opinion (``blindspot``: ``runs`` their length), on
