@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
-from anomalert.detect.ensemble import _decide
+from anomalert.detect.ensemble import Ensemble, _decide
 
 T0 = 1_767_571_200.0  # a Monday 00:00 UTC
 MIN = 60.0
@@ -95,3 +97,18 @@ def test_a_second_step_is_one_run_accepted_after_accept_after_points(back_by: fl
     assert after[0].all()  # at once
     assert alerts[back:].sum(axis=0).tolist() == [1] * SERIES
     assert not after[-180:].any()  # accepted: the new level is quiet
+
+
+def test_a_checkpoint_from_before_resumes_with_nothing_noted() -> None:
+    ens = BatchEngine(2).series
+    for k in range(50):
+        ens.step(np.full(2, T0 + MIN * k), np.array([1.0, 2.0]))
+    state = pickle.loads(pickle.dumps(ens)).__dict__
+    del state["blind"], state["onsets"]
+    old = Ensemble.__new__(Ensemble)
+    old.__setstate__(state)
+    assert old.blind is not None and old.blind.length.tolist() == [0, 0]
+    assert old.onsets.stat.shape == (3, 2) and np.isnan(old.onsets.stat).all()
+    old.step(np.full(2, T0 + MIN * 50), np.array([1.0, 2.0]))
+    old.grow(3)
+    assert old.blind.length.shape == (3,) and old.onsets.stat.shape == (3, 3)
