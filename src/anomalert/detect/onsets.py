@@ -24,7 +24,10 @@ nineteenth sessions withdrew the onset whole instead; on flat series it cost SMD
 precision (0.566 -> 0.559): a three-valued column's way back to 0 paged, which the capped
 onset keeps hiding. Withdrawn or capped at once on every run's onset, instead of on
 acceptance, a weekly job's third week paged again (its tail no longer learned the job in two
-weeks).
+weeks). The cost: shifts that keep recurring on a series without a period page a little
+more often, since their onsets teach the tails one capped step at a time (a level flipping
+between 20 and 80 every three hours: 12-16 alerts per series over three days instead of
+10-14; ``docs/measurements.md``).
 
 Nothing is learned for a series during its flagged run (held-back points teach no tail), so
 the onset can be taken out exactly when the run is accepted. State: one float32 per tail row
