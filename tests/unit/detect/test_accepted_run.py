@@ -15,8 +15,8 @@ import pickle
 import numpy as np
 
 from anomalert.detect.engine import BatchEngine
-from anomalert.detect.ensemble import Ensemble
 from anomalert.detect.seasonal import SeasonalDetector
+from tests.support.checkpoints import restored_without
 
 T0 = 1_767_571_200.0  # a Monday, 00:00 UTC
 FIVE_MINUTES = 300.0
@@ -104,10 +104,7 @@ def test_a_checkpoint_from_before_resumes_with_nothing_to_learn() -> None:
     ens = BatchEngine(2).series
     for k in range(50):
         ens.step(np.full(2, T0 + FIVE_MINUTES * k), np.array([1.0, 2.0]))
-    state = pickle.loads(pickle.dumps(ens)).__dict__
-    del state["recent"]
-    old = Ensemble.__new__(Ensemble)
-    old.__setstate__(state)
+    old = restored_without(ens, "recent")
     assert old.recent.shape == (ens.accept_after, 2) and np.isnan(old.recent).all()
     old.step(np.full(2, T0 + FIVE_MINUTES * 50), np.array([1.0, 2.0]))
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
 
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
-from anomalert.detect.ensemble import Ensemble, _decide
+from anomalert.detect.ensemble import _decide
+from tests.support.checkpoints import restored_without
 
 T0 = 1_767_571_200.0  # a Monday 00:00 UTC
 MIN = 60.0
@@ -103,10 +102,7 @@ def test_a_checkpoint_from_before_resumes_with_nothing_noted() -> None:
     ens = BatchEngine(2).series
     for k in range(50):
         ens.step(np.full(2, T0 + MIN * k), np.array([1.0, 2.0]))
-    state = pickle.loads(pickle.dumps(ens)).__dict__
-    del state["blind"], state["onsets"]
-    old = Ensemble.__new__(Ensemble)
-    old.__setstate__(state)
+    old = restored_without(ens, "blind", "onsets")
     assert old.blind is not None and old.blind.length.tolist() == [0, 0]
     assert old.onsets.stat.shape == (3, 2) and np.isnan(old.onsets.stat).all()
     old.step(np.full(2, T0 + MIN * 50), np.array([1.0, 2.0]))

@@ -8,7 +8,6 @@ and nothing else.
 
 from __future__ import annotations
 
-import pickle
 from typing import NamedTuple
 
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.ensemble import MIN_AGE, Ensemble
+from tests.support.checkpoints import restored_without
 
 T0 = 1.7e9
 MIN = 60.0
@@ -90,10 +90,7 @@ def test_a_checkpoint_from_before_the_rule_resumes_old_enough() -> None:
     ens = _ensemble()
     x = _values()
     _run(ens, x[:300])
-    state = pickle.loads(pickle.dumps(ens)).__dict__
-    del state["born"], state["min_age"]
-    old = Ensemble.__new__(Ensemble)
-    old.__setstate__(state)
+    old = restored_without(ens, "born", "min_age")
     assert old.min_age == MIN_AGE and np.isneginf(old.born).all()
     spike = old.step(np.array([T0 + MIN * 300]), np.array([x[300] + 40.0]))
     assert spike.flagged[0] and spike.mature[0]

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from anomalert.detect.engine import BatchEngine
-from anomalert.detect.ensemble import Ensemble
 from anomalert.detect.files import reasons, score_tables
 from anomalert.detect.returns import RETURN_AFTER, RETURN_SIGMAS, RETURN_WITHIN, ReturnMemory
 from anomalert.ingest.csvfile import read_table
 from anomalert.model import Kind
+from tests.support.checkpoints import restored_without
 
 T0 = 1_767_571_200.0  # a Monday 00:00 UTC
 MIN = 60.0
@@ -148,10 +148,7 @@ def test_a_checkpoint_from_before_returns_resumes_with_an_empty_memory() -> None
     ens = BatchEngine(2).series
     for k in range(50):
         ens.step(np.full(2, T0 + 60.0 * k), np.array([1.0, 2.0]))
-    state = pickle.loads(pickle.dumps(ens)).__dict__
-    del state["returns"], state["rolling"]
-    old = Ensemble.__new__(Ensemble)
-    old.__setstate__(state)
+    old = restored_without(ens, "returns", "rolling")
     assert isinstance(old.returns, ReturnMemory) and old.rolling is old.detectors[0]
     assert old.returns.n == 2 and np.isnan(old.returns.level).all()
     old.step(np.full(2, T0 + 60.0 * 50), np.array([1.0, 2.0]))

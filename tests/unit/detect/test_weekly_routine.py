@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from anomalert.cli import app
 from anomalert.detect.engine import BatchEngine
-from anomalert.detect.ensemble import Ensemble
 from anomalert.detect.routine import WEEKS, WeeklyRoutine
+from tests.support.checkpoints import restored_without
 
 T0 = 1_767_571_200.0  # 2026-01-05 00:00 UTC, a Monday
 DAY = 86_400.0
@@ -141,10 +141,7 @@ def test_a_checkpoint_from_before_the_weekly_memory_resumes_with_an_empty_one() 
     ens = BatchEngine(2).series
     for k in range(50):
         ens.step(np.full(2, T0 + 60.0 * k), np.array([1.0, 2.0]))
-    state = pickle.loads(pickle.dumps(ens)).__dict__
-    del state["weekly"]
-    old = Ensemble.__new__(Ensemble)
-    old.__setstate__(state)
+    old = restored_without(ens, "weekly")
     assert isinstance(old.weekly, WeeklyRoutine)
     assert old.weekly.n == 2 and np.isnan(old.weekly.last).all()
     old.step(np.full(2, T0 + 60.0 * 50), np.array([1.0, 2.0]))
