@@ -408,16 +408,18 @@ class TailCalibrator(ArrayState):
         over = stat - self.z0
         learned = over > 0.0  # NaN compares False: nothing learned
         over = np.where(learned, over, 0.0)
-        # The tail without them (the prior keeps every moment positive).
-        k = np.maximum(exceed - learned, 1e-9)
-        m = np.maximum(excess - over, 0.0) / k
-        v = np.maximum(np.maximum(excess_sq - over * over, 0.0) / k - m * m, 1e-12)
-        ratio = m * m / v
-        caps = self._caps()[0][:rows, None].astype(np.float64)
-        if own_caps is not None:
-            caps = np.where(np.asarray(own_caps, dtype=np.bool_)[None, :], caps, self.max_shape)
-        shape = np.clip(0.5 * (1.0 - ratio), 0.0, caps)
-        scale = np.maximum(0.5 * m * (1.0 + ratio), self.min_scale)
+        # The tail without them (the prior keeps every moment positive), fitted as ``tail``.
+        k = np.maximum(exceed - learned, 0.0)
+        shape32, scale32 = _tail_fit(
+            k.astype(np.float32),
+            np.maximum(excess - over, 0.0).astype(np.float32),
+            np.maximum(excess_sq - over * over, 0.0).astype(np.float32),
+            np.float32(self.min_scale),
+            self._caps()[0],
+            _EVERYWHERE if own_caps is None else np.asarray(own_caps, dtype=np.bool_),
+            np.float32(self.max_shape),
+        )
+        shape, scale = shape32.astype(np.float64), scale32.astype(np.float64)
         times = np.maximum(k / np.maximum(weight - learned, 1.0) / p, 1.0)  # rate / p
         heavy = shape > 1e-3
         power = np.where(heavy, shape, 1.0)

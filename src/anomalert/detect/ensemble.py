@@ -521,7 +521,8 @@ class Ensemble:
         models = self.seasonal.model.copy() if self.seasonal is not None else None
         self._learn_tails(stats, calibrate, always & ~learn)
         if any_adapted:
-            self.onsets.cap(self.tails, accepted & mature & self._flat(), self._periodic())
+            periodic = self._periodic()
+            self.onsets.cap(self.tails, accepted & mature & ~periodic, periodic)
         for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
@@ -616,15 +617,10 @@ class Ensemble:
     def _no_pending(self, n: int) -> np.ndarray:
         return np.full((PROBATION, self._accumulating.size, n), np.nan, dtype=np.float32)
 
-    def _flat(self) -> BoolArray:
-        """The series whose seasonal model is flat (every series without a seasonal
-        detector)."""
-        if self.seasonal is None:
-            return np.ones(self.n, dtype=np.bool_)
-        return np.asarray(self.seasonal.model == FLAT)
-
     def _periodic(self) -> BoolArray:
-        """The series whose seasonal row takes its own shape cap (``SEASONAL_MAX_SHAPE``)."""
+        """The series whose seasonal model has a period (none without a seasonal detector):
+        their seasonal row takes its own shape cap (``SEASONAL_MAX_SHAPE``), and an accepted
+        run's onset is not capped nor a cut-short run resumed (``onsets``, ``blindspot``)."""
         if self.seasonal is None:
             return np.zeros(self.n, dtype=np.bool_)
         return np.asarray(self.seasonal.model != FLAT)
@@ -641,7 +637,7 @@ class Ensemble:
             return
         ended = runs > 0
         if ended.any():
-            ended &= np.isnan(stats[self._rolling_row]) & mask & self._flat()
+            ended &= np.isnan(stats[self._rolling_row]) & mask & ~self._periodic()
             self.blind.note(runs, ended)
 
     def _learn_tails(self, stats: FloatArray, calibrate: BoolArray, held: BoolArray) -> None:
