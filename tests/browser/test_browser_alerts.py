@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import VIEWPORT, Console, Demo
 
@@ -132,6 +132,34 @@ def test_an_alert_opens_and_explains_itself(page: Page, demo: Demo) -> None:
         expect(page.locator("#history tr.hist-notification")).to_have_count(
             len(alert["notifications"])
         )
+
+
+def test_the_silence_form_waits_for_the_alert_it_is_filled_from(page: Page, demo: Demo) -> None:
+    """Clicked before the alert's labels had arrived, the form came up with no matcher (CI)."""
+    alert = checkout_page_alert(demo)
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(f"**/api/v1/alerts/{alert['id']}", hold)
+    page.goto(demo.url + f"/alerts/{alert['id']}")
+    for _ in range(200):  # the handler runs while the driver is waited on
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the page did not ask for its alert"
+    expect(page.locator("#btn-silence")).to_be_disabled()
+    held[0].continue_()
+    page.unroute(f"**/api/v1/alerts/{alert['id']}")  # later refreshes go straight through
+    page.click("#btn-silence")  # waits until it is enabled
+    form = page.locator("#silence-form")
+    expect(form.locator("[name=mname]")).to_have_count(3)
+    names = form.locator("[name=mname]").evaluate_all("xs => xs.map(x => x.value)")
+    values = form.locator("[name=mvalue]").evaluate_all("xs => xs.map(x => x.value)")
+    assert dict(zip(names, values, strict=True)) == {
+        k: alert["labels"][k] for k in ("service", "metric", "alertname")
+    }
 
 
 def test_an_unknown_alert_is_a_readable_404_page(page: Page, demo: Demo, console: Console) -> None:

@@ -129,6 +129,8 @@ function render(a) {
   const rb = document.getElementById("runbook");
   rb.replaceChildren(a.runbook_url ? el("a", { href: a.runbook_url, rel: "noopener", target: "_blank" }, "Open the runbook") : "No runbook configured for this service.");
   document.getElementById("btn-ack").disabled = Boolean(a.acknowledged_at) || a.state !== "firing";
+  // The silence form is filled from the alert's labels: clicked before they arrive, it came up empty.
+  document.getElementById("btn-silence").disabled = false;
   document.getElementById("muted").textContent = a.muted_by && a.muted_by.length ? `Muted now by: ${a.muted_by.join(", ")}` : "";
   document.querySelector("#history tbody").replaceChildren(...a.history.map(historyRow).reverse());
 }
