@@ -75,6 +75,9 @@ from anomalert.detect.routine import RoutineMemory, WeeklyRoutine
 from anomalert.detect.seasonal import FLAT, SeasonalDetector
 from anomalert.model import Kind
 
+#: An accepted run restarts the levels where it sat (series with a period) only beyond this
+#: many residual sds outside the reach of the series' shape around its old level.
+RESTART_SIGMAS = 4.0
 #: Default alert threshold on the calibrated score, chosen once on the development data.
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
@@ -638,9 +641,16 @@ class Ensemble:
         precision 0.566 -> 0.574, AUC-PR 0.4125 -> 0.4139, VUS-PR 0.3659 -> 0.3678). Series
         with a period only: on a young business-hours square wave still on the flat model,
         the morning rise, no longer swelling the spreads, paged at 09:00 (eighteenth
-        session); series without one have their onset capped instead (``onsets``). A run
-        that changed the day's shape (a missing plateau) moves the levels by the plateau
-        too; its evening edge is a silent return (``returns``).
+        session); series without one have their onset capped instead (``onsets``).
+
+        Thirty points cannot tell a lasting shift from a change of the day's shape, so only
+        a run beyond the reach of the series' shape around its old level (``span``, plus
+        ``RESTART_SIGMAS`` sds) restarts the levels there. Within it, restarted there, a
+        weekday-only plateau's first Saturday moved the levels down by the plateau; that
+        evening's edge returned silently (``returns``) to the weekday level, so Sunday's
+        missing plateau scored 6-9σ unflagged for hours and taught the seasonal tail, and
+        a missing plateau in the third week was no longer flagged (0.899 for a threshold
+        of 0.9; ``tests/unit/test_detection_cases.py``).
         """
         if self.seasonal is None or self.rolling is None or comp is None:
             return
@@ -650,7 +660,14 @@ class Ensemble:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a ring of NaN: no median
                 run = np.nanmedian(self.recent[:, idx].astype(np.float64), axis=0)
-            level[idx] = run - comp[idx]
+            # Only a run beyond the reach of the series' usual shape around its old level is
+            # a level shift for sure; one within it may be a change of shape (a plateau that
+            # did not come sits where the night does), which the warm restart suits.
+            low, high = self.seasonal.span()
+            margin = RESTART_SIGMAS * self.seasonal.spread()[idx]
+            old = self.seasonal.base[idx]
+            beyond = (run > old + high[idx] + margin) | (run < old + low[idx] - margin)
+            level[idx] = np.where(beyond, run - comp[idx], np.nan)
         if back is not None:
             went = back.found & periodic
             level[went] = back.level[went]

@@ -210,6 +210,27 @@ class SeasonalDetector(Detector):
         moved: FloatArray = np.abs(self.component(t) - self.component(before))
         return moved
 
+    def span(self) -> tuple[FloatArray, FloatArray]:
+        """The lowest and the highest each series' seasonal component gets over its period
+        (the day profile's bins, plus the week profile's for the weekly model; 0 and 0 for
+        the flat model): how far the series' usual shape reaches around its level."""
+        weekly = self.model == WEEKLY
+        daily = self.model != FLAT
+        low = np.where(daily, self.day.min(axis=0), 0.0) + np.where(
+            weekly, self.week.min(axis=0), 0.0
+        )
+        high = np.where(daily, self.day.max(axis=0), 0.0) + np.where(
+            weekly, self.week.max(axis=0), 0.0
+        )
+        return low.astype(np.float64), high.astype(np.float64)
+
+    def spread(self) -> FloatArray:
+        """Each series' residual sd under its current model."""
+        sd: FloatArray = np.sqrt(
+            np.take_along_axis(self.var, self.model[None, :].astype(np.intp), 0)[0]
+        )
+        return sd
+
     def period(self, t: FloatArray) -> np.ndarray:
         """The detected period per series in seconds (0 when none), for reasons and reports."""
         return np.choose(self.model, [0.0, DAY, WEEK])
