@@ -55,7 +55,6 @@ that the gap was normal. Then it decides what the detectors may learn:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,15 +68,12 @@ from anomalert.detect.jit import kernel
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.onsets import OnsetMemory
 from anomalert.detect.resolution import Resolution
-from anomalert.detect.returns import ReturnMemory, Returns, ShapeMove
+from anomalert.detect.returns import ReturnMemory, Returns
 from anomalert.detect.rolling import RollingDetector
 from anomalert.detect.routine import RoutineMemory, WeeklyRoutine
 from anomalert.detect.seasonal import FLAT, SeasonalDetector
 from anomalert.model import Kind
 
-#: An accepted run restarts the levels where it sat (series with a period) only beyond this
-#: many residual sds outside the reach of the series' shape around its old level.
-RESTART_SIGMAS = 4.0
 #: Default alert threshold on the calibrated score, chosen once on the development data.
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
@@ -519,9 +515,7 @@ class Ensemble:
             if self.returns is None
             else self._take_returns(_floats(t), xs, always & ~learn & mature, calibrate, adapted)
         )
-        if back is not None:
-            any_adapted = True
-            flagged &= ~back.silent
+        any_adapted |= back is not None
         if any_runs:
             self._follow_runs(runs, stats, finite & ~adapted)
         models = self.seasonal.model.copy() if self.seasonal is not None else None
@@ -535,8 +529,6 @@ class Ensemble:
                 if det is self.seasonal and models is not None:
                     self._learn_accepted_run(t, accepted & (models != FLAT))
                 det.adapt(adapted)
-        if any_adapted and models is not None:
-            self._restart_levels(comp, models != FLAT, accepted & mature, back)
         if self.weekly is not None:
             self.weekly.extend(t, flagged)
             if any_adapted:
@@ -589,7 +581,7 @@ class Ensemble:
         series went back), and the shifts accepted (``adapted`` without the returns).
         """
         assert self.returns is not None and self.rolling is not None
-        back = self.returns.back(t, xs, held, self._shape_moves(t, held)) if held.any() else None
+        back = self.returns.back(t, xs, held) if held.any() else None
         if back is None or not back.found.any():
             back, accepted = None, adapted
         else:
@@ -601,80 +593,6 @@ class Ensemble:
             level, spread = self.rolling.baseline()
             self.returns.remember(accepted, t, level, spread)
         return back, accepted
-
-    def _shape_moves(self, t: FloatArray, held: BoolArray) -> ShapeMove | None:
-        """For the ``held`` series with a period that remember a level left, how far their
-        raw value and their seasonal component moved since their previous point (the
-        previous value from ``recent``, which holds this tick's already), to tell a series
-        that stayed put while its day's shape moved back to it (``returns``); None if no
-        series is asked."""
-        assert self.returns is not None and self.rolling is not None
-        if self.seasonal is None or self.recent.shape[0] == 0:
-            return None
-        idx = np.flatnonzero(held & self._periodic() & np.isfinite(self.returns.level))
-        if idx.size == 0:
-            return None
-        slots = self.recent.shape[0]
-        now = self.recent[(self.seen[idx] - 1) % slots, idx].astype(np.float64)
-        before = self.recent[(self.seen[idx] - 2) % slots, idx].astype(np.float64)
-        raw, shape = np.full(self.n, np.nan), np.full(self.n, np.nan)
-        raw[idx] = np.abs(now - before)
-        shape[idx] = self.seasonal.shape_step(t)[idx]
-        return ShapeMove(raw, shape, self.rolling.level.copy())
-
-    def _restart_levels(
-        self,
-        comp: FloatArray | None,
-        periodic: BoolArray,
-        accepted: BoolArray,
-        back: Returns | None,
-    ) -> None:
-        """Restart the rolling baseline's and the seasonal detector's levels where the new
-        normal sits, on the series with a period that just accepted a shift (the median of
-        the run's values, ``recent``, less the seasonal component now) or went back (the
-        level they left), instead of at the old level (``adapt``'s warm restart).
-
-        Why: from the old level the levels caught up point by point and swelled the spreads
-        for hours, so a 15σ spike two hours after an accepted step scored 0.83-0.86 on a
-        daily series (0.999 without the step); the slow level, a day's memory, held the old
-        level all day. Restarted where the run sat, the spike pages and SMD gained (event
-        precision 0.566 -> 0.574, AUC-PR 0.4125 -> 0.4139, VUS-PR 0.3659 -> 0.3678). Series
-        with a period only: on a young business-hours square wave still on the flat model,
-        the morning rise, no longer swelling the spreads, paged at 09:00 (eighteenth
-        session); series without one have their onset capped instead (``onsets``).
-
-        Thirty points cannot tell a lasting shift from a change of the day's shape, so only
-        a run beyond the reach of the series' shape around its old level (``span``, plus
-        ``RESTART_SIGMAS`` sds) restarts the levels there. Within it, restarted there, a
-        weekday-only plateau's first Saturday moved the levels down by the plateau; that
-        evening's edge returned silently (``returns``) to the weekday level, so Sunday's
-        missing plateau scored 6-9σ unflagged for hours and taught the seasonal tail, and
-        a missing plateau in the third week was no longer flagged (0.899 for a threshold
-        of 0.9; ``tests/unit/test_detection_cases.py``).
-        """
-        if self.seasonal is None or self.rolling is None or comp is None:
-            return
-        level = np.full(self.n, np.nan)
-        idx = np.flatnonzero(accepted & periodic)
-        if idx.size and self.recent.shape[0]:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a ring of NaN: no median
-                run = np.nanmedian(self.recent[:, idx].astype(np.float64), axis=0)
-            # Only a run beyond the reach of the series' usual shape around its old level is
-            # a level shift for sure; one within it may be a change of shape (a plateau that
-            # did not come sits where the night does), which the warm restart suits.
-            low, high = self.seasonal.span()
-            margin = RESTART_SIGMAS * self.seasonal.spread()[idx]
-            old = self.seasonal.base[idx]
-            beyond = (run > old + high[idx] + margin) | (run < old + low[idx] - margin)
-            level[idx] = np.where(beyond, run - comp[idx], np.nan)
-        if back is not None:
-            went = back.found & periodic
-            level[went] = back.level[went]
-        mask = np.isfinite(level)
-        if mask.any():
-            self.seasonal.restart_at(mask, level)
-            self.rolling.restart_at(mask, level)
 
     def _learn_accepted_run(self, t: FloatArray, periodic: BoolArray) -> None:
         """The seasonal detector learns the run just accepted on the series with a period

@@ -19,9 +19,7 @@ On a periodic series the same cap, measured on 2026-12-06 (twentieth session), r
 demo's false alerts (alert precision 0.445 -> 0.426) and cost SMD AUC-PR and VUS-PR (0.4125
 -> 0.4095, 0.3658 -> 0.3640). The demo's deploys and feature flags move daily-seasonal
 metrics, and (as the eighteenth session found for the onset withdrawn whole) the tails their
-onsets fattened held moderate daytime deviations under the threshold. There the levels
-restart where the accepted run sat instead (``Ensemble._restart_levels``), which is enough
-for the spike after a shift to page. The eighteenth and
+onsets fattened held moderate daytime deviations under the threshold. The eighteenth and
 nineteenth sessions withdrew the onset whole instead; on flat series it cost SMD event
 precision (0.566 -> 0.559): a three-valued column's way back to 0 paged, which the capped
 onset keeps hiding. Withdrawn or capped at once on every run's onset, instead of on
