@@ -54,9 +54,6 @@ from anomalert.store import SilenceRow, Store
 
 log = logging.getLogger("anomalert")
 
-#: Maintenance and load-test events without an ``end`` hold alerts back this long.
-DEFAULT_WINDOW = 3600.0
-HOLDING_KINDS = frozenset({"maintenance", "load_test"})
 #: Why a series' points do not open alerts during its first two days (``Ensemble.min_age``).
 YOUNG_HOLD = "the series is too young to alert (detection.min_age)"
 
@@ -355,11 +352,11 @@ class App:
             return ids
 
     def _note_window(self, event: ChangeEvent) -> None:
-        if event.kind not in HOLDING_KINDS:
+        span = event.window()
+        if span is None:
             return
-        end = event.end if event.end is not None else event.timestamp + DEFAULT_WINDOW
         what = event.description or event.kind.replace("_", " ")
-        self.windows.setdefault(event.service, []).append((event.timestamp, end, what))
+        self.windows.setdefault(event.service, []).append((*span, what))
 
     def hold_reason(self, service: str, t: float) -> str | None:
         """Why new alerts of a service are held back at time t (a maintenance window)."""

@@ -27,6 +27,11 @@ MODES: tuple[Mode, ...] = ("shadow", "assistive", "alerting")
 EVENT_KINDS = frozenset(
     {"deployment", "rollback", "config", "feature_flag", "maintenance", "load_test"}
 )
+#: The kinds of event that are windows (with an ``end``): new alerts of their service are
+#: held back during them.
+WINDOW_KINDS = frozenset({"maintenance", "load_test"})
+#: A window event sent without an ``end`` holds alerts back this long (seconds).
+DEFAULT_WINDOW = 3600.0
 
 
 class Kind(IntEnum):
@@ -93,6 +98,13 @@ class ChangeEvent:
     description: str = ""
     link: str | None = None
     end: float | None = None
+
+    def window(self) -> tuple[float, float] | None:
+        """The span a maintenance or load-test window holds new alerts of its service back
+        (``end``, or ``DEFAULT_WINDOW`` after its start); None for other kinds."""
+        if self.kind not in WINDOW_KINDS:
+            return None
+        return self.timestamp, self.end if self.end is not None else self.timestamp + DEFAULT_WINDOW
 
 
 @dataclass(frozen=True)

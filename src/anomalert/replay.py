@@ -69,18 +69,7 @@ def timeline(data: ScenarioData) -> Iterator[tuple[float, list[Sample]]]:
 def change_events(data: ScenarioData) -> list[ChangeEvent]:
     """The scenario's events as the service's ChangeEvent (unix times), by time."""
     return sorted(
-        (
-            ChangeEvent(
-                kind=e.kind,
-                service=e.service,
-                timestamp=e.timestamp.timestamp(),
-                version=e.version,
-                description=e.description,
-                link=e.link,
-                end=e.end.timestamp() if e.end is not None else None,
-            )
-            for e in data.events
-        ),
+        (e.as_model() for e in data.events),
         key=lambda e: e.timestamp,
     )
 

@@ -32,11 +32,10 @@ from anomalert.ingest.samples import (
     got,
     unknown_keys,
 )
-from anomalert.model import EVENT_KINDS, ChangeEvent
+from anomalert.model import EVENT_KINDS, WINDOW_KINDS, ChangeEvent
 
 EVENT_KEYS = ("kind", "service", "timestamp", "version", "description", "link", "end")
 REQUIRED = ("kind", "service", "timestamp")
-WINDOW_KINDS = frozenset({"maintenance", "load_test"})
 
 
 def parse_events(

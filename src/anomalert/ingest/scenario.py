@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from anomalert import model
 from anomalert.errors import FileInputError
 
 SAMPLE_SUFFIXES = (".csv.gz", ".csv")
@@ -85,6 +86,18 @@ class ChangeEvent:
         if self.link is not None:
             obj["link"] = self.link
         return obj
+
+    def as_model(self) -> model.ChangeEvent:
+        """The same event as the service keeps it (unix times)."""
+        return model.ChangeEvent(
+            kind=self.kind,
+            service=self.service,
+            timestamp=self.timestamp.timestamp(),
+            version=self.version,
+            description=self.description,
+            link=self.link,
+            end=self.end.timestamp() if self.end is not None else None,
+        )
 
 
 @dataclass(frozen=True)
