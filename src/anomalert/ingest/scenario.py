@@ -41,9 +41,7 @@ from anomalert import model
 from anomalert.errors import FileInputError
 
 SAMPLE_SUFFIXES = (".csv.gz", ".csv")
-EVENT_KINDS = frozenset(
-    {"deployment", "rollback", "config", "feature_flag", "maintenance", "load_test"}
-)
+EVENT_KINDS = model.EVENT_KINDS
 SEVERITIES = frozenset({"P1", "P2", "P3"})
 SeriesKey = tuple[str, str]
 
