@@ -99,9 +99,10 @@ def score_demo(seeds: Sequence[int] = SEEDS, days: int = DAYS) -> DemoSummary:
             alerts += len(found)
             in_incidents += len(found) - len(matched[""])
             events = [e.as_model() for e in data.events]
-            inside = {id(a) for a in found if held_back(a, events)}
-            held += len(inside)
-            held_in_incidents += len(inside) - sum(id(a) in inside for a in matched[""])
+            for incident, group in matched.items():
+                inside = sum(held_back(a, events) for a in group)
+                held += inside
+                held_in_incidents += inside if incident else 0
             incidents += len(data.incidents)
             series += len(data.samples)
             found_after = list(first_alert_minutes(matched, data.incidents).values())

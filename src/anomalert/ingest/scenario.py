@@ -42,7 +42,7 @@ from anomalert.errors import FileInputError
 
 SAMPLE_SUFFIXES = (".csv.gz", ".csv")
 EVENT_KINDS = model.EVENT_KINDS
-SEVERITIES = frozenset({"P1", "P2", "P3"})
+SEVERITIES = frozenset(model.SEVERITIES)
 SeriesKey = tuple[str, str]
 
 _EVENT_REQUIRED = ("kind", "service", "timestamp", "description")
