@@ -32,6 +32,20 @@ level held for a while. After a day the new level is the established normal, and
 to last week's level (traffic falling to what it was before a launch) is a change again.
 What it cost and gave is in ``docs/measurements.md`` (eighteenth session).
 
+A series with a period can also come back without moving: when the accepted run took away
+part of the day's shape (a business-hours plateau that dropped out at 11:00 and stayed
+out), the run ends at the shape's next edge, where the model's expectation moves back to
+the series (at 17:00 the usual evening drop meets a series that stayed at its night level).
+Accepted shifts on such series restart the levels where the run sat (``Ensemble``; not a
+run that began at an edge of the day's shape, which keeps the warm restart), so that edge
+read as a 15-27σ jump and paged (six of six one-minute series, twenty-second session;
+``tests/unit/detect/test_restart_levels.py``). A held point of a series whose raw value
+moved by at most ``RETURN_SIGMAS`` spreads since its previous point while its seasonal
+component moved by at least that much (``ShapeMove``), and which the move left nearer the
+level it left than its level now, is such a return: accepted at once like the others, but
+``silent`` (no alert; its end is the run's end, not news). A rollback moves the series
+itself and alerts as before.
+
 State: 12 bytes per series (two float32 and the time in float32 minutes since the epoch,
 exact to two minutes until 2033, as ``routine.WeeklyRoutine`` keeps its times).
 """
@@ -61,6 +75,7 @@ class Returns(NamedTuple):
     level: FloatArray
     spread: FloatArray
     minutes: FloatArray
+    silent: BoolArray  # found where the day's shape moved, not the series: no alert
 
 
 class ReturnMemory(ArrayState):
@@ -80,26 +95,46 @@ class ReturnMemory(ArrayState):
         np.copyto(self.spread, spread, where=accepted, casting="unsafe")
         np.copyto(self.left_at, t / 60.0, where=accepted, casting="unsafe")
 
-    def back(self, t: FloatArray, x: FloatArray, held: BoolArray) -> Returns:
+    def back(
+        self, t: FloatArray, x: FloatArray, held: BoolArray, shape: ShapeMove | None = None
+    ) -> Returns:
         """Which of the ``held`` series (would-be alerts, or points of a held run) are back
         near the level they left, within the window after leaving it, and where that level
-        was and when they left it; those are forgotten.
+        was and when they left it; those are forgotten. With ``shape``, also those the day's
+        shape brought back (``silent``: see the module).
 
         ``x`` is in the units the level was taken in (the rolling baseline's input).
         """
         since = t - 60.0 * self.left_at.astype(np.float64)
         with np.errstate(invalid="ignore"):
-            found = (
-                held
-                & (since >= RETURN_AFTER)
-                & (since <= RETURN_WITHIN)
-                & (np.abs(x - self.level) <= RETURN_SIGMAS * self.spread)
-            )
+            window = held & (since >= RETURN_AFTER) & (since <= RETURN_WITHIN)
+            near = np.abs(x - self.level) <= RETURN_SIGMAS * self.spread
+            silent = np.zeros_like(window)
+            if shape is not None:
+                bound = RETURN_SIGMAS * self.spread
+                silent = (
+                    window
+                    & (shape.raw_step <= bound)
+                    & (shape.shape_step >= bound)
+                    & (np.abs(x - self.level) < np.abs(x - shape.level_now))
+                )
+            found = (window & near) | silent
             back = Returns(
                 found,
                 np.where(found, self.level, np.nan),
                 np.where(found, self.spread, np.nan),
                 np.where(found, since / 60.0, np.nan),
+                silent,
             )
         self.level[found] = np.nan
         return back
+
+
+class ShapeMove(NamedTuple):
+    """What tells a series that stayed put while its day's shape moved (NaN: not asked):
+    how far its raw value and its seasonal component moved since its previous point, and
+    its level now (the rolling baseline's, in the units of ``back``'s ``x``)."""
+
+    raw_step: FloatArray
+    shape_step: FloatArray
+    level_now: FloatArray

@@ -230,6 +230,11 @@ class RollingDetector(Detector):
     def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
         shift_levels(mask, delta, self.level, self.prev)
 
+    def restart_at(self, mask: BoolArray, level: FloatArray) -> None:
+        """Put the masked series' level (and previous value) at ``level``, where the
+        ensemble found their new normal, before ``adapt`` relearns from there."""
+        shift_levels(mask, np.where(mask, level - self.level, 0.0), self.level, self.prev)
+
     def adapt(self, mask: BoolArray) -> None:
         # Relearn the level at warm-up speed (rates 1/count); the scale re-estimates too,
         # inflated by the move, which keeps the first points after a shift quiet.

@@ -203,6 +203,13 @@ class SeasonalDetector(Detector):
         """The seasonal part of each series' current model at t (0 where none was found)."""
         return self._profiles(t).component.copy()
 
+    def shape_step(self, t: FloatArray) -> FloatArray:
+        """How far each series' seasonal component moved since its previous point (one
+        sampling interval before t): at a business-hours edge, the whole edge."""
+        before = t - np.where(np.isfinite(self.dt), self.dt, 0.0)
+        moved: FloatArray = np.abs(self.component(t) - self.component(before))
+        return moved
+
     def period(self, t: FloatArray) -> np.ndarray:
         """The detected period per series in seconds (0 when none), for reasons and reports."""
         return np.choose(self.model, [0.0, DAY, WEEK])
@@ -294,6 +301,19 @@ class SeasonalDetector(Detector):
         # The shape of the day survives a deploy, and so does the choice of model (see
         # ``_rates``); the level restarts at warm-up speed.
         np.minimum(self.count, WARM_RESTART, out=self.count, where=mask)
+        self._forget()
+
+    def restart_at(self, mask: BoolArray, level: FloatArray) -> None:
+        """Put the masked series' fast and slow levels at ``level`` (deseasonalised), where
+        the ensemble found their new normal; ``adapt`` relearns from there.
+
+        Why: restarted from the old level, the levels caught up at warm-up speed with
+        unclipped innovations, and the catching up swelled the residual variance (an
+        accepted 30σ step left a seasonal statistic of 2.5 for a 15σ spike two hours later,
+        15.5 without the step); the slow level, a day's memory, still held the old level.
+        """
+        np.copyto(self.level, level, where=mask)
+        np.copyto(self.base, level, where=mask)
         self._forget()
 
 

@@ -17,7 +17,13 @@ import pandas as pd
 
 from anomalert.detect.engine import BatchEngine
 from anomalert.detect.files import reasons, score_tables
-from anomalert.detect.returns import RETURN_AFTER, RETURN_SIGMAS, RETURN_WITHIN, ReturnMemory
+from anomalert.detect.returns import (
+    RETURN_AFTER,
+    RETURN_SIGMAS,
+    RETURN_WITHIN,
+    ReturnMemory,
+    ShapeMove,
+)
 from anomalert.ingest.csvfile import read_table
 from anomalert.model import Kind
 from tests.support.checkpoints import restored_without
@@ -48,6 +54,26 @@ def test_a_return_is_near_the_level_left_within_the_window_and_counts_once() -> 
     # Used: forgotten; the first is still waiting for its way back.
     again = mem.back(np.full(4, T0 + RETURN_AFTER + 60.0), near, held).found
     assert again.tolist() == [True, False, False, False]
+
+
+def test_a_series_the_day_s_shape_moved_back_to_is_a_silent_return() -> None:
+    """Left 20 (spread 2), now at 75 after a centred acceptance: a point that reads 22 less
+    the component is back only through the shape when the raw value stayed put and the
+    component moved by at least ``RETURN_SIGMAS`` spreads; silent then, loud otherwise."""
+    mem = ReturnMemory(n=5)
+    mem.remember(np.ones(5, dtype=bool), np.full(5, T0), np.full(5, 20.0), np.full(5, 2.0))
+    bound = RETURN_SIGMAS * 2.0
+    x = np.array([30.0, 30.0, 30.0, 60.0, 22.0])  # 30: 10 off the level left, 45 off 75
+    shape = ShapeMove(
+        raw_step=np.array([1.0, bound + 1.0, 1.0, 1.0, np.nan]),  # the second moved itself
+        shape_step=np.array([bound, 50.0, bound - 1.0, 50.0, np.nan]),  # the third: no edge
+        level_now=np.full(5, 75.0),  # the fourth is nearer 75 than 20
+    )
+    back = mem.back(np.full(5, T0 + RETURN_AFTER), x, np.ones(5, dtype=bool), shape)
+    assert back.silent.tolist() == [True, False, False, False, False]
+    # the last is back the usual way (within four spreads of 20), and alerts
+    assert back.found.tolist() == [True, False, False, False, True]
+    assert not mem.back(np.full(5, T0 + RETURN_AFTER), x, np.ones(5, bool), shape).found[0]
 
 
 def test_missing_values_are_never_returns_and_the_memory_grows_and_pickles() -> None:
