@@ -232,7 +232,8 @@ class RollingDetector(Detector):
 
     def restart_at(self, mask: BoolArray, level: FloatArray) -> None:
         """Put the masked series' level (and previous value) at ``level``, where the
-        ensemble found their new normal, before ``adapt`` relearns from there."""
+        ensemble found their new normal; ``adapt`` (called first) has them relearn from
+        there at warm-up speed."""
         shift_levels(mask, np.where(mask, level - self.level, 0.0), self.level, self.prev)
 
     def adapt(self, mask: BoolArray) -> None:

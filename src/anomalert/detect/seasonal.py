@@ -305,7 +305,8 @@ class SeasonalDetector(Detector):
 
     def restart_at(self, mask: BoolArray, level: FloatArray) -> None:
         """Put the masked series' fast and slow levels at ``level`` (deseasonalised), where
-        the ensemble found their new normal; ``adapt`` relearns from there.
+        the ensemble found their new normal; ``adapt`` (called first) has them relearn from
+        there at warm-up speed.
 
         Why: restarted from the old level, the levels caught up at warm-up speed with
         unclipped innovations, and the catching up swelled the residual variance (an
