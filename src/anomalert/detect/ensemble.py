@@ -626,7 +626,8 @@ class Ensemble:
         before = self.recent[(self.seen[idx] - 2) % slots, idx].astype(np.float64)
         raw, shape = np.full(self.n, np.nan), np.full(self.n, np.nan)
         raw[idx] = np.abs(now - before)
-        shape[idx] = self.seasonal.shape_step(t)[idx]
+        dt = self.seasonal.dt[idx]
+        shape[idx] = self.seasonal.moved(idx, t[idx] - np.where(np.isfinite(dt), dt, 0.0), t[idx])
         return ShapeMove(raw, shape, self.rolling.level.copy())
 
     def _restart_levels(
@@ -692,17 +693,16 @@ class Ensemble:
         point (``accept_after`` points before ``t``, the acceptance). The same bound as a
         silent return's (``returns``): a move of the shape a series' noise does not make."""
         edge = np.zeros(self.n, dtype=np.bool_)
-        if self.seasonal is None or self.rolling is None or not mask.any():
+        idx = np.flatnonzero(mask)
+        if self.seasonal is None or self.rolling is None or idx.size == 0:
             return edge
-        dt = np.where(np.isfinite(self.seasonal.dt), self.seasonal.dt, 0.0)
-        onset = t - (self.accept_after - 1) * dt
-        moved = np.abs(
-            self.seasonal.component(onset + EDGE_REACH * dt)
-            - self.seasonal.component(onset - EDGE_REACH * dt)
-        )
+        dt = self.seasonal.dt[idx]
+        dt = np.where(np.isfinite(dt), dt, 0.0)
+        onset = t[idx] - (self.accept_after - 1) * dt
+        moved = self.seasonal.moved(idx, onset - EDGE_REACH * dt, onset + EDGE_REACH * dt)
         _, spread = self.rolling.baseline()
         with np.errstate(invalid="ignore"):
-            edge = mask & (moved >= RETURN_SIGMAS * spread)
+            edge[idx] = moved >= RETURN_SIGMAS * spread[idx]
         return edge
 
     def _learn_accepted_run(self, t: FloatArray, periodic: BoolArray) -> None:
