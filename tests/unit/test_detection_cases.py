@@ -70,7 +70,6 @@ DROP = row(3, 15.05)
 SHIFT = row(2, 10.0)
 TREND = row(1, 3.0)
 BROKEN = (row(2, 7.0), row(2, 20.0))
-PLATEAU = (row(2, 9.0), row(2, 17.0))
 CONST_CHANGE = row(2, 0.0)
 GAPS = (1, 6, 24)
 EARLY_GAP = 5 * PER_DAY + 10 * 60  # Saturday of week 1, 10:00: the daily shape is known
@@ -110,9 +109,6 @@ def build_cases() -> dict[str, Case]:
     x = business_shape(T) + noise(6)
     x[BROKEN[0] : BROKEN[1]] = 100.0 + noise(7, BROKEN[1] - BROKEN[0])
     add("broken_smooth", x)
-    x = plateau_shape(T) + noise(8)
-    x[PLATEAU[0] : PLATEAU[1]] = 100.0 + noise(9, PLATEAU[1] - PLATEAU[0])
-    add("broken_plateau", x)
 
     for k in range(3):
         add(f"clean_smooth{k}", business_shape(T, amp=20.0 + 10 * k) + noise(10 + k))
@@ -249,28 +245,15 @@ def test_trend_change_is_detected(results: dict[str, Result]) -> None:
 
 
 # ------------------------------------------------------------------------ seasonality
-#: The missing plateau: the weekly model is taken only at the start of week 3, two days
-#: before the incident, and its onset is 6σ off it (seasonal and rolling p about 4e-5 each).
-#: With equal shares of the error budget it scored 0.898 and was absorbed: every unflagged
-#: point after it inflated the seasonal variance (a day's memory). The seasonal detector of
-#: a periodic series now holds half the budget, so the onset pages and the run holds.
+#: The sharp-edged case, a weekday-only business day that does not come, is in
+#: ``detect/test_weekday_business_hours.py``, over 12 series: one series of it here (week 3,
+#: scored 0.922 until 2026-12-06) paged by its seed's luck, as 9 of 36 did in week 3.
 #: The smooth peak's gap opens over hours. Its expectation lags by a third (the week profile
 #: learns a third of a visit within the hour) and the residual sd doubles in four hours; the
 #: seasonal tail, young under the weekly model, learns the gap's unflagged minutes, and the
 #: gap never paged. Since 2026-12-04 the level-shift detector's tail learns a point only
 #: after a few calm ticks (``ensemble.PROBATION``), so the gap's first minutes cannot teach
 #: it that the gap is normal, and it pages the gap as a downward shift off the weekly model.
-
-
-def test_broken_seasonality_with_sharp_edges_is_detected(results: dict[str, Result]) -> None:
-    r = results["broken_plateau"]
-    start, end = PLATEAU
-    assert all(s >= start for s, _ in week3_runs(r)), week3_runs(r)
-    window = r.flagged[start:end]
-    assert window.any(), "missing business-hours plateau not detected"
-    first = start + int(np.argmax(window))
-    assert first - start <= 30
-    assert Kind(int(r.kind[first])) is Kind.DROP
 
 
 def test_broken_seasonality_smooth_peak_is_detected(results: dict[str, Result]) -> None:

@@ -50,9 +50,9 @@ that the gap was normal. Then it decides what the detectors may learn:
   (``blindspot``: one run, accepted as any other, instead of a second alert);
 * on a series with a period, the rolling and seasonal levels restart where the accepted
   run sat (or, going back, at the level left) instead of catching up from the old level,
-  which swelled the spreads for hours; not where the run began at an edge of the day's
-  shape (a missing business-hours plateau changes the shape, not the level), and a held
-  point that the day's shape brought back to the series is a silent return (``returns``);
+  which swelled the spreads for hours (and, on a weekday-only series, let the slow level
+  take its first weekends in, so the week profile learned them for weeks); a held point
+  that the day's shape brought back to the series is a silent return (``returns``);
 * a series alerts only once it is ``mature``: more than ``min_history`` points and
   ``min_age`` (two days) since its first. Before, its would-be alerts are held back from
   learning all the same, but not flagged: its daily shape and tails are still guesses.
@@ -74,7 +74,7 @@ from anomalert.detect.jit import kernel
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.onsets import OnsetMemory
 from anomalert.detect.resolution import Resolution
-from anomalert.detect.returns import RETURN_SIGMAS, ReturnMemory, Returns, ShapeMove
+from anomalert.detect.returns import ReturnMemory, Returns, ShapeMove
 from anomalert.detect.rolling import RollingDetector
 from anomalert.detect.routine import RoutineMemory, WeeklyRoutine
 from anomalert.detect.seasonal import FLAT, SeasonalDetector
@@ -84,11 +84,6 @@ from anomalert.model import Kind
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
 HOLD = 5.0
-#: An accepted run began at an edge of the day's shape when the shape steps within this
-#: many sampling intervals of its first point (``Ensemble._began_at_an_edge``): a flagged
-#: run may start a point or two after the edge that caused it, and a ramp between two day
-#: bins spans a quarter hour.
-EDGE_REACH = 3
 #: Ticks without a would-be alert that must follow a point before an accumulating
 #: detector's tail learns it (``Detector.accumulates``). A clear shift pages within a few
 #: points, so a few ticks are enough; 30 or 60 measured about the same on NAB and SMD, and
@@ -543,7 +538,7 @@ class Ensemble:
                     self._learn_accepted_run(t, accepted & (models != FLAT))
                 det.adapt(adapted)
         if any_adapted and models is not None:
-            self._restart_levels(_floats(t), comp, models != FLAT, accepted & mature, back)
+            self._restart_levels(comp, models != FLAT, accepted & mature, back)
         if self.weekly is not None:
             self.weekly.extend(t, flagged)
             if any_adapted:
@@ -632,7 +627,6 @@ class Ensemble:
 
     def _restart_levels(
         self,
-        t: FloatArray,
         comp: FloatArray | None,
         periodic: BoolArray,
         accepted: BoolArray,
@@ -655,24 +649,23 @@ class Ensemble:
         that took part of the day's shape away (a plateau that dropped out at 11:00) moves
         the levels by the plateau too; its evening edge is a silent return (``returns``).
 
-        A run that began at an edge of the day's shape (``_began_at_an_edge``) keeps the
-        warm restart: it is a change of the day's shape (a weekday-only series' first
-        Saturday on the daily model, the missing plateau), not of its level. Restarted at
-        the run's median, the levels moved by the whole plateau; the first Sunday's missing
-        plateau then scored 6-9σ without paging (its first points were discounted by the
-        daily routine memory, as Saturday had alerted at that time), taught the seasonal
-        tail all of it, and the third week's missing plateau scored 0.899 (threshold 0.9;
-        ``test_detection_cases.py``). Warm-restarted, the catching up keeps that Sunday
-        quiet as before. The other scopings measured, by the size of the accepted move
-        (restart only beyond the reach of the series' shape) or by age (after the first
-        week), cost as much SMD recall or more: 0.580-0.590 (``docs/measurements.md``,
-        twenty-first and twenty-second sessions).
+        Every accepted run, also one that began at an edge of the day's shape (a
+        weekday-only series' first Saturday on the daily model, a missing plateau): from
+        2026-12-06 (twenty-second session) until the twenty-third, such a run kept the warm
+        restart, as a change of the day's shape rather than of its level, to keep one
+        third-week missing plateau paging (0.922 against 0.899 restarted). Measured over
+        three sets of 12 series that plateau pages on 9 of 36 warm-restarted and 0 of 36
+        restarted: one series' luck either way. But the warm restart made the slow level
+        relearn at warm-up speed and take each first weekend in, so the week profile learned
+        what it left, little, for weeks: the missing business day (15σ) of a weekday-only
+        series paged on 3, 7 and 28 of 36 series in its fourth, fifth and sixth week;
+        restarted where the run sat, on 5, 35 and 36. SMD: one labelled event more, one
+        false event fewer (``docs/measurements.md``, twenty-third session).
         """
         if self.seasonal is None or self.rolling is None or comp is None:
             return
         level = np.full(self.n, np.nan)
-        restart = accepted & periodic
-        idx = np.flatnonzero(restart & ~self._began_at_an_edge(t, restart))
+        idx = np.flatnonzero(accepted & periodic)
         if idx.size and self.recent.shape[0]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a ring of NaN: no median
@@ -685,25 +678,6 @@ class Ensemble:
         if mask.any():
             self.seasonal.restart_at(mask, level)
             self.rolling.restart_at(mask, level)
-
-    def _began_at_an_edge(self, t: FloatArray, mask: BoolArray) -> BoolArray:
-        """Which masked series' accepted run began at an edge of the day's shape: their
-        seasonal component (the model now) moves by at least ``RETURN_SIGMAS`` rolling
-        spreads within ``EDGE_REACH`` sampling intervals either side of the run's first
-        point (``accept_after`` points before ``t``, the acceptance). The same bound as a
-        silent return's (``returns``): a move of the shape a series' noise does not make."""
-        edge = np.zeros(self.n, dtype=np.bool_)
-        idx = np.flatnonzero(mask)
-        if self.seasonal is None or self.rolling is None or idx.size == 0:
-            return edge
-        dt = self.seasonal.dt[idx]
-        dt = np.where(np.isfinite(dt), dt, 0.0)
-        onset = t[idx] - (self.accept_after - 1) * dt
-        moved = self.seasonal.moved(idx, onset - EDGE_REACH * dt, onset + EDGE_REACH * dt)
-        _, spread = self.rolling.baseline()
-        with np.errstate(invalid="ignore"):
-            edge[idx] = moved >= RETURN_SIGMAS * spread[idx]
-        return edge
 
     def _learn_accepted_run(self, t: FloatArray, periodic: BoolArray) -> None:
         """The seasonal detector learns the run just accepted on the series with a period

@@ -36,8 +36,7 @@ A series with a period can also come back without moving: when the accepted run 
 part of the day's shape (a business-hours plateau that dropped out at 11:00 and stayed
 out), the run ends at the shape's next edge, where the model's expectation moves back to
 the series (at 17:00 the usual evening drop meets a series that stayed at its night level).
-Accepted shifts on such series restart the levels where the run sat (``Ensemble``; not a
-run that began at an edge of the day's shape, which keeps the warm restart), so that edge
+Accepted shifts on such series restart the levels where the run sat (``Ensemble``), so that edge
 read as a 15-27σ jump and paged (six of six one-minute series, twenty-second session;
 ``tests/unit/detect/test_restart_levels.py``). A held point of a series whose raw value
 moved by at most ``RETURN_SIGMAS`` spreads since its previous point while its seasonal

@@ -210,7 +210,8 @@ class SeasonalDetector(Detector):
 
         Read off a copy of those series only (``take``), so neither the other series'
         lookups nor the tick's cached one (``_profiles``) are redone: the ensemble asks
-        this of a few series at a time, on ticks where some accepted or went back.
+        this of a few series at a time, on ticks where some held a point (a silent return,
+        ``returns``).
         """
         part = self.take(idx)
         floor = self.__dict__.get("_resolution")
