@@ -22,7 +22,7 @@ of the four earlier weeks) is routine (``routine.WeeklyRoutine``): at two minute
 series page once, on the third Saturday, and none of the six here.
 
 At ten seconds the weekends still page, less: over seven weeks and six series 21 pages
-instead of 35 when the weekly memory landed (27 on 2026-12-06), all six series on the third
+instead of 35 when the weekly memory landed (27, then 26 on 2026-12-06), all six series on the third
 Saturday at 09:00 (the first under the weekly
 model, whose week profile holds about -29 there where -43 is needed; the first two
 Saturdays' would-be alerts, 4.1-4.2 in surprise, were remembered and then pushed out of the
