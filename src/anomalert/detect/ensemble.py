@@ -50,9 +50,9 @@ that the gap was normal. Then it decides what the detectors may learn:
   (``blindspot``: one run, accepted as any other, instead of a second alert);
 * on a series with a period, the rolling and seasonal levels restart where the accepted
   run sat (or, going back, at the level left) instead of catching up from the old level,
-  which swelled the spreads for hours (and, on a weekday-only series, let the slow level
-  take its first weekends in, so the week profile learned them for weeks); a held point
-  that the day's shape brought back to the series is a silent return (``returns``);
+  which swelled the spreads for hours (and left a weekday-only series' weekly model
+  fitting worse for weeks); a held point that the day's shape brought back to the series
+  is a silent return (``returns``);
 * a series alerts only once it is ``mature``: more than ``min_history`` points and
   ``min_age`` (two days) since its first. Before, its would-be alerts are held back from
   learning all the same, but not flagged: its daily shape and tails are still guesses.
@@ -649,18 +649,18 @@ class Ensemble:
         that took part of the day's shape away (a plateau that dropped out at 11:00) moves
         the levels by the plateau too; its evening edge is a silent return (``returns``).
 
-        Every accepted run, also one that began at an edge of the day's shape (a
-        weekday-only series' first Saturday on the daily model, a missing plateau): from
-        2026-12-06 (twenty-second session) until the twenty-third, such a run kept the warm
-        restart, as a change of the day's shape rather than of its level, to keep one
-        third-week missing plateau paging (0.922 against 0.899 restarted). Measured over
-        three sets of 12 series that plateau pages on 9 of 36 warm-restarted and 0 of 36
-        restarted: one series' luck either way. But the warm restart made the slow level
-        relearn at warm-up speed and take each first weekend in, so the week profile learned
-        what it left, little, for weeks: the missing business day (15σ) of a weekday-only
-        series paged on 3, 7 and 28 of 36 series in its fourth, fifth and sixth week;
-        restarted where the run sat, on 5, 35 and 36. SMD: one labelled event more, one
-        false event fewer (``docs/measurements.md``, twenty-third session).
+        So does a run that began at an edge of the day's shape (a weekday-only series'
+        first Saturday on the daily model). From the twenty-second session to the
+        twenty-third (2026-12-06) such a run kept the warm restart, as a change of the
+        day's shape rather than of its level, to keep one third-week missing plateau paging
+        (0.922 against 0.899 restarted); over three sets of 12 series that plateau pages on
+        9 of 36 warm-restarted and 0 of 36 restarted, one series' luck either way. But
+        after that warm restart the weekly model fitted worse for weeks (residual sd 4.55
+        in week 3 and 3.64 in week 5 against 3.8 and 3.05, noise 2), and a weekday-only
+        series' missing business day (15σ) paged on 3, 7 and 28 of 36 series in its
+        fourth, fifth and sixth week; restarted where the run sat, on 5, 35 and 36. SMD: one
+        labelled event more, one false event fewer (``docs/measurements.md``, twenty-third
+        session).
         """
         if self.seasonal is None or self.rolling is None or comp is None:
             return
