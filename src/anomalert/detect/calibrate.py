@@ -13,7 +13,8 @@ shape and scale come from those moments, so the probability of a value this surp
 and must deviate much further before it pages than a calm one.
 
 The estimates start from a Gaussian prior worth ``prior_weight`` points, decay with a
-half-life of ``half_life`` learned points, and are only fed points the caller did not flag,
+half-life of ``half_life`` learned points (or, where the caller gives each series' sampling
+interval, of at least ``min_span`` seconds), and are only fed points the caller did not flag,
 so an incident does not fatten the tail it is judged against. ``scale`` has a floor: a tail
 learned from a few calm weeks must not become so thin that the first small wobble pages.
 The shape is capped (``max_shape``, 0.35) so that a very bursty series can still page at
@@ -31,6 +32,8 @@ behaviour) maps to 0.90, p = 1e-6 to 0.97, and p = 0.5 to 0.16.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -41,6 +44,8 @@ IndexArray = NDArray[np.intp]
 Float32Array = NDArray[np.float32]
 
 SCORE_POWER = 0.25
+#: ``_learn``'s interval where every series decays per point.
+_NO_INTERVAL = np.zeros(0)
 #: ``own_caps`` for the kernels when every series takes its rows' own caps.
 _EVERYWHERE = np.zeros(0, dtype=np.bool_)
 
@@ -198,6 +203,19 @@ def _tail_p(
 
 
 @kernel
+def _decay_of(decay: np.float32, interval: float, min_span: float, half_life: float) -> np.float32:
+    """The per-point decay of a series sampled every ``interval`` seconds whose tail must
+    remember at least ``min_span`` seconds: ``decay`` (a half-life of ``half_life``
+    points) unless that many points span less time (an unknown interval: ``decay``)."""
+    if not interval > 0.0:
+        return decay
+    points = min_span / interval
+    if not points > half_life:
+        return decay
+    return np.float32(math.exp(-math.log(2.0) / points))
+
+
+@kernel
 def _learn(
     weight: Float32Array,
     exceed: Float32Array,
@@ -207,23 +225,29 @@ def _learn(
     mask: BoolArray,
     decay: np.float32,
     z0: float,
+    interval: FloatArray,
+    min_span: float,
+    half_life: float,
 ) -> None:
     """``TailCalibrator.learn`` over (rows, n): decay, count, and add the excess above z0.
 
     The moments decay and count in float32 (a float32 factor and a float32 one); the float64
     excess is added to the widened float32 moment and rounded once, as numpy computes a
-    float32 array plus a float64 one.
+    float32 array plus a float64 one. ``interval`` (n,) holds each series' seconds per point
+    where the decay follows time (``_decay_of``); empty, every series takes ``decay``.
     """
     rows, n = stat.shape
+    timed = interval.shape[0] > 0 and min_span > 0.0
     for r in range(rows):
         for i in range(n):
             s = stat[r, i]
             if not mask[i] or not np.isfinite(s):
                 continue
-            weight[r, i] = weight[r, i] * decay + np.float32(1.0)
-            exceed[r, i] *= decay
-            excess[r, i] *= decay
-            excess_sq[r, i] *= decay
+            d = _decay_of(decay, interval[i], min_span, half_life) if timed else decay
+            weight[r, i] = weight[r, i] * d + np.float32(1.0)
+            exceed[r, i] *= d
+            excess[r, i] *= d
+            excess_sq[r, i] *= d
             if s > z0:
                 over = s - z0
                 exceed[r, i] += np.float32(1.0)
@@ -247,6 +271,10 @@ class TailCalibrator(ArrayState):
     #: Rows whose statistic has a cap of its own (row -> cap, set at construction); see
     #: ``Ensemble``.
     row_caps: dict[int, float] | None = None
+    #: The shortest memory in seconds where ``learn`` is given the series' sampling
+    #: intervals (0: ``half_life`` points, whatever they span; the default for calibrators
+    #: pickled before it existed).
+    min_span: float = 0.0
 
     def __init__(
         self,
@@ -260,10 +288,12 @@ class TailCalibrator(ArrayState):
         max_shape: float = 0.35,
         rows: int | None = None,
         row_caps: dict[int, float] | None = None,
+        min_span: float = 0.0,
     ) -> None:
         self.n = n
         self.rows = rows
         self.row_caps = row_caps
+        self.min_span = min_span
         self.z0 = z0
         self.prior_rate = prior_rate
         self.prior_scale = prior_scale
@@ -465,15 +495,29 @@ class TailCalibrator(ArrayState):
         for a, value in zip(arrays, self._prior(), strict=True):
             np.copyto(a, np.float32(value), where=mask)
 
-    def learn_row(self, row: int, stat: FloatArray, mask: BoolArray) -> None:
+    def learn_row(
+        self, row: int, stat: FloatArray, mask: BoolArray, interval: FloatArray | None = None
+    ) -> None:
         """``learn`` for one row of a stacked calibrator: ``stat`` (n,) is that row's."""
         weight, exceed, excess, excess_sq = (a[row : row + 1] for a in self._moments(None))
-        _learn(weight, exceed, excess, excess_sq, stat.reshape(1, -1), mask, self.decay, self.z0)
+        _learn(
+            weight,
+            exceed,
+            excess,
+            excess_sq,
+            stat.reshape(1, -1),
+            mask,
+            self.decay,
+            self.z0,
+            *self._timing(interval),
+        )
 
-    def learn(self, stat: FloatArray, mask: BoolArray) -> None:
+    def learn(self, stat: FloatArray, mask: BoolArray, interval: FloatArray | None = None) -> None:
         """Fold the statistics of unflagged, finite points into the tail estimate.
 
         With ``rows``, ``stat`` is (rows, n) and ``mask`` (n,) holds for every row.
+        ``interval`` (n,), each series' seconds per point (NaN: not known yet), makes the
+        memory at least ``min_span`` seconds long (see ``__init__``).
         """
         _learn(
             self._rows2d(self.weight),
@@ -484,4 +528,15 @@ class TailCalibrator(ArrayState):
             mask,
             self.decay,
             self.z0,
+            *self._timing(interval),
         )
+
+    def _timing(self, interval: FloatArray | None) -> tuple[FloatArray, float, float]:
+        """The kernel's ``interval``, ``min_span`` and ``half_life`` arguments (an empty
+        interval: every series decays per point), checked: the compiled loop does not."""
+        if interval is None or self.min_span <= 0.0:
+            return _NO_INTERVAL, 0.0, float(self.half_life)
+        timed = np.ascontiguousarray(interval, dtype=np.float64)
+        if timed.shape != (self.n,):
+            raise ValueError(f"interval: expected shape ({self.n},), got {timed.shape}")
+        return timed, float(self.min_span), float(self.half_life)

@@ -84,6 +84,12 @@ from anomalert.model import Kind
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
 HOLD = 5.0
+#: The tails remember at least two weeks, however fast a series is sampled (seconds; the
+#: sampling interval is the seasonal detector's). Counted in points only (20,000, two weeks
+#: at one minute), a ten-second series' tails remembered 2.3 days: by each Saturday they
+#: had forgotten the last weekend's misfits, and a weekday-only series paged at its
+#: weekend edges, 26 times in seven weeks over six series; none remembering two weeks.
+TAIL_MIN_SPAN = 14 * 86_400.0
 #: Ticks without a would-be alert that must follow a point before an accumulating
 #: detector's tail learns it (``Detector.accumulates``). A clear shift pages within a few
 #: points, so a few ticks are enough; 30 or 60 measured about the same on NAB and SMD, and
@@ -424,7 +430,9 @@ class Ensemble:
             if self._seasonal_d < 0
             else {int(self._row_of[self._seasonal_d]): SEASONAL_MAX_SHAPE}
         )
-        self.tails = TailCalibrator(n=self.n, rows=len(self.detectors), row_caps=row_caps)
+        self.tails = TailCalibrator(
+            n=self.n, rows=len(self.detectors), row_caps=row_caps, min_span=TAIL_MIN_SPAN
+        )
         # The statistics of the accumulating detectors' rows on probation (see ``PROBATION``),
         # slot ``ticks % PROBATION`` holding those of PROBATION ticks ago (NaN: nothing to
         # learn, or withdrawn by a would-be alert since).
@@ -734,21 +742,22 @@ class Ensemble:
         still teach its size from its first time.
         """
         rows = self._accumulating
+        interval = None if self.seasonal is None else self.seasonal.dt
         if rows.size == 0:
-            self.tails.learn(stats, calibrate)
+            self.tails.learn(stats, calibrate, interval)
             return
         slot = self.ticks % PROBATION
         self.ticks += 1
         # ``stats`` is this tick's own array: the accumulating rows learn only onsets now.
         waiting = stats[rows]
         stats[rows] = np.where(calibrate & held, waiting, np.nan)
-        self.tails.learn(stats, calibrate)
+        self.tails.learn(stats, calibrate, interval)
         if held.any():
             self.pending[:, :, held] = np.nan
         due = self.pending[slot]
         everyone = np.ones(self.n, dtype=np.bool_)  # NaN marks what is not to be learned
         for j, row in enumerate(rows):
-            self.tails.learn_row(int(row), due[j].astype(np.float64), everyone)
+            self.tails.learn_row(int(row), due[j].astype(np.float64), everyone, interval)
         due[:] = np.where(calibrate & ~held, waiting, np.nan)
 
     def _follow_model_switch(self, t: FloatArray, comp: FloatArray, models: IntArray) -> None:
@@ -959,6 +968,9 @@ class Ensemble:
             self.onsets = OnsetMemory(n=self.n, rows=self._fitted)
         if "blind" not in state:
             self.blind = None if self.rolling is None else BlindSpot(n=self.n)
+        if not self.tails.min_span:
+            # Calibrators from before the two weeks' memory: their moments carry over.
+            self.tails.min_span = TAIL_MIN_SPAN
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0

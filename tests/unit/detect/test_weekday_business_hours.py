@@ -21,13 +21,14 @@ where the series deviated a week earlier until the deviation was accepted (or bl
 of the four earlier weeks) is routine (``routine.WeeklyRoutine``): at two minutes two of 20
 series page once, on the third Saturday, and none of the six here.
 
-At ten seconds the weekends still page, less: over seven weeks and six series 21 pages
-instead of 35 when the weekly memory landed (27, then 26 on 2026-12-06), all six series on the third
-Saturday at 09:00 (the first under the weekly
-model, whose week profile holds about -29 there where -43 is needed; the first two
-Saturdays' would-be alerts, 4.1-4.2 in surprise, were remembered and then pushed out of the
-memory's four episodes by each weekday's 09:00 and 18:00 edges, 4.6-4.9), and some evenings
-at 18:00 as before (``docs/measurements.md``, "Fifteenth session", "Sixteenth session").
+At ten seconds the weekends paged on: over seven weeks and six series 21 pages instead of 35
+when the weekly memory landed (27, then 26 on 2026-12-06), all six series on the third
+Saturday at 09:00 (the first under the weekly model, whose week profile holds about -29
+there where -43 is needed), and some Saturdays, Sundays and evenings after
+(``docs/measurements.md``, "Fifteenth session", "Sixteenth session"). The tails remembered
+20,000 points, which at ten seconds are 2.3 days: each weekend's misfits were forgotten by
+the next. Since the twenty-third session they remember at least two weeks, and no weekend
+pages (``test_ten_second_weekends_do_not_page``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ def test_two_minute_weekends_do_not_page() -> None:
     """Before the weekly memory, four of the six series paged on the second Saturday at
     09:00, four on the third, two on the fourth."""
     assert weekend_pages(120.0, 35) == []
+
+
+def test_ten_second_weekends_do_not_page() -> None:
+    """Until 2026-12-06 (twenty-third session) six series paged 26 times in seven weeks,
+    8 of them in these four (all six on the third Saturday at 09:00): the tails remembered
+    20,000 points, 2.3 days at ten seconds, so each weekend's misfits were forgotten by the
+    next. They remember two weeks now (``ensemble.TAIL_MIN_SPAN``, ``test_tail_memory.py``)."""
+    assert weekend_pages(10.0, 28) == []
 
 
 def missing_business_day(week: int, series: int = 12) -> np.ndarray:
