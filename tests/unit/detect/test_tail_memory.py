@@ -44,8 +44,10 @@ def test_a_fast_series_remembers_the_span_a_slow_one_keeps_its_points() -> None:
     # 100 points: one second apart they span 100 s, under the 400 s asked, so the memory
     # grows to 400 points; ten seconds apart they span 1,000 s already; unknown interval:
     # 100 points.
+    # (The span is a half-life to first order: within 0.3 % over 400 points here, 1e-9
+    # per point at the engine's 20,000.)
     left = _weight_after(400, np.array([1.0, 10.0, np.nan]), min_span=400.0)
-    np.testing.assert_allclose(left, [50.0, 100.0 * 0.5**4, 100.0 * 0.5**4], rtol=2e-3)
+    np.testing.assert_allclose(left, [50.0, 100.0 * 0.5**4, 100.0 * 0.5**4], rtol=3e-3)
 
 
 def test_without_intervals_or_a_span_the_decay_is_per_point() -> None:
