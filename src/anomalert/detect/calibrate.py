@@ -520,7 +520,7 @@ class TailCalibrator(ArrayState):
 
         With ``rows``, ``stat`` is (rows, n) and ``mask`` (n,) holds for every row.
         ``interval`` (n,), each series' seconds per point (NaN: not known yet), makes the
-        memory at least ``min_span`` seconds long (see ``__init__``).
+        memory at least ``min_span`` seconds long.
         """
         _learn(
             self._rows2d(self.weight),
