@@ -118,7 +118,7 @@ def test_a_missing_business_day_pages_once_the_week_is_learned() -> None:
     strict=True,
     reason="a weekday-only series' third week: its weekly model fits badly yet (residual "
     "sd about 4 for noise 2, the seasonal tail at its shape cap), and a missing business "
-    "day scores 0.88-0.90",
+    "day scores 0.86-0.90",
 )
 def test_a_missing_business_day_pages_in_the_third_week() -> None:
     """Known defect: in the third week (the weekly model taken two days earlier) the
