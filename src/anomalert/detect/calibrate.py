@@ -227,20 +227,19 @@ def _learn(
     decay: np.float32,
     z0: float,
     interval: FloatArray,
-    min_span: float,
-    half_life: float,
+    cut: float,
+    per_second: float,
 ) -> None:
     """``TailCalibrator.learn`` over (rows, n): decay, count, and add the excess above z0.
 
     The moments decay and count in float32 (a float32 factor and a float32 one); the float64
     excess is added to the widened float32 moment and rounded once, as numpy computes a
     float32 array plus a float64 one. ``interval`` (n,) holds each series' seconds per point
-    where the decay follows time (``_decay_of``); empty, every series takes ``decay``.
+    where the decay follows time (``_decay_of``, with ``cut`` and ``per_second``); empty,
+    every series takes ``decay``.
     """
     rows, n = stat.shape
-    timed = interval.shape[0] > 0 and min_span > 0.0
-    cut = min_span / half_life if timed else 0.0
-    per_second = math.log(2.0) / min_span if timed else 0.0
+    timed = interval.shape[0] > 0
     for r in range(rows):
         for i in range(n):
             s = stat[r, i]
@@ -535,11 +534,12 @@ class TailCalibrator(ArrayState):
         )
 
     def _timing(self, interval: FloatArray | None) -> tuple[FloatArray, float, float]:
-        """The kernel's ``interval``, ``min_span`` and ``half_life`` arguments (an empty
-        interval: every series decays per point), checked: the compiled loop does not."""
+        """The kernel's ``interval``, ``cut`` and ``per_second`` arguments (``_decay_of``;
+        an empty interval: every series decays per point), checked: the compiled loop does
+        not."""
         if interval is None or self.min_span <= 0.0:
-            return _NO_INTERVAL, 0.0, float(self.half_life)
+            return _NO_INTERVAL, 0.0, 0.0
         timed = np.ascontiguousarray(interval, dtype=np.float64)
         if timed.shape != (self.n,):
             raise ValueError(f"interval: expected shape ({self.n},), got {timed.shape}")
-        return timed, float(self.min_span), float(self.half_life)
+        return timed, self.min_span / self.half_life, math.log(2.0) / self.min_span

@@ -629,8 +629,7 @@ class Ensemble:
         before = self.recent[(self.seen[idx] - 2) % slots, idx].astype(np.float64)
         raw, shape = np.full(self.n, np.nan), np.full(self.n, np.nan)
         raw[idx] = np.abs(now - before)
-        dt = self.seasonal.dt[idx]
-        shape[idx] = self.seasonal.moved(idx, t[idx] - np.where(np.isfinite(dt), dt, 0.0), t[idx])
+        shape[idx] = self.seasonal.shape_step(idx, t)
         return ShapeMove(raw, shape, self.rolling.level.copy())
 
     def _restart_levels(

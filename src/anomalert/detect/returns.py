@@ -37,8 +37,8 @@ part of the day's shape (a business-hours plateau that dropped out at 11:00 and 
 out), the run ends at the shape's next edge, where the model's expectation moves back to
 the series (at 17:00 the usual evening drop meets a series that stayed at its night level).
 Accepted shifts on such series restart the levels where the run sat (``Ensemble``), so
-that edge read as a 15-27σ jump and paged (six of six one-minute series, twenty-second session;
-``tests/unit/detect/test_restart_levels.py``). A held point of a series whose raw value
+that edge read as a 15-27σ jump and paged (six of six one-minute series, twenty-second
+session; ``tests/unit/detect/test_restart_levels.py``). A held point of a series whose raw value
 moved by at most ``RETURN_SIGMAS`` spreads since its previous point while its seasonal
 component moved by at least that much (``ShapeMove``), and which the move left nearer the
 level it left than its level now, is such a return: accepted at once like the others, but

@@ -203,22 +203,22 @@ class SeasonalDetector(Detector):
         """The seasonal part of each series' current model at t (0 where none was found)."""
         return self._profiles(t).component.copy()
 
-    def moved(self, idx: NDArray[np.intp], since: FloatArray, until: FloatArray) -> FloatArray:
-        """How far the seasonal component of series ``idx`` (their model now) moves from
-        time ``since`` to ``until`` (one per series of idx): at a business-hours edge, the
-        whole edge.
+    def shape_step(self, idx: NDArray[np.intp], t: FloatArray) -> FloatArray:
+        """How far the seasonal component of series ``idx`` (their model now) moved since
+        their previous point, one sampling interval before their time in ``t`` (n,): at a
+        business-hours edge, the whole edge.
 
         Read off a copy of those series only (``take``), so neither the other series'
         lookups nor the tick's cached one (``_profiles``) are redone: the ensemble asks
-        this of a few series at a time, on ticks where some held a point (a silent return,
+        this of the few series that held a point with a level left (a silent return,
         ``returns``).
         """
         part = self.take(idx)
         floor = self.__dict__.get("_resolution")
         part.use_resolution(None if floor is None else floor[idx])
-        at_until = part._profiles(np.ascontiguousarray(until, dtype=np.float64)).component
-        at_since = part._profiles(np.ascontiguousarray(since, dtype=np.float64)).component
-        moved: FloatArray = np.abs(at_until - at_since)
+        now = np.ascontiguousarray(t[idx], dtype=np.float64)
+        before = now - np.where(np.isfinite(part.dt), part.dt, 0.0)
+        moved: FloatArray = np.abs(part._profiles(now).component - part._profiles(before).component)
         return moved
 
     def period(self, t: FloatArray) -> np.ndarray:
