@@ -145,6 +145,44 @@ def test_a_weekday_only_start_is_fitted_as_a_step_on_weekends_too() -> None:
         assert np.sqrt(np.mean(residual[that] ** 2)) < 7.0
 
 
+def shaped(model: int, var_daily: float, var_weekly: float) -> SeasonalDetector:
+    """A detector holding a day that steps up at 09:00 and down at 17:00 (-10 / +10) and a
+    weekday correction of +3 from 09:00 on Tuesdays (too small against a residual sd of 2
+    to read as an edge by itself), at a level of 100."""
+    det = SeasonalDetector(n=1)
+    det.day[:, 0] = -10.0
+    det.day[36:68, 0] = 10.0  # quarter-hour bins: 09:00 to 17:00
+    det.week[24 + 9 : 24 + 17, 0] = 3.0  # hourly bins from Monday 00:00: Tuesday 09-17
+    det.level[:] = det.base[:] = 100.0
+    det.var[:, 0] = (9.0, var_daily, var_weekly)
+    det.count[:] = 10_000.0
+    det.model[:] = model
+    return det
+
+
+def test_the_week_steps_where_the_day_steps_once_it_explains_something() -> None:
+    """The week profile corrects the day per hour of the week, so at an hour where the day
+    steps (a weekday-only 09:00 start) its correction steps too, however small it is
+    against the residual sd: read as a ramp an hour wide, a young weekly model missed by
+    half the correction on either side of each edge, and those misses taught the tails
+    (``test_weekday_business_hours.py``). Only where the weekly model is in use or fits
+    better than the daily one: on a series without a week, the day profile learns what the
+    week profile leaves."""
+    tuesday = 1_767_571_200.0 + DAY  # 2026-01-06, a Tuesday
+    times = np.array([tuesday + 9 * 3600.0 - 600.0, tuesday + 9 * 3600.0 + 600.0])
+    for det in (shaped(WEEKLY, 16.0, 4.0), shaped(DAILY, 16.0, 4.0)):
+        weeks = [det._profiles(times[i : i + 1]).week_eff[0] for i in range(2)]
+        assert weeks == [0.0, 3.0]
+    weekly = shaped(WEEKLY, 16.0, 4.0)
+    expected = [weekly.observe(times[i : i + 1], np.array([0.0])).expected[0] for i in range(2)]
+    assert expected == [90.0, 113.0]
+    # The daily model fitting better: the week's own bins decide, and 3 is no edge for an
+    # sd of 2 (a ramp between the bin centres, 08:30 and 09:30).
+    daily = shaped(DAILY, 4.0, 16.0)
+    weeks = [daily._profiles(times[i : i + 1]).week_eff[0] for i in range(2)]
+    assert weeks == pytest.approx([1.0, 2.0])
+
+
 def test_a_missing_daytime_plateau_pages_from_its_first_point() -> None:
     """A day whose daytime plateau does not come (30 noise sds below the usual) is flagged
     from its first point, and the run holds. It was not flagged at all: the seasonal models
