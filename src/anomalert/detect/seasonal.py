@@ -4,7 +4,7 @@ Monday 09:00 traffic is not an anomaly. Each series learns a deseasonalised leve
 additive profiles (96 quarter-hour bins for the day, so a sharp business-hours edge is
 fitted within minutes; 168 hourly ones for the week; both linearly interpolated between bin
 centres, except that two bins forming an edge meet as a step, and that two week bins meet as
-a step at an hour where the day steps), and keeps the residual
+a step where the day steps between them), and keeps the residual
 variance of three candidate models side by side: flat (a level with a memory of hours),
 daily and daily+weekly (a slow level with a day's memory, plus the profiles). The period
 is detected automatically and keeps being re-decided: a model is used once the data span
@@ -359,9 +359,8 @@ def _is_edge(
     """Whether the middle two of four neighbouring bins are an edge (``_edge_weight``)."""
     jump = abs(c - b)
     around = maximum(abs(b - a), abs(d - c))
-    return (jump > np.float64(np.float32(EDGE_RATIO) * around) + floor) & (
-        jump > EDGE_SIGMAS * root
-    )
+    steep = jump > np.float64(np.float32(EDGE_RATIO) * around) + floor
+    return bool(steep & (jump > EDGE_SIGMAS * root))
 
 
 @kernel
@@ -370,52 +369,163 @@ def _step(w: float) -> float:
     return 1.0 if w >= 0.5 else 0.0
 
 
+#: The day bins read around the hour where two week bins meet, and the day's bin boundaries
+#: among them a week step may follow (see ``_bins``, ``_day_step``).
+Around = tuple[int, int, int, int, int, int, int, int]
+Places = tuple[float, float, float, float, float]
+Eight = tuple[
+    np.float32, np.float32, np.float32, np.float32, np.float32, np.float32, np.float32, np.float32
+]
+
+
+@kernel
+def _place(k: int, start: float, per_hour: int) -> float:
+    """Where day-bin boundary k lies between two week bins' centres (``start``, in day
+    bins, and an hour later): 0 to 1, or inf past the later centre."""
+    place = (k - start) / per_hour
+    return place if place <= 1.0 else np.inf
+
+
 @kernel
 def _bins(
     t: float, day_bins: int, week_bins: int, day_bin: float
-) -> tuple[int, int, int, int, float, int, int, int, int, float, tuple[int, int, int, int]]:
+) -> tuple[int, int, int, int, float, int, int, int, int, float, tuple[Around, Places]]:
     """The four day bins around time t (the two around t in the middle) and the weight of
-    the third; the same for the week's hourly bins; and the four day bins around the hour
-    where the two week bins around t meet (day bins divide into hours)."""
+    the third; the same for the week's hourly bins; and, for ``_day_step``, the eight day
+    bins around the hour between the two week bins' centres and where the five day-bin
+    boundaries among them lie in it (day bins divide into hours: with quarter-hour bins,
+    at the centres, the quarters and the hour; with more, the first five)."""
     a0, a1, aw = _interp(day_bins, _mod(t, DAY) / day_bin)
     b0, b1, bw = _interp(week_bins, _mod(t + WEEK_OFFSET, WEEK) / 3600.0)
     a_, a2 = _around(day_bins, a0, a1)
     b_, b2 = _around(week_bins, b0, b1)
-    h1 = (b1 % 24) * (day_bins // 24)
-    h0, h2 = _around(day_bins, h1, h1)
-    h_, _ = _around(day_bins, h0, h0)
-    return a_, a0, a1, a2, aw, b_, b0, b1, b2, bw, (h_, h0, h1, h2)
+    per_hour = day_bins // 24
+    start = per_hour * ((b0 % 24) + 0.5)
+    k = math.ceil(start)
+    around = (
+        (k - 2) % day_bins,
+        (k - 1) % day_bins,
+        k % day_bins,
+        (k + 1) % day_bins,
+        (k + 2) % day_bins,
+        (k + 3) % day_bins,
+        (k + 4) % day_bins,
+        (k + 5) % day_bins,
+    )
+    places = (
+        _place(k, start, per_hour),
+        _place(k + 1, start, per_hour),
+        _place(k + 2, start, per_hour),
+        _place(k + 3, start, per_hour),
+        _place(k + 4, start, per_hour),
+    )
+    return a_, a0, a1, a2, aw, b_, b0, b1, b2, bw, (around, places)
+
+
+@kernel
+def _day_step(
+    d: Eight,
+    places: Places,
+    floor: float,
+    root: float,
+) -> float:
+    """Where (0 to 1 between the centres of two neighbouring week bins) the day profile
+    first steps, from eight day bins around the hour where they meet (``_bins``); inf
+    where it does not step there (``root``: the residual sd of the model in use).
+    Unrolled: a loop over the tuple did not vectorise."""
+    d0, d1, d2, d3, d4, d5, d6, d7 = d
+    e0 = _is_edge(d0, d1, d2, d3, floor, root)
+    e1 = _is_edge(d1, d2, d3, d4, floor, root)
+    e2 = _is_edge(d2, d3, d4, d5, floor, root)
+    e3 = _is_edge(d3, d4, d5, d6, floor, root)
+    e4 = _is_edge(d4, d5, d6, d7, floor, root)
+    best = places[4] if e4 else np.inf
+    best = minimum(best, places[3] if e3 else np.inf)
+    best = minimum(best, places[2] if e2 else np.inf)
+    best = minimum(best, places[1] if e1 else np.inf)
+    return minimum(best, places[0] if e0 else np.inf)
+
+
+@kernel
+def _explained_root(model: int, var_daily: float, var_weekly: float) -> tuple[bool, float]:
+    """Whether the week profile explains something (its model in use, or fitting better
+    than the daily one), and the residual sd of the model in use."""
+    weekly = model == WEEKLY
+    return weekly | (var_weekly < var_daily), math.sqrt(var_weekly if weekly else var_daily)
+
+
+@kernel
+def _week_step_of(
+    day: np.ndarray,
+    around: Around,
+    places: Places,
+    i: int,
+    floor: float,
+    model: int,
+    var_daily: float,
+    var_weekly: float,
+) -> float:
+    """``_week_steps`` of one series (series ticking at their own times)."""
+    explains, root = _explained_root(model, var_daily, var_weekly)
+    d = (
+        day[around[0], i],
+        day[around[1], i],
+        day[around[2], i],
+        day[around[3], i],
+        day[around[4], i],
+        day[around[5], i],
+        day[around[6], i],
+        day[around[7], i],
+    )
+    step = _day_step(d, places, floor, root)
+    return step if explains else np.inf
 
 
 @kernel
 def _week_steps(
     day: np.ndarray,
-    h: tuple[int, int, int, int],
-    i: int,
-    floor: float,
-    var_daily: float,
-    var_weekly: float,
-    model: int,
-) -> bool:
-    """Whether series i's week profile steps where its two bins around t meet: where the
-    day profile steps at that hour (``h``, the four day bins around it) and the week
-    profile explains something (see ``_at``).
+    around: Around,
+    places: Places,
+    level: FloatArray,
+    resolution: FloatArray,
+    var: FloatArray,
+    model: np.ndarray,
+) -> FloatArray:
+    """Per series ticking at one time: where its week profile steps between the two week
+    bins around t (``_day_step``), or inf.
 
-    A pass of its own over the series, ahead of ``_at``'s, in bitwise logic without
-    branches: inside ``_at``'s loop it made the lookup 3.5 times as slow (13 ns per series
-    and tick against 3.8; 4.7 now).
+    A pass of its own, over the day profile's rows as contiguous arrays, ahead of the
+    lookup's: inside the lookup's loop, as a call per series, the lookup took 3.5 times as
+    long (3.8 ns per series and tick to 13 with the hour alone; 18 with its quarters).
     """
-    weekly = model == WEEKLY
-    explains = weekly | (var_weekly < var_daily)
-    root = math.sqrt(var_weekly if weekly else var_daily)
-    return explains & _is_edge(day[h[0], i], day[h[1], i], day[h[2], i], day[h[3], i], floor, root)
+    r0, r1, r2, r3 = day[around[0]], day[around[1]], day[around[2]], day[around[3]]
+    r4, r5, r6, r7 = day[around[4]], day[around[5]], day[around[6]], day[around[7]]
+    vd, vw = var[DAILY], var[WEEKLY]
+    has_resolution = resolution.shape[0] > 0
+    out = np.empty(level.shape[0])
+    for i in range(out.shape[0]):
+        floor = floor_of(level[i], resolution[i] if has_resolution else -np.inf)
+        explains, root = _explained_root(model[i], vd[i], vw[i])
+        d = (
+            r0[i],
+            r1[i],
+            r2[i],
+            r3[i],
+            r4[i],
+            r5[i],
+            r6[i],
+            r7[i],
+        )
+        step = _day_step(d, places, floor, root)
+        out[i] = step if explains else np.inf
+    return out
 
 
 @kernel
 def _at(
     days: tuple[np.float32, np.float32, np.float32, np.float32],
     weeks: tuple[np.float32, np.float32, np.float32, np.float32],
-    at_day_edge: bool,
+    at_day_edge: float,
     aw: float,
     bw: float,
     floor: float,
@@ -425,21 +535,27 @@ def _at(
 ) -> tuple[float, float, float, float, float]:
     """One series' day and week profile at t, the seasonal component of its model, and
     the second bins' weights (stepped at an edge), from the four bins of each profile
-    around t (the two around t in the middle) and their second bin's weight, and whether
-    the week's two bins meet as a step because the day steps there (``_week_steps``).
+    around t (the two around t in the middle) and their second bin's weight, and where
+    between the week bins' centres the day steps (``at_day_edge``, ``_week_steps``; inf:
+    nowhere).
 
     The week profile is the day's correction per hour of the week, so where the day steps
-    at that hour (a weekday-only 09:00 start), its correction steps there too (weekdays
-    have more of the plateau, weekends none), however small it still is against the
-    residual sd: judged alone, in a weekday-only series' third week (a correction of 5.6
-    against a residual sd of 5.4, which the ramp's own misses inflated) it read as a ramp
-    an hour wide, missing by up to half of it for half an hour on either side of each
-    edge; the spread of those misses taught the level-shift and seasonal tails, and a
-    missing business day in the fourth week paged on 7 of 36 series, an 8σ level shift
-    in the sixth on 16 of 24 (stepped: 32 and 23). Only where the week profile explains
-    something (its model in use, or fitting better than the daily one): on a series
-    without a week, a step there only passes each day's misfit at an edge to one
-    weekday's bin, and the day profile learns what the week profile leaves.
+    (a weekday-only 09:00 or 09:30 start), its correction steps there too (weekdays have
+    more of the plateau, weekends none), however small it still is against the residual
+    sd. Judged alone, in a weekday-only series' third week (a correction of 5.6 against a
+    residual sd of 5.4, which the ramp's own misses inflated), a 09:00 edge read as a ramp
+    an hour wide, missing by up to half the correction for half an hour on either side;
+    the spread of those misses taught the level-shift and seasonal tails, and a missing
+    business day in the fourth week paged on 7 of 36 series, an 8σ level shift in the
+    sixth on 16 of 24 (stepped: 32 and 23). Business hours from 09:30 were worse: the week
+    bins, hourly, could only ramp over two hours around the edge (the missing day in the
+    sixth week on 4 of 12 series, the shift on none); stepped at 09:30, the week reads
+    the bin before the edge up to it and the one after from it, and the bin centred on it
+    goes unused (12 and 12 of 12). Only
+    where the week profile explains something (its model in use, or fitting better than
+    the daily one): on a series without a week, a step there only passes each day's misfit
+    at an edge to one weekday's bin, and the day profile learns what the week profile
+    leaves.
 
     The day profile is the weekly model's too, and its edges are judged against the
     residual sd of the model in use: the daily model's, on a series with a weekly shape,
@@ -453,7 +569,7 @@ def _at(
     day_root = week_root if model == WEEKLY else math.sqrt(var_daily)
     dwi = _edge_weight(days[0], days[1], days[2], days[3], aw, floor, day_root)
     wwi = _edge_weight(weeks[0], weeks[1], weeks[2], weeks[3], bw, floor, week_root)
-    wwi = _step(bw) if at_day_edge else wwi
+    wwi = (1.0 if bw >= at_day_edge else 0.0) if at_day_edge < np.inf else wwi
     de = np.float64(days[1]) * (1.0 - dwi) + np.float64(days[2]) * dwi
     we = np.float64(weeks[1]) * (1.0 - wwi) + np.float64(weeks[2]) * wwi
     comp = 0.0 if model == FLAT else de + we if model == WEEKLY else de
@@ -501,7 +617,8 @@ def _lookup(
     ww = np.empty(n)
     has_resolution = resolution.shape[0] > 0
     prev = np.nan
-    a_, a0, a1, a2, aw, b_, b0, b1, b2, bw, h = 0, 0, 1, 0, 0.0, 0, 0, 1, 0, 0.0, (0, 0, 0, 0)
+    a_, a0, a1, a2, aw, b_, b0, b1, b2, bw = 0, 0, 1, 0, 0.0, 0, 0, 1, 0, 0.0
+    h = ((0, 0, 0, 0, 0, 0, 0, 0), (np.inf, np.inf, np.inf, np.inf, np.inf))
     same = n > 0 and math.isfinite(t[0])
     for i in range(1, n):
         if t[i] != t[0]:
@@ -511,10 +628,7 @@ def _lookup(
         a_, a0, a1, a2, aw, b_, b0, b1, b2, bw, h = _bins(
             t[0], day.shape[0], week.shape[0], day_bin
         )
-        steps = np.empty(n, dtype=np.bool_)
-        for i in range(n):
-            floor = floor_of(level[i], resolution[i] if has_resolution else -np.inf)
-            steps[i] = _week_steps(day, h, i, floor, var[DAILY, i], var[WEEKLY, i], model[i])
+        steps = _week_steps(day, h[0], h[1], level, resolution, var, model)
         for i in range(n):
             floor = floor_of(level[i], resolution[i] if has_resolution else -np.inf)
             day_eff[i], week_eff[i], comp[i], dw[i], ww[i] = _at(
@@ -543,7 +657,7 @@ def _lookup(
         day_eff[i], week_eff[i], comp[i], dw[i], ww[i] = _at(
             (day[a_, i], day[a0, i], day[a1, i], day[a2, i]),
             (week[b_, i], week[b0, i], week[b1, i], week[b2, i]),
-            _week_steps(day, h, i, floor, var[DAILY, i], var[WEEKLY, i], model[i]),
+            _week_step_of(day, h[0], h[1], i, floor, model[i], var[DAILY, i], var[WEEKLY, i]),
             aw,
             bw,
             floor,

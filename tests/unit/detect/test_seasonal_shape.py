@@ -183,6 +183,20 @@ def test_the_week_steps_where_the_day_steps_once_it_explains_something() -> None
     assert weeks == pytest.approx([1.0, 2.0])
 
 
+def test_the_week_steps_where_the_day_steps_between_its_hourly_bins() -> None:
+    """Business hours from 09:30: the day steps at a week bin's centre, where hourly bins
+    could only ramp over two hours (from the 08:00 bin's centre to the 10:00 bin's). The
+    week reads the bin before the edge up to it and the one after from it."""
+    det = shaped(WEEKLY, 16.0, 4.0)
+    det.day[:, 0] = -10.0
+    det.day[38:70, 0] = 10.0  # 09:30 to 17:30
+    det.week[24 + 9, 0] = 1.5  # Tuesday 09:00-10:00: half of it on the plateau
+    tuesday = 1_767_571_200.0 + DAY
+    times = tuesday + 3600.0 * np.array([9.0, 9.4, 9.6, 10.0])
+    weeks = [det._profiles(times[i : i + 1]).week_eff[0] for i in range(times.size)]
+    assert weeks == [0.0, 0.0, 3.0, 3.0]
+
+
 def test_a_missing_daytime_plateau_pages_from_its_first_point() -> None:
     """A day whose daytime plateau does not come (30 noise sds below the usual) is flagged
     from its first point, and the run holds. It was not flagged at all: the seasonal models

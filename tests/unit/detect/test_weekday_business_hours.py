@@ -44,12 +44,14 @@ DAY = 86_400.0
 SERIES = 6
 
 
-def weekend_pages(step: float, days: int) -> list[tuple[int, float]]:
+def weekend_pages(
+    step: float, days: int, hours: tuple[float, float] = (9.0, 18.0)
+) -> list[tuple[int, float]]:
     """(day, hour) of every alert from the second week on (the weekly model in use)."""
     t = MONDAY + step * np.arange(int(days * DAY / step))
     hour = (t % DAY) / 3600.0
     weekday = ((t - MONDAY) // DAY % 7) < 5
-    busy = weekday & (hour >= 9.0) & (hour < 18.0)
+    busy = weekday & (hour >= hours[0]) & (hour < hours[1])
     x = np.where(busy, 80.0, 20.0)[:, None] + np.random.default_rng(0).normal(
         0.0, 2.0, (t.size, SERIES)
     )
@@ -85,25 +87,43 @@ def test_ten_second_weekends_do_not_page() -> None:
     assert weekend_pages(10.0, 28) == []
 
 
-def weekday_only(minutes: int, series: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+#: Business hours, in minutes of the day.
+NINE_TO_FIVE = (9 * 60, 17 * 60)
+HALF_PAST = (9 * 60 + 30, 17 * 60 + 30)
+
+
+def weekday_only(
+    minutes: int, series: int, hours: tuple[int, int] = NINE_TO_FIVE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Times, business hours and noise of ``series`` weekday-only series (one-minute points
-    from a Monday): 100 at night and at weekends, plus 30 from 09:00 to 17:00 on weekdays
+    from a Monday): 100 at night and at weekends, plus 30 in business hours on weekdays
     (``busy``), noise 2."""
     t = MONDAY + 60.0 * np.arange(minutes)
     minute = np.arange(minutes) % 1440
     weekday = (np.arange(minutes) // 1440) % 7 < 5
-    busy = weekday & (minute >= 9 * 60) & (minute < 17 * 60)
+    busy = weekday & (minute >= hours[0]) & (minute < hours[1])
     return t, busy, np.random.default_rng(1000).normal(0.0, 2.0, (minutes, series))
 
 
-def missing_business_day(week: int, series: int = 12) -> np.ndarray:
-    """Which of ``series`` weekday-only series page within 30 minutes of 09:00 on the
-    Wednesday of week ``week`` (counted from 1), when that day's business hours do not
-    come: 100 at night and at weekends, plus 30 from 09:00 to 17:00 on weekdays, noise 2
-    (one-minute points), the plateau missing (a 15σ drop) from 09:00 on that day."""
+def test_half_past_weekends_do_not_page() -> None:
+    """Business hours from 09:30 to 18:30, ten-second points: until 2026-12-06
+    (twenty-fourth session) all six series paged at 09:30 on the third Saturday and Sunday
+    (12 pages; at one minute, 7 in eight weeks, 1 now): the week profile's hourly bins
+    ramped over two hours around a 09:30 edge, and the weekend's missed it by up to half.
+    It steps where the day steps now (``seasonal._at``)."""
+    assert weekend_pages(10.0, 21, hours=(9.5, 18.5)) == []
+
+
+def missing_business_day(
+    week: int, series: int = 12, hours: tuple[int, int] = NINE_TO_FIVE
+) -> np.ndarray:
+    """Which of ``series`` weekday-only series page within 30 minutes of opening time on
+    the Wednesday of week ``week`` (counted from 1), when that day's business hours do not
+    come: 100 at night and at weekends, plus 30 in business hours on weekdays, noise 2
+    (one-minute points), the plateau missing (a 15σ drop) from opening time on that day."""
     wednesday = ((week - 1) * 7 + 2) * 1440
-    start, end = wednesday + 9 * 60, wednesday + 17 * 60
-    t, busy, noise = weekday_only(end, series)
+    start, end = wednesday + hours[0], wednesday + hours[1]
+    t, busy, noise = weekday_only(end, series, hours)
     busy[start:] = False
     x = (100.0 + 30.0 * busy)[:, None] + noise
     ticks, which = alert_onsets(t, x, BatchEngine(series))
@@ -154,12 +174,14 @@ def test_a_missing_business_day_pages_in_the_fourth_week() -> None:
     assert missing_business_day(4).sum() >= 8
 
 
-def level_shift_onsets(week: int, series: int = 12) -> np.ndarray:
+def level_shift_onsets(
+    week: int, series: int = 12, hours: tuple[int, int] = NINE_TO_FIVE
+) -> np.ndarray:
     """Which of ``series`` weekday-only series page within an hour of a lasting +16 (8σ)
     from 11:00 on the Wednesday of week ``week``, and nothing before it from week 2 on."""
     shift = ((week - 1) * 7 + 2) * 1440 + 11 * 60
     end = shift + 6 * 60
-    t, busy, noise = weekday_only(end, series)
+    t, busy, noise = weekday_only(end, series, hours)
     x = (100.0 + 30.0 * busy)[:, None] + noise
     x[shift:] += 16.0
     ticks, which = alert_onsets(t, x, BatchEngine(series))
@@ -173,3 +195,12 @@ def test_a_lasting_level_shift_pages_in_the_sixth_week() -> None:
     12 in the sixth week (16 of 24 over two other sets), on 12 now (23 of 24). In the third
     week it pages on none, either way (the weekly model two days old)."""
     assert level_shift_onsets(6).sum() >= 11
+
+
+def test_half_past_business_hours_are_learned_too() -> None:
+    """Business hours from 09:30 to 17:30: the day steps at an hourly week bin's centre,
+    where the week profile could only ramp over two hours until 2026-12-06 (twenty-fourth
+    session). In the sixth week the missing day paged on 4 of these 12 series and the
+    shift on none; both page on all 12 now, and nothing else pages from week 2 on."""
+    assert missing_business_day(6, hours=HALF_PAST).sum() >= 11
+    assert level_shift_onsets(6, hours=HALF_PAST).sum() >= 11
