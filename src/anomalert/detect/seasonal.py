@@ -349,7 +349,7 @@ def _edge_weight(
     weekday-weekend difference). The differences are ``float32``, the profiles' own
     precision, as numpy computed them.
     """
-    return _step(w) if _is_edge(a, b, c, d, floor, root) else w
+    return _step(w, 0.5) if _is_edge(a, b, c, d, floor, root) else w
 
 
 @kernel
@@ -364,9 +364,10 @@ def _is_edge(
 
 
 @kernel
-def _step(w: float) -> float:
-    """The second bin's weight as a step at the midpoint between the two bin centres."""
-    return 1.0 if w >= 0.5 else 0.0
+def _step(w: float, at: float) -> float:
+    """The second bin's weight ``w`` as a step ``at`` a place between the two bin centres
+    (0 to 1: the midpoint, or where the day steps)."""
+    return 1.0 if w >= at else 0.0
 
 
 #: The day bins read around the hour where two week bins meet, and the day's bin boundaries
@@ -569,7 +570,7 @@ def _at(
     day_root = week_root if model == WEEKLY else math.sqrt(var_daily)
     dwi = _edge_weight(days[0], days[1], days[2], days[3], aw, floor, day_root)
     wwi = _edge_weight(weeks[0], weeks[1], weeks[2], weeks[3], bw, floor, week_root)
-    wwi = (1.0 if bw >= at_day_edge else 0.0) if at_day_edge < np.inf else wwi
+    wwi = _step(bw, at_day_edge) if at_day_edge < np.inf else wwi
     de = np.float64(days[1]) * (1.0 - dwi) + np.float64(days[2]) * dwi
     we = np.float64(weeks[1]) * (1.0 - wwi) + np.float64(weeks[2]) * wwi
     comp = 0.0 if model == FLAT else de + we if model == WEEKLY else de

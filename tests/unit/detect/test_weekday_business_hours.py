@@ -114,6 +114,14 @@ def test_half_past_weekends_do_not_page() -> None:
     assert weekend_pages(10.0, 21, hours=(9.5, 18.5)) == []
 
 
+def paged_after(t: np.ndarray, x: np.ndarray, start: int, minutes: int) -> np.ndarray:
+    """Which series (columns of x) page within ``minutes`` of point ``start``, checking
+    that none paged before it from week 2 on."""
+    ticks, which = alert_onsets(t, x, BatchEngine(x.shape[1]))
+    assert not ((ticks >= 7 * 1440) & (ticks < start)).any(), "calm before, from week 2 on"
+    return np.isin(np.arange(x.shape[1]), which[(ticks >= start) & (ticks <= start + minutes)])
+
+
 def missing_business_day(
     week: int, series: int = 12, hours: tuple[int, int] = NINE_TO_FIVE
 ) -> np.ndarray:
@@ -126,9 +134,7 @@ def missing_business_day(
     t, busy, noise = weekday_only(end, series, hours)
     busy[start:] = False
     x = (100.0 + 30.0 * busy)[:, None] + noise
-    ticks, which = alert_onsets(t, x, BatchEngine(series))
-    assert not ((ticks >= 7 * 1440) & (ticks < start)).any(), "calm before, from week 2 on"
-    return np.isin(np.arange(series), which[(ticks >= start) & (ticks <= start + 30)])
+    return paged_after(t, x, start, 30)
 
 
 def test_a_missing_business_day_pages_once_the_week_is_learned() -> None:
@@ -184,9 +190,7 @@ def level_shift_onsets(
     t, busy, noise = weekday_only(end, series, hours)
     x = (100.0 + 30.0 * busy)[:, None] + noise
     x[shift:] += 16.0
-    ticks, which = alert_onsets(t, x, BatchEngine(series))
-    assert not ((ticks >= 7 * 1440) & (ticks < shift)).any(), "calm before, from week 2 on"
-    return np.isin(np.arange(series), which[(ticks >= shift) & (ticks <= shift + 60)])
+    return paged_after(t, x, shift, 60)
 
 
 def test_a_lasting_level_shift_pages_in_the_sixth_week() -> None:
