@@ -8,12 +8,13 @@ series with nothing new this tick passes NaN and is neither scored nor changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from anomalert.detect.base import BoolArray, FloatArray
 from anomalert.detect.ensemble import DEFAULT_THRESHOLD, MIN_AGE, Ensemble, Step
+from anomalert.detect.localtime import LocalTime, check_zone
 from anomalert.detect.registry import (
     DEFAULT_MULTIVARIATE,
     DEFAULT_UNIVARIATE,
@@ -36,6 +37,12 @@ class Settings:
     cooldown: int = 20
     seed: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    #: The time zone whose wall clock the series' days and weeks follow (an IANA name):
+    #: business hours that open at 09:00 local time stay at 09:00 when clocks change.
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        check_zone(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,13 @@ class BatchEngine:
         self.settings = settings or Settings()
         s = self.settings
         self.n = n
+        local_time = LocalTime(s.timezone)
         self.series = Ensemble(
-            make_univariate(s.univariate, n), s.threshold, s.accept_after, min_age=s.min_age
+            make_univariate(s.univariate, n),
+            s.threshold,
+            s.accept_after,
+            min_age=s.min_age,
+            local_time=local_time,
         )
         self.groups = groups
         self.group = None
@@ -85,6 +97,7 @@ class BatchEngine:
                 s.threshold,
                 s.accept_after,
                 min_age=s.min_age,
+                local_time=local_time,
             )
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Tick:
@@ -97,6 +110,15 @@ class BatchEngine:
             gl = None if learnable is None else learnable[self.groups].all(axis=1)
             groups = self.group.step(gt, gx, gl)
         return Tick(series, groups)
+
+    def use_timezone(self, zone: str) -> None:
+        """Follow the days and weeks of another time zone; what was learned moves with the
+        clock (``Ensemble.use_local_time``)."""
+        self.settings = replace(self.settings, timezone=zone)
+        local_time = LocalTime(zone)
+        self.series.use_local_time(local_time)
+        if self.group is not None:
+            self.group.use_local_time(local_time)
 
     def state_nbytes(self) -> int:
         """All state bytes (univariate and multivariate)."""

@@ -60,6 +60,7 @@ that the gap was normal. Then it decides what the detectors may learn:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
 from anomalert.detect.jit import kernel
+from anomalert.detect.localtime import LocalTime
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.onsets import OnsetMemory
 from anomalert.detect.resolution import Resolution
@@ -413,6 +415,7 @@ class Ensemble:
         routine: bool = True,
         min_history: int = 120,
         min_age: float = MIN_AGE,
+        local_time: LocalTime | None = None,
     ) -> None:
         if not detectors:
             raise ValueError("an ensemble needs at least one detector")
@@ -441,6 +444,11 @@ class Ensemble:
         # What each series' current flagged run taught the fitted rows at its onset.
         self.onsets = OnsetMemory(n=self.n, rows=self._fitted)
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
+        # The wall clock of the series' times of day and week (``localtime``): the seasonal
+        # profiles' and the routine memories'. Elapsed time stays in UTC seconds.
+        self.local_time = local_time or LocalTime()
+        if self.seasonal is not None:
+            self.seasonal.local_time = self.local_time
         # The richest seasonal model each series has used so far.
         self.richest = np.zeros(self.n, dtype=np.int8)
         self.run = np.zeros(self.n, dtype=np.int32)
@@ -548,7 +556,7 @@ class Ensemble:
         if any_adapted and models is not None:
             self._restart_levels(comp, models != FLAT, accepted & mature, back)
         if self.weekly is not None:
-            self.weekly.extend(t, flagged)
+            self.weekly.extend(self.local_time.wall(t), flagged)
             if any_adapted:
                 self.weekly.mark_lasting(accepted)
             if running is not None:
@@ -862,7 +870,7 @@ class Ensemble:
         """
         assert self.routine is not None
         raw = p[candidates]
-        tc = t[candidates]
+        tc = self.local_time.wall(t[candidates])
         routine = self.routine.routine(tc, candidates)
         p[candidates] = np.minimum(raw * np.power(10.0, routine), 1.0)
         surprise = -np.log10(np.maximum(raw, 1e-300))
@@ -930,6 +938,9 @@ class Ensemble:
         # A checkpoint written before the resolution estimate existed resumes with a fresh one.
         self.__dict__.update(state)
         self._index_rows()
+        if "local_time" not in state:
+            # From before times of day followed a time zone: UTC, as they did.
+            self.local_time = LocalTime()
         # One written with a calibrator per detector resumes with them stacked, as they were.
         calibrators = self.__dict__.pop("calibrators", None)
         if isinstance(calibrators, list):
@@ -974,6 +985,26 @@ class Ensemble:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0
             self.pending = self._no_pending(self.n)
+
+    def use_local_time(self, local_time: LocalTime) -> None:
+        """Follow the times of day and week of another wall clock (the service's time zone
+        changed between runs). What was learned moves with the clock, by the two zones'
+        difference at the latest time a series was seen (at its first where no seasonal
+        detector keeps that): kept where it was, a business-hours shape learned in UTC
+        would sit an hour or two off the new clock and page at both edges for days."""
+        if local_time == self.local_time:
+            return
+        seen = self.seasonal.t_prev if self.seasonal is not None else self.born
+        finite = seen[np.isfinite(seen)]
+        now = float(finite.max()) if finite.size else math.nan
+        shift = local_time.offset(now) - self.local_time.offset(now) if finite.size else 0.0
+        self.local_time = local_time
+        if shift:
+            for memory in (self.seasonal, self.routine, self.weekly):
+                if memory is not None:
+                    memory.move_clock(shift)
+        if self.seasonal is not None:
+            self.seasonal.local_time = local_time
 
     def grow(self, n: int) -> None:
         """Follow more series: new ones start untrained."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from anomalert.detect.localtime import LocalTime
 from anomalert.model import Kind
 
 
@@ -24,11 +25,13 @@ def fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def when(t: float, seasonal: bool) -> str:
-    """'for Tue 14:00' when the baseline is seasonal, else ''."""
+def when(t: float, seasonal: bool, local_time: LocalTime | None = None) -> str:
+    """'for Tue 14:00' when the baseline is seasonal, else '': the hour of the week on the
+    wall clock the profiles follow (``localtime``; UTC unless a time zone is set)."""
     if not seasonal or not math.isfinite(t):
         return ""
-    return " for " + datetime.fromtimestamp(t, UTC).strftime("%a %H:00")
+    wall = t + (local_time.offset(t) if local_time is not None else 0.0)
+    return " for " + datetime.fromtimestamp(wall, UTC).strftime("%a %H:00")
 
 
 #: Beyond this many σ the number says nothing more (a baseline that had not moved before
@@ -64,6 +67,7 @@ def explain(
     upper: float,
     detail: float = math.nan,
     seasonal: bool = False,
+    local_time: LocalTime | None = None,
 ) -> str:
     """One sentence saying what is unusual, against which baseline."""
     if not math.isfinite(value):
@@ -71,7 +75,7 @@ def explain(
     sd = (upper - expected) / 3.0 if math.isfinite(upper - expected) else math.nan
     sigmas = abs(value - expected) / sd if sd and math.isfinite(sd) and sd > 0 else math.inf
     side = "above" if value >= expected else "below"
-    usual = f"the usual {fmt(expected)}{when(t, seasonal)}"
+    usual = f"the usual {fmt(expected)}{when(t, seasonal, local_time)}"
     if kind == Kind.PREDICTED_BREACH:
         eta = f"in about {detail:.0f} minutes" if math.isfinite(detail) else "soon"
         return (
@@ -106,7 +110,7 @@ def explain(
         return (
             f"{metric} {fmt(value)}, a sudden {change} from the previous point, "
             f"{sigmas_text(detail)} beyond its usual point-to-point change "
-            f"(usual level {fmt(expected)}{when(t, seasonal)}) ({label})"
+            f"(usual level {fmt(expected)}{when(t, seasonal, local_time)}) ({label})"
         )
     return f"{metric} {fmt(value)}, {sigmas_text(sigmas)} {side} {usual} ({label})"
 

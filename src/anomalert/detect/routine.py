@@ -102,6 +102,14 @@ class RoutineMemory(ArrayState):
         known = np.where(age >= MIN_AGE_DAYS, _runner_up(peak, second, recent), second)
         return known * self._decay(age)
 
+    def move_clock(self, shift: float) -> None:
+        """The wall clock moved by ``shift`` seconds (another time zone): the half hours
+        turn with it, to the nearest bin, and the stamps move."""
+        for name in ("peak", "second", "recent", "stamp"):
+            a = getattr(self, name)
+            np.copyto(a, np.roll(a, round(shift / DAY * self.bins), axis=0))
+        self.stamp += np.float32(shift / DAY)
+
     def cap(self, mask: np.ndarray, surprise: float) -> None:
         """Hold the masked series' memory at ``surprise`` at most: a time of day that kept
         surprising stays routine, but only up to that (two alerts' worth, for the ensemble
@@ -226,6 +234,12 @@ class WeeklyRoutine(ArrayState):
             shape = np.maximum(shape, np.where(covered & lasting, peak, 0.0).max(axis=0))
         # The BLIP_WEEKS-th largest of the earlier weeks' excursions.
         return np.maximum(shape, np.sort(each, axis=0)[-BLIP_WEEKS])
+
+    def move_clock(self, shift: float) -> None:
+        """The wall clock moved by ``shift`` seconds (another time zone): the episodes'
+        times move with it."""
+        self.start += np.float32(shift / 60.0)
+        self.last += np.float32(shift / 60.0)
 
     def cap(self, mask: np.ndarray, surprise: float) -> None:
         """Hold the masked series' episodes at ``surprise`` at most (see

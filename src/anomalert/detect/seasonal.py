@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
 from anomalert.detect.jit import clip, kernel, maximum, minimum
+from anomalert.detect.localtime import LocalTime
 from anomalert.detect.robust import WARM_RESTART, floor_of
 from anomalert.model import Kind
 
@@ -140,8 +141,11 @@ class SeasonalDetector(Detector):
         min_points: int = 30,
         k: float = 4.0,
         day_bins: int = 96,
+        local_time: LocalTime | None = None,
     ) -> None:
         super().__init__(n)
+        # The wall clock whose time of day and week the profiles follow (``localtime``).
+        self.local_time = local_time or LocalTime()
         self.level_memory = level_memory
         self.base_memory = base_memory
         self.day_memory = day_memory
@@ -188,7 +192,7 @@ class SeasonalDetector(Detector):
         hit: tuple[FloatArray, _Profiles] | None = caches.get("profiles")
         if hit is None or hit[0] is not t:
             found = _lookup(
-                t,
+                self.local_time.wall(t),
                 self.day,
                 self.week,
                 self.model,
@@ -274,6 +278,17 @@ class SeasonalDetector(Detector):
         if "base" not in state:
             self.base = np.array(self.level, copy=True)
             self.base_memory = DAY
+        # From before profiles followed a time zone: UTC, as they did.
+        if "local_time" not in state:
+            self.local_time = LocalTime()
+
+    def move_clock(self, shift: float) -> None:
+        """The wall clock moved by ``shift`` seconds (another time zone, ``localtime``):
+        turn the profiles with it, to the nearest bin, so what was learned at 09:00 on the
+        old clock is where 09:00 of the same moments falls on the new one."""
+        np.copyto(self.day, np.roll(self.day, round(shift / self._day_bin), axis=0))
+        np.copyto(self.week, np.roll(self.week, round(shift / 3600.0), axis=0))
+        self._forget()
 
     def learn_run(self, idx: NDArray[np.intp], t: FloatArray, values: np.ndarray) -> None:
         """Learn, after the fact, the run of points series ``idx`` were flagged for, now

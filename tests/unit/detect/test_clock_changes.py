@@ -1,0 +1,99 @@
+"""Business hours in local time do not page when the clocks change for summer or back.
+
+A service open 09:00-17:00 in Berlin is open 08:00-16:00 UTC in winter and 07:00-15:00 in
+summer. Until 2026-12-06 (twenty-fifth session) the engine read every day in UTC: on the day
+of each change and the next, every such series paged at both edges (twelve one-minute series
+of a Berlin every-day shape: 92 pages in the two days of the spring change; weekday-only,
+85 on the Monday and Tuesday after it; New York's autumn change, 95), and its profiles took
+days more to learn the moved hour. ``Settings.timezone`` (``detection.timezone``, ``anomalert detect --timezone``) names
+the wall clock whose days and weeks the profiles and routine memories follow
+(``detect.localtime``); UTC stays the default, and these tests check both.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from anomalert.detect.engine import BatchEngine, Settings
+from anomalert.detect.localtime import LocalTime
+from anomalert.detect.reason import when
+from tests.support.onsets import alert_onsets
+
+SERIES = 6
+
+
+def utc(*when: int) -> float:
+    return datetime(*when, tzinfo=UTC).timestamp()
+
+
+def business_hours(
+    zone: str, start: float, end: float, weekdays_only: bool = False, step: float = 60.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Times and values of SERIES series: 100, plus 30 from 09:00 to 17:00 on the zone's
+    wall clock (on weekdays only if asked), noise 2."""
+    t = np.arange(start, end, step)
+    local = pd.to_datetime(t, unit="s", utc=True).tz_convert(zone)
+    busy = (local.hour >= 9) & (local.hour < 17)
+    if weekdays_only:
+        busy &= local.day_of_week < 5
+    noise = np.random.default_rng(7).normal(0.0, 2.0, (t.size, SERIES))
+    return t, (100.0 + 30.0 * np.asarray(busy))[:, None] + noise
+
+
+def pages_from(t: np.ndarray, x: np.ndarray, since: float, zone: str) -> list[int]:
+    """Which series page from ``since`` on, the engine following ``zone``."""
+    ticks, which = alert_onsets(t, x, BatchEngine(SERIES, Settings(timezone=zone)))
+    return sorted(set(which[t[ticks] >= since].tolist()))
+
+
+def test_the_spring_change_does_not_page_an_every_day_shape() -> None:
+    """Europe/Berlin moves to summer time on Sunday 2027-03-28 at 01:00 UTC: two weeks
+    before it, the two days from it."""
+    change = utc(2027, 3, 28, 1)
+    t, x = business_hours("Europe/Berlin", utc(2027, 3, 14), utc(2027, 3, 30))
+    assert pages_from(t, x, change, "Europe/Berlin") == []
+    assert len(pages_from(t, x, change, "UTC")) >= SERIES - 1  # read in UTC: the old defect
+
+
+def test_the_autumn_change_does_not_page_a_weekday_only_shape() -> None:
+    """America/New_York goes back on Sunday 2027-11-07 at 06:00 UTC: four weeks before it
+    from a Monday (the weekly model in use), the Monday and Tuesday after; two-minute
+    points."""
+    change = utc(2027, 11, 7, 6)
+    t, x = business_hours(
+        "America/New_York", utc(2027, 10, 11, 4), utc(2027, 11, 10), True, step=120.0
+    )
+    assert pages_from(t, x, change, "America/New_York") == []
+    assert len(pages_from(t, x, change, "UTC")) >= SERIES - 1
+
+
+def test_a_zone_set_later_moves_what_was_learned_with_the_clock() -> None:
+    """Two winter weeks followed in UTC (Berlin's business hours at 08:00-16:00 UTC),
+    then the zone is set (the service's config changed): the profiles turn by the hour
+    between the clocks, and the next two days do not page. Left where they were, they
+    would sit an hour off the new clock, and every series pages."""
+    t, x = business_hours("Europe/Berlin", utc(2027, 1, 11), utc(2027, 1, 27))
+    switch = int(np.searchsorted(t, utc(2027, 1, 25)))
+    for move in (True, False):
+        engine = BatchEngine(SERIES)
+        alert_onsets(t[:switch], x[:switch], engine)
+        if move:
+            engine.use_timezone("Europe/Berlin")
+        else:  # the clock alone, as if nothing had been learned on the old one
+            engine.series.local_time = LocalTime("Europe/Berlin")
+            assert engine.series.seasonal is not None
+            engine.series.seasonal.local_time = engine.series.local_time
+        _, which = alert_onsets(t[switch:], x[switch:], engine)
+        assert (len(set(which.tolist())) == 0) if move else (len(set(which.tolist())) >= 5)
+    assert engine.settings.timezone == "UTC"  # only use_timezone changes the settings
+
+
+def test_a_reason_names_the_hour_on_the_wall_clock() -> None:
+    """14:00 in Berlin on a summer Tuesday is 12:00 UTC."""
+    noon = utc(2027, 6, 1, 12)
+    assert when(noon, True, LocalTime("Europe/Berlin")) == " for Tue 14:00"
+    assert when(noon, True) == " for Tue 12:00"
+    assert when(noon, False, LocalTime("Europe/Berlin")) == ""
