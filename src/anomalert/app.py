@@ -140,13 +140,13 @@ class App:
             config.receivers, self.http, external_url=config.server.link_base
         )
         self.outbox = Outbox(store, self.receivers, config.delivery)
-        min_age = config.detection.min_age
+        min_age, zone = config.detection.min_age, config.detection.timezone
         self.detector = StreamDetector(
-            Settings(univariate=SERVICE_UNIVARIATE, min_age=min_age),
+            Settings(univariate=SERVICE_UNIVARIATE, min_age=min_age, timezone=zone),
             limits=config.detection.limits,
             window=config.detection.context_points,
         )
-        self.records = RecordDetector(FEATURES, Settings(min_age=min_age))
+        self.records = RecordDetector(FEATURES, Settings(min_age=min_age, timezone=zone))
         self.policy = AlertPolicy(
             dict(config.services), default=config.defaults, flapping=config.flapping
         )
@@ -211,8 +211,10 @@ class App:
         if blobs["detector"] is not None:
             self.detector = pickle.loads(blobs["detector"])
             self.detector.limits = dict(self.config.detection.limits)
+            self.detector.use_timezone(self.config.detection.timezone)
         if blobs["records"] is not None:
             self.records = pickle.loads(blobs["records"])
+            self.records.use_timezone(self.config.detection.timezone)
         if blobs["policy"] is not None:
             self.policy.restore(blobs["policy"])
         if blobs["rules"] is not None:

@@ -42,8 +42,19 @@ def detect(
             "(default 2d: its daily shape cannot be told from an anomaly before).",
         ),
     ] = None,
+    timezone: Annotated[
+        str,
+        typer.Option(
+            "--timezone",
+            help="The time zone whose wall clock the series' days and weeks follow, e.g. "
+            "Europe/Berlin (default UTC): business hours at 09:00 local time stay at 09:00 "
+            "when clocks change.",
+        ),
+    ] = "UTC",
 ) -> None:
     """Score CSV files causally: adds anomaly_score, is_anomaly and reason columns."""
+    from dataclasses import replace
+
     from anomalert.configbase import parse_duration
     from anomalert.detect.engine import Settings
     from anomalert.detect.files import DRIFT_FILE, detect_path
@@ -54,6 +65,12 @@ def detect(
             settings = Settings(min_age=parse_duration(min_age))
         except ValueError as exc:
             typer.echo(f"error: --min-age: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    if timezone != "UTC":
+        try:
+            settings = replace(settings or Settings(), timezone=timezone)
+        except ValueError as exc:
+            typer.echo(f"error: --timezone: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
     errors = detect_path(path, output, progress=progress and path.is_dir(), settings=settings)
     drift = output / DRIFT_FILE

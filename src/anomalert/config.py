@@ -29,6 +29,7 @@ from anomalert.alert.route import RouteConfig
 from anomalert.alert.rules import RulesConfig
 from anomalert.alert.sensitivity import SensitivityConfig
 from anomalert.configbase import Duration, StrictModel
+from anomalert.detect.localtime import check_zone
 from anomalert.errors import ConfigError
 from anomalert.ingest.prometheus_pull import PullConfig
 from anomalert.notify.config import ReceiverConfig
@@ -103,6 +104,14 @@ class DetectionConfig(StrictModel):
     #: A series alerts only once it is this old: its first two days are scored, never
     #: paged (a daily shape cannot be told from an anomaly before then).
     min_age: Duration = 172_800.0
+    #: The time zone whose wall clock the series' days and weeks follow (an IANA name):
+    #: business hours that open at 09:00 local time stay at 09:00 when clocks change.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_zone(value)
 
 
 class Config(StrictModel):

@@ -18,6 +18,7 @@ import pytest
 from anomalert.app import App, EventClock
 from anomalert.config import DetectionConfig, parse_config
 from anomalert.detect.ensemble import MIN_AGE
+from anomalert.detect.localtime import LocalTime
 from anomalert.detect.stream import Batch, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert
 from anomalert.model import Kind, Sample, Scored
@@ -306,5 +307,35 @@ def test_the_configured_age_reaches_both_engines(tmp_path: Path) -> None:
         assert app.records.ensemble.min_age == 7200.0
         # The config's default is the engine's (two days), written out in config.py.
         assert DetectionConfig().min_age == MIN_AGE == 2 * DAY
+    finally:
+        harness.close()
+
+
+def test_the_configured_time_zone_reaches_both_engines_and_outranks_a_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """``detection.timezone`` sets the wall clock of both engines; a restart with another
+    zone in the config follows the config, not the clock pickled in the checkpoint (and
+    turns what was learned with it: ``test_clock_changes.py``)."""
+    harness = Harness(tmp_path, {"detection": {"timezone": "Europe/Berlin"}})
+    berlin, new_york = LocalTime("Europe/Berlin"), LocalTime("America/New_York")
+    try:
+        app = App(harness.config, harness.store, harness.clock)
+        seasonal = app.detector.engine.series.seasonal
+        assert seasonal is not None and seasonal.local_time == berlin
+        assert app.detector.engine.series.local_time == berlin
+        assert app.records.ensemble.local_time == berlin
+        app.ingest([Sample(metric="latency", labels={"service": "api"}, timestamp=T0, value=1.0)])
+        app.checkpoint()
+        app.http.close()
+        moved = harness.config.model_copy(
+            update={"detection": DetectionConfig(timezone="America/New_York")}
+        )
+        again = App(moved, harness.store, harness.clock)
+        assert again.detector.n == 1  # resumed from the checkpoint
+        assert again.detector.engine.series.local_time == new_york
+        assert again.detector.settings.timezone == "America/New_York"
+        assert again.records.ensemble.local_time == new_york
+        again.http.close()
     finally:
         harness.close()

@@ -153,6 +153,43 @@ def test_a_bad_min_age_exits_2_with_one_line(tmp_path: Path, bad: str) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("bad", ["Europe/Atlantis", "CEST", ""])
+def test_a_bad_timezone_exits_2_with_one_line(tmp_path: Path, bad: str) -> None:
+    src = good_csv(tmp_path / "cpu.csv")
+    code, _, stderr = run_cli(src, "--output", tmp_path / "out", "--timezone", bad)
+    assert code == EXIT_BAD_INPUT
+    lines = error_lines(stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: --timezone: unknown time zone"), lines
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_timezone_puts_the_reason_on_the_local_clock(tmp_path: Path) -> None:
+    """Three weeks of five-minute points of a shape that follows Berlin's clock (busy
+    09:00-17:00 there), and a spike at 14:00 Berlin time, 13:00 UTC, on the last day: its
+    reason names the usual value for Wed 14:00. Read in UTC the same spike's reason names
+    13:00; both runs flag it."""
+    t = pd.date_range("2027-01-04", periods=21 * 288, freq="5min", tz="UTC")
+    local = t.tz_convert("Europe/Berlin")
+    rng = np.random.default_rng(5)
+    x = 100.0 + 30.0 * ((local.hour >= 9) & (local.hour < 17)) + rng.normal(0.0, 2.0, t.size)
+    spike = int(np.flatnonzero(t == pd.Timestamp("2027-01-20 13:00", tz="UTC"))[0])
+    x[spike] += 60.0
+    src = write_csv(
+        tmp_path / "berlin.csv",
+        {"timestamp": list(t.strftime("%Y-%m-%dT%H:%M:%SZ")), "value": [f"{v:.3f}" for v in x]},
+    )
+    for zone, hour in (("Europe/Berlin", "Wed 14:00"), ("UTC", "Wed 13:00")):
+        out = tmp_path / zone.replace("/", "-")
+        code, _, stderr = run_cli(src, "--output", out, "--timezone", zone)
+        assert code == 0, stderr
+        result = check_output(src, out / "berlin.csv")
+        assert result.loc[spike, "is_anomaly"] == "1"
+        assert (
+            f"for {hour})" in result.loc[spike, "reason"]
+            or f"for {hour} " in result.loc[spike, "reason"]
+        ), result.loc[spike, "reason"]
+
+
 def test_single_file_output_goes_directly_under_out(tmp_path: Path) -> None:
     src = good_csv(tmp_path / "deep" / "cpu.csv")
     out = tmp_path / "out"

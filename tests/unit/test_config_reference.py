@@ -243,6 +243,12 @@ def test_a_nan_duration_is_refused_by_location() -> None:
     assert "NaN" in found[0][1]
 
 
+def test_an_unknown_time_zone_is_refused_by_location() -> None:
+    found = problems({**MINIMAL, "detection": {"timezone": "Europe/Atlantis"}})
+    assert found == [("detection.timezone", found[0][1])]
+    assert "unknown time zone 'Europe/Atlantis'" in found[0][1]
+
+
 @pytest.mark.parametrize("section, key", [("detection", "min_age"), ("server", "max_sample_age")])
 def test_an_infinite_duration_is_refused_by_location(section: str, key: str) -> None:
     """YAML's .inf: a series never old enough to alert, a sample never too old; a finite

@@ -32,6 +32,7 @@ from anomalert.detect.combine import (
 )
 from anomalert.detect.drift import DriftEvent
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
+from anomalert.detect.localtime import LocalTime
 from anomalert.detect.reason import explain, explain_pair
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.errors import FileInputError
@@ -236,7 +237,7 @@ def _pair_alerts(
 YOUNG_NOTE = "not alerted: the series is too new to alert (still learning its usual behaviour)"
 
 
-def reasons(table: Table, scored: Scored) -> list[str]:
+def reasons(table: Table, scored: Scored, local_time: LocalTime | None = None) -> list[str]:
     """A reason for every flagged row, for rows that would have been flagged had their
     series been old enough (saying so), and for rows with a missing value; '' elsewhere."""
     result = [""] * len(table.t)
@@ -255,13 +256,15 @@ def reasons(table: Table, scored: Scored) -> list[str]:
                 float(scored.pair_p[row, 1]),
             )
             continue
-        result[row] = _explain_row(table, scored, int(row))
+        result[row] = _explain_row(table, scored, int(row), local_time)
     for row in np.flatnonzero(scored.young):  # never a missing row: one column was asked
-        result[row] = f"{_explain_row(table, scored, int(row))}; {YOUNG_NOTE}"
+        result[row] = f"{_explain_row(table, scored, int(row), local_time)}; {YOUNG_NOTE}"
     return result
 
 
-def _explain_row(table: Table, scored: Scored, row: int) -> str:
+def _explain_row(
+    table: Table, scored: Scored, row: int, local_time: LocalTime | None = None
+) -> str:
     """The reason of one row, from the column (or the group's strongest value) that won."""
     c = int(scored.column[row])
     if c < 0:
@@ -276,15 +279,18 @@ def _explain_row(table: Table, scored: Scored, row: int) -> str:
         float(scored.upper[row]),
         float(scored.detail[row]),
         bool(scored.seasonal[row]),
+        local_time,
     )
 
 
-def write_output(table: Table, scored: Scored, dest: Path) -> None:
+def write_output(
+    table: Table, scored: Scored, dest: Path, local_time: LocalTime | None = None
+) -> None:
     """The input columns plus ``anomaly_score``, ``is_anomaly`` and ``reason``."""
     frame = table.frame.copy()
     frame["anomaly_score"] = np.round(scored.score, 6)
     frame["is_anomaly"] = scored.flag.astype(int)
-    frame["reason"] = reasons(table, scored)
+    frame["reason"] = reasons(table, scored, local_time)
     dest.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(dest, index=False)
 
@@ -330,12 +336,13 @@ def detect_path(
     total = sum(len(tb.t) for tb in tables)
     (out / DRIFT_FILE).unlink(missing_ok=True)  # a report from an earlier run would mislead
     drift: list[dict[str, object]] = []
+    local_time = LocalTime(settings.timezone if settings is not None else "UTC")
     with _progress_bar(progress, total) as advance:
         for members in width_groups(tables):
             group = [tables[i] for i in members]
             results = score_tables(group, settings, advance)
             for tb, scored in zip(group, results, strict=True):
-                write_output(tb, scored, out / tb.path.relative_to(base))
+                write_output(tb, scored, out / tb.path.relative_to(base), local_time)
             drift += drift_report(group, results, base)
     if drift:
         out.mkdir(parents=True, exist_ok=True)

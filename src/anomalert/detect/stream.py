@@ -20,13 +20,14 @@ silently.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.ensemble import Ensemble, Step
 from anomalert.detect.forecast import ForecastDetector
+from anomalert.detect.localtime import LocalTime
 from anomalert.detect.reason import explain
 from anomalert.detect.registry import SERVICE_UNIVARIATE, make_multivariate
 from anomalert.detect.seasonal import SeasonalDetector
@@ -235,7 +236,18 @@ class StreamDetector:
             exp, lo, hi = float(step.expected[j]), float(step.lower[j]), float(step.upper[j])
             detail = float(step.detail[j])
             metric, labels = self.metrics[j], self.labels[j]
-            reason = explain(metric, value, tj, kind, exp, lo, hi, detail, periods[j] > 0)
+            reason = explain(
+                metric,
+                value,
+                tj,
+                kind,
+                exp,
+                lo,
+                hi,
+                detail,
+                periods[j] > 0,
+                self.engine.series.local_time,
+            )
             out.append(
                 Scored(
                     series=self.sids[j],
@@ -267,6 +279,12 @@ class StreamDetector:
             (d for d in self.engine.series.detectors if isinstance(d, SeasonalDetector)), None
         )
 
+    def use_timezone(self, zone: str) -> None:
+        """Follow the days and weeks of another time zone (the config changed between runs;
+        ``Ensemble.use_local_time``)."""
+        self.settings = replace(self.settings, timezone=zone)
+        self.engine.use_timezone(zone)
+
     def state_nbytes(self) -> int:
         """Bytes of engine state plus the context rings."""
         return self.engine.state_nbytes() + self.ring.nbytes + self.ring_t.nbytes
@@ -297,10 +315,16 @@ class RecordDetector:
             self.settings.threshold,
             self.settings.accept_after,
             min_age=self.settings.min_age,
+            local_time=LocalTime(self.settings.timezone),
         )
         self.index: dict[str, int] = {}
         self.services: list[str] = []
         self.last_t = np.full(capacity, -np.inf)
+
+    def use_timezone(self, zone: str) -> None:
+        """As ``StreamDetector.use_timezone``."""
+        self.settings = replace(self.settings, timezone=zone)
+        self.ensemble.use_local_time(LocalTime(zone))
 
     def _ensure(self, service: str) -> int:
         j = self.index.get(service)
