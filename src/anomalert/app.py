@@ -145,8 +145,11 @@ class App:
             Settings(univariate=SERVICE_UNIVARIATE, min_age=min_age, timezone=zone),
             limits=config.detection.limits,
             window=config.detection.context_points,
+            zones=config.zones,
         )
-        self.records = RecordDetector(FEATURES, Settings(min_age=min_age, timezone=zone))
+        self.records = RecordDetector(
+            FEATURES, Settings(min_age=min_age, timezone=zone), zones=config.zones
+        )
         self.policy = AlertPolicy(
             dict(config.services), default=config.defaults, flapping=config.flapping
         )
@@ -211,10 +214,10 @@ class App:
         if blobs["detector"] is not None:
             self.detector = pickle.loads(blobs["detector"])
             self.detector.limits = dict(self.config.detection.limits)
-            self.detector.use_timezone(self.config.detection.timezone)
+            self.detector.use_timezone(self.config.detection.timezone, self.config.zones)
         if blobs["records"] is not None:
             self.records = pickle.loads(blobs["records"])
-            self.records.use_timezone(self.config.detection.timezone)
+            self.records.use_timezone(self.config.detection.timezone, self.config.zones)
         if blobs["policy"] is not None:
             self.policy.restore(blobs["policy"])
         if blobs["rules"] is not None:

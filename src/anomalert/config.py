@@ -44,6 +44,14 @@ class ServiceConfig(ServicePolicy):
     """A service: its alert policy plus the services it depends on (for root cause)."""
 
     depends_on: tuple[str, ...] = ()
+    #: The time zone whose wall clock this service's days and weeks follow, when it is not
+    #: ``detection.timezone`` (a service whose traffic is New York's in a Berlin company).
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)
 
 
 class ServerConfig(StrictModel):
@@ -134,6 +142,11 @@ class Config(StrictModel):
     escalations: tuple[EscalationConfig, ...] = ()
     delivery: RetryPolicy = RetryPolicy()
     prometheus: PullConfig | None = None
+
+    @property
+    def zones(self) -> dict[str, str]:
+        """The services whose days follow their own time zone, and the zone of each."""
+        return {name: svc.timezone for name, svc in self.services.items() if svc.timezone}
 
     @model_validator(mode="before")
     @classmethod

@@ -314,28 +314,46 @@ def test_the_configured_age_reaches_both_engines(tmp_path: Path) -> None:
 def test_the_configured_time_zone_reaches_both_engines_and_outranks_a_checkpoint(
     tmp_path: Path,
 ) -> None:
-    """``detection.timezone`` sets the wall clock of both engines; a restart with another
-    zone in the config follows the config, not the clock pickled in the checkpoint (and
-    turns what was learned with it: ``test_clock_changes.py``)."""
-    harness = Harness(tmp_path, {"detection": {"timezone": "Europe/Berlin"}})
+    """``detection.timezone`` sets the wall clock of both engines, and a service's own
+    ``timezone`` its series'; a restart with another zone in the config follows the
+    config, not the clocks pickled in the checkpoint (and turns what was learned with
+    them: ``test_clock_changes.py``)."""
+    harness = Harness(
+        tmp_path,
+        {
+            "detection": {"timezone": "Europe/Berlin"},
+            "services": {"shop-us": {"timezone": "America/Chicago"}},
+        },
+    )
     berlin, new_york = LocalTime("Europe/Berlin"), LocalTime("America/New_York")
     try:
         app = App(harness.config, harness.store, harness.clock)
         seasonal = app.detector.engine.series.seasonal
-        assert seasonal is not None and seasonal.local_time == berlin
-        assert app.detector.engine.series.local_time == berlin
-        assert app.records.ensemble.local_time == berlin
-        app.ingest([Sample(metric="latency", labels={"service": "api"}, timestamp=T0, value=1.0)])
+        assert seasonal is not None and seasonal.local_time.default == berlin
+        assert app.detector.engine.series.local_time.default == berlin
+        assert app.records.ensemble.local_time.default == berlin
+        app.ingest(
+            [
+                Sample(metric="latency", labels={"service": "api"}, timestamp=T0, value=1.0),
+                Sample(metric="latency", labels={"service": "shop-us"}, timestamp=T0, value=1.0),
+            ]
+        )
+        engine = app.detector.engine.series
+        assert [engine.clock_of(j).zone for j in range(2)] == ["Europe/Berlin", "America/Chicago"]
         app.checkpoint()
         app.http.close()
         moved = harness.config.model_copy(
             update={"detection": DetectionConfig(timezone="America/New_York")}
         )
         again = App(moved, harness.store, harness.clock)
-        assert again.detector.n == 1  # resumed from the checkpoint
-        assert again.detector.engine.series.local_time == new_york
+        assert again.detector.n == 2  # resumed from the checkpoint
+        engine = again.detector.engine.series
+        assert [engine.clock_of(j).zone for j in range(2)] == [
+            "America/New_York",
+            "America/Chicago",
+        ]
         assert again.detector.settings.timezone == "America/New_York"
-        assert again.records.ensemble.local_time == new_york
+        assert again.records.ensemble.local_time.default == new_york
         again.http.close()
     finally:
         harness.close()

@@ -247,6 +247,8 @@ def test_an_unknown_time_zone_is_refused_by_location() -> None:
     found = problems({**MINIMAL, "detection": {"timezone": "Europe/Atlantis"}})
     assert found == [("detection.timezone", found[0][1])]
     assert "unknown time zone 'Europe/Atlantis'" in found[0][1]
+    found = problems({**MINIMAL, "services": {"shop": {"timezone": "CEST"}}})
+    assert found == [("services.shop.timezone", found[0][1])]
 
 
 @pytest.mark.parametrize("section, key", [("detection", "min_age"), ("server", "max_sample_age")])

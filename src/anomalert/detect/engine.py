@@ -8,13 +8,14 @@ series with nothing new this tick passes NaN and is neither scored nor changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from anomalert.detect.base import BoolArray, FloatArray
 from anomalert.detect.ensemble import DEFAULT_THRESHOLD, MIN_AGE, Ensemble, Step
-from anomalert.detect.localtime import LocalTime, check_zone
+from anomalert.detect.localtime import Clocks, check_zone
 from anomalert.detect.registry import (
     DEFAULT_MULTIVARIATE,
     DEFAULT_UNIVARIATE,
@@ -80,13 +81,12 @@ class BatchEngine:
         self.settings = settings or Settings()
         s = self.settings
         self.n = n
-        local_time = LocalTime(s.timezone)
         self.series = Ensemble(
             make_univariate(s.univariate, n),
             s.threshold,
             s.accept_after,
             min_age=s.min_age,
-            local_time=local_time,
+            local_time=Clocks(s.timezone),
         )
         self.groups = groups
         self.group = None
@@ -97,7 +97,7 @@ class BatchEngine:
                 s.threshold,
                 s.accept_after,
                 min_age=s.min_age,
-                local_time=local_time,
+                local_time=Clocks(s.timezone),
             )
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Tick:
@@ -112,13 +112,17 @@ class BatchEngine:
         return Tick(series, groups)
 
     def use_timezone(self, zone: str) -> None:
-        """Follow the days and weeks of another time zone; what was learned moves with the
-        clock (``Ensemble.use_local_time``)."""
+        """Follow the days and weeks of another default time zone; what was learned moves
+        with the clock (``Ensemble.use_local_time``)."""
         self.settings = replace(self.settings, timezone=zone)
-        local_time = LocalTime(zone)
-        self.series.use_local_time(local_time)
+        self.series.use_local_time(zone)
         if self.group is not None:
-            self.group.use_local_time(local_time)
+            self.group.use_local_time(zone)
+
+    def set_zones(self, idx: np.ndarray, zones: Sequence[str | None]) -> None:
+        """Series ``idx`` follow the wall clocks of ``zones`` (None: the default zone's),
+        not the groups: a group's clock is the default's (``Ensemble.set_zones``)."""
+        self.series.set_zones(idx, zones)
 
     def state_nbytes(self) -> int:
         """All state bytes (univariate and multivariate)."""

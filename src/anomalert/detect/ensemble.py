@@ -60,7 +60,6 @@ that the gap was normal. Then it decides what the detectors may learn:
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,7 +71,7 @@ from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
 from anomalert.detect.jit import kernel
-from anomalert.detect.localtime import LocalTime
+from anomalert.detect.localtime import Clocks, LocalTime, ZoneCodes
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.onsets import OnsetMemory
 from anomalert.detect.resolution import Resolution
@@ -415,7 +414,7 @@ class Ensemble:
         routine: bool = True,
         min_history: int = 120,
         min_age: float = MIN_AGE,
-        local_time: LocalTime | None = None,
+        local_time: Clocks | None = None,
     ) -> None:
         if not detectors:
             raise ValueError("an ensemble needs at least one detector")
@@ -444,9 +443,11 @@ class Ensemble:
         # What each series' current flagged run taught the fitted rows at its onset.
         self.onsets = OnsetMemory(n=self.n, rows=self._fitted)
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
-        # The wall clock of the series' times of day and week (``localtime``): the seasonal
-        # profiles' and the routine memories'. Elapsed time stays in UTC seconds.
-        self.local_time = local_time or LocalTime()
+        # The wall clocks of the series' times of day and week (``localtime``): the seasonal
+        # profiles' and the routine memories'; each series' zone by its code (0: the
+        # default zone). Elapsed time stays in UTC seconds.
+        self.local_time = local_time or Clocks()
+        self.zone = np.zeros(self.n, dtype=np.int8)
         if self.seasonal is not None:
             self.seasonal.local_time = self.local_time
         # The richest seasonal model each series has used so far.
@@ -488,6 +489,8 @@ class Ensemble:
             floor = self.resolution.floor(x)
             for d in self.detectors:
                 d.use_resolution(floor)
+        if self.seasonal is not None:
+            self.seasonal.use_zones(self.zone)
         comp = self.seasonal.component(t) if self.seasonal is not None else None
         xs = x - comp if comp is not None else x
         inputs = [xs if d.deseasonalized else x for d in self.detectors]
@@ -556,7 +559,7 @@ class Ensemble:
         if any_adapted and models is not None:
             self._restart_levels(comp, models != FLAT, accepted & mature, back)
         if self.weekly is not None:
-            self.weekly.extend(self.local_time.wall(t), flagged)
+            self.weekly.extend(self.local_time.wall(t, self.zone), flagged)
             if any_adapted:
                 self.weekly.mark_lasting(accepted)
             if running is not None:
@@ -870,7 +873,7 @@ class Ensemble:
         """
         assert self.routine is not None
         raw = p[candidates]
-        tc = self.local_time.wall(t[candidates])
+        tc = self.local_time.wall(t[candidates], self.zone[candidates])
         routine = self.routine.routine(tc, candidates)
         p[candidates] = np.minimum(raw * np.power(10.0, routine), 1.0)
         surprise = -np.log10(np.maximum(raw, 1e-300))
@@ -940,7 +943,11 @@ class Ensemble:
         self._index_rows()
         if "local_time" not in state:
             # From before times of day followed a time zone: UTC, as they did.
-            self.local_time = LocalTime()
+            self.local_time = Clocks()
+            self.zone = np.zeros(self.n, dtype=np.int8)
+            seasonal = self.__dict__.get("seasonal")
+            if seasonal is not None:
+                seasonal.local_time = self.local_time
         # One written with a calibrator per detector resumes with them stacked, as they were.
         calibrators = self.__dict__.pop("calibrators", None)
         if isinstance(calibrators, list):
@@ -986,25 +993,52 @@ class Ensemble:
             self.ticks = 0
             self.pending = self._no_pending(self.n)
 
-    def use_local_time(self, local_time: LocalTime) -> None:
-        """Follow the times of day and week of another wall clock (the service's time zone
-        changed between runs). What was learned moves with the clock, by the two zones'
-        difference at the latest time a series was seen (at its first where no seasonal
-        detector keeps that): kept where it was, a business-hours shape learned in UTC
-        would sit an hour or two off the new clock and page at both edges for days."""
-        if local_time == self.local_time:
+    def clock_of(self, j: int) -> LocalTime:
+        """Series j's wall clock (for the hour its reasons name)."""
+        return self.local_time.clocks[int(self.zone[j])]
+
+    def set_zones(self, idx: np.ndarray, zones: Sequence[str | None]) -> None:
+        """Series ``idx`` follow the wall clocks of ``zones`` (one per series; None: the
+        default zone's) from now on; ValueError for an unknown name. What they learned on
+        their old clocks moves with them (``_move_clocks``)."""
+        code = {zone: self.local_time.code(zone) for zone in set(zones)}
+        codes = np.array([code[zone] for zone in zones], dtype=np.int8)
+        self._move_clocks(np.asarray(idx), codes, self.local_time.clocks)
+
+    def use_local_time(self, zone: str) -> None:
+        """Make ``zone`` the default zone (the service's config changed between runs): the
+        series on the default clock move to it with what they learned."""
+        new = LocalTime(zone)
+        if new == self.local_time.default:
+            return
+        idx = np.flatnonzero(self.zone == 0)
+        clocks = [new, *self.local_time.clocks[1:]]
+        self._move_clocks(idx, np.zeros(idx.size, dtype=np.int8), clocks)
+        self.local_time.clocks[0] = new
+
+    def _move_clocks(self, idx: np.ndarray, codes: ZoneCodes, clocks: list[LocalTime]) -> None:
+        """Series ``idx`` take the zones ``codes`` (into ``clocks``, the clocks after the
+        change). Their profiles and routine memories turn by the difference between the old
+        and the new clock's offsets at the latest time each series was seen (at its first
+        where no seasonal detector keeps that): kept where they were, a business-hours shape
+        learned in UTC would sit an hour or two off the new clock and page at both edges
+        for days."""
+        if idx.size == 0:
             return
         seen = self.seasonal.t_prev if self.seasonal is not None else self.born
-        finite = seen[np.isfinite(seen)]
-        now = float(finite.max()) if finite.size else math.nan
-        shift = local_time.offset(now) - self.local_time.offset(now) if finite.size else 0.0
-        self.local_time = local_time
-        if shift:
+        now = seen[idx]
+        before = self.local_time.wall(now, self.zone[idx]) - now
+        after = np.empty(idx.size)
+        for k in np.unique(codes):
+            mask = codes == k
+            after[mask] = clocks[int(k)].wall(now[mask]) - now[mask]
+        shift = np.nan_to_num(after - before)
+        self.zone[idx] = codes
+        moved = shift != 0.0
+        if moved.any():
             for memory in (self.seasonal, self.routine, self.weekly):
                 if memory is not None:
-                    memory.move_clock(shift)
-        if self.seasonal is not None:
-            self.seasonal.local_time = local_time
+                    memory.move_clock(idx[moved], shift[moved])
 
     def grow(self, n: int) -> None:
         """Follow more series: new ones start untrained."""
@@ -1026,6 +1060,7 @@ class Ensemble:
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
         self.quiet = np.concatenate([self.quiet, np.zeros(n - self.n, dtype=np.bool_)])
+        self.zone = np.concatenate([self.zone, np.zeros(n - self.n, dtype=np.int8)])
         self.born = np.concatenate([self.born, np.full(n - self.n, np.nan)])
         self.pending = np.concatenate([self.pending, self._no_pending(n - self.n)], axis=-1)
         self.recent = np.concatenate([self.recent, self._no_recent(n - self.n)], axis=-1)
@@ -1041,6 +1076,7 @@ class Ensemble:
             + self.seen.nbytes
             + self.richest.nbytes
             + self.quiet.nbytes
+            + self.zone.nbytes
             + self.born.nbytes
             + self.pending.nbytes
             + self.recent.nbytes

@@ -13,7 +13,9 @@ repeated hour is learned twice; on the day they go forward, the skipped hour is 
 
 Offsets are looked up with ``zoneinfo`` (the system's time zone database, else the pinned
 ``tzdata`` package) a day at a time and cached as the span of UTC seconds over which the
-offset holds, so a tick costs a range check and an addition; UTC costs nothing.
+offset holds, so a tick costs a range check and an addition; UTC costs nothing. ``Clocks``
+holds the zones of an engine's series: the default one, and any other that some series
+follow (a service of their own in another market).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import numpy.typing as npt
 
 from anomalert.detect.base import FloatArray
 
@@ -157,3 +160,52 @@ class LocalTime:
         # Going forward the span ends where the offset changes (exclusive); going back it
         # starts at its own first second.
         return float(b) if step > 0 else float(a)
+
+
+#: Per-series codes into ``Clocks.clocks`` (0: the default zone).
+ZoneCodes = npt.NDArray[np.int8]
+#: How many zones one engine can follow (int8 codes).
+MAX_ZONES = 127
+
+
+class Clocks:
+    """The wall clocks of many series: a default zone (code 0) and the other zones some of
+    them follow (a service in New York beside the company's Berlin default), each series
+    naming its own by a one-byte code kept with its state (``Ensemble.zone``)."""
+
+    def __init__(self, default: str = "UTC") -> None:
+        self.clocks = [LocalTime(default)]
+
+    @property
+    def default(self) -> LocalTime:
+        """The default zone's clock (code 0)."""
+        return self.clocks[0]
+
+    def code(self, zone: str | None) -> int:
+        """The code of ``zone`` (None: the default, 0), added if new; ValueError for an
+        unknown name. A zone named explicitly keeps its own code even when it is also the
+        default, so a later change of the default does not move it."""
+        if zone is None:
+            return 0
+        check_zone(zone)
+        for k, clock in enumerate(self.clocks[1:], start=1):
+            if clock.zone == zone:
+                return k
+        if len(self.clocks) > MAX_ZONES:
+            raise ValueError(f"more than {MAX_ZONES} time zones in one engine")
+        self.clocks.append(LocalTime(zone))
+        return len(self.clocks) - 1
+
+    def wall(self, t: FloatArray, codes: ZoneCodes | None = None) -> FloatArray:
+        """Wall-clock seconds of each series at its UTC time t (``codes``: each series'
+        zone; None, or one zone for all: the default's arithmetic, nothing per series)."""
+        if codes is None or len(self.clocks) == 1:
+            return self.clocks[0].wall(t)
+        first = int(codes[0]) if codes.size else 0
+        if not (codes != first).any():
+            return self.clocks[first].wall(t)
+        out = np.array(t, dtype=np.float64, copy=True)
+        for k in np.unique(codes):
+            mask = codes == k
+            out[mask] = self.clocks[int(k)].wall(out[mask])
+        return out

@@ -102,13 +102,16 @@ class RoutineMemory(ArrayState):
         known = np.where(age >= MIN_AGE_DAYS, _runner_up(peak, second, recent), second)
         return known * self._decay(age)
 
-    def move_clock(self, shift: float) -> None:
-        """The wall clock moved by ``shift`` seconds (another time zone): the half hours
-        turn with it, to the nearest bin, and the stamps move."""
-        for name in ("peak", "second", "recent", "stamp"):
-            a = getattr(self, name)
-            np.copyto(a, np.roll(a, round(shift / DAY * self.bins), axis=0))
-        self.stamp += np.float32(shift / DAY)
+    def move_clock(self, idx: np.ndarray, shift: FloatArray) -> None:
+        """Series ``idx`` changed wall clock, theirs moving by ``shift`` seconds (another
+        time zone): their half hours turn with it, to the nearest bin, and stamps move."""
+        bins = np.round(shift / DAY * self.bins).astype(np.int64)
+        for k in np.unique(bins[bins != 0]):
+            cols = idx[bins == k]
+            for name in ("peak", "second", "recent", "stamp"):
+                a = getattr(self, name)
+                a[:, cols] = np.roll(a[:, cols], int(k), axis=0)
+        self.stamp[:, idx] += (shift / DAY).astype(np.float32)
 
     def cap(self, mask: np.ndarray, surprise: float) -> None:
         """Hold the masked series' memory at ``surprise`` at most: a time of day that kept
@@ -235,11 +238,11 @@ class WeeklyRoutine(ArrayState):
         # The BLIP_WEEKS-th largest of the earlier weeks' excursions.
         return np.maximum(shape, np.sort(each, axis=0)[-BLIP_WEEKS])
 
-    def move_clock(self, shift: float) -> None:
-        """The wall clock moved by ``shift`` seconds (another time zone): the episodes'
-        times move with it."""
-        self.start += np.float32(shift / 60.0)
-        self.last += np.float32(shift / 60.0)
+    def move_clock(self, idx: np.ndarray, shift: FloatArray) -> None:
+        """Series ``idx`` changed wall clock, theirs moving by ``shift`` seconds (another
+        time zone): their episodes' times move with it."""
+        self.start[:, idx] += (shift / 60.0).astype(np.float32)
+        self.last[:, idx] += (shift / 60.0).astype(np.float32)
 
     def cap(self, mask: np.ndarray, surprise: float) -> None:
         """Hold the masked series' episodes at ``surprise`` at most (see

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
 from anomalert.detect.jit import clip, kernel, maximum, minimum
-from anomalert.detect.localtime import LocalTime
+from anomalert.detect.localtime import Clocks, ZoneCodes
 from anomalert.detect.robust import WARM_RESTART, floor_of
 from anomalert.model import Kind
 
@@ -141,11 +141,12 @@ class SeasonalDetector(Detector):
         min_points: int = 30,
         k: float = 4.0,
         day_bins: int = 96,
-        local_time: LocalTime | None = None,
+        local_time: Clocks | None = None,
     ) -> None:
         super().__init__(n)
-        # The wall clock whose time of day and week the profiles follow (``localtime``).
-        self.local_time = local_time or LocalTime()
+        # The wall clocks whose times of day and week the profiles follow (``localtime``);
+        # each series' own by the codes its ensemble hands over each tick (``use_zones``).
+        self.local_time = local_time or Clocks()
         self.level_memory = level_memory
         self.base_memory = base_memory
         self.day_memory = day_memory
@@ -192,7 +193,7 @@ class SeasonalDetector(Detector):
         hit: tuple[FloatArray, _Profiles] | None = caches.get("profiles")
         if hit is None or hit[0] is not t:
             found = _lookup(
-                self.local_time.wall(t),
+                self.local_time.wall(t, self.__dict__.get("_zones")),
                 self.day,
                 self.week,
                 self.model,
@@ -221,6 +222,8 @@ class SeasonalDetector(Detector):
         part = self.take(idx)
         floor = self.__dict__.get("_resolution")
         part.use_resolution(None if floor is None else floor[idx])
+        zones = self.__dict__.get("_zones")
+        part.use_zones(None if zones is None else zones[idx])
         now = np.ascontiguousarray(t[idx], dtype=np.float64)
         before = now - np.where(np.isfinite(part.dt), part.dt, 0.0)
         moved: FloatArray = np.abs(part._profiles(now).component - part._profiles(before).component)
@@ -280,14 +283,25 @@ class SeasonalDetector(Detector):
             self.base_memory = DAY
         # From before profiles followed a time zone: UTC, as they did.
         if "local_time" not in state:
-            self.local_time = LocalTime()
+            self.local_time = Clocks()
 
-    def move_clock(self, shift: float) -> None:
-        """The wall clock moved by ``shift`` seconds (another time zone, ``localtime``):
-        turn the profiles with it, to the nearest bin, so what was learned at 09:00 on the
-        old clock is where 09:00 of the same moments falls on the new one."""
-        np.copyto(self.day, np.roll(self.day, round(shift / self._day_bin), axis=0))
-        np.copyto(self.week, np.roll(self.week, round(shift / 3600.0), axis=0))
+    def use_zones(self, codes: ZoneCodes | None) -> None:
+        """Each series' time zone (codes into ``local_time``) for the lookups until the
+        next call; the ensemble keeps the codes with the series' state and hands them over
+        every tick, as it does the resolution floors. Not state."""
+        if codes is not self.__dict__.get("_zones"):
+            self.__dict__["_zones"] = codes
+            self._forget()
+
+    def move_clock(self, idx: NDArray[np.intp], shift: FloatArray) -> None:
+        """Series ``idx`` changed wall clock, theirs moving by ``shift`` seconds (another
+        time zone, ``localtime``): turn their profiles with it, to the nearest bin, so what
+        was learned at 09:00 on the old clock is where the same moments fall on the new."""
+        for table, width in ((self.day, self._day_bin), (self.week, 3600.0)):
+            bins = np.round(shift / width).astype(np.int64)
+            for k in np.unique(bins[bins != 0]):
+                cols = idx[bins == k]
+                table[:, cols] = np.roll(table[:, cols], int(k), axis=0)
         self._forget()
 
     def learn_run(self, idx: NDArray[np.intp], t: FloatArray, values: np.ndarray) -> None:
@@ -314,6 +328,8 @@ class SeasonalDetector(Detector):
         part = self.take(idx)
         floor = self.__dict__.get("_resolution")
         part.use_resolution(None if floor is None else floor[idx])
+        zones = self.__dict__.get("_zones")
+        part.use_zones(None if zones is None else zones[idx])
         points = values.shape[0]
         now = t[idx]
         since = now - part.t_prev

@@ -27,7 +27,7 @@ import numpy as np
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.ensemble import Ensemble, Step
 from anomalert.detect.forecast import ForecastDetector
-from anomalert.detect.localtime import LocalTime
+from anomalert.detect.localtime import Clocks
 from anomalert.detect.reason import explain
 from anomalert.detect.registry import SERVICE_UNIVARIATE, make_multivariate
 from anomalert.detect.seasonal import SeasonalDetector
@@ -91,8 +91,12 @@ class StreamDetector:
         report_above: float = REPORT_ABOVE,
         window: int = WINDOW,
         capacity: int = 64,
+        zones: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings or Settings(univariate=SERVICE_UNIVARIATE)
+        #: The time zone of each service whose days follow another clock than the default
+        #: (``Settings.timezone``); its series follow it from their first point.
+        self.zones = dict(zones or {})
         self.limits = dict(limits)
         self.report_above = report_above
         self.window = window
@@ -137,6 +141,9 @@ class StreamDetector:
         self.sids.append(sid)
         self.metrics.append(metric)
         self.labels.append(dict(labels))
+        zone = self.zones.get(labels.get("service", ""))
+        if zone is not None:
+            self.engine.set_zones(np.array([j]), [zone])
         limit = self.limits.get(metric)
         if limit is not None:
             for det in self.engine.series.detectors:
@@ -246,7 +253,7 @@ class StreamDetector:
                 hi,
                 detail,
                 periods[j] > 0,
-                self.engine.series.local_time,
+                self.engine.series.clock_of(j),
             )
             out.append(
                 Scored(
@@ -279,11 +286,20 @@ class StreamDetector:
             (d for d in self.engine.series.detectors if isinstance(d, SeasonalDetector)), None
         )
 
-    def use_timezone(self, zone: str) -> None:
-        """Follow the days and weeks of another time zone (the config changed between runs;
-        ``Ensemble.use_local_time``)."""
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if "zones" not in state:  # a checkpoint from before per-service zones
+            self.zones = {}
+
+    def use_timezone(self, zone: str, zones: Mapping[str, str] | None = None) -> None:
+        """Follow the days and weeks of another default time zone and per-service zones
+        (the config changed between runs); the series known so far move to their
+        service's clock with what they learned (``Ensemble.set_zones``)."""
         self.settings = replace(self.settings, timezone=zone)
+        self.zones = dict(zones or {})
         self.engine.use_timezone(zone)
+        own = [self.zones.get(labels.get("service", "")) for labels in self.labels]
+        self.engine.set_zones(np.arange(len(own)), own)
 
     def state_nbytes(self) -> int:
         """Bytes of engine state plus the context rings."""
@@ -305,9 +321,11 @@ class RecordDetector:
         settings: Settings | None = None,
         report_above: float = REPORT_ABOVE,
         capacity: int = 8,
+        zones: Mapping[str, str] | None = None,
     ) -> None:
         self.features = tuple(features)
         self.settings = settings or Settings()
+        self.zones = dict(zones or {})
         self.report_above = report_above
         self.capacity = capacity
         self.ensemble = Ensemble(
@@ -315,16 +333,24 @@ class RecordDetector:
             self.settings.threshold,
             self.settings.accept_after,
             min_age=self.settings.min_age,
-            local_time=LocalTime(self.settings.timezone),
+            local_time=Clocks(self.settings.timezone),
         )
         self.index: dict[str, int] = {}
         self.services: list[str] = []
         self.last_t = np.full(capacity, -np.inf)
 
-    def use_timezone(self, zone: str) -> None:
-        """As ``StreamDetector.use_timezone``."""
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if "zones" not in state:  # a checkpoint from before per-service zones
+            self.zones = {}
+
+    def use_timezone(self, zone: str, zones: Mapping[str, str] | None = None) -> None:
+        """As ``StreamDetector.use_timezone``: each service's group on its clock."""
         self.settings = replace(self.settings, timezone=zone)
-        self.ensemble.use_local_time(LocalTime(zone))
+        self.zones = dict(zones or {})
+        self.ensemble.use_local_time(zone)
+        own = [self.zones.get(service) for service in self.services]
+        self.ensemble.set_zones(np.arange(len(own)), own)
 
     def _ensure(self, service: str) -> int:
         j = self.index.get(service)
@@ -337,6 +363,9 @@ class RecordDetector:
                 self.last_t = np.concatenate([self.last_t, np.full(extra, -np.inf)])
             self.index[service] = j
             self.services.append(service)
+            zone = self.zones.get(service)
+            if zone is not None:
+                self.ensemble.set_zones(np.array([j]), [zone])
         return j
 
     def score(self, rows: Sequence[tuple[str, float, Sequence[float]]]) -> list[Scored]:

@@ -3,11 +3,12 @@
 A service open 09:00-17:00 in Berlin is open 08:00-16:00 UTC in winter and 07:00-15:00 in
 summer. Until 2026-12-06 (twenty-fifth session) the engine read every day in UTC: on the day
 of each change and the next, every such series paged at both edges (twelve one-minute series
-of a Berlin every-day shape: 92 pages in the two days of the spring change; weekday-only,
-85 on the Monday and Tuesday after it; New York's autumn change, 95), and its profiles took
-days more to learn the moved hour. ``Settings.timezone`` (``detection.timezone``, ``anomalert detect --timezone``) names
-the wall clock whose days and weeks the profiles and routine memories follow
-(``detect.localtime``); UTC stays the default, and these tests check both.
+of a Berlin every-day shape: 92 pages in the two days of the spring change; weekday-only, 85
+on the Monday and Tuesday after it; New York's autumn change, 95), and its profiles took
+days more to learn the moved hour. ``Settings.timezone`` (``detection.timezone``,
+``anomalert detect --timezone``) names the wall clock whose days and weeks the profiles and
+routine memories follow (``detect.localtime``), and a series may follow a zone of its own
+(``services.<name>.timezone``); UTC stays the default, and these tests check both.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import pandas as pd
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.localtime import LocalTime
 from anomalert.detect.reason import when
+from anomalert.detect.registry import SERVICE_UNIVARIATE
+from anomalert.detect.stream import RecordDetector, StreamDetector
+from anomalert.model import Sample
 from tests.support.onsets import alert_onsets
 
 SERIES = 6
@@ -29,18 +33,22 @@ def utc(*when: int) -> float:
     return datetime(*when, tzinfo=UTC).timestamp()
 
 
+def busy(zone: str, t: np.ndarray, weekdays_only: bool = False) -> np.ndarray:
+    """Whether each time is in business hours, 09:00 to 17:00 on the zone's wall clock (on
+    weekdays only if asked)."""
+    local = pd.to_datetime(t, unit="s", utc=True).tz_convert(zone)
+    hours = (local.hour >= 9) & (local.hour < 17)
+    return np.asarray(hours & (local.day_of_week < 5) if weekdays_only else hours)
+
+
 def business_hours(
     zone: str, start: float, end: float, weekdays_only: bool = False, step: float = 60.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Times and values of SERIES series: 100, plus 30 from 09:00 to 17:00 on the zone's
-    wall clock (on weekdays only if asked), noise 2."""
+    """Times and values of SERIES series: 100, plus 30 in business hours on the zone's wall
+    clock (``busy``), noise 2."""
     t = np.arange(start, end, step)
-    local = pd.to_datetime(t, unit="s", utc=True).tz_convert(zone)
-    busy = (local.hour >= 9) & (local.hour < 17)
-    if weekdays_only:
-        busy &= local.day_of_week < 5
     noise = np.random.default_rng(7).normal(0.0, 2.0, (t.size, SERIES))
-    return t, (100.0 + 30.0 * np.asarray(busy))[:, None] + noise
+    return t, (100.0 + 30.0 * busy(zone, t, weekdays_only))[:, None] + noise
 
 
 def pages_from(t: np.ndarray, x: np.ndarray, since: float, zone: str) -> list[int]:
@@ -83,12 +91,29 @@ def test_a_zone_set_later_moves_what_was_learned_with_the_clock() -> None:
         if move:
             engine.use_timezone("Europe/Berlin")
         else:  # the clock alone, as if nothing had been learned on the old one
-            engine.series.local_time = LocalTime("Europe/Berlin")
-            assert engine.series.seasonal is not None
-            engine.series.seasonal.local_time = engine.series.local_time
+            engine.series.local_time.clocks[0] = LocalTime("Europe/Berlin")
         _, which = alert_onsets(t[switch:], x[switch:], engine)
         assert (len(set(which.tolist())) == 0) if move else (len(set(which.tolist())) >= 5)
     assert engine.settings.timezone == "UTC"  # only use_timezone changes the settings
+
+
+def test_series_of_two_zones_in_one_engine_each_keep_their_clock() -> None:
+    """Three series follow Berlin (the engine's default zone), three New York (their own):
+    New York changes on 2027-03-14, Berlin on 2027-03-28, and neither change pages. With
+    every series on Berlin's clock, the New York ones page at their change."""
+    t = np.arange(utc(2027, 3, 1), utc(2027, 3, 30), 120.0)
+    zones = ["Europe/Berlin"] * 3 + ["America/New_York"] * 3
+    noise = np.random.default_rng(8).normal(0.0, 2.0, (t.size, SERIES))
+    x = 100.0 + 30.0 * np.stack([busy(z, t) for z in zones], axis=1) + noise
+    since = int(np.searchsorted(t, utc(2027, 3, 14)))
+    for own in (True, False):
+        engine = BatchEngine(SERIES, Settings(timezone="Europe/Berlin"))
+        if own:
+            engine.set_zones(np.arange(3, 6), ["America/New_York"] * 3)
+        ticks, which = alert_onsets(t, x, engine)
+        paged = sorted(set(which[ticks >= since].tolist()))
+        assert paged == [] if own else set(paged) >= {3, 4, 5}, paged
+    assert engine.series.clock_of(0).zone == "Europe/Berlin"
 
 
 def test_a_reason_names_the_hour_on_the_wall_clock() -> None:
@@ -97,3 +122,28 @@ def test_a_reason_names_the_hour_on_the_wall_clock() -> None:
     assert when(noon, True, LocalTime("Europe/Berlin")) == " for Tue 14:00"
     assert when(noon, True) == " for Tue 12:00"
     assert when(noon, False, LocalTime("Europe/Berlin")) == ""
+
+
+def test_a_services_own_zone_reaches_its_series_and_its_records() -> None:
+    """The live face: ``zones`` (``services.<name>.timezone``) puts a service's series and
+    its aggregate records' group on its clock from their first point; ``use_timezone``
+    (a restart with another config) moves the ones known so far."""
+    t0 = utc(2027, 1, 4)
+    series = StreamDetector(
+        Settings(univariate=SERVICE_UNIVARIATE, timezone="Europe/Berlin"),
+        zones={"shop-us": "America/New_York"},
+    )
+    records = RecordDetector(
+        ("a", "b"), Settings(timezone="Europe/Berlin"), zones={"shop-us": "America/New_York"}
+    )
+    for service in ("shop-eu", "shop-us"):
+        series.score([Sample("latency", {"service": service}, t0, 1.0)])
+        records.score([(service, t0, (1.0, 2.0))])
+    clocks = [series.engine.series.clock_of(j).zone for j in range(2)]
+    assert clocks == ["Europe/Berlin", "America/New_York"]
+    assert [records.ensemble.clock_of(j).zone for j in range(2)] == clocks
+    series.use_timezone("UTC", {"shop-eu": "Asia/Tokyo"})
+    records.use_timezone("UTC", {"shop-eu": "Asia/Tokyo"})
+    clocks = [series.engine.series.clock_of(j).zone for j in range(2)]
+    assert clocks == ["Asia/Tokyo", "UTC"]
+    assert [records.ensemble.clock_of(j).zone for j in range(2)] == clocks
