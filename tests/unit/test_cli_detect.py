@@ -190,6 +190,28 @@ def test_a_timezone_puts_the_reason_on_the_local_clock(tmp_path: Path) -> None:
         ), result.loc[spike, "reason"]
 
 
+def test_a_local_time_export_across_a_clock_change_does_not_page(tmp_path: Path) -> None:
+    """Naive timestamps in Berlin's local time (as a spreadsheet exports them), five-minute
+    rows busy 09:00-17:00 local every day, three weeks up to two days after the autumn
+    change (its repeated hour written twice): read on Berlin's clock with --timezone,
+    nothing pages."""
+    moments = pd.date_range("2027-10-10", "2027-11-02", freq="5min", tz="UTC")
+    local = moments.tz_convert("Europe/Berlin")
+    rng = np.random.default_rng(9)
+    x = 100.0 + 30.0 * ((local.hour >= 9) & (local.hour < 17)) + rng.normal(0.0, 2.0, local.size)
+    src = write_csv(
+        tmp_path / "local.csv",
+        {
+            "timestamp": list(local.strftime("%Y-%m-%d %H:%M:%S")),
+            "value": [f"{v:.3f}" for v in x],
+        },
+    )
+    code, _, stderr = run_cli(src, "--output", tmp_path / "out", "--timezone", "Europe/Berlin")
+    assert code == 0, stderr
+    result = check_output(src, tmp_path / "out" / "local.csv")
+    assert (result["is_anomaly"] == "0").all(), result[result["is_anomaly"] == "1"]
+
+
 def test_single_file_output_goes_directly_under_out(tmp_path: Path) -> None:
     src = good_csv(tmp_path / "deep" / "cpu.csv")
     out = tmp_path / "out"

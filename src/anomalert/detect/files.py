@@ -325,10 +325,11 @@ def detect_path(
     except FileInputError as exc:
         return [str(exc)]
     base = src.parent if src.is_file() else src
+    zone = settings.timezone if settings is not None else "UTC"
     tables: list[Table] = []
     for path in paths:
         try:
-            tables.append(read_table(path))
+            tables.append(read_table(path, zone))
         except FileInputError as exc:
             errors.append(str(exc))
     if src.is_dir() and not paths:
@@ -336,7 +337,7 @@ def detect_path(
     total = sum(len(tb.t) for tb in tables)
     (out / DRIFT_FILE).unlink(missing_ok=True)  # a report from an earlier run would mislead
     drift: list[dict[str, object]] = []
-    local_time = LocalTime(settings.timezone if settings is not None else "UTC")
+    local_time = LocalTime(zone)
     with _progress_bar(progress, total) as advance:
         for members in width_groups(tables):
             group = [tables[i] for i in members]

@@ -15,7 +15,14 @@ numeric columns; one output row per input row, in input order. How odd input is 
 * gaps and irregular sampling: rates that depend on time (seasonal) follow the series' own
   sampling interval, an average of the real ones in which a gap counts as at most 30
   intervals (``seasonal.GAP_RATIO``): an outage is not a new sampling rate;
-* constant series: the scale has a floor (``detect.robust``), so only a real change alerts.
+* constant series: the scale has a floor (``detect.robust``), so only a real change alerts;
+* timestamps without a UTC offset are wall-clock times of the zone the caller names
+  (``anomalert detect --timezone``; UTC unless named): an export in local time keeps its
+  09:00 at 09:00 when clocks change. In the hour that repeats when clocks go back, the
+  order of the rows tells the first pass from the second (``ambiguous="infer"``); where it
+  cannot (rows missing there), the repeated hour is read as standard time, and its rows
+  then repeat earlier times (duplicates, or late rows as above). A time the clocks skip
+  when they go forward is read as the moment just after the skip.
 """
 
 from __future__ import annotations
@@ -44,8 +51,13 @@ class Table:
     late: np.ndarray  # bool per row: timestamp earlier than one already seen
 
 
-def parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
-    """Unix seconds from ISO 8601 strings or numbers (epoch seconds); naive means UTC.
+#: A timestamp string whose time of day ends in a UTC offset (Z, +02:00, UTC): a moment.
+_OFFSET = r"\d:\d{2}(?::\d{2})?(?:\.\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$"
+
+
+def parse_timestamps(raw: pd.Series, path: Path, zone: str = "UTC") -> np.ndarray:
+    """Unix seconds from ISO 8601 strings or numbers (epoch seconds); a string without a
+    UTC offset is a wall-clock time in ``zone`` (see the module's docstring).
 
     >>> parse_timestamps(pd.Series(["60", "120.5"]), Path("x.csv")).tolist()
     [60.0, 120.5]
@@ -66,7 +78,27 @@ def parse_timestamps(raw: pd.Series, path: Path) -> np.ndarray:
         bad = _first_bad_timestamp(raw)
         raise FileInputError(path, f"unparsable timestamp {bad!r} in column 'timestamp'") from exc
     # Unit-agnostic: pandas may pick s, ms, us or ns resolution for parsed datetimes.
-    return (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
+    seconds = (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float, copy=True)
+    if zone not in ("UTC", "Etc/UTC"):
+        naive = ~raw.astype(str).str.contains(_OFFSET, regex=True).to_numpy()
+        if naive.any():
+            seconds[naive] = _local_seconds(ts[naive].dt.tz_localize(None), zone)
+    return seconds
+
+
+def _local_seconds(wall: pd.Series, zone: str) -> np.ndarray:
+    """Unix seconds of wall-clock times in ``zone`` (the module's docstring says how the
+    hours that clocks repeat or skip are read)."""
+    try:
+        local = wall.dt.tz_localize(zone, ambiguous="infer", nonexistent="shift_forward")
+    except ValueError:  # the order cannot tell the repeated hour's two passes apart
+        standard = np.zeros(len(wall), dtype=bool)
+        local = wall.dt.tz_localize(zone, ambiguous=standard, nonexistent="shift_forward")
+    return (
+        (local.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC"))
+        .dt.total_seconds()
+        .to_numpy(dtype=float)
+    )
 
 
 def _first_bad_timestamp(raw: pd.Series) -> str:
@@ -78,8 +110,9 @@ def _first_bad_timestamp(raw: pd.Series) -> str:
     return "?"
 
 
-def read_table(path: Path) -> Table:
-    """Load and validate one CSV (see the module docstring for every rule)."""
+def read_table(path: Path, zone: str = "UTC") -> Table:
+    """Load and validate one CSV (see the module docstring for every rule); times without
+    a UTC offset are ``zone``'s wall clock."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as exc:
@@ -93,7 +126,7 @@ def read_table(path: Path) -> Table:
     clash = [c for c in OUTPUT_COLUMNS if c in frame.columns]
     if clash:
         raise FileInputError(path, f"already has output column(s) {clash}")
-    t = parse_timestamps(frame[TIMESTAMP], path)
+    t = parse_timestamps(frame[TIMESTAMP], path, zone)
     numeric: list[str] = []
     arrays: list[np.ndarray] = []
     for col in frame.columns:
