@@ -219,11 +219,7 @@ class SeasonalDetector(Detector):
         this of the few series that held a point with a level left (a silent return,
         ``returns``).
         """
-        part = self.take(idx)
-        floor = self.__dict__.get("_resolution")
-        part.use_resolution(None if floor is None else floor[idx])
-        zones = self.__dict__.get("_zones")
-        part.use_zones(None if zones is None else zones[idx])
+        part = self._part(idx)
         now = np.ascontiguousarray(t[idx], dtype=np.float64)
         before = now - np.where(np.isfinite(part.dt), part.dt, 0.0)
         moved: FloatArray = np.abs(part._profiles(now).component - part._profiles(before).component)
@@ -285,6 +281,16 @@ class SeasonalDetector(Detector):
         if "local_time" not in state:
             self.local_time = Clocks()
 
+    def _part(self, idx: NDArray[np.intp]) -> SeasonalDetector:
+        """A copy of series ``idx`` (``take``) with their share of what the ensemble hands
+        over each tick (resolution floors, zones), to look up and learn apart."""
+        part = self.take(idx)
+        floor = self.__dict__.get("_resolution")
+        part.use_resolution(None if floor is None else floor[idx])
+        zones = self.__dict__.get("_zones")
+        part.use_zones(None if zones is None else zones[idx])
+        return part
+
     def use_zones(self, codes: ZoneCodes | None) -> None:
         """Each series' time zone (codes into ``local_time``) for the lookups until the
         next call; the ensemble keeps the codes with the series' state and hands them over
@@ -325,11 +331,7 @@ class SeasonalDetector(Detector):
         """
         if idx.size == 0:
             return
-        part = self.take(idx)
-        floor = self.__dict__.get("_resolution")
-        part.use_resolution(None if floor is None else floor[idx])
-        zones = self.__dict__.get("_zones")
-        part.use_zones(None if zones is None else zones[idx])
+        part = self._part(idx)
         points = values.shape[0]
         now = t[idx]
         since = now - part.t_prev

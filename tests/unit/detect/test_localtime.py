@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from anomalert.detect.engine import Settings
-from anomalert.detect.localtime import LocalTime, check_zone
+from anomalert.detect.localtime import MAX_ZONES, Clocks, LocalTime, check_zone
 
 #: Summer time both hemispheres, a half-hour change (Lord Howe), a zone without changes
 #: now (Kolkata), one that stopped changing (Sao Paulo, 2019) and one that skipped a day.
@@ -84,3 +84,31 @@ def test_a_pickled_clock_keeps_its_zone_only() -> None:
     back = pickle.loads(pickle.dumps(clock))
     assert back == clock and back.__getstate__() == {"zone": "America/New_York"}
     assert back.offset(1.8e9) == clock.offset(1.8e9) == -18_000.0  # January: EST
+
+
+def test_clocks_give_each_series_its_zones_time() -> None:
+    """``Clocks``: code 0 is the default zone; a zone named explicitly gets a code of its
+    own, once, even when it is also the default's; a tick mixing zones converts each."""
+    clocks = Clocks("Europe/Berlin")
+    assert clocks.code(None) == 0 and clocks.default == LocalTime("Europe/Berlin")
+    tokyo, berlin = clocks.code("Asia/Tokyo"), clocks.code("Europe/Berlin")
+    assert (tokyo, berlin, clocks.code("Asia/Tokyo")) == (1, 2, 1)
+    t = np.full(4, 1.8e9)  # 2027-01-15: Berlin +1 h, Tokyo +9 h
+    codes = np.array([0, tokyo, berlin, tokyo], dtype=np.int8)
+    assert (clocks.wall(t, codes) - t).tolist() == [3600.0, 32400.0, 3600.0, 32400.0]
+    assert (clocks.wall(t, np.full(4, tokyo, dtype=np.int8)) - t).tolist() == [32400.0] * 4
+    assert (clocks.wall(t) - t).tolist() == [3600.0] * 4
+    with pytest.raises(ValueError, match="unknown time zone"):
+        clocks.code("Asia/Atlantis")
+    many = Clocks()
+    names = sorted(zoneinfo_names())[: MAX_ZONES + 1]
+    for name in names[:MAX_ZONES]:
+        many.code(name)
+    with pytest.raises(ValueError, match="time zones in one engine"):
+        many.code(names[MAX_ZONES])
+
+
+def zoneinfo_names() -> set[str]:
+    from zoneinfo import available_timezones
+
+    return {z for z in available_timezones() if "/" in z}
