@@ -332,6 +332,8 @@ def test_the_configured_time_zone_reaches_both_engines_and_outranks_a_checkpoint
         assert seasonal is not None and seasonal.local_time.default == berlin
         assert app.detector.engine.series.local_time.default == berlin
         assert app.records.ensemble.local_time.default == berlin
+        assert app.rules.clock_of("api") == berlin  # week over week's "same hour"
+        assert app.rules.clock_of("shop-us") == LocalTime("America/Chicago")
         app.ingest(
             [
                 Sample(metric="latency", labels={"service": "api"}, timestamp=T0, value=1.0),

@@ -26,6 +26,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from anomalert.alert.slo import Buckets, ModeOf, SloConfig, SloTracker, always_alerting, span
 from anomalert.configbase import Duration, StrictModel
+from anomalert.detect.localtime import LocalTime
 from anomalert.detect.reason import fmt
 from anomalert.model import Alert, Labels, Sample, Severity, fingerprint
 
@@ -49,6 +50,7 @@ _WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
 HOUR = 3600.0
 WEEK = 7 * 86400.0
 _SNAPSHOT_VERSION = 1
+_UTC = LocalTime()
 
 
 class _Rule(StrictModel):
@@ -196,8 +198,19 @@ class _DynamicCheck:
 
 
 class _WeekOverWeekCheck:
-    def __init__(self, rule: WeekOverWeekRule, state: dict[str, Any] | None = None) -> None:
+    """ "The same hour last week" is the same hour on the service's wall clock (``clock``):
+    read in UTC, a business day's closing hour in the week after clocks went forward was
+    compared with an open hour of the week before, and a 50 % drop rule fired every
+    evening that week."""
+
+    def __init__(
+        self,
+        rule: WeekOverWeekRule,
+        state: dict[str, Any] | None = None,
+        clock: LocalTime | None = None,
+    ) -> None:
         self.rule = rule
+        self.clock = clock or LocalTime()
         if state is None:
             self.hours, self.minutes = Buckets(HOUR, 8 * 24 + 2), Buckets(60.0, 61)
         else:
@@ -209,7 +222,9 @@ class _WeekOverWeekCheck:
         self.hours.add(t, value, 1.0)
         self.minutes.add(t, value, 1.0)
         total, count = self.minutes.last(t, 60)
-        ref_total, ref_count = self.hours.over(t - WEEK - HOUR, t - WEEK)
+        # The UTC time that showed this wall-clock time a week ago.
+        ago = t - WEEK + self.clock.offset(t) - self.clock.offset(t - WEEK)
+        ref_total, ref_count = self.hours.over(ago - HOUR, ago)
         if ref_count <= 0 or count <= 0:
             return Verdict(False, f"{r.metric}: no data for the same hour last week yet")
         now, ref = total / count, ref_total / ref_count
@@ -225,13 +240,15 @@ class _WeekOverWeekCheck:
         return {"hours": self.hours.state(), "minutes": self.minutes.state()}
 
 
-def _check(rule: _Rule, state: dict[str, Any] | None = None) -> _Check:
+def _check(
+    rule: _Rule, state: dict[str, Any] | None = None, clock: LocalTime | None = None
+) -> _Check:
     if isinstance(rule, StaticRule):
         return _StaticCheck(rule)
     if isinstance(rule, DynamicRule):
         return _DynamicCheck(rule, state)
     if isinstance(rule, WeekOverWeekRule):
-        return _WeekOverWeekCheck(rule, state)
+        return _WeekOverWeekCheck(rule, state, clock)
     raise TypeError(f"unknown rule type {type(rule).__name__}")
 
 
@@ -278,9 +295,16 @@ class RuleEngine:
     service in shadow mode is recorded, not paged.
     """
 
-    def __init__(self, config: RulesConfig, mode_of: ModeOf = always_alerting) -> None:
+    def __init__(
+        self,
+        config: RulesConfig,
+        mode_of: ModeOf = always_alerting,
+        clock_of: Callable[[str], LocalTime] | None = None,
+    ) -> None:
         self.config = config
         self.mode_of = mode_of
+        #: A service's wall clock (its time zone), for week-over-week's "same hour".
+        self.clock_of = clock_of or (lambda service: _UTC)
         self._rules = {r.name: r for r in config.rules}
         self._by_metric: dict[str, list[_Rule]] = {}
         for r in config.rules:
@@ -310,7 +334,8 @@ class RuleEngine:
             key = (rule.name, series)
             track = self._tracks.get(key)
             if track is None:
-                track = _Track(rule.name, dict(sample.labels), _check(rule))
+                clock = self.clock_of(sample.service)
+                track = _Track(rule.name, dict(sample.labels), _check(rule, clock=clock))
                 self._tracks[key] = track
             verdict = track.check.add(sample.timestamp, sample.value)
             if sample.timestamp < track.last_t:
@@ -405,10 +430,11 @@ class RuleEngine:
             rule = self._rules.get(raw["rule"])
             if rule is None:
                 continue
+            clock = self.clock_of(raw["labels"].get("service", ""))
             try:
-                check = _check(rule, raw["check"] or None)
+                check = _check(rule, raw["check"] or None, clock)
             except (KeyError, ValueError):
-                check = _check(rule)  # the rule changed shape: start its history again
+                check = _check(rule, clock=clock)  # the rule changed shape: start again
             holds, summary, details = raw["verdict"]
             self._tracks[tuple(key)] = _Track(
                 raw["rule"],

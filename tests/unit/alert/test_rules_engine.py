@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
 from anomalert.alert.rules import RuleEngine, RulesConfig
+from anomalert.detect.localtime import LocalTime
 from anomalert.model import Alert, Sample, fingerprint
 
 MIN = 60.0
@@ -218,3 +220,34 @@ def test_names_must_be_unique_and_keys_known() -> None:
     with pytest.raises(ValidationError, match="treshold"):
         config(static=[{**rule, "treshold": 2}])
     assert RuleEngine(config(static=[rule])).metrics == frozenset({"m"})
+
+
+def test_week_over_week_compares_the_same_hour_on_the_services_clock() -> None:
+    """A Berlin shop busy 09:00-17:00 local (1,000 sign-ups an hour, 10 otherwise), across
+    the spring change of 2027-03-28. On the shop's clock "the same hour last week" is the
+    same local hour, and nothing fires; read in UTC, each closing hour of the week after
+    was compared with an open hour of the week before, and the rule fired every evening
+    at 17:45 local (the three evenings of this run)."""
+    berlin = LocalTime("Europe/Berlin")
+
+    def signups(t: float) -> float:
+        hour = ((t + berlin.offset(t)) % DAY) / HOUR
+        return 1000.0 if 9 <= hour < 17 else 10.0
+
+    start = datetime(2027, 3, 19, tzinfo=UTC).timestamp()
+    rule = {"name": "signups-down", "metric": "signups", "drop": 0.5, "for": "15m"}
+    fired = {}
+    for name, clock_of in (("local", lambda service: berlin), ("utc", None)):
+        engine = RuleEngine(config(week_over_week=[rule]), clock_of=clock_of)
+        events = run(
+            engine, "signups", {"service": "shop"}, start, start + 12 * DAY, 5 * MIN, signups
+        )
+        fired[name] = sorted(
+            {
+                datetime.fromtimestamp(t, UTC).strftime("%m-%d")
+                for t, a in events
+                if a.status == "firing"
+            }
+        )
+    assert fired["local"] == []
+    assert fired["utc"] == ["03-28", "03-29", "03-30"]
