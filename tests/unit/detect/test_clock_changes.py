@@ -24,6 +24,7 @@ from anomalert.detect.reason import when
 from anomalert.detect.registry import SERVICE_UNIVARIATE
 from anomalert.detect.stream import RecordDetector, StreamDetector
 from anomalert.model import Sample
+from tests.support.checkpoints import restored_without
 from tests.support.onsets import alert_onsets
 
 SERIES = 6
@@ -147,3 +148,18 @@ def test_a_services_own_zone_reaches_its_series_and_its_records() -> None:
     clocks = [series.engine.series.clock_of(j).zone for j in range(2)]
     assert clocks == ["Asia/Tokyo", "UTC"]
     assert [records.ensemble.clock_of(j).zone for j in range(2)] == clocks
+
+
+def test_a_checkpoint_from_before_time_zones_resumes_in_utc() -> None:
+    """An engine pickled before this session knows no clocks: it resumes on UTC's, as it
+    ran, with every series on the default zone, and scores on."""
+    engine = BatchEngine(2)
+    for k in range(50):
+        engine.step(np.full(2, utc(2027, 1, 4) + 300.0 * k), np.array([1.0, 2.0]))
+    seasonal = engine.series.seasonal
+    assert seasonal is not None
+    del seasonal.local_time  # as the seasonal detector was pickled then
+    old = restored_without(engine.series, "local_time", "zone")
+    assert old.local_time.default.is_utc and old.zone.tolist() == [0, 0]
+    assert old.seasonal is not None and old.seasonal.local_time is old.local_time
+    old.step(np.full(2, utc(2027, 1, 4) + 300.0 * 50), np.array([1.0, 2.0]))
