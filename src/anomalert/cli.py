@@ -48,7 +48,7 @@ def detect(
             "--timezone",
             help="The time zone whose wall clock the series' days and weeks follow, e.g. "
             "Europe/Berlin (default UTC): business hours at 09:00 local time stay at 09:00 "
-            "when clocks change.",
+            "when clocks change. Timestamps without a UTC offset are read in it.",
         ),
     ] = "UTC",
 ) -> None:
