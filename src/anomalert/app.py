@@ -41,7 +41,6 @@ from anomalert.alert.silence import Silence, Silencer
 from anomalert.alert.tuning import TUNED_SOURCE, ThresholdChange, Tuner
 from anomalert.config import Config
 from anomalert.detect.engine import Settings
-from anomalert.detect.localtime import LocalTime
 from anomalert.detect.registry import SERVICE_UNIVARIATE
 from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
@@ -157,11 +156,10 @@ class App:
         self.correlator = Correlator(
             {name: svc.depends_on for name, svc in config.services.items()}, config.correlation
         )
-        clocks = {name: LocalTime(name) for name in {zone, *config.zones.values()}}
         self.rules = RuleEngine(
             config.rules,
             mode_of=lambda svc: self.policy.service(svc).mode,
-            clock_of=lambda svc: clocks[config.zones.get(svc, zone)],
+            clock_of=config.clock_of(),
         )
         self.rule_metrics = _rule_metrics(config)
         escalations: dict[str, EscalationConfig] = {e.name: e for e in config.escalations}

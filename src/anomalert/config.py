@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from anomalert.alert.route import RouteConfig
 from anomalert.alert.rules import RulesConfig
 from anomalert.alert.sensitivity import SensitivityConfig
 from anomalert.configbase import Duration, StrictModel
-from anomalert.detect.localtime import check_zone
+from anomalert.detect.localtime import LocalTime, check_zone
 from anomalert.errors import ConfigError
 from anomalert.ingest.prometheus_pull import PullConfig
 from anomalert.notify.config import ReceiverConfig
@@ -147,6 +147,13 @@ class Config(StrictModel):
     def zones(self) -> dict[str, str]:
         """The services whose days follow their own time zone, and the zone of each."""
         return {name: svc.timezone for name, svc in self.services.items() if svc.timezone}
+
+    def clock_of(self) -> Callable[[str], LocalTime]:
+        """Each service's wall clock: its own time zone, else ``detection.timezone`` (one
+        ``LocalTime`` per zone, so each keeps its cached span)."""
+        default, zones = self.detection.timezone, self.zones
+        clocks = {name: LocalTime(name) for name in {default, *zones.values()}}
+        return lambda service: clocks[zones.get(service, default)]
 
     @model_validator(mode="before")
     @classmethod

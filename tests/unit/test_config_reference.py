@@ -176,6 +176,11 @@ def test_the_complete_example_loads_and_covers_every_section(
     assert routes_test(route, {"service": "search", "severity": "P2"}) == ["team-chat"]
     assert "groups:" in export_prometheus_rules(config.rules)
     assert config.server.write_tokens[0].get_secret_value().startswith("https://secret.")
+    clock_of = config.clock_of()  # each service's wall clock: its own zone, else the default
+    assert (clock_of("search").zone, clock_of("payments").zone) == (
+        "America/New_York",
+        "Europe/Berlin",
+    )
     # The same file through the CLI, as the reference tells people to check it.
     path = tmp_path / "anomalert.yaml"
     path.write_text(text)

@@ -148,5 +148,6 @@ def audit(
         until=app.clock.now() if end is None else end,
         days=days,
         threshold_of=app.policy.threshold,
+        clock_of=app.rules.clock_of,
     )
     return report.to_json()

@@ -13,7 +13,9 @@ Each noisy group gets one suggested change, the first of these the evidence supp
 
 1. most notified alerts marked not helpful: raise the threshold just above the scores of
    those alerts (0.01 steps, at most 0.99) — "raise the threshold from 0.90 to 0.93";
-2. most started in the same UTC hour: a maintenance window or a silence at that hour;
+2. most started in the same hour of the service's wall clock (its time zone,
+   ``detection.timezone`` or its own): a maintenance window or a silence at that hour (a
+   nightly job at 02:00 local starts at another UTC hour once clocks change);
 3. most resolved within 5 minutes: ``for: 10m``, so blips stop notifying;
 4. otherwise nobody acted on them: move the service to assistive mode (dashboard only).
 """
@@ -27,9 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from anomalert.api.timefmt import rfc3339
+from anomalert.detect.localtime import LocalTime
 from anomalert.store.reports import AlertFacts
 
 DAY = 86400.0
+_UTC = LocalTime()
 #: A group is judged noisy from this many notified alerts.
 MIN_NOTIFIED = 3
 #: ... when more than this share of them was ignored.
@@ -108,6 +112,7 @@ def audit_report(
     until: float,
     days: float = 7.0,
     threshold_of: ThresholdOf | None = None,
+    clock_of: Callable[[str], LocalTime] | None = None,
 ) -> AuditReport:
     """Audit the alerts that started in [until - days, until].
 
@@ -121,13 +126,19 @@ def audit_report(
     for a in alerts:
         if since <= a.starts_at <= until:
             by_group.setdefault((a.service, a.metric, a.alertname), []).append(a)
-    groups = [_group(key, members, threshold_of) for key, members in by_group.items()]
+    clocks = clock_of or (lambda service: _UTC)
+    groups = [
+        _group(key, members, threshold_of, clocks(key[0])) for key, members in by_group.items()
+    ]
     groups.sort(key=lambda g: (not g.noisy, -g.notified, -g.alerts, g.service, g.metric))
     return AuditReport(since, until, tuple(groups))
 
 
 def _group(
-    key: tuple[str, str, str], members: list[AlertFacts], threshold_of: ThresholdOf | None
+    key: tuple[str, str, str],
+    members: list[AlertFacts],
+    threshold_of: ThresholdOf | None,
+    clock: LocalTime,
 ) -> AuditGroup:
     service, metric, alertname = key
     told = [a for a in members if a.notified]
@@ -148,11 +159,13 @@ def _group(
         ignored=len(ignored),
         ignored_ratio=ratio,
         noisy=noisy,
-        suggestion=suggest(told, current) if noisy else None,
+        suggestion=suggest(told, current, clock) if noisy else None,
     )
 
 
-def suggest(notified: Sequence[AlertFacts], threshold: float | None) -> str:
+def suggest(
+    notified: Sequence[AlertFacts], threshold: float | None, clock: LocalTime | None = None
+) -> str:
     """The change the evidence of a noisy group's notified alerts supports best.
 
     >>> def a(i, score, helpful):
@@ -172,11 +185,13 @@ def suggest(notified: Sequence[AlertFacts], threshold: float | None) -> str:
                 f"raise the threshold from {threshold:.2f} to {raised:.2f} "
                 f"({len(unhelpful)} of {n} marked not helpful)"
             )
-    hour, at_hour = Counter(int(a.starts_at // 3600) % 24 for a in notified).most_common(1)[0]
+    clock = clock or _UTC
+    starts = [a.starts_at + clock.offset(a.starts_at) for a in notified]
+    hour, at_hour = Counter(int(s // 3600) % 24 for s in starts).most_common(1)[0]
     if 2 * at_hour > n:
         return (
-            f"a maintenance window or silence at {hour:02d}:00-{(hour + 1) % 24:02d}:00 UTC "
-            f"({at_hour} of {n} at that hour)"
+            f"a maintenance window or silence at {hour:02d}:00-{(hour + 1) % 24:02d}:00 "
+            f"{clock.zone} ({at_hour} of {n} at that hour)"
         )
     short = sum(1 for a in notified if a.ends_at is not None and a.ends_at - a.starts_at <= SHORT)
     if 2 * short > n:

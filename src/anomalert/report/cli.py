@@ -175,7 +175,7 @@ def report_audit(
     end = _time("--until", until, time.time())
     assert end is not None
     with _store(db or cfg.storage.url) as store:
-        report = gather_audit(store, end, days, config_thresholds(store, cfg))
+        report = gather_audit(store, end, days, config_thresholds(store, cfg), cfg.clock_of())
     if as_json:
         _print_json(report.to_json())
     else:

@@ -7,9 +7,10 @@ the config's; thresholds are the config's with feedback-tuned ones stored over t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from anomalert.config import Config
+from anomalert.detect.localtime import LocalTime
 from anomalert.model import Mode
 from anomalert.report.audit import DAY, AuditReport, ThresholdOf, audit_report
 from anomalert.report.incidents_file import IncidentItem, derived_id
@@ -72,11 +73,15 @@ def config_thresholds(store: Store, config: Config) -> ThresholdOf:
 
 
 def gather_audit(
-    store: Store, until: float, days: float = 7.0, threshold_of: ThresholdOf | None = None
+    store: Store,
+    until: float,
+    days: float = 7.0,
+    threshold_of: ThresholdOf | None = None,
+    clock_of: Callable[[str], LocalTime] | None = None,
 ) -> AuditReport:
-    """The alert audit of the ``days`` before ``until``."""
+    """The alert audit of the ``days`` before ``until``; hours on each service's clock."""
     alerts = store.report_alerts(since=until - days * DAY, until=until)
-    return audit_report(alerts, until, days, threshold_of)
+    return audit_report(alerts, until, days, threshold_of, clock_of)
 
 
 def import_incidents(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from anomalert.detect.localtime import LocalTime
 from anomalert.report.audit import audit_report, suggest
 from anomalert.store.reports import AlertFacts
 
@@ -94,6 +97,23 @@ def test_same_hour_suggests_a_maintenance_window() -> None:
         group.suggestion
         == "a maintenance window or silence at 02:00-03:00 UTC (5 of 6 at that hour)"
     )
+
+
+def test_same_hour_is_the_hour_on_the_services_clock() -> None:
+    """A nightly job at 03:10 Berlin time pages on six nights around the spring change of
+    2027-03-28 (02:10 UTC before it, 01:10 UTC after): on Berlin's clock one hour holds
+    all six; in UTC no hour holds most of them, and the suggestion was another."""
+    berlin = LocalTime("Europe/Berlin")
+    zone = ZoneInfo("Europe/Berlin")
+    nights = [datetime(2027, 3, 25 + k, 3, 10, tzinfo=zone).timestamp() for k in range(6)]
+    alerts = [alert(i, s) for i, s in enumerate(nights)]
+    until = nights[-1] + DAY
+    (group,) = audit_report(alerts, until, clock_of=lambda service: berlin).groups
+    assert group.suggestion == (
+        "a maintenance window or silence at 03:00-04:00 Europe/Berlin (6 of 6 at that hour)"
+    )
+    (group,) = audit_report(alerts, until).groups
+    assert group.suggestion is not None and "maintenance window" not in group.suggestion
 
 
 def test_blips_suggest_a_for() -> None:
