@@ -81,6 +81,8 @@ class BatchEngine:
         self.settings = settings or Settings()
         s = self.settings
         self.n = n
+        # Each ensemble its own clocks: a change of the default zone moves each one's series
+        # (``Ensemble.use_local_time`` does nothing where the default is already the new one).
         self.series = Ensemble(
             make_univariate(s.univariate, n),
             s.threshold,

@@ -71,7 +71,7 @@ from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
 from anomalert.detect.jit import kernel
-from anomalert.detect.localtime import Clocks, LocalTime, ZoneCodes
+from anomalert.detect.localtime import Clocks, LocalTime, ZoneCodes, wall_of
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.onsets import OnsetMemory
 from anomalert.detect.resolution import Resolution
@@ -559,7 +559,8 @@ class Ensemble:
         if any_adapted and models is not None:
             self._restart_levels(comp, models != FLAT, accepted & mature, back)
         if self.weekly is not None:
-            self.weekly.extend(self.local_time.wall(t, self.zone), flagged)
+            if flagged.any():  # most ticks: nothing to extend, no clock to read
+                self.weekly.extend(self.local_time.wall(t, self.zone), flagged)
             if any_adapted:
                 self.weekly.mark_lasting(accepted)
             if running is not None:
@@ -1027,12 +1028,8 @@ class Ensemble:
             return
         seen = self.seasonal.t_prev if self.seasonal is not None else self.born
         now = seen[idx]
-        before = self.local_time.wall(now, self.zone[idx]) - now
-        after = np.empty(idx.size)
-        for k in np.unique(codes):
-            mask = codes == k
-            after[mask] = clocks[int(k)].wall(now[mask]) - now[mask]
-        shift = np.nan_to_num(after - before)
+        before = self.local_time.wall(now, self.zone[idx])
+        shift = np.nan_to_num(wall_of(clocks, now, codes) - before)
         self.zone[idx] = codes
         moved = shift != 0.0
         if moved.any():

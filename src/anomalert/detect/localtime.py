@@ -21,6 +21,7 @@ follow (a service of their own in another market).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -199,13 +200,28 @@ class Clocks:
     def wall(self, t: FloatArray, codes: ZoneCodes | None = None) -> FloatArray:
         """Wall-clock seconds of each series at its UTC time t (``codes``: each series'
         zone; None, or one zone for all: the default's arithmetic, nothing per series)."""
-        if codes is None or len(self.clocks) == 1:
-            return self.clocks[0].wall(t)
-        first = int(codes[0]) if codes.size else 0
-        if not (codes != first).any():
-            return self.clocks[first].wall(t)
-        out = np.array(t, dtype=np.float64, copy=True)
-        for k in np.unique(codes):
-            mask = codes == k
-            out[mask] = self.clocks[int(k)].wall(out[mask])
-        return out
+        return wall_of(self.clocks, t, codes)
+
+
+def wall_of(clocks: Sequence[LocalTime], t: FloatArray, codes: ZoneCodes | None) -> FloatArray:
+    """``Clocks.wall`` over any list of clocks (``Ensemble`` also asks it of the clocks a
+    change of zones will leave)."""
+    if codes is None or len(clocks) == 1:
+        return clocks[0].wall(t)
+    first = int(codes[0]) if codes.size else 0
+    if not (codes != first).any():
+        return clocks[first].wall(t)
+    out = np.array(t, dtype=np.float64, copy=True)
+    for k in np.unique(codes):
+        mask = codes == k
+        out[mask] = clocks[int(k)].wall(out[mask])
+    return out
+
+
+def turn(tables: Sequence[np.ndarray], idx: np.ndarray, bins: np.ndarray) -> None:
+    """Roll the columns ``idx`` of each table (bins first, series last) by ``bins`` rows
+    each, in place: what series learned per time of day, moved with their clock."""
+    for k in np.unique(bins[bins != 0]):
+        cols = idx[bins == k]
+        for table in tables:
+            table[:, cols] = np.roll(table[:, cols], int(k), axis=0)

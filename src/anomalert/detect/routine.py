@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import ArrayState, FloatArray
+from anomalert.detect.localtime import turn
 
 DAY = 86_400.0
 #: Peaks younger than this are today's, and do not make today's later points routine.
@@ -106,11 +107,7 @@ class RoutineMemory(ArrayState):
         """Series ``idx`` changed wall clock, theirs moving by ``shift`` seconds (another
         time zone): their half hours turn with it, to the nearest bin, and stamps move."""
         bins = np.round(shift / DAY * self.bins).astype(np.int64)
-        for k in np.unique(bins[bins != 0]):
-            cols = idx[bins == k]
-            for name in ("peak", "second", "recent", "stamp"):
-                a = getattr(self, name)
-                a[:, cols] = np.roll(a[:, cols], int(k), axis=0)
+        turn([self.peak, self.second, self.recent, self.stamp], idx, bins)
         self.stamp[:, idx] += (shift / DAY).astype(np.float32)
 
     def cap(self, mask: np.ndarray, surprise: float) -> None:

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
 from anomalert.detect.jit import clip, kernel, maximum, minimum
-from anomalert.detect.localtime import Clocks, ZoneCodes
+from anomalert.detect.localtime import Clocks, ZoneCodes, turn
 from anomalert.detect.robust import WARM_RESTART, floor_of
 from anomalert.model import Kind
 
@@ -304,10 +304,7 @@ class SeasonalDetector(Detector):
         time zone, ``localtime``): turn their profiles with it, to the nearest bin, so what
         was learned at 09:00 on the old clock is where the same moments fall on the new."""
         for table, width in ((self.day, self._day_bin), (self.week, 3600.0)):
-            bins = np.round(shift / width).astype(np.int64)
-            for k in np.unique(bins[bins != 0]):
-                cols = idx[bins == k]
-                table[:, cols] = np.roll(table[:, cols], int(k), axis=0)
+            turn([table], idx, np.round(shift / width).astype(np.int64))
         self._forget()
 
     def learn_run(self, idx: NDArray[np.intp], t: FloatArray, values: np.ndarray) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from anomalert.detect.localtime import LocalTime
 from anomalert.errors import FileInputError
 
 TIMESTAMP = "timestamp"
@@ -79,7 +80,7 @@ def parse_timestamps(raw: pd.Series, path: Path, zone: str = "UTC") -> np.ndarra
         raise FileInputError(path, f"unparsable timestamp {bad!r} in column 'timestamp'") from exc
     # Unit-agnostic: pandas may pick s, ms, us or ns resolution for parsed datetimes.
     seconds = (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float, copy=True)
-    if zone not in ("UTC", "Etc/UTC"):
+    if not LocalTime(zone).is_utc:
         naive = ~raw.astype(str).str.contains(_OFFSET, regex=True).to_numpy()
         if naive.any():
             seconds[naive] = _local_seconds(ts[naive].dt.tz_localize(None), zone)
