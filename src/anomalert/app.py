@@ -44,6 +44,7 @@ from anomalert.detect.engine import Settings
 from anomalert.detect.registry import SERVICE_UNIVARIATE
 from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
+from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.records import FEATURES, Record
 from anomalert.model import MODES, Alert, ChangeEvent, Mode, Notification, Sample, Scored
 from anomalert.notify.config import build_receivers
@@ -147,6 +148,8 @@ class App:
             window=config.detection.context_points,
             zones=config.zones,
         )
+        #: Which remote_write series are counters (their rates are followed).
+        self.counter_names = CounterNames(config.ingest.counters)
         self.records = RecordDetector(
             FEATURES, Settings(min_age=min_age, timezone=zone), zones=config.zones
         )
@@ -310,10 +313,9 @@ class App:
             transitions: list[Alert] = []
             for s in batch.scored:
                 transitions += self._decide(s, now)
-            if self.rule_metrics:
-                late_ids = {id(s) for s in batch.late}
-                for sample in samples:
-                    if sample.metric in self.rule_metrics and id(sample) not in late_ids:
+            if self.rule_metrics:  # on what the engine took: a counter's rate
+                for sample in batch.taken:
+                    if sample.metric in self.rule_metrics:
                         self.rules.observe(sample)
             self._record(transitions, now)
             self.metrics.samples.labels(source).inc(batch.points)

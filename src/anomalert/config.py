@@ -31,6 +31,7 @@ from anomalert.alert.sensitivity import SensitivityConfig
 from anomalert.configbase import Duration, StrictModel
 from anomalert.detect.localtime import LocalTime, check_zone
 from anomalert.errors import ConfigError
+from anomalert.ingest.counters import IngestConfig
 from anomalert.ingest.prometheus_pull import PullConfig
 from anomalert.notify.config import ReceiverConfig
 from anomalert.notify.outbox import RetryPolicy
@@ -127,6 +128,7 @@ class Config(StrictModel):
 
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
+    ingest: IngestConfig = IngestConfig()
     detection: DetectionConfig = DetectionConfig()
     #: Policy for services not listed under ``services``.
     defaults: ServicePolicy = ServicePolicy()

@@ -70,12 +70,17 @@ def fingerprint(labels: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Sample:
-    """One metric value at one time. ``labels["service"]`` names the service."""
+    """One metric value at one time. ``labels["service"]`` names the service.
+
+    ``counter``: the value is a counter's running total (``ingest.counters``), which the
+    engine follows as its per-second rate (``detect.counters``).
+    """
 
     metric: str
     labels: Labels = field(hash=False)
     timestamp: float
     value: float
+    counter: bool = False
 
     @property
     def service(self) -> str:

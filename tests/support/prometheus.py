@@ -57,6 +57,8 @@ def prometheus_config(
                     "min_backoff": "100ms",
                     "max_backoff": "1s",
                 },
+                # The families' types, every second rather than every minute.
+                "metadata_config": {"send": True, "send_interval": "1s"},
             }
         ]
     return config

@@ -115,7 +115,7 @@ async def remote_write(request: Request) -> Response:
     ctype = request.headers.get("content-type", "")
     if ctype and "protobuf" not in ctype:
         raise ApiError(415, f"remote_write sends application/x-protobuf, not {ctype}")
-    samples, rejected = decode_write_request(await request.body())
+    samples, rejected = decode_write_request(await request.body(), app.counter_names)
     window = _window(app)
     now = app.clock.now()
     kept = samples

@@ -15,6 +15,11 @@ maths): scores at or above ``report_above``, and every point of a series someone
 Out-of-order samples (at or before the series' latest time) are not scored and not learned;
 they are returned as ``late`` so the caller can count them: nothing valid disappears
 silently.
+
+A series whose first sample is a counter's (``Sample.counter``) is a counter for life and is
+scored on its per-second rate (``detect.counters``): its latest raw value is kept beside its
+latest time, a restart of the counter is not a drop, and its first sample only sets where
+the next one is measured from.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from anomalert.detect.counters import rate
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.ensemble import Ensemble, Step
 from anomalert.detect.forecast import ForecastDetector
@@ -78,7 +84,10 @@ class Batch:
 
     scored: list[Scored]
     late: list[Sample]
+    #: Samples taken: scored, or a counter's first (which sets where its rate starts).
     points: int
+    #: What was scored, in each series' time order: a counter's samples as their rates.
+    taken: list[Sample]
 
 
 class StreamDetector:
@@ -108,6 +117,9 @@ class StreamDetector:
         self.metrics: list[str] = []
         self.labels: list[Labels] = []
         self.last_t = np.full(capacity, -np.inf)
+        #: Counters (followed as rates) and their latest raw value (NaN: none yet).
+        self.counter = np.zeros(capacity, dtype=bool)
+        self.raw = np.full(capacity, np.nan)
         self.watched = np.zeros(capacity, dtype=bool)
         # Context rings: position k % window holds the k-th point of the series.
         self.ring_t = np.full((capacity, window), np.nan)
@@ -122,7 +134,7 @@ class StreamDetector:
         """Series followed so far."""
         return len(self.metrics)
 
-    def _ensure(self, metric: str, labels: Labels) -> int:
+    def _ensure(self, metric: str, labels: Labels, counter: bool = False) -> int:
         # A plain-tuple lookup first: the sha256 identity is computed once per new series.
         fast = (metric, *sorted(labels.items()))
         j = self._fast.get(fast)
@@ -141,6 +153,7 @@ class StreamDetector:
         self.sids.append(sid)
         self.metrics.append(metric)
         self.labels.append(dict(labels))
+        self.counter[j] = counter
         zone = self.zones.get(labels.get("service", ""))
         if zone is not None:
             self.engine.set_zones(np.array([j]), [zone])
@@ -156,6 +169,8 @@ class StreamDetector:
         self.engine.series.grow(capacity)
         self.engine.n = capacity
         self.last_t = np.concatenate([self.last_t, np.full(extra, -np.inf)])
+        self.counter = np.concatenate([self.counter, np.zeros(extra, dtype=bool)])
+        self.raw = np.concatenate([self.raw, np.full(extra, np.nan)])
         self.watched = np.concatenate([self.watched, np.zeros(extra, dtype=bool)])
         self.ring_t = np.concatenate([self.ring_t, np.full((extra, self.window), np.nan)])
         self.ring = np.concatenate(
@@ -189,8 +204,9 @@ class StreamDetector:
         """Score a batch: each series' samples in time order, one engine tick per rank."""
         per: dict[int, list[Sample]] = {}
         for s in samples:
-            per.setdefault(self._ensure(s.metric, s.labels), []).append(s)
+            per.setdefault(self._ensure(s.metric, s.labels, s.counter), []).append(s)
         late: list[Sample] = []
+        points = 0
         for j, rows in per.items():
             rows.sort(key=lambda s: s.timestamp)
             last = self.last_t[j]
@@ -201,10 +217,13 @@ class StreamDetector:
                 else:
                     keep.append(s)
                     last = s.timestamp
+            if self.counter[j] and keep:
+                points += len(keep)
+                keep = self._rates(j, keep)
+                points -= len(keep)
             per[j] = keep
         depth = max((len(r) for r in per.values()), default=0)
         scored: list[Scored] = []
-        points = 0
         for k in range(depth):
             idx = np.fromiter((j for j, r in per.items() if len(r) > k), dtype=np.intp)
             if idx.size == 0:
@@ -215,7 +234,22 @@ class StreamDetector:
             x[idx] = [per[int(j)][k].value for j in idx]
             scored.extend(self._tick(idx, t, x))
             points += idx.size
-        return Batch(scored, late, points)
+        return Batch(scored, late, points, [s for rows in per.values() for s in rows])
+
+    def _rates(self, j: int, rows: list[Sample]) -> list[Sample]:
+        """A counter's samples (in time order, after its latest) as rates from its latest raw
+        value; the first sample a counter ever sends only becomes that value."""
+        t0, v0 = float(self.last_t[j]), float(self.raw[j])
+        out = []
+        for s in rows:
+            if v0 == v0:  # not NaN: there is a sample to measure from
+                r = rate(t0, v0, s.timestamp, s.value)
+                out.append(Sample(s.metric, s.labels, s.timestamp, r))
+            t0, v0 = s.timestamp, s.value
+        self.raw[j] = v0
+        if not out:  # the first sample alone: not scored, but what comes next is after it
+            self.last_t[j] = t0
+        return out
 
     def _tick(self, idx: np.ndarray, t: np.ndarray, x: np.ndarray) -> list[Scored]:
         # Series without a sample this tick get the time of the tick (their x is NaN, so
@@ -244,7 +278,7 @@ class StreamDetector:
             detail = float(step.detail[j])
             metric, labels = self.metrics[j], self.labels[j]
             reason = explain(
-                metric,
+                f"rate({metric})" if self.counter[j] else metric,
                 value,
                 tj,
                 kind,
@@ -290,6 +324,9 @@ class StreamDetector:
         self.__dict__.update(state)
         if "zones" not in state:  # a checkpoint from before per-service zones
             self.zones = {}
+        if "counter" not in state:  # from before counters: every series a gauge
+            self.counter = np.zeros(self.capacity, dtype=bool)
+            self.raw = np.full(self.capacity, np.nan)
 
     def use_timezone(self, zone: str, zones: Mapping[str, str] | None = None) -> None:
         """Follow the days and weeks of another default time zone and per-service zones
@@ -303,7 +340,8 @@ class StreamDetector:
 
     def state_nbytes(self) -> int:
         """Bytes of engine state plus the context rings."""
-        return self.engine.state_nbytes() + self.ring.nbytes + self.ring_t.nbytes
+        rings = self.ring.nbytes + self.ring_t.nbytes
+        return self.engine.state_nbytes() + rings + self.counter.nbytes + self.raw.nbytes
 
 
 class RecordDetector:

@@ -2,15 +2,16 @@
 
 The wire format (prometheus/prompb ``remote.proto``/``types.proto``)::
 
-    WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
-    TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; ... }
-    Label        { string name = 1; string value = 2; }
-    Sample       { double value = 1; int64 timestamp = 2; }   // timestamp in milliseconds
+    WriteRequest   { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+    TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2; ... }
+    Label          { string name = 1; string value = 2; }
+    Sample         { double value = 1; int64 timestamp = 2; }   // timestamp in milliseconds
+    MetricMetadata { MetricType type = 1; string metric_family_name = 2; ... }
 
 No protoc runs at build time: the message classes are made at import from a descriptor
 written here in Python, in a private pool (so another copy of ``prometheus.*`` types elsewhere
-in the process cannot clash). Fields we do not model (metadata, exemplars, histograms) are
-skipped by the protobuf runtime as unknown fields.
+in the process cannot clash). Fields we do not model (help and unit, exemplars, native
+histograms) are skipped by the protobuf runtime as unknown fields.
 
 Handling (PRODUCT.md §1: a clear error or a documented, counted handling):
 
@@ -21,14 +22,16 @@ Handling (PRODUCT.md §1: a clear error or a documented, counted handling):
   bad or repeated label names is a :class:`Rejection` (index = series position);
 - stale markers (the one NaN bit pattern Prometheus writes when a series disappears) are
   skipped and counted in :attr:`Decoded.stale_markers`; any other NaN or ±inf is a rejection
-  of that sample, the series' other samples are kept.
+  of that sample, the series' other samples are kept;
+- counters (``Sample.counter``, followed as their rate): as the ``CounterNames`` passed in
+  says, from the families' types in this and earlier requests' metadata, else the names.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +40,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from anomalert.errors import FieldError
+from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.samples import LABEL_NAME, METRIC_NAME, Rejection, got
 from anomalert.model import Sample
 
@@ -70,7 +74,18 @@ def _build() -> tuple[Any, Any]:
         [
             _message(
                 "WriteRequest",
-                [("timeseries", 1, _F.TYPE_MESSAGE, ".prometheus.TimeSeries", True)],
+                [
+                    ("timeseries", 1, _F.TYPE_MESSAGE, ".prometheus.TimeSeries", True),
+                    ("metadata", 3, _F.TYPE_MESSAGE, ".prometheus.MetricMetadata", True),
+                ],
+            ),
+            _message(
+                # ``type`` is an enum on the wire (a varint), read here as its number.
+                "MetricMetadata",
+                [
+                    ("type", 1, _F.TYPE_INT32, None, False),
+                    ("metric_family_name", 2, _F.TYPE_STRING, None, False),
+                ],
             ),
             _message(
                 "TimeSeries",
@@ -114,8 +129,14 @@ class Decoded:
     stale_markers: int = 0
 
 
-def decode(body: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Decoded:
-    """Decode one remote_write body; FieldError("body") when it is not one."""
+def decode(
+    body: bytes,
+    *,
+    max_decompressed: int = MAX_DECOMPRESSED,
+    counters: CounterNames | None = None,
+) -> Decoded:
+    """Decode one remote_write body; FieldError("body") when it is not one. ``counters``
+    learns the metadata's family types and marks counters' samples (None: none marked)."""
     raw = _decompress(body, max_decompressed)
     request = WriteRequest()
     try:
@@ -125,6 +146,9 @@ def decode(body: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Decoded:
     samples: list[Sample] = []
     rejections: list[Rejection] = []
     stale = 0
+    if counters is not None:
+        for meta in request.metadata:
+            counters.learn(meta.metric_family_name, meta.type)
     for i, series in enumerate(request.timeseries):
         key = tuple((p.name, p.value) for p in series.labels)
         known = _SEEN.get(key)
@@ -138,6 +162,7 @@ def decode(body: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Decoded:
                 _SEEN.clear()
             _SEEN[key] = known
         metric, labels = known
+        counter = counters is not None and counters(metric)
         where = f"timeseries[{i}]"
         problems: list[str] = []
         for j, point in enumerate(series.samples):
@@ -147,24 +172,30 @@ def decode(body: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Decoded:
             elif not math.isfinite(value):
                 problems.append(f"{where}.samples[{j}].value: must be finite (got {value})")
             else:
-                samples.append(Sample(metric, labels, point.timestamp / 1000.0, value))
+                samples.append(Sample(metric, labels, point.timestamp / 1000.0, value, counter))
         if problems:
             rejections.append(Rejection(i, "; ".join(problems)))
     return Decoded(samples, rejections, stale)
 
 
-def decode_write_request(body: bytes) -> tuple[list[Sample], list[Rejection]]:
+def decode_write_request(
+    body: bytes, counters: CounterNames | None = None
+) -> tuple[list[Sample], list[Rejection]]:
     """Samples and rejections of one remote_write body (stale markers skipped: see :func:`decode`).
 
-    >>> decode_write_request(encode_write_request([Sample("up", {"job": "api"}, 60.0, 1.0)]))
-    ([Sample(metric='up', labels={'job': 'api', 'service': 'api'}, timestamp=60.0, value=1.0)], [])
+    >>> body = encode_write_request([Sample("up", {"job": "api"}, 60.0, 1.0)])
+    >>> [(s.metric, s.labels, s.timestamp, s.value) for s in decode_write_request(body)[0]]
+    [('up', {'job': 'api', 'service': 'api'}, 60.0, 1.0)]
     """
-    decoded = decode(body)
+    decoded = decode(body, counters=counters)
     return decoded.samples, decoded.rejections
 
 
-def encode_write_request(samples: Iterable[Sample]) -> bytes:
-    """A remote_write body: one series per (metric, labels), its points in time order."""
+def encode_write_request(
+    samples: Iterable[Sample], metadata: Mapping[str, int] | None = None
+) -> bytes:
+    """A remote_write body: one series per (metric, labels), its points in time order, and
+    the types of ``metadata``'s metric families (``ingest.counters``' numbering)."""
     grouped: dict[tuple[str, tuple[tuple[str, str], ...]], list[Sample]] = {}
     for s in samples:
         grouped.setdefault((s.metric, tuple(sorted(s.labels.items()))), []).append(s)
@@ -175,6 +206,8 @@ def encode_write_request(samples: Iterable[Sample]) -> bytes:
             series.labels.add(name=name, value=value)
         for s in sorted(points, key=lambda p: p.timestamp):
             series.samples.add(value=s.value, timestamp=round(s.timestamp * 1000))
+    for family, kind in (metadata or {}).items():
+        request.metadata.add(type=kind, metric_family_name=family)
     return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
 
 

@@ -1,6 +1,8 @@
 """JSON metric samples as the HTTP endpoint takes them, and the validation every format shares.
 
-Body: ``{"samples": [{"metric", "labels", "timestamp", "value"}, ...]}``. How odd input is
+Body: ``{"samples": [{"metric", "labels", "timestamp", "value"}, ...]}``, each sample with an
+optional ``"type"``: ``"counter"`` for a counter's running total, which the engine follows as
+its per-second rate (``detect.counters``), or ``"gauge"`` (the default). How odd input is
 handled (PRODUCT.md §1: a clear error or a documented, counted handling, never silence):
 
 - a body that is not that shape, or holds more than ``max_batch`` samples, raises
@@ -35,6 +37,8 @@ MAX_BATCH = 10_000
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 SAMPLE_KEYS = ("metric", "labels", "timestamp", "value")
+#: What a sample's optional ``type`` may say, and whether that is a counter.
+SAMPLE_TYPES = {"gauge": False, "counter": True}
 T = TypeVar("T")
 
 
@@ -246,7 +250,7 @@ def _sample(
 ) -> tuple[Sample | None, list[str]]:
     if not isinstance(item, dict):
         return None, [f"{where}: must be an object with {', '.join(SAMPLE_KEYS)} (got {got(item)})"]
-    problems = unknown_keys(where, item, SAMPLE_KEYS)
+    problems = unknown_keys(where, item, (*SAMPLE_KEYS, "type"))
     problems += [f"{where}.{key}: required" for key in SAMPLE_KEYS if key not in item]
     metric = attempt(problems, metric_name, f"{where}.metric", item.get("metric", ...))
     labels = attempt(problems, label_set, f"{where}.labels", item.get("labels", ...))
@@ -257,8 +261,12 @@ def _sample(
         item.get("timestamp", ...),
     )
     value = attempt(problems, finite_number, f"{where}.value", item.get("value", ...))
+    kind = item.get("type", "gauge")
+    if not isinstance(kind, str) or kind not in SAMPLE_TYPES:
+        problems.append(f'{where}.type: must be "counter" or "gauge" (got {got(kind)})')
     if labels is not None and not labels.get("service"):
         problems.append(f"{where}.labels.service: required (the service this metric belongs to)")
     if problems or metric is None or labels is None or timestamp is None or value is None:
         return None, problems
-    return Sample(metric=metric, labels=labels, timestamp=timestamp, value=value), []
+    sample = Sample(metric, labels, timestamp, value, SAMPLE_TYPES[kind])
+    return sample, []

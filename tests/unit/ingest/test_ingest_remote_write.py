@@ -13,9 +13,10 @@ from pathlib import Path
 
 import cramjam
 import pytest
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from anomalert.errors import FieldError
+from anomalert.ingest.counters import COUNTER, GAUGE, CounterNames
 from anomalert.ingest.remote_write import (
     STALE_NAN,
     WriteRequest,
@@ -207,3 +208,32 @@ def test_a_real_prometheus_remote_write_decodes_to_the_scraped_metrics(
     assert ups and ups[0].value == 1.0 and {s.value for s in ups} <= {0.0, 1.0}  # 0: target gone
     assert {s.service for s in ups} == {"app"}  # no service label: the job names the service
     assert all(decode(raw).rejections == [] for _, raw in bodies)
+
+
+def test_a_real_prometheus_sends_the_types_that_mark_its_counters(
+    tmp_path: Path, receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+) -> None:
+    """No name patterns: only the metadata Prometheus sends can tell the counter."""
+    url, bodies = receiver
+    registry = CollectorRegistry()
+    jobs = Counter("app_jobs", "Jobs done", ["service"], registry=registry)
+    jobs.labels(service="batch").inc(5)
+    Gauge("app_queue_depth", "Jobs waiting", ["service"], registry=registry).labels(
+        service="batch"
+    ).set(3.0)
+    names = CounterNames([])
+    seen: list[Sample] = []
+
+    def counted() -> bool:
+        while len(seen) < 10_000 and bodies:
+            seen.extend(decode(bodies.pop(0)[1], counters=names).samples)
+        return any(s.metric == "app_jobs_total" and s.counter for s in seen)
+
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(serving_metrics(registry))
+        stack.enter_context(running_prometheus(tmp_path, [target], remote_write_url=url))
+        wait_until(counted, timeout=25, what="a counter marked by remote_write metadata")
+    assert COUNTER in {names.families.get("app_jobs"), names.families.get("app_jobs_total")}
+    assert names.families.get("app_queue_depth") == GAUGE
+    assert not any(s.counter for s in seen if s.metric in ("app_queue_depth", "up"))
+    assert {s.value for s in seen if s.metric == "app_jobs_total"} == {5.0}

@@ -49,6 +49,18 @@ def test_valid_samples_become_samples() -> None:
     assert all(isinstance(s.value, float) and isinstance(s.timestamp, float) for s in accepted)
 
 
+def test_a_sample_may_say_it_is_a_counters_total() -> None:
+    """The engine follows a counter's rate (``detect.counters``); gauges are the default."""
+    items = [
+        sample(type="counter"),
+        sample(type="gauge", timestamp=NOW - 30),
+        sample(timestamp=NOW),
+    ]
+    accepted, rejected = parse_samples({"samples": items}, NOW, TimeWindow())
+    assert rejected == []
+    assert [s.counter for s in accepted] == [True, False, False]
+
+
 def test_bad_samples_are_rejected_and_the_good_ones_kept() -> None:
     items = [sample(), sample(value="NaN"), sample(value=2.0, timestamp=NOW)]
     accepted, rejected = parse_samples({"samples": items}, NOW, TimeWindow())
@@ -87,7 +99,12 @@ def test_bad_samples_are_rejected_and_the_good_ones_kept() -> None:
             "samples[0].labels.__name__: is not a label name",
         ),
         ({"labels": ["service"]}, "samples[0].labels: must be an object"),
-        ({"valeu": 3}, "samples[0].valeu: unknown key (expected metric, labels, timestamp, value)"),
+        (
+            {"valeu": 3},
+            "samples[0].valeu: unknown key (expected metric, labels, timestamp, value, type)",
+        ),
+        ({"type": "Counter"}, 'samples[0].type: must be "counter" or "gauge" (got "Counter")'),
+        ({"type": ["counter"]}, 'samples[0].type: must be "counter" or "gauge" (got ["counter"])'),
         ({"timestamp": ...}, "samples[0].timestamp: required"),
         ({"timestamp": "now"}, "samples[0].timestamp: is not an RFC 3339 timestamp"),
         ({"timestamp": NOW * 1000}, "samples[0].timestamp: looks like milliseconds"),
@@ -107,7 +124,7 @@ def test_each_problem_names_its_field(overrides: dict[str, Any], message: str) -
 def test_every_problem_of_one_sample_is_reported_at_once() -> None:
     (error,) = errors([{"metric": "ok", "labels": {}, "value": "x", "extra": 1}])
     assert error.split("; ") == [
-        "samples[0].extra: unknown key (expected metric, labels, timestamp, value)",
+        "samples[0].extra: unknown key (expected metric, labels, timestamp, value, type)",
         "samples[0].timestamp: required",
         'samples[0].value: must be a finite number (got "x")',
         "samples[0].labels.service: required (the service this metric belongs to)",

@@ -1,0 +1,36 @@
+"""Counters are followed as their per-second rate, as Prometheus' ``rate()`` reads them.
+
+Why: a counter (``http_requests_total``, a histogram's ``_bucket``, ``_count`` and ``_sum``)
+only ever climbs, and drops to zero when its process restarts. Followed as it is, every
+restart is a drop far outside the band (twelve one-minute counters restarting three times
+each in two weeks paged 30 times, every restart after the first day), and what matters, how
+fast it climbs, is a slope the engine does not score. Its rate is a gauge like any other:
+a deploy that restarts every pod leaves it where it was, and traffic halving is a drop.
+
+The increase between two samples is the difference of their values, or, when the value
+fell, the later value itself (the counter restarted from zero and counted that much since:
+Prometheus' reset rule); divided by the seconds between them it is the rate at the later
+sample. A counter's first sample has nothing before it: it is taken (its value is what the
+next one is measured from) and yields no point.
+
+Which series are counters is the ingest's business (``Sample.counter``, set by
+``ingest.counters``: remote_write's metadata and metric names, a JSON sample's ``type``); a
+series keeps what its first sample said (``StreamDetector``), so metadata that arrives later
+does not turn a followed gauge into a rate mid-stream.
+"""
+
+from __future__ import annotations
+
+
+def increase(before: float, after: float) -> float:
+    """How much a counter counted between two samples, across a restart (Prometheus' rule).
+
+    >>> increase(100.0, 130.0), increase(100.0, 7.0)
+    (30.0, 7.0)
+    """
+    return after - before if after >= before else after
+
+
+def rate(t0: float, v0: float, t1: float, v1: float) -> float:
+    """Per second between two samples of a counter (``t1 > t0``)."""
+    return increase(v0, v1) / (t1 - t0)

@@ -1,0 +1,158 @@
+"""Counters are followed as their per-second rate: a restart is not a drop, a halving is.
+
+Until 2026-12-06 (twenty-sixth session) the engine followed a counter's running total as it
+came: twelve one-minute request counters restarting three times each in two weeks paged 29
+times, 27 of them at a restart ("http_requests_total 315, 651.4σ below the usual 4.83e+06"),
+and none of the six whose traffic halved for half an hour paged (a slope, not a level).
+Followed as rates (``detect.counters``): no page at a restart, every halving paged
+(``/tmp`` script of that session, in docs/measurements.md).
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from anomalert.detect.counters import increase, rate
+from anomalert.detect.ensemble import DEFAULT_THRESHOLD
+from anomalert.detect.stream import StreamDetector
+from anomalert.model import Sample
+
+T0 = 1_796_860_800.0  # 2026-12-10 00:00 UTC
+DAY = 86_400.0
+API = {"service": "api"}
+
+
+def counter(t: float, value: float, **labels: str) -> Sample:
+    return Sample("http_requests_total", {**API, **labels}, t, value, counter=True)
+
+
+def test_the_increase_across_a_restart_is_what_was_counted_since() -> None:
+    assert increase(100.0, 130.0) == 30.0
+    assert increase(100.0, 100.0) == 0.0
+    assert increase(100.0, 7.0) == 7.0  # restarted from zero, counted 7 since
+    assert rate(0.0, 100.0, 60.0, 130.0) == pytest.approx(0.5)
+
+
+def test_a_counter_is_scored_on_its_rate_from_its_second_sample() -> None:
+    det = StreamDetector()
+    first = det.score([counter(T0, 10.0)])
+    assert (first.points, first.taken, first.late) == (1, [], [])  # taken, nothing to score
+    values = [40.0, 70.0, 5.0, 35.0]  # a restart before the third
+    batch = det.score([counter(T0 + 60.0 * (k + 1), v) for k, v in enumerate(values)])
+    assert batch.points == 4
+    assert [s.value for s in batch.taken] == pytest.approx([0.5, 0.5, 5.0 / 60.0, 0.5])
+    assert [s.timestamp for s in batch.taken] == [T0 + 60.0 * k for k in range(1, 5)]
+    assert not any(s.counter for s in batch.taken)
+    # An irregular gap: the rate is the average over it.
+    later = det.score([counter(T0 + 540.0, 335.0)])  # 300 counted in 300 s
+    assert later.taken[0].value == pytest.approx(1.0)
+
+
+def test_late_and_repeated_counter_samples_are_late_and_change_nothing() -> None:
+    det = StreamDetector()
+    det.score([counter(T0, 10.0), counter(T0 + 60.0, 70.0)])
+    batch = det.score([counter(T0 + 60.0, 70.0), counter(T0 + 30.0, 40.0)])
+    assert len(batch.late) == 2 and batch.points == 0 and batch.taken == []
+    # The next rate is measured from the latest sample taken, not from a late one.
+    assert det.score([counter(T0 + 120.0, 130.0)]).taken[0].value == pytest.approx(1.0)
+
+
+def test_a_series_keeps_the_kind_its_first_sample_had() -> None:
+    """Metadata that arrives later must not turn a followed gauge into a rate (or back)."""
+    det = StreamDetector()
+    det.score([Sample("jobs_total", API, T0, 5.0)])  # first seen as a gauge
+    batch = det.score([Sample("jobs_total", API, T0 + 60.0, 9.0, counter=True)])
+    assert batch.taken[0].value == 9.0
+    det.score([counter(T0, 5.0)])
+    batch = det.score([Sample("http_requests_total", API, T0 + 60.0, 65.0)])  # flag lost
+    assert batch.taken[0].value == pytest.approx(1.0)
+
+
+def test_a_checkpoint_keeps_where_each_counter_was() -> None:
+    det = StreamDetector()
+    det.score([counter(T0, 10.0, pod="a"), counter(T0, 500.0, pod="b")])
+    restored = pickle.loads(pickle.dumps(det))
+    batch = restored.score([counter(T0 + 60.0, 70.0, pod="a"), counter(T0 + 60.0, 20.0, pod="b")])
+    assert sorted(s.value for s in batch.taken) == pytest.approx([20.0 / 60.0, 1.0])
+
+
+def test_a_checkpoint_from_before_counters_follows_gauges() -> None:
+    det = StreamDetector()
+    det.score([Sample("cpu_percent", API, T0, 5.0)])
+    state = pickle.loads(pickle.dumps(det)).__dict__
+    del state["counter"], state["raw"]
+    old = StreamDetector.__new__(StreamDetector)
+    old.__setstate__(state)
+    assert old.score([Sample("cpu_percent", API, T0 + 60.0, 6.0)]).taken[0].value == 6.0
+    batch = old.score([counter(T0 + 60.0, 10.0), counter(T0 + 120.0, 70.0)])
+    assert [s.value for s in batch.taken] == pytest.approx([1.0])
+
+
+def requests(series: int, days: float, seed: int) -> tuple[np.ndarray, np.ndarray, list, int]:
+    """One-minute request counters with a daily rate (5 to 50 a second), each restarting
+    three times after its first day; the even ones' traffic halves for half an hour at 80 %
+    of the run. Times, running totals, restart ticks per series, the halving's first tick."""
+    t = T0 + 60.0 * np.arange(int(days * DAY / 60.0))
+    daily = 0.5 - 0.5 * np.cos(2.0 * np.pi * ((t - T0) % DAY / 3600.0 - 3.0) / 24.0)
+    rng = np.random.default_rng(seed)
+    halving = int(0.8 * t.size)
+    ticks = np.arange(t.size)
+    totals, restarts = [], []
+    for i in range(series):
+        per_second = 5.0 + 45.0 * daily
+        if i % 2 == 0:
+            per_second = per_second * np.where(
+                (ticks >= halving) & (ticks < halving + 30), 0.5, 1.0
+            )
+        total = np.cumsum(rng.poisson(60.0 * per_second).astype(float))
+        at = np.sort(rng.choice(np.arange(1440, t.size), 3, replace=False))
+        for k in at:
+            total[k:] -= total[k - 1]
+        totals.append(total)
+        restarts.append(at)
+    return t, np.column_stack(totals), restarts, halving
+
+
+def pages(t: np.ndarray, totals: np.ndarray, as_counter: bool) -> list[tuple[int, int]]:
+    """(tick, series) of each page: a flagged point after 20 quiet ticks, as the policy
+    pages; series mature after two days (the engine's own rule)."""
+    det = StreamDetector()
+    last = np.full(totals.shape[1], -1e9)
+    out = []
+    for k in range(t.size):
+        batch = det.score(
+            [
+                counter(t[k], float(v), pod=str(i))
+                if as_counter
+                else Sample("http_requests_total", {**API, "pod": str(i)}, t[k], float(v))
+                for i, v in enumerate(totals[k])
+            ]
+        )
+        for s in batch.scored:
+            if s.score >= DEFAULT_THRESHOLD and not s.young:
+                i = int(s.labels["pod"])
+                if k - last[i] > 20:
+                    out.append((k, i))
+                last[i] = k
+    return out
+
+
+def test_restarts_do_not_page_and_a_halving_of_traffic_does() -> None:
+    """Six counters, five days: nothing pages at a restart, every halving pages; the same
+    totals followed as gauges page at restarts and miss the halvings (the old defect)."""
+    t, totals, restarts, halving = requests(6, 5.0, seed=3)
+
+    def at_restart(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [(k, i) for k, i in found if np.abs(restarts[i] - k).min() <= 5]
+
+    def halved(found: list[tuple[int, int]]) -> set[int]:
+        return {i for k, i in found if halving <= k < halving + 30}
+
+    as_rates = pages(t, totals, as_counter=True)
+    assert at_restart(as_rates) == []
+    assert halved(as_rates) == {0, 2, 4}
+    as_totals = pages(t, totals, as_counter=False)
+    assert len(at_restart(as_totals)) >= 6 and halved(as_totals) == set()
