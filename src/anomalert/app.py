@@ -57,6 +57,8 @@ log = logging.getLogger("anomalert")
 
 #: Why a series' points do not open alerts during its first two days (``Ensemble.min_age``).
 YOUNG_HOLD = "the series is too young to alert (detection.min_age)"
+#: Seconds between two passes retiring silent series (each reads every series' latest time).
+RETIRE_EVERY = 3600.0
 
 
 class Clock(Protocol):
@@ -186,6 +188,11 @@ class App:
         for event in store.events():
             self._note_window(event)
         self.last_checkpoint = time.monotonic()
+        #: When silent series were last retired (``_retire``), the newest sample time then,
+        #: and whether data had already flowed over the pass before.
+        self._last_retire = -float("inf")
+        self._newest = -float("inf")
+        self._flowing = False
         #: Alerts the store says are firing but the restored state does not know (they
         #: opened after the last checkpoint, before a crash), by fingerprint.
         self._adopted: dict[str, Alert] = {}
@@ -238,7 +245,7 @@ class App:
         if blobs["series_of"] is not None:
             self.series_of = pickle.loads(blobs["series_of"])
         if any(b is not None for b in blobs.values()):
-            log.info("resumed from checkpoint (%d series)", self.detector.n)
+            log.info("resumed from checkpoint (%d series)", self.detector.followed)
 
     def _load_settings(self) -> None:
         """Runtime modes and thresholds from the store, over what the checkpoint held."""
@@ -313,15 +320,21 @@ class App:
             transitions: list[Alert] = []
             for s in batch.scored:
                 transitions += self._decide(s, now)
-            if self.rule_metrics:  # on what the engine took: a counter's rate
-                for sample in batch.taken:
-                    if sample.metric in self.rule_metrics:
+            if self.rule_metrics:
+                late_ids = {id(s) for s in batch.late}
+                rates = batch.rates()
+                for sample in samples:
+                    if sample.metric in self.rule_metrics and id(sample) not in late_ids:
+                        # A counter's sample as the engine took it: its rate (NaN: the first).
+                        rate = rates.get(id(sample))
+                        if rate is not None:
+                            sample = replace(sample, value=rate, counter=False)
                         self.rules.observe(sample)
             self._record(transitions, now)
             self.metrics.samples.labels(source).inc(batch.points)
             if batch.late:
                 self.metrics.rejected.labels(source, "out_of_order").inc(len(batch.late))
-            self.metrics.series.set(self.detector.n)
+            self.metrics.series.set(self.detector.followed)
         self.metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
         if transitions and self.on_transitions is not None:
             self.on_transitions()
@@ -437,6 +450,7 @@ class App:
         with self.lock:
             now = self.clock.now()
             self.tuner.tick(now)
+            self._retire(now)
             transitions = self.policy.tick(now) + self.rules.evaluate(now)
             if self._adopted:
                 transitions += self._stale_adopted(now)
@@ -449,6 +463,32 @@ class App:
             if time.monotonic() - self.last_checkpoint >= self.config.storage.checkpoint_interval:
                 self.checkpoint()
             return notes
+
+    def _retire(self, now: float) -> None:
+        """Forget, once an hour, the series silent for ``detection.retire_after`` while the
+        others kept reporting.
+
+        Silence is measured on the data's clock (against the newest sample taken), and only
+        once data has flowed for a whole pass: a service restarted after a long stop, or a
+        source that was down, gives every series an hour to report before any is retired.
+        """
+        after = self.config.detection.retire_after
+        if after <= 0 or now - self._last_retire < RETIRE_EVERY:
+            return
+        self._last_retire = now
+        newest, previous = self.detector.newest, self._newest
+        self._newest = newest
+        if not newest > previous:  # nothing new since the last pass: the data stopped
+            self._flowing = False
+            return
+        if not self._flowing:  # data (again) since the last pass: wait a pass
+            self._flowing = True
+            return
+        gone = set(self.detector.retire(newest - after))
+        if gone:
+            self.series_of = {fp: sid for fp, sid in self.series_of.items() if sid not in gone}
+            self.metrics.retired.inc(len(gone))
+            log.info("retired %d series without a sample for %.0f s", len(gone), after)
 
     def _enqueue(self, notes: Sequence[Notification], now: float) -> None:
         for note in notes:

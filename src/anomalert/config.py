@@ -116,6 +116,9 @@ class DetectionConfig(StrictModel):
     #: The time zone whose wall clock the series' days and weeks follow (an IANA name):
     #: business hours that open at 09:00 local time stay at 09:00 when clocks change.
     timezone: str = "UTC"
+    #: A series without a sample for this long is forgotten (0: never): churned pods'
+    #: series are not kept and stepped for good.
+    retire_after: Duration = Field(default=604_800.0, ge=0.0)
 
     @field_validator("timezone")
     @classmethod

@@ -91,6 +91,11 @@ class SelfMetrics:
             registry=r,
         )
         self.series = Gauge("anomalert_series", "Series followed by the engine.", registry=r)
+        self.retired = Counter(
+            "anomalert_series_retired",
+            "Series forgotten after detection.retire_after without a sample.",
+            registry=r,
+        )
         self.firing = Gauge("anomalert_alerts_firing", "Alerts firing now.", registry=r)
         self.pending = Gauge(
             "anomalert_outbox_pending", "Notifications waiting for delivery.", registry=r

@@ -55,7 +55,7 @@ class ScriptedDetector(StreamDetector):
                     reason=f"scored {s.value}",
                 )
             )
-        return Batch(out, [], len(samples), list(samples))
+        return Batch(out, [], len(samples))
 
 
 class Harness:
@@ -283,7 +283,7 @@ class YoungUntil(ScriptedDetector):
     def score(self, samples: Sequence[Sample]) -> Batch:
         batch = super().score(samples)
         scored = [replace(s, young=s.timestamp < self.grown_up) for s in batch.scored]
-        return Batch(scored, batch.late, batch.points, batch.taken)
+        return Batch(scored, batch.late, batch.points)
 
 
 def test_a_young_series_is_scored_but_opens_no_alert(h: Harness) -> None:

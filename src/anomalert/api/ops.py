@@ -28,7 +28,7 @@ def readyz(request: Request) -> dict[str, Any] | Response:
         app.store.load_checkpoint("__ready_probe__")
     except Exception as exc:  # any store failure means not ready
         return error_response(503, f"store not reachable: {type(exc).__name__}")
-    return {"status": "ready", "series": app.detector.n}
+    return {"status": "ready", "series": app.detector.followed}
 
 
 @router.get("/metrics")

@@ -40,23 +40,27 @@ class _SeriesIndex:
 
     seen: int = 0
     metrics: dict[str, set[str]] = field(default_factory=dict)
+    #: The detector's ``moves`` when this was started: retired series' metrics go with them.
+    moves: int = 0
 
 
 _INDEXES: weakref.WeakKeyDictionary[StreamDetector, _SeriesIndex] = weakref.WeakKeyDictionary()
 
 
 def detector_metrics(app: App) -> dict[str, set[str]]:
-    """Metrics per service of every series the detectors follow (incremental: series are
-    only ever added, so each call reads the new ones)."""
+    """Metrics per service of every series the detectors follow (incremental: each call
+    reads the series added since, and starts again when slots changed hands, ``moves``)."""
     with app.lock:
         detector = app.detector
-        index = _INDEXES.setdefault(detector, _SeriesIndex())
+        index = _INDEXES.get(detector)
+        if index is None or index.moves != detector.moves:
+            index = _INDEXES[detector] = _SeriesIndex(moves=detector.moves)
         n = detector.n
         labels, metrics = detector.labels[index.seen : n], detector.metrics[index.seen : n]
         index.seen = n
         for metric, lab in zip(metrics, labels, strict=True):
             service = lab.get("service")
-            if service:
+            if service and metric:  # a free slot has neither
                 index.metrics.setdefault(service, set()).add(metric)
         out = {s: set(ms) for s, ms in index.metrics.items()}
         for service in app.records.services:

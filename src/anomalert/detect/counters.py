@@ -21,16 +21,27 @@ does not turn a followed gauge into a rate mid-stream.
 
 from __future__ import annotations
 
+from typing import TypeVar
 
-def increase(before: float, after: float) -> float:
-    """How much a counter counted between two samples, across a restart (Prometheus' rule).
+import numpy as np
+
+FloatLike = TypeVar("FloatLike", float, np.ndarray)
+
+
+def increase(before: FloatLike, after: FloatLike) -> FloatLike:
+    """How much a counter counted between two samples, across a restart (Prometheus' rule);
+    elementwise on arrays.
 
     >>> increase(100.0, 130.0), increase(100.0, 7.0)
     (30.0, 7.0)
     """
-    return after - before if after >= before else after
+    # Written so that a NaN before (no sample yet) gives NaN, not a restart.
+    if isinstance(after, np.ndarray) or isinstance(before, np.ndarray):
+        return np.where(after < before, after, after - before)
+    return after if after < before else after - before
 
 
-def rate(t0: float, v0: float, t1: float, v1: float) -> float:
-    """Per second between two samples of a counter (``t1 > t0``)."""
+def rate(t0: FloatLike, v0: FloatLike, t1: FloatLike, v1: FloatLike) -> FloatLike:
+    """Per second between two samples of a counter (``t1 > t0``); NaN where ``v0`` is (no
+    sample before)."""
     return increase(v0, v1) / (t1 - t0)

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from anomalert.detect.base import BoolArray, Detector, FloatArray, IntArray
+from anomalert.detect.base import ArrayState, BoolArray, Detector, FloatArray, IntArray
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
 from anomalert.detect.jit import kernel
@@ -1037,22 +1037,29 @@ class Ensemble:
                 if memory is not None:
                     memory.move_clock(idx[moved], shift[moved])
 
+    def _parts(self) -> list[ArrayState]:
+        """Every component that keeps state per series in arrays (``ArrayState``)."""
+        optional = (self.routine, self.weekly, self.resolution, self.returns, self.blind)
+        return [*self.detectors, self.tails, self.onsets, *(p for p in optional if p is not None)]
+
+    def reset(self, idx: np.ndarray) -> None:
+        """Series ``idx`` start again untrained, as if just grown: a slot freed by a series
+        that stopped reporting is taken by a new one (``StreamDetector.retire``)."""
+        idx = np.asarray(idx, dtype=np.intp)
+        if idx.size == 0:
+            return
+        for part in self._parts():
+            part.put(idx, part.clone(n=idx.size))
+        for name in ("run", "seen", "richest", "quiet", "zone"):
+            getattr(self, name)[idx] = 0
+        self.born[idx] = np.nan
+        self.pending[..., idx] = np.nan
+        self.recent[..., idx] = np.nan
+
     def grow(self, n: int) -> None:
         """Follow more series: new ones start untrained."""
-        for d in self.detectors:
-            d.grow(n)
-        self.tails.grow(n)
-        if self.routine is not None:
-            self.routine.grow(n)
-        if self.weekly is not None:
-            self.weekly.grow(n)
-        if self.resolution is not None:
-            self.resolution.grow(n)
-        if self.returns is not None:
-            self.returns.grow(n)
-        if self.blind is not None:
-            self.blind.grow(n)
-        self.onsets.grow(n)
+        for part in self._parts():
+            part.grow(n)
         self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
         self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
         self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])

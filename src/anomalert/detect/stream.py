@@ -24,6 +24,7 @@ the next one is measured from.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -86,8 +87,20 @@ class Batch:
     late: list[Sample]
     #: Samples taken: scored, or a counter's first (which sets where its rate starts).
     points: int
-    #: What was scored, in each series' time order: a counter's samples as their rates.
-    taken: list[Sample]
+    #: Each series' samples taken, by index, in time order (see ``rates``).
+    rows: dict[int, list[Sample]] = field(default_factory=dict, repr=False)
+    #: Per tick with counters: its rank, the counters' indexes and their rates.
+    counted: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
+
+    def rates(self) -> dict[int, float]:
+        """The rate each counter sample was scored as, by ``id()`` of the sample (NaN for a
+        counter's first sample, which only sets where its rate starts). Built on demand:
+        only the rules need it, and a dict entry per sample costs more than the tick."""
+        return {
+            id(self.rows[j][k]): r
+            for k, idx, values in self.counted
+            for j, r in zip(idx.tolist(), values.tolist(), strict=True)
+        }
 
 
 class StreamDetector:
@@ -126,13 +139,28 @@ class StreamDetector:
         self.ring = np.full((4, capacity, window), np.nan, dtype=np.float32)
         self.count = np.zeros(capacity, dtype=np.int64)
         self.last_score = np.full(capacity, np.nan)
+        #: Slots of series retired for silence (``retire``), taken again by new series first.
+        self.free: list[int] = []
+        #: Times slots changed hands (series retired, a free slot taken): a reader that
+        #: indexes the registry incrementally starts again when this moves.
+        self.moves = 0
 
     # -- registry ------------------------------------------------------------------------
 
     @property
     def n(self) -> int:
-        """Series followed so far."""
+        """Slots, in use or free: every series' index is below this."""
         return len(self.metrics)
+
+    @property
+    def followed(self) -> int:
+        """Series followed now (retired ones are not)."""
+        return len(self.index)
+
+    @property
+    def newest(self) -> float:
+        """The latest time of any series (-inf before the first sample)."""
+        return float(self.last_t[: self.n].max(initial=-np.inf))
 
     def _ensure(self, metric: str, labels: Labels, counter: bool = False) -> int:
         # A plain-tuple lookup first: the sha256 identity is computed once per new series.
@@ -145,14 +173,19 @@ class StreamDetector:
         if j is not None:
             self._fast[fast] = j
             return j
-        j = len(self.metrics)
-        if j >= self.capacity:
-            self._grow(max(2 * self.capacity, j + 1))
+        if self.free:  # a retired series' slot, reset to untrained when it was retired
+            j = heapq.heappop(self.free)
+            self.sids[j], self.metrics[j], self.labels[j] = sid, metric, dict(labels)
+            self.moves += 1
+        else:
+            j = len(self.metrics)
+            if j >= self.capacity:
+                self._grow(max(2 * self.capacity, j + 1))
+            self.sids.append(sid)
+            self.metrics.append(metric)
+            self.labels.append(dict(labels))
         self.index[sid] = j
         self._fast[fast] = j
-        self.sids.append(sid)
-        self.metrics.append(metric)
-        self.labels.append(dict(labels))
         self.counter[j] = counter
         zone = self.zones.get(labels.get("service", ""))
         if zone is not None:
@@ -180,6 +213,41 @@ class StreamDetector:
         self.last_score = np.concatenate([self.last_score, np.full(extra, np.nan)])
         self.capacity = capacity
 
+    def retire(self, before: float) -> list[str]:
+        """Forget every series whose latest sample is older than ``before``, unless an open
+        alert watches it; returns their ids.
+
+        Why: series come and go (a pod's series end at every deploy, their successors have
+        new names), and a slot is state kept and stepped on every tick for good. A retired
+        slot is reset to untrained and taken by the next new series, so churn neither grows
+        the state nor slows the ticks. A series that comes back later starts again (young,
+        ``Settings.min_age``), as a new one would.
+        """
+        n = self.n
+        stale = (self.last_t[:n] < before) & ~self.watched[:n]
+        stale[self.free] = False  # already retired
+        idx = np.flatnonzero(stale)
+        if idx.size == 0:
+            return []
+        gone = []
+        for j in idx.tolist():
+            sid, metric, labels = self.sids[j], self.metrics[j], self.labels[j]
+            del self.index[sid]
+            self._fast.pop((metric, *sorted(labels.items())), None)
+            self.sids[j], self.metrics[j], self.labels[j] = "", "", {}
+            heapq.heappush(self.free, j)
+            gone.append(sid)
+        self.engine.series.reset(idx)
+        self.last_t[idx] = -np.inf
+        self.counter[idx] = False
+        self.raw[idx] = np.nan
+        self.ring_t[idx] = np.nan
+        self.ring[:, idx] = np.nan
+        self.count[idx] = 0
+        self.last_score[idx] = np.nan
+        self.moves += 1
+        return gone
+
     def watch(self, series: Iterable[str], on: bool = True) -> None:
         """Report every point of these series (by id), e.g. while they have an open alert."""
         for sid in series:
@@ -206,7 +274,6 @@ class StreamDetector:
         for s in samples:
             per.setdefault(self._ensure(s.metric, s.labels, s.counter), []).append(s)
         late: list[Sample] = []
-        points = 0
         for j, rows in per.items():
             rows.sort(key=lambda s: s.timestamp)
             last = self.last_t[j]
@@ -217,13 +284,11 @@ class StreamDetector:
                 else:
                     keep.append(s)
                     last = s.timestamp
-            if self.counter[j] and keep:
-                points += len(keep)
-                keep = self._rates(j, keep)
-                points -= len(keep)
             per[j] = keep
         depth = max((len(r) for r in per.values()), default=0)
         scored: list[Scored] = []
+        points = 0
+        counted: list[tuple[int, np.ndarray, np.ndarray]] = []
         for k in range(depth):
             idx = np.fromiter((j for j, r in per.items() if len(r) > k), dtype=np.intp)
             if idx.size == 0:
@@ -232,24 +297,30 @@ class StreamDetector:
             x = np.full(self.capacity, np.nan)
             t[idx] = [per[int(j)][k].timestamp for j in idx]
             x[idx] = [per[int(j)][k].value for j in idx]
+            counters = idx[self.counter[idx]]
+            if counters.size:
+                first = self._as_rates(counters, t, x)
+                counted.append((k, counters, x[counters]))
+                if first.size:
+                    points += first.size
+                    idx = np.setdiff1d(idx, first, assume_unique=True)
+                    if idx.size == 0:
+                        continue
             scored.extend(self._tick(idx, t, x))
             points += idx.size
-        return Batch(scored, late, points, [s for rows in per.values() for s in rows])
+        return Batch(scored, late, points, per, counted)
 
-    def _rates(self, j: int, rows: list[Sample]) -> list[Sample]:
-        """A counter's samples (in time order, after its latest) as rates from its latest raw
-        value; the first sample a counter ever sends only becomes that value."""
-        t0, v0 = float(self.last_t[j]), float(self.raw[j])
-        out = []
-        for s in rows:
-            if v0 == v0:  # not NaN: there is a sample to measure from
-                r = rate(t0, v0, s.timestamp, s.value)
-                out.append(Sample(s.metric, s.labels, s.timestamp, r))
-            t0, v0 = s.timestamp, s.value
-        self.raw[j] = v0
-        if not out:  # the first sample alone: not scored, but what comes next is after it
-            self.last_t[j] = t0
-        return out
+    def _as_rates(self, counters: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Turn the counters' values of one tick into rates from their latest raw values
+        (in place); returns the counters whose first sample this is: their value only
+        becomes where their rate starts (x NaN), and they are not scored."""
+        v = x[counters]
+        before = self.raw[counters]
+        x[counters] = rate(self.last_t[counters], before, t[counters], v)
+        self.raw[counters] = v
+        first = counters[np.isnan(before)]
+        self.last_t[first] = t[first]
+        return first
 
     def _tick(self, idx: np.ndarray, t: np.ndarray, x: np.ndarray) -> list[Scored]:
         # Series without a sample this tick get the time of the tick (their x is NaN, so
@@ -327,6 +398,8 @@ class StreamDetector:
         if "counter" not in state:  # from before counters: every series a gauge
             self.counter = np.zeros(self.capacity, dtype=bool)
             self.raw = np.full(self.capacity, np.nan)
+        if "free" not in state:  # from before series were retired
+            self.free, self.moves = [], 0
 
     def use_timezone(self, zone: str, zones: Mapping[str, str] | None = None) -> None:
         """Follow the days and weeks of another default time zone and per-service zones

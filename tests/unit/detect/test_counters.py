@@ -17,7 +17,7 @@ import pytest
 
 from anomalert.detect.counters import increase, rate
 from anomalert.detect.ensemble import DEFAULT_THRESHOLD
-from anomalert.detect.stream import StreamDetector
+from anomalert.detect.stream import Batch, StreamDetector, series_id
 from anomalert.model import Sample
 
 T0 = 1_796_860_800.0  # 2026-12-10 00:00 UTC
@@ -33,50 +33,78 @@ def test_the_increase_across_a_restart_is_what_was_counted_since() -> None:
     assert increase(100.0, 130.0) == 30.0
     assert increase(100.0, 100.0) == 0.0
     assert increase(100.0, 7.0) == 7.0  # restarted from zero, counted 7 since
+    assert np.isnan(increase(np.nan, 7.0))  # nothing before: not a restart
+    assert increase(np.array([100.0, 100.0]), np.array([130.0, 7.0])).tolist() == [30.0, 7.0]
     assert rate(0.0, 100.0, 60.0, 130.0) == pytest.approx(0.5)
+
+
+def rates(batch: Batch, samples: list[Sample]) -> list[float]:
+    """The rate each sample was scored as (NaN: a counter's first; absent: a gauge's)."""
+    return [batch.rates().get(id(s), s.value) for s in samples]
 
 
 def test_a_counter_is_scored_on_its_rate_from_its_second_sample() -> None:
     det = StreamDetector()
-    first = det.score([counter(T0, 10.0)])
-    assert (first.points, first.taken, first.late) == (1, [], [])  # taken, nothing to score
+    first = [counter(T0, 10.0)]
+    batch = det.score(first)
+    assert batch.points == 1 and batch.late == []  # taken, nothing to score yet
+    assert np.isnan(rates(batch, first)[0])
     values = [40.0, 70.0, 5.0, 35.0]  # a restart before the third
-    batch = det.score([counter(T0 + 60.0 * (k + 1), v) for k, v in enumerate(values)])
+    later = [counter(T0 + 60.0 * (k + 1), v) for k, v in enumerate(values)]
+    batch = det.score(later)
     assert batch.points == 4
-    assert [s.value for s in batch.taken] == pytest.approx([0.5, 0.5, 5.0 / 60.0, 0.5])
-    assert [s.timestamp for s in batch.taken] == [T0 + 60.0 * k for k in range(1, 5)]
-    assert not any(s.counter for s in batch.taken)
+    assert rates(batch, later) == pytest.approx([0.5, 0.5, 5.0 / 60.0, 0.5])
+    sid = series_id("http_requests_total", API)
+    assert det.context(sid).values == pytest.approx([0.5, 0.5, 5.0 / 60.0, 0.5])
+    assert det.context(sid).times == [T0 + 60.0 * k for k in range(1, 5)]
     # An irregular gap: the rate is the average over it.
-    later = det.score([counter(T0 + 540.0, 335.0)])  # 300 counted in 300 s
-    assert later.taken[0].value == pytest.approx(1.0)
+    gap = [counter(T0 + 540.0, 335.0)]  # 300 counted in 300 s
+    assert rates(det.score(gap), gap) == pytest.approx([1.0])
 
 
 def test_late_and_repeated_counter_samples_are_late_and_change_nothing() -> None:
     det = StreamDetector()
     det.score([counter(T0, 10.0), counter(T0 + 60.0, 70.0)])
     batch = det.score([counter(T0 + 60.0, 70.0), counter(T0 + 30.0, 40.0)])
-    assert len(batch.late) == 2 and batch.points == 0 and batch.taken == []
+    assert len(batch.late) == 2 and batch.points == 0 and batch.rates() == {}
     # The next rate is measured from the latest sample taken, not from a late one.
-    assert det.score([counter(T0 + 120.0, 130.0)]).taken[0].value == pytest.approx(1.0)
+    nxt = [counter(T0 + 120.0, 130.0)]
+    assert rates(det.score(nxt), nxt) == pytest.approx([1.0])
 
 
 def test_a_series_keeps_the_kind_its_first_sample_had() -> None:
     """Metadata that arrives later must not turn a followed gauge into a rate (or back)."""
     det = StreamDetector()
     det.score([Sample("jobs_total", API, T0, 5.0)])  # first seen as a gauge
-    batch = det.score([Sample("jobs_total", API, T0 + 60.0, 9.0, counter=True)])
-    assert batch.taken[0].value == 9.0
+    gauge = [Sample("jobs_total", API, T0 + 60.0, 9.0, counter=True)]
+    batch = det.score(gauge)
+    assert batch.rates() == {} and det.context(series_id("jobs_total", API)).values[-1] == 9.0
     det.score([counter(T0, 5.0)])
-    batch = det.score([Sample("http_requests_total", API, T0 + 60.0, 65.0)])  # flag lost
-    assert batch.taken[0].value == pytest.approx(1.0)
+    unflagged = [Sample("http_requests_total", API, T0 + 60.0, 65.0)]  # flag lost
+    assert rates(det.score(unflagged), unflagged) == pytest.approx([1.0])
+
+
+def test_counters_and_gauges_share_a_batch_and_a_tick() -> None:
+    det = StreamDetector()
+    det.score([counter(T0, 0.0, pod="a"), Sample("cpu_percent", API, T0, 40.0)])
+    mixed = [
+        counter(T0 + 60.0, 120.0, pod="a"),
+        counter(T0 + 60.0, 7.0, pod="b"),  # a new pod's first sample
+        Sample("cpu_percent", API, T0 + 60.0, 41.0),
+    ]
+    batch = det.score(mixed)
+    assert batch.points == 3
+    assert rates(batch, mixed)[0] == pytest.approx(2.0) and np.isnan(rates(batch, mixed)[1])
+    assert det.context(series_id("cpu_percent", API)).values == [40.0, 41.0]
+    assert det.context(series_id("http_requests_total", {**API, "pod": "b"})).values == []
 
 
 def test_a_checkpoint_keeps_where_each_counter_was() -> None:
     det = StreamDetector()
     det.score([counter(T0, 10.0, pod="a"), counter(T0, 500.0, pod="b")])
     restored = pickle.loads(pickle.dumps(det))
-    batch = restored.score([counter(T0 + 60.0, 70.0, pod="a"), counter(T0 + 60.0, 20.0, pod="b")])
-    assert sorted(s.value for s in batch.taken) == pytest.approx([20.0 / 60.0, 1.0])
+    after = [counter(T0 + 60.0, 70.0, pod="a"), counter(T0 + 60.0, 20.0, pod="b")]
+    assert rates(restored.score(after), after) == pytest.approx([1.0, 20.0 / 60.0])
 
 
 def test_a_checkpoint_from_before_counters_follows_gauges() -> None:
@@ -86,9 +114,10 @@ def test_a_checkpoint_from_before_counters_follows_gauges() -> None:
     del state["counter"], state["raw"]
     old = StreamDetector.__new__(StreamDetector)
     old.__setstate__(state)
-    assert old.score([Sample("cpu_percent", API, T0 + 60.0, 6.0)]).taken[0].value == 6.0
-    batch = old.score([counter(T0 + 60.0, 10.0), counter(T0 + 120.0, 70.0)])
-    assert [s.value for s in batch.taken] == pytest.approx([1.0])
+    old.score([Sample("cpu_percent", API, T0 + 60.0, 6.0)])
+    assert old.context(series_id("cpu_percent", API)).values == [5.0, 6.0]
+    new = [counter(T0 + 60.0, 10.0), counter(T0 + 120.0, 70.0)]
+    assert rates(old.score(new), new)[1] == pytest.approx(1.0)
 
 
 def requests(series: int, days: float, seed: int) -> tuple[np.ndarray, np.ndarray, list, int]:
