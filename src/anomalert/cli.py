@@ -51,6 +51,15 @@ def detect(
             "when clocks change. Timestamps without a UTC offset are read in it.",
         ),
     ] = "UTC",
+    counters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--counters",
+            help="Columns that are counters (running totals that drop to zero at a restart), "
+            "as a name or a pattern such as '*_total'; repeatable. They are scored on their "
+            "per-second rate, as Prometheus' rate() reads them.",
+        ),
+    ] = None,
 ) -> None:
     """Score CSV files causally: adds anomaly_score, is_anomaly and reason columns."""
     from dataclasses import replace
@@ -58,6 +67,7 @@ def detect(
     from anomalert.configbase import parse_duration
     from anomalert.detect.engine import Settings
     from anomalert.detect.files import DRIFT_FILE, detect_path
+    from anomalert.ingest.counters import CounterNames
 
     settings = None
     if min_age is not None:
@@ -72,7 +82,15 @@ def detect(
         except ValueError as exc:
             typer.echo(f"error: --timezone: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-    errors = detect_path(path, output, progress=progress and path.is_dir(), settings=settings)
+    names = None
+    if counters:
+        if not all(pattern.strip() for pattern in counters):
+            typer.echo("error: --counters: a pattern must not be empty", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        names = CounterNames(counters)
+    errors = detect_path(
+        path, output, progress=progress and path.is_dir(), settings=settings, counters=names
+    )
     drift = output / DRIFT_FILE
     if drift.exists():
         typer.echo(f"note: input drift was seen and models refitted; see {drift}", err=True)

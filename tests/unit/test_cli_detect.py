@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from anomalert.cli import EXIT_BAD_INPUT, app
-from anomalert.detect.files import YOUNG_NOTE
+from anomalert.detect.files import FIRST_COUNT, YOUNG_NOTE
 
 OUTPUT_COLUMNS = ["anomaly_score", "is_anomaly", "reason"]
 ROWS = 900
@@ -146,7 +146,8 @@ def test_min_age_lets_a_short_file_alert(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "option, bad, says",
     [("--min-age", bad, "") for bad in ("soon", "-1h", "1h-", "")]
-    + [("--timezone", bad, "unknown time zone") for bad in ("Europe/Atlantis", "CEST", "")],
+    + [("--timezone", bad, "unknown time zone") for bad in ("Europe/Atlantis", "CEST", "")]
+    + [("--counters", " ", "a pattern must not be empty")],
 )
 def test_a_bad_option_exits_2_with_one_line(
     tmp_path: Path, option: str, bad: str, says: str
@@ -157,6 +158,50 @@ def test_a_bad_option_exits_2_with_one_line(
     lines = error_lines(stderr)
     assert len(lines) == 1 and lines[0].startswith(f"error: {option}: {says}"), lines
     assert not (tmp_path / "out").exists()
+
+
+def test_counter_columns_are_scored_on_their_rate(tmp_path: Path) -> None:
+    """A request counter in five-minute rows over four days, restarting twice on the third
+    day, its traffic halved for an hour on the fourth: with ``--counters '*_total'`` the
+    restarts are quiet and the halving alerts, named as a rate; read as it is, the restarts
+    alert and the halving does not. The output keeps the counter's values as read."""
+    rows = 4 * 288
+    rng = np.random.default_rng(5)
+    per_second = 10.0 + 5.0 * np.sin(2.0 * np.pi * np.arange(rows) / 288.0)
+    halving = range(1000, 1012)
+    per_second[list(halving)] *= 0.5
+    total = np.cumsum(rng.poisson(300.0 * per_second)).astype(float)
+    restarts = (700, 900)
+    for k in restarts:
+        total[k:] -= total[k - 1] - 3.0  # the new process counted 3 before its first scrape
+    cpu = 40.0 + rng.normal(0.0, 1.0, rows)
+    table = {"timestamp": stamps(rows), "requests_total": [f"{v:.0f}" for v in total]}
+    src = write_csv(tmp_path / "api.csv", {**table, "cpu": [f"{v:.2f}" for v in cpu]})
+
+    def alerts(*options: str) -> tuple[list[int], pd.DataFrame]:
+        out = tmp_path / f"out{len(options)}"
+        code, _, stderr = run_cli(src, "--output", out, *options)
+        assert code == 0, stderr
+        result = check_output(src, out / "api.csv")
+        return np.flatnonzero(result["is_anomaly"] == "1").tolist(), result
+
+    rated, result = alerts("--counters", "*_total")
+    near_restart = [k for k in rated if any(abs(k - r) <= 2 for r in restarts)]
+    caught = [k for k in rated if k in halving]
+    assert near_restart == [] and caught, rated
+    assert result.loc[caught[0], "reason"].startswith("rate(requests_total) ")
+    as_read, _ = alerts()
+    assert [k for k in as_read if any(abs(k - r) <= 2 for r in restarts)], as_read
+    assert not [k for k in as_read if k in halving]
+
+
+def test_a_counters_first_row_says_why_it_has_no_score(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "jobs.csv", {"timestamp": stamps(3), "jobs_total": ["5", "", "9"]})
+    code, _, stderr = run_cli(src, "--output", tmp_path / "out", "--counters", "jobs_total")
+    assert code == 0, stderr
+    result = check_output(src, tmp_path / "out" / "jobs.csv")
+    assert result["reason"].tolist() == [FIRST_COUNT, "missing value", ""]
+    assert result["jobs_total"].tolist() == ["5", "", "9"]
 
 
 def test_a_timezone_puts_the_reason_on_the_local_clock(tmp_path: Path) -> None:

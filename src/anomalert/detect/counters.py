@@ -45,3 +45,15 @@ def rate(t0: FloatLike, v0: FloatLike, t1: FloatLike, v1: FloatLike) -> FloatLik
     """Per second between two samples of a counter (``t1 > t0``); NaN where ``v0`` is (no
     sample before)."""
     return increase(v0, v1) / (t1 - t0)
+
+
+def column_rates(t: np.ndarray, v: np.ndarray, skip: np.ndarray) -> np.ndarray:
+    """A counter column's rate at each row from the previous row with a value, NaN where
+    there is none (the first value, a missing one, a row in ``skip``, a repeated time)."""
+    out = np.full(v.shape, np.nan)
+    ok = np.flatnonzero(~skip & np.isfinite(v))
+    if ok.size > 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[ok[1:]] = rate(t[ok[:-1]], v[ok[:-1]], t[ok[1:]], v[ok[1:]])
+    out[~np.isfinite(out)] = np.nan
+    return out

@@ -30,12 +30,14 @@ from anomalert.detect.combine import (
     columns_p,
     stouffer,
 )
+from anomalert.detect.counters import column_rates
 from anomalert.detect.drift import DriftEvent
 from anomalert.detect.engine import BatchEngine, Episodes, Settings
 from anomalert.detect.localtime import LocalTime
 from anomalert.detect.reason import explain, explain_pair
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.errors import FileInputError
+from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.csvfile import Table, read_table
 from anomalert.model import Kind
 
@@ -43,6 +45,8 @@ Progress = Callable[[int], None]
 
 #: Written at the root of OUT when the multivariate detectors saw their inputs drift.
 DRIFT_FILE = "drift.json"
+#: The reason of a row whose only values are counters' first: nothing to take a rate from.
+FIRST_COUNT = "a counter's first value: its rate starts at the next row"
 
 
 @dataclass
@@ -191,6 +195,20 @@ def score_tables(
     ]
 
 
+def as_rates(table: Table, counters: CounterNames) -> Table:
+    """The table with its counter columns (running totals: ``anomalert detect --counters``)
+    as per-second rates (``detect.counters``), renamed ``rate(<column>)`` for the reasons;
+    the output keeps the values as read."""
+    which = [c for c, name in enumerate(table.columns) if counters(name)]
+    if not which:
+        return table
+    values = table.values.copy()
+    for c in which:
+        values[:, c] = column_rates(table.t, table.values[:, c], table.late)
+    columns = tuple(f"rate({n})" if c in which else n for c, n in enumerate(table.columns))
+    return replace(table, values=values, columns=columns, raw=table.values)
+
+
 def width_groups(tables: list[Table]) -> list[list[int]]:
     """Indices of the tables, grouped by their number of columns (first width seen first):
     one engine runs each group (``score_tables`` wants tables of equal width)."""
@@ -242,8 +260,9 @@ def reasons(table: Table, scored: Scored, local_time: LocalTime | None = None) -
     series been old enough (saying so), and for rows with a missing value; '' elsewhere."""
     result = [""] * len(table.t)
     missing = np.isnan(table.values).all(axis=1)
+    read = missing if table.raw is None else np.isnan(table.raw).all(axis=1)
     for row in np.flatnonzero(missing):
-        result[row] = "missing value"
+        result[row] = "missing value" if read[row] else FIRST_COUNT
     for row in np.flatnonzero(scored.flag):
         if scored.partner[row] >= 0:
             c, d = int(scored.column[row]), int(scored.partner[row])
@@ -316,9 +335,14 @@ def drift_report(tables: list[Table], scored: list[Scored], base: Path) -> list[
 
 
 def detect_path(
-    src: Path, out: Path, progress: bool = False, settings: Settings | None = None
+    src: Path,
+    out: Path,
+    progress: bool = False,
+    settings: Settings | None = None,
+    counters: CounterNames | None = None,
 ) -> list[str]:
-    """Score a CSV file or folder into ``out``; returns one line per file that failed."""
+    """Score a CSV file or folder into ``out``; returns one line per file that failed.
+    ``counters`` names the columns that are running totals (scored on their rates)."""
     errors: list[str] = []
     try:
         paths = find_csv_files(src)
@@ -329,7 +353,8 @@ def detect_path(
     tables: list[Table] = []
     for path in paths:
         try:
-            tables.append(read_table(path, zone))
+            table = read_table(path, zone)
+            tables.append(table if counters is None else as_rates(table, counters))
         except FileInputError as exc:
             errors.append(str(exc))
     if src.is_dir() and not paths:

@@ -50,6 +50,9 @@ class Table:
     columns: tuple[str, ...]
     values: np.ndarray  # (rows, columns) float64, NaN where missing or non-finite
     late: np.ndarray  # bool per row: timestamp earlier than one already seen
+    #: The values as read, where ``values`` holds something derived from them (counters'
+    #: rates, ``detect.files.as_rates``); None: ``values`` are as read.
+    raw: np.ndarray | None = None
 
 
 #: A timestamp string whose time of day ends in a UTC offset (Z, +02:00, UTC): a moment.
