@@ -45,6 +45,7 @@ from anomalert.detect.registry import SERVICE_UNIVARIATE
 from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
 from anomalert.ingest.counters import CounterNames
+from anomalert.ingest.histograms import Histograms
 from anomalert.ingest.records import FEATURES, Record
 from anomalert.model import MODES, Alert, ChangeEvent, Mode, Notification, Sample, Scored
 from anomalert.notify.config import build_receivers
@@ -150,8 +151,10 @@ class App:
             window=config.detection.context_points,
             zones=config.zones,
         )
-        #: Which remote_write series are counters (their rates are followed).
+        #: Which remote_write series are counters (their rates are followed), and the
+        #: quantiles of the histograms among them.
         self.counter_names = CounterNames(config.ingest.counters)
+        self.histograms = Histograms(config.ingest.histograms)
         self.records = RecordDetector(
             FEATURES, Settings(min_age=min_age, timezone=zone), zones=config.zones
         )
@@ -208,7 +211,16 @@ class App:
 
     # -- checkpoints -----------------------------------------------------------------------
 
-    _PARTS = ("detector", "records", "policy", "rules", "pipeline", "correlator", "series_of")
+    _PARTS = (
+        "detector",
+        "records",
+        "policy",
+        "rules",
+        "pipeline",
+        "correlator",
+        "series_of",
+        "histograms",
+    )
 
     def checkpoint(self) -> None:
         """Save every stage's state (a restart resumes here instead of relearning)."""
@@ -221,6 +233,7 @@ class App:
             self.store.save_checkpoint("pipeline", self.pipeline.snapshot(), now)
             self.store.save_checkpoint("correlator", self.correlator.snapshot(), now)
             self.store.save_checkpoint("series_of", pickle.dumps(self.series_of), now)
+            self.store.save_checkpoint("histograms", pickle.dumps(self.histograms.sets), now)
             self.last_checkpoint = time.monotonic()
 
     def _restore(self) -> None:
@@ -244,6 +257,8 @@ class App:
             self.correlator.restore(blobs["correlator"])
         if blobs["series_of"] is not None:
             self.series_of = pickle.loads(blobs["series_of"])
+        if blobs["histograms"] is not None:
+            self.histograms.sets = pickle.loads(blobs["histograms"])
         if any(b is not None for b in blobs.values()):
             log.info("resumed from checkpoint (%d series)", self.detector.followed)
 
@@ -310,10 +325,17 @@ class App:
     # -- ingest ----------------------------------------------------------------------------
 
     def ingest(self, samples: Sequence[Sample], source: str = "json") -> IngestResult:
-        """Detect on a batch, apply the policy and rules, record and route transitions."""
+        """Detect on a batch, apply the policy and rules, record and route transitions.
+
+        remote_write's histograms are followed as their quantiles (``ingest.histograms``).
+        """
         started = time.perf_counter()
         with self.lock:
             now = self.clock.now()
+            taken = None
+            if source == "remote_write":
+                taken = self.histograms.take(samples)
+                samples = taken.samples
             t0 = time.perf_counter()
             batch = self.detector.score(samples)
             self.metrics.detect_seconds.observe(time.perf_counter() - t0)
@@ -331,14 +353,20 @@ class App:
                             sample = replace(sample, value=rate, counter=False)
                         self.rules.observe(sample)
             self._record(transitions, now)
-            self.metrics.samples.labels(source).inc(batch.points)
-            if batch.late:
-                self.metrics.rejected.labels(source, "out_of_order").inc(len(batch.late))
+            # What was sent and taken: buckets gathered into quantiles count, the quantiles
+            # derived from them do not.
+            accepted, late = batch.points, batch.late
+            if taken is not None:
+                accepted += taken.consumed - taken.derived
+                late = taken.late + late
+            self.metrics.samples.labels(source).inc(accepted)
+            if late:
+                self.metrics.rejected.labels(source, "out_of_order").inc(len(late))
             self.metrics.series.set(self.detector.followed)
         self.metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
         if transitions and self.on_transitions is not None:
             self.on_transitions()
-        return IngestResult(batch.points, batch.late, transitions)
+        return IngestResult(accepted, late, transitions)
 
     def ingest_records(self, records: Sequence[Record], source: str = "records") -> IngestResult:
         """Aggregate records: each feature becomes a series of the record's service, and the
@@ -484,6 +512,7 @@ class App:
         if not self._flowing:  # data (again) since the last pass: wait a pass
             self._flowing = True
             return
+        self.histograms.retire(newest - after)
         gone = set(self.detector.retire(newest - after))
         if gone:
             self.series_of = {fp: sid for fp, sid in self.series_of.items() if sid not in gone}

@@ -31,7 +31,8 @@ from anomalert.alert.sensitivity import SensitivityConfig
 from anomalert.configbase import Duration, StrictModel
 from anomalert.detect.localtime import LocalTime, check_zone
 from anomalert.errors import ConfigError
-from anomalert.ingest.counters import IngestConfig
+from anomalert.ingest.counters import COUNTER_NAMES
+from anomalert.ingest.histograms import HistogramConfig
 from anomalert.ingest.prometheus_pull import PullConfig
 from anomalert.notify.config import ReceiverConfig
 from anomalert.notify.outbox import RetryPolicy
@@ -99,6 +100,23 @@ class StorageConfig(StrictModel):
     #: How often detector and pipeline state are checkpointed (a restart resumes from there).
     checkpoint_interval: Duration = 60.0
     retention: RetentionConfig = RetentionConfig()
+
+
+class IngestConfig(StrictModel):
+    """How samples are read: which are counters, what histograms become."""
+
+    #: Metric names whose remote_write series are counters unless the sender's metadata
+    #: types their family (shell-style patterns; empty: metadata alone decides).
+    counters: tuple[str, ...] = COUNTER_NAMES
+    histograms: HistogramConfig = HistogramConfig()
+
+    @field_validator("counters")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            if not pattern.strip():
+                raise ValueError("a pattern must not be empty")
+        return value
 
 
 class DetectionConfig(StrictModel):

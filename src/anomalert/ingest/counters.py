@@ -13,10 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
-from pydantic import field_validator
-
-from anomalert.configbase import StrictModel
-
 #: The metric names taken for counters when the sender said nothing of their family.
 COUNTER_NAMES = ("*_total", "*_count", "*_sum", "*_bucket")
 
@@ -72,19 +68,3 @@ class CounterNames:
             if kind is not None:
                 return suffix in _COUNTING.get(kind, ())
         return any(fnmatchcase(metric, p) for p in self.patterns)
-
-
-class IngestConfig(StrictModel):
-    """How samples are read (the config's ``ingest`` section)."""
-
-    #: Metric names whose remote_write series are counters unless the sender's metadata
-    #: types their family (shell-style patterns; empty: metadata alone decides).
-    counters: tuple[str, ...] = COUNTER_NAMES
-
-    @field_validator("counters")
-    @classmethod
-    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            if not pattern.strip():
-                raise ValueError("a pattern must not be empty")
-        return value

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import http.server
 import math
 import struct
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cramjam
@@ -135,35 +132,6 @@ def test_a_body_announcing_a_huge_size_is_refused_before_decompressing() -> None
     raw = encode_write_request([Sample("up", {"service": "a"}, T, 1.0)])
     with pytest.raises(FieldError, match="the limit is 10"):
         decode(raw, max_decompressed=10)
-
-
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    bodies: list[tuple[dict[str, str], bytes]]
-
-    def do_POST(self) -> None:
-        data = self.rfile.read(int(self.headers["Content-Length"]))
-        self.bodies.append((dict(self.headers), data))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    """A tiny remote_write endpoint that keeps every POST (headers, body)."""
-    bodies: list[tuple[dict[str, str], bytes]] = []
-    handler = type("Handler", (_Receiver,), {"bodies": bodies})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/write", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_a_real_prometheus_remote_write_decodes_to_the_scraped_metrics(

@@ -1,0 +1,208 @@
+"""Quantiles of Prometheus histograms, from the cumulative buckets remote_write carries.
+
+Why: a histogram reaches us as one counter per bucket (``<family>_bucket{le="0.25"}``), a
+dozen series per label set. Followed one by one, a latency regression alerts as some
+buckets' rates rising and others' falling, in words no one on call reads as "p99 doubled".
+What people watch is the quantile: here each scrape's bucket increases since the previous
+one give ``<family>:p99`` (and the other configured quantiles) as Prometheus'
+``histogram_quantile(0.99, rate(<family>_bucket[...]))`` computes it, a gauge followed like
+any other; the buckets themselves are not followed unless asked (``keep_buckets``).
+
+A scrape's buckets share its timestamp but may come in different requests (remote_write
+shards series over parallel queues): the buckets of each label set are gathered per
+timestamp until as many have arrived as the label set's scrapes have had, then its
+quantiles are computed from the increase since the last complete scrape (a bucket lower
+than before restarted from zero, Prometheus' reset rule; cumulative counts made monotone,
+as ``histogram_quantile`` does). A scrape never completed is dropped once a later one is;
+a scrape without requests in it (no increase) gives no quantile. The first complete scrape
+only sets where the increases start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import field_validator
+
+from anomalert.configbase import StrictModel
+from anomalert.detect.counters import increase
+from anomalert.model import Sample
+
+#: Scrapes of one label set kept waiting for their buckets (older ones are dropped).
+MAX_PENDING = 8
+
+
+class HistogramConfig(StrictModel):
+    """How histograms sent by remote_write are followed (``ingest.histograms``)."""
+
+    #: The quantiles followed, each as ``<family>:p<100 q>`` (``[]``: none derived).
+    quantiles: tuple[float, ...] = (0.5, 0.99)
+    #: Also follow each bucket's rate as a series of its own.
+    keep_buckets: bool = False
+
+    @field_validator("quantiles")
+    @classmethod
+    def _in_range(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        for q in value:
+            if not 0.0 < q < 1.0:
+                raise ValueError(f"a quantile is between 0 and 1 (got {q})")
+        if len(set(value)) != len(value):
+            raise ValueError("each quantile once")
+        return value
+
+
+def quantile_name(family: str, q: float) -> str:
+    """``http_seconds:p99``, ``http_seconds:p99_9``: a Prometheus-valid metric name.
+
+    >>> quantile_name("http_seconds", 0.5), quantile_name("http_seconds", 0.999)
+    ('http_seconds:p50', 'http_seconds:p99_9')
+    """
+    return f"{family}:p{round(q * 100, 6):g}".replace(".", "_")
+
+
+def histogram_quantile(q: float, bounds: np.ndarray, counts: np.ndarray) -> float:
+    """Prometheus' ``histogram_quantile``: ``counts`` cumulative at each upper bound (the
+    last one +Inf), linear within the bucket the rank falls in; NaN without observations.
+
+    >>> histogram_quantile(0.5, np.array([1.0, 2.0, np.inf]), np.array([10.0, 30.0, 30.0]))
+    1.25
+    """
+    counts = np.maximum.accumulate(counts)
+    total = float(counts[-1])
+    if not total > 0:
+        return math.nan
+    rank = q * total
+    b = int(np.searchsorted(counts, rank, side="left"))
+    if b >= bounds.size - 1:  # in the +Inf bucket: the highest finite bound
+        return float(bounds[-2]) if bounds.size > 1 else math.nan
+    if b == 0 and bounds[0] <= 0:
+        return float(bounds[0])
+    start = 0.0 if b == 0 else float(bounds[b - 1])
+    below = 0.0 if b == 0 else float(counts[b - 1])
+    inside = float(counts[b]) - below
+    return start + (float(bounds[b]) - start) * ((rank - below) / inside)
+
+
+@dataclass
+class _LabelSet:
+    """One histogram's label set (all labels but ``le``): its scrapes as they gather."""
+
+    family: str
+    labels: dict[str, str]
+    #: Buckets a complete scrape has had (the most seen at one timestamp).
+    buckets: int = 0
+    #: Scrape time -> {upper bound: cumulative count} while its buckets come in.
+    pending: dict[float, dict[float, float]] = field(default_factory=dict)
+    #: The last complete scrape: its time, upper bounds and cumulative counts.
+    last_t: float = -math.inf
+    bounds: np.ndarray | None = None
+    counts: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What ``Histograms.take`` made of a batch."""
+
+    #: The batch without the buckets (unless kept), with the quantiles derived.
+    samples: list[Sample]
+    #: Buckets taken into a quantile (or waiting to be): accepted, not followed.
+    consumed: int
+    #: Buckets at or before their label set's last complete scrape: out of order.
+    late: list[Sample]
+    #: Quantile samples derived (in ``samples``).
+    derived: int = 0
+
+
+class Histograms:
+    """Gathers histogram buckets per label set and scrape; derives their quantiles."""
+
+    def __init__(self, config: HistogramConfig | None = None) -> None:
+        self.config = config or HistogramConfig()
+        self.sets: dict[tuple[str, tuple[tuple[str, str], ...]], _LabelSet] = {}
+
+    def take(self, samples: Sequence[Sample]) -> Taken:
+        """The batch as the engine should follow it (see the module's docstring)."""
+        if not self.config.quantiles:
+            return Taken(list(samples), 0, [])
+        derived = 0
+        out: list[Sample] = []
+        late: list[Sample] = []
+        touched: dict[tuple[str, tuple[tuple[str, str], ...]], _LabelSet] = {}
+        consumed = 0
+        for s in samples:
+            bound = _bucket_bound(s)
+            if bound is None:
+                out.append(s)
+                continue
+            labels = {k: v for k, v in s.labels.items() if k != "le"}
+            key = (s.metric, tuple(sorted(labels.items())))
+            group = self.sets.get(key)
+            if group is None:
+                group = self.sets[key] = _LabelSet(s.metric[: -len("_bucket")], labels)
+            if s.timestamp <= group.last_t:
+                late.append(s)
+                continue
+            group.pending.setdefault(s.timestamp, {})[bound] = s.value
+            touched[key] = group
+            if self.config.keep_buckets:
+                out.append(s)
+            else:
+                consumed += 1
+        for group in touched.values():
+            quantiles = self._complete(group)
+            derived += len(quantiles)
+            out.extend(quantiles)
+        return Taken(out, consumed, late, derived)
+
+    def retire(self, before: float) -> int:
+        """Forget the label sets without a bucket since ``before`` (a replaced pod's): the
+        same churn the engine's series retire for (``StreamDetector.retire``)."""
+        gone = [
+            key
+            for key, group in self.sets.items()
+            if max(group.last_t, max(group.pending, default=-math.inf)) < before
+        ]
+        for key in gone:
+            del self.sets[key]
+        return len(gone)
+
+    def _complete(self, group: _LabelSet) -> list[Sample]:
+        """Quantile samples of the label set's scrapes that have all their buckets."""
+        out: list[Sample] = []
+        group.buckets = max(group.buckets, *(len(b) for b in group.pending.values()))
+        for t in sorted(group.pending):
+            got = group.pending[t]
+            if len(got) < group.buckets or math.inf not in got:
+                continue
+            for older in [u for u in group.pending if u <= t]:
+                del group.pending[older]  # this one, and any never completed before it
+            bounds = np.array(sorted(got))
+            counts = np.array([got[b] for b in bounds])
+            same = group.bounds is not None and np.array_equal(bounds, group.bounds)
+            if same and group.counts is not None:
+                inc = increase(group.counts, counts)
+                for q in self.config.quantiles:
+                    v = histogram_quantile(q, bounds, inc)
+                    if math.isfinite(v):
+                        out.append(Sample(quantile_name(group.family, q), group.labels, t, v))
+            group.last_t, group.bounds, group.counts = t, bounds, counts
+        while len(group.pending) > MAX_PENDING:
+            del group.pending[min(group.pending)]
+        return out
+
+
+def _bucket_bound(s: Sample) -> float | None:
+    """The upper bound of a histogram bucket's sample (None: not a bucket)."""
+    if not (s.counter and s.metric.endswith("_bucket")):
+        return None
+    le = s.labels.get("le")
+    if le is None:
+        return None
+    try:
+        bound = float(le)
+    except ValueError:
+        return None
+    return None if math.isnan(bound) else bound

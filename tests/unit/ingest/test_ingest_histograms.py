@@ -1,0 +1,189 @@
+"""Histograms from remote_write are followed as their quantiles, as histogram_quantile()."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry, Histogram
+
+from anomalert.config import parse_config
+from anomalert.errors import ConfigError
+from anomalert.ingest.counters import CounterNames
+from anomalert.ingest.histograms import (
+    HistogramConfig,
+    Histograms,
+    histogram_quantile,
+    quantile_name,
+)
+from anomalert.ingest.remote_write import decode
+from anomalert.model import Sample
+from tests.support.procs import wait_until
+from tests.support.prometheus import running_prometheus, serving_metrics
+
+T = 1_767_623_280.0
+BOUNDS = (0.05, 0.1, 0.25, 0.5, 1.0, math.inf)
+LABELS = {"service": "api", "route": "/pay"}
+FAMILY = "http_request_duration_seconds"
+
+
+def cumulative(latencies: np.ndarray) -> np.ndarray:
+    """Cumulative counts of the observations at each upper bound."""
+    return np.array([np.count_nonzero(latencies <= b) for b in BOUNDS], dtype=float)
+
+
+def scrape(t: float, counts: np.ndarray, **extra: str) -> list[Sample]:
+    """One scrape's bucket samples, as remote_write marks them (counters)."""
+    le = [("+Inf" if math.isinf(b) else f"{b:g}") for b in BOUNDS]
+    return [
+        Sample(f"{FAMILY}_bucket", {**LABELS, **extra, "le": e}, t, float(c), counter=True)
+        for e, c in zip(le, counts, strict=True)
+    ]
+
+
+def test_quantiles_interpolate_within_a_bucket_as_prometheus_does() -> None:
+    bounds = np.array(BOUNDS)
+    counts = np.array([0.0, 10.0, 60.0, 90.0, 100.0, 100.0])
+    assert histogram_quantile(0.5, bounds, counts) == pytest.approx(0.1 + 0.15 * (40 / 50))
+    assert histogram_quantile(0.99, bounds, counts) == pytest.approx(0.5 + 0.5 * (9 / 10))
+    # The rank in the +Inf bucket: the highest finite bound; in the first, from zero.
+    assert histogram_quantile(0.99, bounds, np.array([0, 0, 0, 0, 50.0, 100.0])) == 1.0
+    assert histogram_quantile(0.5, bounds, np.array([100.0] * 6)) == pytest.approx(0.025)
+    assert math.isnan(histogram_quantile(0.5, bounds, np.zeros(6)))  # no requests
+    # Counts that are not monotone (buckets scraped a moment apart) are made so.
+    assert histogram_quantile(0.5, bounds, np.array([0, 10, 60, 55, 100, 100.0])) == (
+        histogram_quantile(0.5, bounds, np.array([0, 10, 60, 60, 100, 100.0]))
+    )
+    assert quantile_name(FAMILY, 0.99) == f"{FAMILY}:p99"
+
+
+def test_the_median_of_many_requests_lands_in_its_bucket() -> None:
+    latencies = np.random.default_rng(1).lognormal(np.log(0.2), 0.5, 20_000)
+    p50 = histogram_quantile(0.5, np.array(BOUNDS), cumulative(latencies))
+    assert 0.1 < p50 < 0.25 and abs(p50 - np.median(latencies)) < 0.05
+
+
+def test_each_scrape_after_the_first_gives_its_quantiles_and_no_bucket_is_followed() -> None:
+    rng = np.random.default_rng(2)
+    first = cumulative(rng.lognormal(np.log(0.2), 0.5, 1000))
+    calls = rng.lognormal(np.log(0.2), 0.5, 600)
+    hist = Histograms()
+    gauge = Sample("up", {"service": "api"}, T, 1.0)
+    taken = hist.take([*scrape(T, first), gauge])
+    assert taken.samples == [gauge] and taken.consumed == 6 and taken.derived == 0
+    taken = hist.take(scrape(T + 15.0, first + cumulative(calls)))
+    assert taken.consumed == 6 and taken.late == [] and taken.derived == 2
+    inc = cumulative(calls)
+    assert [(s.metric, s.labels, s.timestamp) for s in taken.samples] == [
+        (f"{FAMILY}:p50", LABELS, T + 15.0),
+        (f"{FAMILY}:p99", LABELS, T + 15.0),
+    ]
+    expected = [histogram_quantile(q, np.array(BOUNDS), inc) for q in (0.5, 0.99)]
+    assert [s.value for s in taken.samples] == pytest.approx(expected)
+    assert not any(s.counter for s in taken.samples)
+
+
+def test_a_scrape_split_over_two_requests_counts_once_complete() -> None:
+    """remote_write shards series over parallel queues: a scrape's buckets may be apart."""
+    base = np.array([0, 10, 60, 90, 100, 100.0])
+    hist = Histograms()
+    hist.take(scrape(T, base))
+    second = scrape(T + 15.0, base * 2)
+    assert hist.take(second[:3]).samples == []  # half the buckets: wait
+    done = hist.take(second[3:]).samples
+    assert [s.value for s in done] == pytest.approx(
+        [histogram_quantile(q, np.array(BOUNDS), base) for q in (0.5, 0.99)]
+    )
+    # A scrape never completed is dropped once a later one is; its late buckets are late.
+    third, fourth = scrape(T + 30.0, base * 3), scrape(T + 45.0, base * 4)
+    hist.take(third[:2])
+    assert len(hist.take(fourth).samples) == 2
+    assert hist.take(third[2:]).late == third[2:]
+
+
+def test_a_restart_resets_every_bucket_and_a_quiet_scrape_gives_nothing() -> None:
+    base = np.array([0, 10, 60, 90, 100, 100.0])
+    hist = Histograms()
+    hist.take(scrape(T, base * 50))
+    restarted = hist.take(scrape(T + 15.0, base)).samples  # the new process counted base
+    assert [s.value for s in restarted] == pytest.approx(
+        [histogram_quantile(q, np.array(BOUNDS), base) for q in (0.5, 0.99)]
+    )
+    assert hist.take(scrape(T + 30.0, base)).samples == []  # no request in between
+
+
+def test_kept_buckets_and_label_sets_apart() -> None:
+    base = np.array([0, 10, 60, 90, 100, 100.0])
+    hist = Histograms(HistogramConfig(quantiles=(0.9,), keep_buckets=True))
+    a, b = scrape(T, base, pod="a"), scrape(T, base * 3, pod="b")
+    taken = hist.take(a + b)
+    assert taken.samples == a + b and taken.consumed == 0
+    taken = hist.take(scrape(T + 15.0, base * 2, pod="a") + scrape(T + 15.0, base * 4, pod="b"))
+    quantiles = [s for s in taken.samples if s.metric == f"{FAMILY}:p90"]
+    assert sorted(s.labels["pod"] for s in quantiles) == ["a", "b"]
+    assert len(taken.samples) == 12 + 2
+    assert Histograms(HistogramConfig(quantiles=())).take(a).samples == a
+
+
+def test_label_sets_that_stopped_are_forgotten() -> None:
+    base = np.array([0, 10, 60, 90, 100, 100.0])
+    hist = Histograms()
+    hist.take(scrape(T, base, pod="a") + scrape(T + 60.0, base, pod="b")[:2])
+    assert hist.retire(T + 30.0) == 1  # a; b is still gathering its scrape
+    assert [labels for _, labels in hist.sets] == [(*sorted({**LABELS, "pod": "b"}.items()),)]
+
+
+@pytest.mark.parametrize(
+    "histograms, says",
+    [({"quantiles": [1.5]}, "between 0 and 1"), ({"quantiles": [0.5, 0.5]}, "each quantile once")],
+)
+def test_bad_quantiles_are_named(histograms: dict[str, object], says: str) -> None:
+    base = {"route": {"receiver": "r"}, "receivers": [{"name": "r", "log": {}}]}
+    with pytest.raises(ConfigError, match=rf"ingest\.histograms\.quantiles.*{says}"):
+        parse_config({**base, "ingest": {"histograms": histograms}})
+
+
+def test_a_real_prometheus_histogram_becomes_its_quantiles(
+    tmp_path: Path,
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    """prometheus_client's histogram scraped and remote-written by a real Prometheus: the
+    buckets (``le`` as Prometheus writes it, ``+Inf``) become a median near the truth."""
+    url, bodies = receiver
+    registry = CollectorRegistry()
+    latency = Histogram(
+        "app_request_seconds", "Latency", ["service"], registry=registry, buckets=BOUNDS[:-1]
+    ).labels(service="api")
+    stop = threading.Event()
+
+    def serve() -> None:
+        rng = np.random.default_rng(3)
+        while not stop.is_set():
+            for v in rng.uniform(0.1, 0.25, 50):  # the median 0.175
+                latency.observe(float(v))
+            time.sleep(0.05)
+
+    names, hist, medians = CounterNames(), Histograms(), []
+
+    def derived() -> bool:
+        while bodies:
+            taken = hist.take(decode(bodies.pop(0)[1], counters=names).samples)
+            medians.extend(s.value for s in taken.samples if s.metric.endswith(":p50"))
+        return len(medians) >= 3
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    try:
+        with contextlib.ExitStack() as stack:
+            target = stack.enter_context(serving_metrics(registry))
+            stack.enter_context(running_prometheus(tmp_path, [target], remote_write_url=url))
+            wait_until(derived, timeout=30, what="quantiles of a remote-written histogram")
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+    assert all(0.1 <= m <= 0.25 for m in medians), medians
