@@ -4,8 +4,9 @@ Why: a counter (``http_requests_total``, a histogram's ``_bucket``, ``_count`` a
 only ever climbs, and drops to zero when its process restarts. Followed as it is, every
 restart is a drop far outside the band (twelve one-minute counters restarting three times
 each in two weeks paged 29 times, 27 of them at a restart), and what matters, how fast it
-climbs, is a slope the engine does not score (none of six halvings of traffic paged). Its rate is a gauge like any other:
-a deploy that restarts every pod leaves it where it was, and traffic halving is a drop.
+climbs, is a slope the engine does not score (none of six halvings of traffic paged). Its
+rate is a gauge like any other: a deploy that restarts every pod leaves it where it was, and
+traffic halving is a drop.
 
 The increase between two samples is the difference of their values, or, when the value
 fell, the later value itself (the counter restarted from zero and counted that much since:

@@ -3,15 +3,17 @@
 The wire format (prometheus/prompb ``remote.proto``/``types.proto``)::
 
     WriteRequest   { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
-    TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2; ... }
+    TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2;
+                     repeated Histogram histograms = 4; ... }
     Label          { string name = 1; string value = 2; }
     Sample         { double value = 1; int64 timestamp = 2; }   // timestamp in milliseconds
     MetricMetadata { MetricType type = 1; string metric_family_name = 2; ... }
 
 No protoc runs at build time: the message classes are made at import from a descriptor
 written here in Python, in a private pool (so another copy of ``prometheus.*`` types elsewhere
-in the process cannot clash). Fields we do not model (help and unit, exemplars, native
-histograms) are skipped by the protobuf runtime as unknown fields.
+in the process cannot clash). Fields we do not model (help and unit, exemplars) are skipped
+by the protobuf runtime as unknown fields. Native histograms are read as opaque messages
+(``bytes`` on the wire), only to count them: they are refused, not skipped unseen.
 
 Handling (PRODUCT.md §1: a clear error or a documented, counted handling):
 
@@ -24,7 +26,9 @@ Handling (PRODUCT.md §1: a clear error or a documented, counted handling):
   skipped and counted in :attr:`Decoded.stale_markers`; any other NaN or ±inf is a rejection
   of that sample, the series' other samples are kept;
 - counters (``Sample.counter``, followed as their rate): as the ``CounterNames`` passed in
-  says, from the families' types in this and earlier requests' metadata, else the names.
+  says, from the families' types in this and earlier requests' metadata, else the names;
+- native histograms (``send_native_histograms``) are a rejection of that series' histogram
+  samples, saying so: classic histograms (``_bucket`` series) are what we read.
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ def _build() -> tuple[Any, Any]:
                 [
                     ("labels", 1, _F.TYPE_MESSAGE, ".prometheus.Label", True),
                     ("samples", 2, _F.TYPE_MESSAGE, ".prometheus.Sample", True),
+                    # A length-delimited message read as its bytes: counted, not decoded.
+                    ("histograms", 4, _F.TYPE_BYTES, None, True),
                 ],
             ),
             _message(
@@ -173,6 +179,11 @@ def decode(
                 problems.append(f"{where}.samples[{j}].value: must be finite (got {value})")
             else:
                 samples.append(Sample(metric, labels, point.timestamp / 1000.0, value, counter))
+        if series.histograms:
+            problems.append(
+                f"{where}.histograms: {len(series.histograms)} native histogram samples, not "
+                "supported; send classic histograms (remote_write send_native_histograms: false)"
+            )
         if problems:
             rejections.append(Rejection(i, "; ".join(problems)))
     return Decoded(samples, rejections, stale)

@@ -96,6 +96,25 @@ def test_a_label_sent_twice_is_rejected() -> None:
     )
 
 
+def test_native_histograms_are_refused_saying_so_and_the_samples_kept() -> None:
+    """Read as opaque messages: counted and named, never skipped unseen."""
+    request = WriteRequest()
+    ts = request.timeseries.add()
+    for name, text in {"__name__": "rpc_seconds", "service": "api"}.items():
+        ts.labels.add(name=name, value=text)
+    ts.samples.add(value=1.0, timestamp=int(T * 1000))
+    ts.histograms.extend([b"\x08\x05", b"\x08\x07"])  # two native histogram samples
+    decoded = decode(bytes(cramjam.snappy.compress_raw(request.SerializeToString())))
+    assert [s.value for s in decoded.samples] == [1.0]
+    assert decoded.rejections == [
+        Rejection(
+            0,
+            "timeseries[0].histograms: 2 native histogram samples, not supported; send "
+            "classic histograms (remote_write send_native_histograms: false)",
+        )
+    ]
+
+
 def test_stale_markers_are_skipped_and_counted_other_nans_rejected() -> None:
     stale = struct.unpack("<d", STALE_NAN)[0]
     labels = {"__name__": "up", "job": "api"}
