@@ -80,7 +80,8 @@ BOUNDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.5, 5.0, float("i
 def test_a_latency_regression_in_a_histogram_alerts_on_its_p99(tmp_path: Path) -> None:
     """A day of one-minute scrapes of a request-latency histogram (600 requests a minute,
     median 0.2 s), four times slower for half an hour in its last hours: the service follows
-    the histogram's p50 and p99, not its thirteen buckets, and the p99 alerts, in words."""
+    the histogram's p50, p99 and mean (and its request rate), not its thirteen buckets, and
+    the p99 and the mean alert, in words; the request rate, which held, does not."""
     config = parse_config(
         {
             "detection": {"min_age": "6h"},
@@ -93,6 +94,7 @@ def test_a_latency_regression_in_a_histogram_alerts_on_its_p99(tmp_path: Path) -
     app = App(config, store, clock)
     rng = np.random.default_rng(4)
     totals = np.zeros(len(BOUNDS))
+    spent = 0.0
     slow = range(20 * 60, 20 * 60 + 30)
     fired: list[tuple[int, str, str]] = []
     try:
@@ -101,13 +103,19 @@ def test_a_latency_regression_in_a_histogram_alerts_on_its_p99(tmp_path: Path) -
             clock.advance(t)
             latency = rng.lognormal(np.log(0.2), 0.3, 600) * (4.0 if minute in slow else 1.0)
             totals += [np.count_nonzero(latency <= b) for b in BOUNDS]
+            spent += float(latency.sum())
             le = ["+Inf" if b == float("inf") else f"{b:g}" for b in BOUNDS]
-            buckets = [
-                Sample("http_request_duration_seconds_bucket", {**LABELS, "le": e}, t, c, True)
+            family = "http_request_duration_seconds"
+            scrape = [
+                Sample(f"{family}_bucket", {**LABELS, "le": e}, t, c, True)
                 for e, c in zip(le, totals.tolist(), strict=True)
             ]
-            result = app.ingest(buckets, "remote_write")
-            assert result.accepted == len(BOUNDS) and result.late == []
+            scrape += [
+                Sample(f"{family}_sum", LABELS, t, spent, True),
+                Sample(f"{family}_count", LABELS, t, totals[-1], True),
+            ]
+            result = app.ingest(scrape, "remote_write")
+            assert result.accepted == len(scrape) and result.late == []
             fired += [
                 (minute, a.labels["metric"], a.annotations.get("summary", ""))
                 for a in result.transitions
@@ -115,11 +123,16 @@ def test_a_latency_regression_in_a_histogram_alerts_on_its_p99(tmp_path: Path) -
             ]
             app.tick()
         assert sorted(set(app.detector.metrics)) == [
+            "http_request_duration_seconds:mean",
             "http_request_duration_seconds:p50",
             "http_request_duration_seconds:p99",
+            "http_request_duration_seconds_count",
+            "http_request_duration_seconds_sum",
         ]
         assert fired and all(m in slow for m, _, _ in fired), fired
-        assert "http_request_duration_seconds:p99" in {metric for _, metric, _ in fired}
+        named = {metric for _, metric, _ in fired}
+        assert {"http_request_duration_seconds:p99", "http_request_duration_seconds:mean"} <= named
+        assert "http_request_duration_seconds_count" not in named  # the traffic held
     finally:
         app.http.close()
         store.close()

@@ -6,7 +6,11 @@ buckets' rates rising and others' falling, in words no one on call reads as "p99
 What people watch is the quantile: here each scrape's bucket increases since the previous
 one give ``<family>:p99`` (and the other configured quantiles) as Prometheus'
 ``histogram_quantile(0.99, rate(<family>_bucket[...]))`` computes it, a gauge followed like
-any other; the buckets themselves are not followed unless asked (``keep_buckets``).
+any other; the buckets themselves are not followed unless asked (``keep_buckets``). The
+mean, ``<family>:mean``, comes from ``_sum`` and ``_count`` the same way (``rate(_sum) /
+rate(_count)``): the only latency a summary without quantiles gives (Python's
+``prometheus_client``), and the one dashboards plot beside the percentiles; ``_sum`` and
+``_count`` are still followed as counters (``_count``'s rate is the request rate).
 
 A scrape's buckets share its timestamp but may come in different requests (remote_write
 shards series over parallel queues): the buckets of each label set are gathered per
@@ -42,6 +46,8 @@ class HistogramConfig(StrictModel):
     quantiles: tuple[float, ...] = (0.5, 0.99)
     #: Also follow each bucket's rate as a series of its own.
     keep_buckets: bool = False
+    #: Follow ``<family>:mean`` from the ``_sum`` and ``_count`` of histograms and summaries.
+    means: bool = True
 
     @field_validator("quantiles")
     @classmethod
@@ -86,17 +92,26 @@ def histogram_quantile(q: float, bounds: np.ndarray, counts: np.ndarray) -> floa
     return start + (float(bounds[b]) - start) * ((rank - below) / inside)
 
 
+#: A label set's parts: a bucket's upper bound, or the ``_sum`` / ``_count`` of a mean.
+Part = float | str
+#: What a label set gathers: ``BUCKETS`` for quantiles, ``MEAN`` for the mean.
+BUCKETS, MEAN = "buckets", "mean"
+SetKey = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
 @dataclass
 class _LabelSet:
     """One histogram's label set (all labels but ``le``): its scrapes as they gather."""
 
     family: str
     labels: dict[str, str]
+    kind: str = BUCKETS
     #: Buckets a complete scrape has had (the most seen at one timestamp).
     buckets: int = 0
-    #: Scrape time -> {upper bound: cumulative count} while its buckets come in.
-    pending: dict[float, dict[float, float]] = field(default_factory=dict)
-    #: The last complete scrape: its time, upper bounds and cumulative counts.
+    #: Scrape time -> {part: running total} while its parts come in.
+    pending: dict[float, dict[Part, float]] = field(default_factory=dict)
+    #: The last complete scrape: its time, upper bounds and cumulative counts (for a mean,
+    #: no bounds and the running sum and count).
     last_t: float = -math.inf
     bounds: np.ndarray | None = None
     counts: np.ndarray | None = None
@@ -112,7 +127,7 @@ class Taken:
     consumed: int
     #: Buckets at or before their label set's last complete scrape: out of order.
     late: list[Sample]
-    #: Quantile samples derived (in ``samples``).
+    #: Quantile and mean samples derived (in ``samples``).
     derived: int = 0
 
 
@@ -121,41 +136,55 @@ class Histograms:
 
     def __init__(self, config: HistogramConfig | None = None) -> None:
         self.config = config or HistogramConfig()
-        self.sets: dict[tuple[str, tuple[tuple[str, str], ...]], _LabelSet] = {}
+        self.sets: dict[SetKey, _LabelSet] = {}
 
     def take(self, samples: Sequence[Sample]) -> Taken:
         """The batch as the engine should follow it (see the module's docstring)."""
-        if not self.config.quantiles:
+        quantiles, means = bool(self.config.quantiles), self.config.means
+        if not (quantiles or means):
             return Taken(list(samples), 0, [])
-        derived = 0
         out: list[Sample] = []
         late: list[Sample] = []
-        touched: dict[tuple[str, tuple[tuple[str, str], ...]], _LabelSet] = {}
+        touched: dict[SetKey, _LabelSet] = {}
         consumed = 0
         for s in samples:
-            bound = _bucket_bound(s)
-            if bound is None:
-                out.append(s)
-                continue
-            labels = {k: v for k, v in s.labels.items() if k != "le"}
-            key = (s.metric, tuple(sorted(labels.items())))
-            group = self.sets.get(key)
-            if group is None:
-                group = self.sets[key] = _LabelSet(s.metric[: -len("_bucket")], labels)
-            if s.timestamp <= group.last_t:
-                late.append(s)
-                continue
-            group.pending.setdefault(s.timestamp, {})[bound] = s.value
-            touched[key] = group
-            if self.config.keep_buckets:
-                out.append(s)
-            else:
-                consumed += 1
+            bound = _bucket_bound(s) if quantiles else None
+            if bound is not None:
+                group = self._set(BUCKETS, s.metric[: -len("_bucket")], s.labels)
+                if s.timestamp <= group.last_t:
+                    late.append(s)
+                    continue
+                touched[self._gather(group, s.timestamp, bound, s.value)] = group
+                if not self.config.keep_buckets:
+                    consumed += 1
+                    continue
+            out.append(s)
+            mean = _mean_part(s) if means else None
+            if mean is not None:  # followed as a counter too: a late one is the engine's
+                group = self._set(MEAN, mean[0], s.labels)
+                if s.timestamp > group.last_t:
+                    touched[self._gather(group, s.timestamp, mean[1], s.value)] = group
+        derived = 0
         for group in touched.values():
-            quantiles = self._complete(group)
-            derived += len(quantiles)
-            out.extend(quantiles)
+            made = self._complete(group) if group.kind == BUCKETS else self._mean(group)
+            while len(group.pending) > MAX_PENDING:
+                del group.pending[min(group.pending)]
+            derived += len(made)
+            out.extend(made)
         return Taken(out, consumed, late, derived)
+
+    def _set(self, kind: str, family: str, labels: dict[str, str]) -> _LabelSet:
+        own = {k: v for k, v in labels.items() if k != "le"}
+        key = (kind, family, tuple(sorted(own.items())))
+        group = self.sets.get(key)
+        if group is None:
+            group = self.sets[key] = _LabelSet(family, own, kind)
+        return group
+
+    @staticmethod
+    def _gather(group: _LabelSet, t: float, part: Part, value: float) -> SetKey:
+        group.pending.setdefault(t, {})[part] = value
+        return (group.kind, group.family, tuple(sorted(group.labels.items())))
 
     def retire(self, before: float) -> int:
         """Forget the label sets without a bucket since ``before`` (a replaced pod's): the
@@ -189,9 +218,35 @@ class Histograms:
                     if math.isfinite(v):
                         out.append(Sample(quantile_name(group.family, q), group.labels, t, v))
             group.last_t, group.bounds, group.counts = t, bounds, counts
-        while len(group.pending) > MAX_PENDING:
-            del group.pending[min(group.pending)]
         return out
+
+    @staticmethod
+    def _mean(group: _LabelSet) -> list[Sample]:
+        """Mean samples of the label set's scrapes that have both their sum and count."""
+        out: list[Sample] = []
+        for t in sorted(group.pending):
+            got = group.pending[t]
+            if len(got) < 2:
+                continue
+            for older in [u for u in group.pending if u <= t]:
+                del group.pending[older]
+            totals = np.array([got["sum"], got["count"]])
+            if group.counts is not None:
+                spent, calls = increase(group.counts, totals)
+                if calls > 0:
+                    mean = float(spent / calls)
+                    out.append(Sample(f"{group.family}:mean", group.labels, t, mean))
+            group.last_t, group.counts = t, totals
+        return out
+
+
+def _mean_part(s: Sample) -> tuple[str, str] | None:
+    """(family, "sum" or "count") of a histogram's or summary's ``_sum`` / ``_count``."""
+    if s.counter:
+        for suffix in ("_sum", "_count"):
+            if s.metric.endswith(suffix):
+                return s.metric[: -len(suffix)], suffix[1:]
+    return None
 
 
 def _bucket_bound(s: Sample) -> float | None:

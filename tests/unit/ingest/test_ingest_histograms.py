@@ -135,7 +135,45 @@ def test_label_sets_that_stopped_are_forgotten() -> None:
     hist = Histograms()
     hist.take(scrape(T, base, pod="a") + scrape(T + 60.0, base, pod="b")[:2])
     assert hist.retire(T + 30.0) == 1  # a; b is still gathering its scrape
-    assert [labels for _, labels in hist.sets] == [(*sorted({**LABELS, "pod": "b"}.items()),)]
+    assert [labels for _, _, labels in hist.sets] == [(*sorted({**LABELS, "pod": "b"}.items()),)]
+
+
+def totals(t: float, spent: float, calls: float, **extra: str) -> list[Sample]:
+    """A summary's (or histogram's) running ``_sum`` and ``_count`` at one scrape."""
+    labels = {**LABELS, **extra}
+    return [
+        Sample(f"{FAMILY}_sum", labels, t, spent, counter=True),
+        Sample(f"{FAMILY}_count", labels, t, calls, counter=True),
+    ]
+
+
+def test_the_mean_comes_from_sum_and_count_which_stay_followed() -> None:
+    hist = Histograms()
+    first = totals(T, 50.0, 400.0)
+    assert hist.take(first).samples == first  # followed as counters; nothing to divide yet
+    second = totals(T + 15.0, 50.0 + 30.0, 400.0 + 120.0)
+    taken = hist.take(second[:1])  # the sum alone (another shard has the count)
+    assert taken.samples == second[:1] and taken.derived == 0
+    taken = hist.take(second[1:])
+    assert taken.samples[0] == second[1] and taken.derived == 1 and taken.consumed == 0
+    mean = taken.samples[1]
+    assert (mean.metric, mean.labels, mean.timestamp) == (f"{FAMILY}:mean", LABELS, T + 15.0)
+    assert mean.value == pytest.approx(30.0 / 120.0)
+    # No request in between: no mean; a restart: the new process's totals.
+    assert hist.take(totals(T + 30.0, 80.0, 520.0)).derived == 0
+    restarted = hist.take(totals(T + 45.0, 2.0, 10.0)).samples[-1]
+    assert restarted.value == pytest.approx(0.2)
+    # A late part is the engine's to report (it is followed): not gathered again.
+    again = hist.take(totals(T + 30.0, 80.0, 520.0))
+    assert again.derived == 0 and again.late == []
+    assert Histograms(HistogramConfig(means=False)).take(first + second).derived == 0
+
+
+def test_a_gauge_named_like_a_sum_is_not_divided() -> None:
+    """Only counters take part (``Sample.counter``): a gauge ``queue_sum`` is a gauge."""
+    gauge = Sample("queue_sum", LABELS, T, 3.0)
+    hist = Histograms()
+    assert hist.take([gauge]).samples == [gauge] and hist.sets == {}
 
 
 @pytest.mark.parametrize(
