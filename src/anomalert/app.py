@@ -26,7 +26,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import httpx
@@ -121,6 +121,8 @@ class IngestResult:
     accepted: int
     late: list[Sample]
     transitions: list[Alert]
+    #: Samples of new series beyond ``detection.max_series``: refused, counted.
+    refused: list[Sample] = field(default_factory=list)
 
 
 class App:
@@ -150,6 +152,7 @@ class App:
             limits=config.detection.limits,
             window=config.detection.context_points,
             zones=config.zones,
+            max_series=config.detection.max_series,
         )
         #: Which remote_write series are counters (their rates are followed), and the
         #: quantiles of the histograms among them.
@@ -196,6 +199,8 @@ class App:
         self._last_retire = -float("inf")
         self._newest = -float("inf")
         self._flowing = False
+        #: When the series limit was last reported in the log (``_warn_limit``).
+        self._limit_warned = -float("inf")
         #: Alerts the store says are firing but the restored state does not know (they
         #: opened after the last checkpoint, before a crash), by fingerprint.
         self._adopted: dict[str, Alert] = {}
@@ -241,6 +246,7 @@ class App:
         if blobs["detector"] is not None:
             self.detector = pickle.loads(blobs["detector"])
             self.detector.limits = dict(self.config.detection.limits)
+            self.detector.max_series = self.config.detection.max_series
             self.detector.use_timezone(self.config.detection.timezone, self.config.zones)
         if blobs["records"] is not None:
             self.records = pickle.loads(blobs["records"])
@@ -362,11 +368,25 @@ class App:
             self.metrics.samples.labels(source).inc(accepted)
             if late:
                 self.metrics.rejected.labels(source, "out_of_order").inc(len(late))
+            if batch.refused:
+                self.metrics.rejected.labels(source, "series_limit").inc(len(batch.refused))
+                self._warn_limit(now, len(batch.refused))
             self.metrics.series.set(self.detector.followed)
         self.metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
         if transitions and self.on_transitions is not None:
             self.on_transitions()
-        return IngestResult(accepted, late, transitions)
+        return IngestResult(accepted, late, transitions, batch.refused)
+
+    def _warn_limit(self, now: float, refused: int) -> None:
+        """Say, once an hour, that new series are being refused (the counter says how many)."""
+        if now - self._limit_warned >= RETIRE_EVERY:
+            self._limit_warned = now
+            log.warning(
+                "detection.max_series (%d) reached: %d samples of new series refused; raise "
+                "it, or send fewer series (remote_write's write_relabel_configs)",
+                self.config.detection.max_series,
+                refused,
+            )
 
     def ingest_records(self, records: Sequence[Record], source: str = "records") -> IngestResult:
         """Aggregate records: each feature becomes a series of the record's service, and the

@@ -137,6 +137,8 @@ class DetectionConfig(StrictModel):
     #: A series without a sample for this long is forgotten (0: never): churned pods'
     #: series are not kept and stepped for good.
     retire_after: Duration = Field(default=604_800.0, ge=0.0)
+    #: Series followed at most; samples of new series beyond it are refused and counted.
+    max_series: int = Field(default=100_000, ge=1)
 
     @field_validator("timezone")
     @classmethod

@@ -46,7 +46,8 @@ class SelfMetrics:
         )
         self.rejected = Counter(
             "anomalert_samples_rejected",
-            "Samples refused (invalid, too old, out of order), by source and reason.",
+            "Samples refused (invalid, too old, out of order, beyond the series limit), by "
+            "source and reason.",
             ["source", "reason"],
             registry=r,
         )

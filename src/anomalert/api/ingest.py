@@ -64,6 +64,20 @@ def _late(samples: list[Sample], late: list[Sample], positions: list[int]) -> li
     ]
 
 
+def _refused(
+    samples: list[Sample], refused: list[Sample], positions: list[int], limit: int
+) -> list[Rejection]:
+    where = {id(s): i for s, i in zip(samples, positions, strict=True)}
+    return [
+        Rejection(
+            where[id(s)],
+            f"samples[{where[id(s)]}]: a new series, and detection.max_series ({limit:,}) "
+            "are followed already; refused",
+        )
+        for s in refused
+    ]
+
+
 def _positions(n_total: int, rejected: list[Rejection]) -> list[int]:
     bad = {r.index for r in rejected}
     return [i for i in range(n_total) if i not in bad]
@@ -87,7 +101,10 @@ async def post_samples(request: Request) -> dict[str, Any]:
     result = app.ingest(samples, "json")
     if rejected:
         app.metrics.rejected.labels("json", "invalid").inc(len(rejected))
-    rejected = sorted(rejected + _late(samples, result.late, positions), key=lambda r: r.index)
+    limit = app.config.detection.max_series
+    rejected += _late(samples, result.late, positions)
+    rejected += _refused(samples, result.refused, positions, limit)
+    rejected.sort(key=lambda r: r.index)
     return _answer(result.accepted, rejected)
 
 
@@ -105,6 +122,8 @@ async def post_records(request: Request) -> dict[str, Any]:
     answer["samples"] = result.accepted
     if late:
         answer["late_samples"] = late
+    if result.refused:
+        answer["refused_samples"] = len(result.refused)
     return answer
 
 
@@ -131,11 +150,17 @@ async def remote_write(request: Request) -> Response:
             else:
                 rejected.append(Rejection(i, f"timeseries sample at {s.timestamp:.0f}: {problem}"))
     result = app.ingest(kept, "remote_write")
-    dropped = len(rejected) + len(result.late)
+    dropped = len(rejected) + len(result.late) + len(result.refused)
     if rejected:
         app.metrics.rejected.labels("remote_write", "invalid").inc(len(rejected))
     if dropped and not result.accepted:
-        first = rejected[0].error if rejected else "samples out of order"
+        first = (
+            rejected[0].error
+            if rejected
+            else f"new series beyond detection.max_series ({app.config.detection.max_series:,})"
+            if result.refused
+            else "samples out of order"
+        )
         raise ApiError(400, f"{dropped} samples refused, none kept; first: {first}")
     return Response(status_code=204)
 

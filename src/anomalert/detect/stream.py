@@ -91,6 +91,8 @@ class Batch:
     rows: dict[int, list[Sample]] = field(default_factory=dict, repr=False)
     #: Per tick with counters: its rank, the counters' indexes and their rates.
     counted: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
+    #: Samples of new series beyond ``StreamDetector.max_series``: not followed.
+    refused: list[Sample] = field(default_factory=list)
 
     def rates(self) -> dict[int, float]:
         """The rate each counter sample was scored as, by ``id()`` of the sample (NaN for a
@@ -114,8 +116,13 @@ class StreamDetector:
         window: int = WINDOW,
         capacity: int = 64,
         zones: Mapping[str, str] | None = None,
+        max_series: int | None = None,
     ) -> None:
         self.settings = settings or Settings(univariate=SERVICE_UNIVARIATE)
+        #: Series followed at most (None: no limit): a sender with more (a whole
+        #: Prometheus' remote_write) must not grow the state until memory runs out; the
+        #: samples of new series beyond it are refused (``Batch.refused``), the others go on.
+        self.max_series = max_series
         #: The time zone of each service whose days follow another clock than the default
         #: (``Settings.timezone``); its series follow it from their first point.
         self.zones = dict(zones or {})
@@ -163,6 +170,7 @@ class StreamDetector:
         return float(self.last_t[: self.n].max(initial=-np.inf))
 
     def _ensure(self, metric: str, labels: Labels, counter: bool = False) -> int:
+        """The series' index, registering it if new; -1 for a new one beyond the limit."""
         # A plain-tuple lookup first: the sha256 identity is computed once per new series.
         fast = (metric, *sorted(labels.items()))
         j = self._fast.get(fast)
@@ -173,6 +181,8 @@ class StreamDetector:
         if j is not None:
             self._fast[fast] = j
             return j
+        if self.max_series is not None and len(self.index) >= self.max_series:
+            return -1
         if self.free:  # a retired series' slot, reset to untrained when it was retired
             j = heapq.heappop(self.free)
             self.sids[j], self.metrics[j], self.labels[j] = sid, metric, dict(labels)
@@ -271,8 +281,13 @@ class StreamDetector:
     def score(self, samples: Sequence[Sample]) -> Batch:
         """Score a batch: each series' samples in time order, one engine tick per rank."""
         per: dict[int, list[Sample]] = {}
+        refused: list[Sample] = []
         for s in samples:
-            per.setdefault(self._ensure(s.metric, s.labels, s.counter), []).append(s)
+            j = self._ensure(s.metric, s.labels, s.counter)
+            if j < 0:
+                refused.append(s)
+            else:
+                per.setdefault(j, []).append(s)
         late: list[Sample] = []
         for j, rows in per.items():
             rows.sort(key=lambda s: s.timestamp)
@@ -308,7 +323,7 @@ class StreamDetector:
                         continue
             scored.extend(self._tick(idx, t, x))
             points += idx.size
-        return Batch(scored, late, points, per, counted)
+        return Batch(scored, late, points, per, counted, refused)
 
     def _as_rates(self, counters: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Turn the counters' values of one tick into rates from their latest raw values
@@ -400,6 +415,8 @@ class StreamDetector:
             self.raw = np.full(self.capacity, np.nan)
         if "free" not in state:  # from before series were retired
             self.free, self.moves = [], 0
+        if "max_series" not in state:  # from before the limit (the app sets its own)
+            self.max_series = None
 
     def use_timezone(self, zone: str, zones: Mapping[str, str] | None = None) -> None:
         """Follow the days and weeks of another default time zone and per-service zones
