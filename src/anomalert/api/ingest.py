@@ -52,30 +52,16 @@ def _answer(accepted: int, rejected: list[Rejection]) -> dict[str, Any]:
     }
 
 
-def _late(samples: list[Sample], late: list[Sample], positions: list[int]) -> list[Rejection]:
-    where = {id(s): i for s, i in zip(samples, positions, strict=True)}
-    return [
-        Rejection(
-            where[id(s)],
-            f"samples[{where[id(s)]}].timestamp: not after the series' latest sample "
-            "(out of order or duplicate); not scored",
-        )
-        for s in late
-    ]
+#: What a late sample's rejection says after its position.
+LATE = ".timestamp: not after the series' latest sample (out of order or duplicate); not scored"
 
 
-def _refused(
-    samples: list[Sample], refused: list[Sample], positions: list[int], limit: int
+def _dropped(
+    samples: list[Sample], dropped: list[Sample], positions: list[int], problem: str
 ) -> list[Rejection]:
+    """A rejection for each sample the app did not take, named by its place in the body."""
     where = {id(s): i for s, i in zip(samples, positions, strict=True)}
-    return [
-        Rejection(
-            where[id(s)],
-            f"samples[{where[id(s)]}]: a new series, and detection.max_series ({limit:,}) "
-            "are followed already; refused",
-        )
-        for s in refused
-    ]
+    return [Rejection(where[id(s)], f"samples[{where[id(s)]}]{problem}") for s in dropped]
 
 
 def _positions(n_total: int, rejected: list[Rejection]) -> list[int]:
@@ -102,8 +88,13 @@ async def post_samples(request: Request) -> dict[str, Any]:
     if rejected:
         app.metrics.rejected.labels("json", "invalid").inc(len(rejected))
     limit = app.config.detection.max_series
-    rejected += _late(samples, result.late, positions)
-    rejected += _refused(samples, result.refused, positions, limit)
+    rejected += _dropped(samples, result.late, positions, LATE)
+    rejected += _dropped(
+        samples,
+        result.refused,
+        positions,
+        f": a new series, and detection.max_series ({limit:,}) are followed already; refused",
+    )
     rejected.sort(key=lambda r: r.index)
     return _answer(result.accepted, rejected)
 
