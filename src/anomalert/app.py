@@ -353,7 +353,8 @@ class App:
                 rates = batch.rates()
                 for sample in samples:
                     if sample.metric in self.rule_metrics and id(sample) not in late_ids:
-                        # A counter's sample as the engine took it: its rate (NaN: the first).
+                        # A counter's sample as the engine took it: its rate (NaN: the first,
+                        # or a restart).
                         rate = rates.get(id(sample))
                         if rate is not None:
                             sample = replace(sample, value=rate, counter=False)

@@ -45,8 +45,8 @@ Progress = Callable[[int], None]
 
 #: Written at the root of OUT when the multivariate detectors saw their inputs drift.
 DRIFT_FILE = "drift.json"
-#: The reason of a row whose only values are counters' first: nothing to take a rate from.
-FIRST_COUNT = "a counter's first value: its rate starts at the next row"
+#: The reason of a row whose only values are a counter's first or restarted one: no rate.
+FIRST_COUNT = "a counter's first value, or its restart: its rate starts at the next row"
 
 
 @dataclass

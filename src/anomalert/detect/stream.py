@@ -18,8 +18,8 @@ silently.
 
 A series whose first sample is a counter's (``Sample.counter``) is a counter for life and is
 scored on its per-second rate (``detect.counters``): its latest raw value is kept beside its
-latest time, a restart of the counter is not a drop, and its first sample only sets where
-the next one is measured from.
+latest time, and its first sample, like a restart's, only sets where the next one is
+measured from (a restart is not a drop).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Batch:
 
     def rates(self) -> dict[int, float]:
         """The rate each counter sample was scored as, by ``id()`` of the sample (NaN for a
-        counter's first sample, which only sets where its rate starts). Built on demand:
+        counter's first sample or a restart, which only set where its rate starts). Built on demand:
         only the rules need it, and a dict entry per sample costs more than the tick."""
         return {
             id(self.rows[j][k]): r
@@ -327,13 +327,13 @@ class StreamDetector:
 
     def _as_rates(self, counters: np.ndarray, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Turn the counters' values of one tick into rates from their latest raw values
-        (in place); returns the counters whose first sample this is: their value only
-        becomes where their rate starts (x NaN), and they are not scored."""
+        (in place); returns the counters without a rate this tick (a first sample, a
+        restart): their value only becomes where their rate starts, and they are not
+        scored."""
         v = x[counters]
-        before = self.raw[counters]
-        x[counters] = rate(self.last_t[counters], before, t[counters], v)
+        x[counters] = rate(self.last_t[counters], self.raw[counters], t[counters], v)
         self.raw[counters] = v
-        first = counters[np.isnan(before)]
+        first = counters[np.isnan(x[counters])]
         self.last_t[first] = t[first]
         return first
 
