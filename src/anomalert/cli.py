@@ -67,7 +67,7 @@ def detect(
     from anomalert.configbase import parse_duration
     from anomalert.detect.engine import Settings
     from anomalert.detect.files import DRIFT_FILE, detect_path
-    from anomalert.ingest.counters import CounterNames
+    from anomalert.ingest.counters import CounterNames, check_patterns
 
     settings = None
     if min_age is not None:
@@ -84,10 +84,11 @@ def detect(
             raise typer.Exit(EXIT_BAD_INPUT) from None
     names = None
     if counters:
-        if not all(pattern.strip() for pattern in counters):
-            typer.echo("error: --counters: a pattern must not be empty", err=True)
-            raise typer.Exit(EXIT_BAD_INPUT)
-        names = CounterNames(counters)
+        try:
+            names = CounterNames(check_patterns(counters))
+        except ValueError as exc:
+            typer.echo(f"error: --counters: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
     errors = detect_path(
         path, output, progress=progress and path.is_dir(), settings=settings, counters=names
     )

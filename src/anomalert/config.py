@@ -31,7 +31,7 @@ from anomalert.alert.sensitivity import SensitivityConfig
 from anomalert.configbase import Duration, StrictModel
 from anomalert.detect.localtime import LocalTime, check_zone
 from anomalert.errors import ConfigError
-from anomalert.ingest.counters import COUNTER_NAMES
+from anomalert.ingest.counters import COUNTER_NAMES, check_patterns
 from anomalert.ingest.histograms import HistogramConfig
 from anomalert.ingest.prometheus_pull import PullConfig
 from anomalert.notify.config import ReceiverConfig
@@ -113,10 +113,7 @@ class IngestConfig(StrictModel):
     @field_validator("counters")
     @classmethod
     def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            if not pattern.strip():
-                raise ValueError("a pattern must not be empty")
-        return value
+        return check_patterns(value)
 
 
 class DetectionConfig(StrictModel):

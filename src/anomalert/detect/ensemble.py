@@ -1050,24 +1050,29 @@ class Ensemble:
             return
         for part in self._parts():
             part.put(idx, part.clone(n=idx.size))
-        for name in ("run", "seen", "richest", "quiet", "zone"):
-            getattr(self, name)[idx] = 0
-        self.born[idx] = np.nan
-        self.pending[..., idx] = np.nan
-        self.recent[..., idx] = np.nan
+        for name, fresh in self._untrained(idx.size).items():
+            getattr(self, name)[..., idx] = fresh
+
+    def _untrained(self, k: int) -> dict[str, np.ndarray]:
+        """The ensemble's own per-series arrays (series on the last axis) for k new series:
+        what ``grow`` appends and ``reset`` writes back."""
+        return {
+            "run": np.zeros(k, dtype=np.int32),
+            "seen": np.zeros(k, dtype=np.int32),
+            "richest": np.zeros(k, dtype=np.int8),
+            "quiet": np.zeros(k, dtype=np.bool_),
+            "zone": np.zeros(k, dtype=np.int8),
+            "born": np.full(k, np.nan),
+            "pending": self._no_pending(k),
+            "recent": self._no_recent(k),
+        }
 
     def grow(self, n: int) -> None:
         """Follow more series: new ones start untrained."""
         for part in self._parts():
             part.grow(n)
-        self.run = np.concatenate([self.run, np.zeros(n - self.n, dtype=np.int32)])
-        self.seen = np.concatenate([self.seen, np.zeros(n - self.n, dtype=np.int32)])
-        self.richest = np.concatenate([self.richest, np.zeros(n - self.n, dtype=np.int8)])
-        self.quiet = np.concatenate([self.quiet, np.zeros(n - self.n, dtype=np.bool_)])
-        self.zone = np.concatenate([self.zone, np.zeros(n - self.n, dtype=np.int8)])
-        self.born = np.concatenate([self.born, np.full(n - self.n, np.nan)])
-        self.pending = np.concatenate([self.pending, self._no_pending(n - self.n)], axis=-1)
-        self.recent = np.concatenate([self.recent, self._no_recent(n - self.n)], axis=-1)
+        for name, fresh in self._untrained(n - self.n).items():
+            setattr(self, name, np.concatenate([getattr(self, name), fresh], axis=-1))
         self.n = n
         keep_freed_memory(n)
 

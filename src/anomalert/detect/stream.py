@@ -49,6 +49,20 @@ WINDOW = 48
 DEFAULT_LIMITS: Mapping[str, float] = {"memory_percent": 100.0, "cpu_percent": 100.0}
 
 
+#: The registry's arrays kept per slot: what a new or retired slot holds, its dtype, and the
+#: axis of the slots (one table for ``__init__``, ``_grow`` and ``retire``).
+SLOTS: Mapping[str, tuple[float, type, int]] = {
+    "last_t": (-np.inf, np.float64, 0),
+    "counter": (False, np.bool_, 0),
+    "raw": (np.nan, np.float64, 0),
+    "watched": (False, np.bool_, 0),
+    "ring_t": (np.nan, np.float64, 0),
+    "ring": (np.nan, np.float32, 1),
+    "count": (0, np.int64, 0),
+    "last_score": (np.nan, np.float64, 0),
+}
+
+
 def series_id(metric: str, labels: Mapping[str, str]) -> str:
     """The identity of a series: its metric name and labels."""
     return fingerprint({**labels, "__name__": metric})
@@ -136,16 +150,16 @@ class StreamDetector:
         self.sids: list[str] = []
         self.metrics: list[str] = []
         self.labels: list[Labels] = []
-        self.last_t = np.full(capacity, -np.inf)
+        self.last_t = self._blank("last_t", capacity)
         #: Counters (followed as rates) and their latest raw value (NaN: none yet).
-        self.counter = np.zeros(capacity, dtype=bool)
-        self.raw = np.full(capacity, np.nan)
-        self.watched = np.zeros(capacity, dtype=bool)
+        self.counter = self._blank("counter", capacity)
+        self.raw = self._blank("raw", capacity)
+        self.watched = self._blank("watched", capacity)
         # Context rings: position k % window holds the k-th point of the series.
-        self.ring_t = np.full((capacity, window), np.nan)
-        self.ring = np.full((4, capacity, window), np.nan, dtype=np.float32)
-        self.count = np.zeros(capacity, dtype=np.int64)
-        self.last_score = np.full(capacity, np.nan)
+        self.ring_t = self._blank("ring_t", capacity)
+        self.ring = self._blank("ring", capacity)
+        self.count = self._blank("count", capacity)
+        self.last_score = self._blank("last_score", capacity)
         #: Slots of series retired for silence (``retire``), taken again by new series first.
         self.free: list[int] = []
         #: Times slots changed hands (series retired, a free slot taken): a reader that
@@ -207,20 +221,19 @@ class StreamDetector:
                     det.limits[j] = limit
         return j
 
+    def _blank(self, name: str, n: int) -> np.ndarray:
+        """The per-slot array ``name`` for n new (or retired) slots (``SLOTS``)."""
+        fill, dtype, _ = SLOTS[name]
+        shape = {"ring_t": (n, self.window), "ring": (4, n, self.window)}.get(name, (n,))
+        return np.full(shape, fill, dtype=dtype)
+
     def _grow(self, capacity: int) -> None:
         extra = capacity - self.capacity
         self.engine.series.grow(capacity)
         self.engine.n = capacity
-        self.last_t = np.concatenate([self.last_t, np.full(extra, -np.inf)])
-        self.counter = np.concatenate([self.counter, np.zeros(extra, dtype=bool)])
-        self.raw = np.concatenate([self.raw, np.full(extra, np.nan)])
-        self.watched = np.concatenate([self.watched, np.zeros(extra, dtype=bool)])
-        self.ring_t = np.concatenate([self.ring_t, np.full((extra, self.window), np.nan)])
-        self.ring = np.concatenate(
-            [self.ring, np.full((4, extra, self.window), np.nan, dtype=np.float32)], axis=1
-        )
-        self.count = np.concatenate([self.count, np.zeros(extra, dtype=np.int64)])
-        self.last_score = np.concatenate([self.last_score, np.full(extra, np.nan)])
+        for name, (_, _, axis) in SLOTS.items():
+            grown = np.concatenate([getattr(self, name), self._blank(name, extra)], axis=axis)
+            setattr(self, name, grown)
         self.capacity = capacity
 
     def retire(self, before: float) -> list[str]:
@@ -248,13 +261,8 @@ class StreamDetector:
             heapq.heappush(self.free, j)
             gone.append(sid)
         self.engine.series.reset(idx)
-        self.last_t[idx] = -np.inf
-        self.counter[idx] = False
-        self.raw[idx] = np.nan
-        self.ring_t[idx] = np.nan
-        self.ring[:, idx] = np.nan
-        self.count[idx] = 0
-        self.last_score[idx] = np.nan
+        for name, (fill, _, axis) in SLOTS.items():
+            np.moveaxis(getattr(self, name), axis, 0)[idx] = fill
         self.moves += 1
         return gone
 

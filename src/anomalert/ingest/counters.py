@@ -29,6 +29,14 @@ _SUFFIXES = ("", "_total", "_bucket", "_count", "_sum")
 VERDICTS_MAX = 100_000
 
 
+def check_patterns(patterns: Iterable[str]) -> tuple[str, ...]:
+    """The patterns, or ValueError for an empty one (it would match nothing a user meant)."""
+    out = tuple(patterns)
+    if not all(pattern.strip() for pattern in out):
+        raise ValueError("a pattern must not be empty")
+    return out
+
+
 class CounterNames:
     """Tells counters by their metric name: what the sender's metadata says about the family
     if it said anything, else the configured name patterns (``ingest.counters``).

@@ -25,7 +25,7 @@ only sets where the increases start.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,20 +150,22 @@ class Histograms:
         for s in samples:
             bound = _bucket_bound(s) if quantiles else None
             if bound is not None:
-                group = self._set(BUCKETS, s.metric[: -len("_bucket")], s.labels)
+                key, group = self._set(BUCKETS, s.metric[: -len("_bucket")], s.labels)
                 if s.timestamp <= group.last_t:
                     late.append(s)
                     continue
-                touched[self._gather(group, s.timestamp, bound, s.value)] = group
+                group.pending.setdefault(s.timestamp, {})[bound] = s.value
+                touched[key] = group
                 if not self.config.keep_buckets:
                     consumed += 1
                     continue
             out.append(s)
             mean = _mean_part(s) if means else None
             if mean is not None:  # followed as a counter too: a late one is the engine's
-                group = self._set(MEAN, mean[0], s.labels)
+                key, group = self._set(MEAN, mean[0], s.labels)
                 if s.timestamp > group.last_t:
-                    touched[self._gather(group, s.timestamp, mean[1], s.value)] = group
+                    group.pending.setdefault(s.timestamp, {})[mean[1]] = s.value
+                    touched[key] = group
         derived = 0
         for group in touched.values():
             made = self._complete(group) if group.kind == BUCKETS else self._mean(group)
@@ -173,18 +175,28 @@ class Histograms:
             out.extend(made)
         return Taken(out, consumed, late, derived)
 
-    def _set(self, kind: str, family: str, labels: dict[str, str]) -> _LabelSet:
+    def _set(self, kind: str, family: str, labels: dict[str, str]) -> tuple[SetKey, _LabelSet]:
+        """The label set (all labels but ``le``) a part belongs to, and its key."""
         own = {k: v for k, v in labels.items() if k != "le"}
         key = (kind, family, tuple(sorted(own.items())))
         group = self.sets.get(key)
         if group is None:
             group = self.sets[key] = _LabelSet(family, own, kind)
-        return group
+        return key, group
 
     @staticmethod
-    def _gather(group: _LabelSet, t: float, part: Part, value: float) -> SetKey:
-        group.pending.setdefault(t, {})[part] = value
-        return (group.kind, group.family, tuple(sorted(group.labels.items())))
+    def _scrapes(
+        group: _LabelSet, complete: Callable[[dict[Part, float]], bool]
+    ) -> Iterator[tuple[float, dict[Part, float]]]:
+        """The label set's scrapes that have all their parts, in time order, each taken out
+        of ``pending`` with any older one never completed."""
+        for t in sorted(group.pending):
+            got = group.pending.get(t)
+            if got is None or not complete(got):
+                continue
+            for older in [u for u in group.pending if u <= t]:
+                del group.pending[older]
+            yield t, got
 
     def retire(self, before: float) -> int:
         """Forget the label sets without a bucket since ``before`` (a replaced pod's): the
@@ -202,12 +214,11 @@ class Histograms:
         """Quantile samples of the label set's scrapes that have all their buckets."""
         out: list[Sample] = []
         group.buckets = max(group.buckets, *(len(b) for b in group.pending.values()))
-        for t in sorted(group.pending):
-            got = group.pending[t]
-            if len(got) < group.buckets or math.inf not in got:
-                continue
-            for older in [u for u in group.pending if u <= t]:
-                del group.pending[older]  # this one, and any never completed before it
+
+        def complete(got: dict[Part, float]) -> bool:
+            return len(got) >= group.buckets and math.inf in got
+
+        for t, got in self._scrapes(group, complete):
             bounds = np.array(sorted(got))
             counts = np.array([got[b] for b in bounds])
             same = group.bounds is not None and np.array_equal(bounds, group.bounds)
@@ -224,12 +235,7 @@ class Histograms:
     def _mean(group: _LabelSet) -> list[Sample]:
         """Mean samples of the label set's scrapes that have both their sum and count."""
         out: list[Sample] = []
-        for t in sorted(group.pending):
-            got = group.pending[t]
-            if len(got) < 2:
-                continue
-            for older in [u for u in group.pending if u <= t]:
-                del group.pending[older]
+        for t, got in Histograms._scrapes(group, lambda got: len(got) == 2):
             totals = np.array([got["sum"], got["count"]])
             if group.counts is not None:
                 spent, calls = increase(group.counts, totals)
