@@ -31,7 +31,7 @@ EXIT_BAD_INPUT = 2
 
 @app.command()
 def detect(
-    path: Annotated[Path, typer.Argument(help="A CSV file or a folder of CSV files.")],
+    path: Annotated[Path, typer.Argument(help="A CSV or Parquet file, or a folder of them.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")],
     progress: Annotated[bool, typer.Option(help="Show a progress bar (on for folders).")] = True,
     min_age: Annotated[
@@ -61,7 +61,8 @@ def detect(
         ),
     ] = None,
 ) -> None:
-    """Score CSV files causally: adds anomaly_score, is_anomaly and reason columns."""
+    """Score CSV or Parquet files causally: adds anomaly_score, is_anomaly and reason
+    columns."""
     from dataclasses import replace
 
     from anomalert.configbase import parse_duration

@@ -1,4 +1,5 @@
-"""``anomalert detect``: score CSV files or folders of them, mirroring paths under OUT.
+"""``anomalert detect``: score CSV (or Parquet) files or folders of them, mirroring paths
+under OUT.
 
 Files with the same number of numeric columns run together through one ``BatchEngine``,
 row k of every file in the same tick (rows are the unit: each series keeps its own clock),
@@ -39,6 +40,7 @@ from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.errors import FileInputError
 from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.csvfile import Table, read_table
+from anomalert.ingest.parquetfile import is_parquet, read_parquet_table
 from anomalert.model import Kind
 
 Progress = Callable[[int], None]
@@ -71,13 +73,23 @@ class Scored:
     drift: tuple[DriftEvent, ...] = ()
 
 
-def find_csv_files(src: Path) -> list[Path]:
-    """A file, or every CSV under a folder (recursively), in a stable order."""
+def find_input_files(src: Path) -> list[Path]:
+    """A file, or every CSV and Parquet file under a folder (recursively), in a stable
+    order."""
     if src.is_file():
         return [src]
     if src.is_dir():
-        return sorted(p for p in src.rglob("*") if p.suffix.lower() == ".csv" and p.is_file())
+        return sorted(
+            p
+            for p in src.rglob("*")
+            if (p.suffix.lower() == ".csv" or is_parquet(p)) and p.is_file()
+        )
     raise FileInputError(src, "no such file or folder")
+
+
+def read_input(path: Path, zone: str = "UTC") -> Table:
+    """One input file by its kind (Parquet by its suffix; anything else is read as CSV)."""
+    return read_parquet_table(path, zone) if is_parquet(path) else read_table(path, zone)
 
 
 def score_tables(
@@ -311,7 +323,10 @@ def write_output(
     frame["is_anomaly"] = scored.flag.astype(int)
     frame["reason"] = reasons(table, scored, local_time)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(dest, index=False)
+    if is_parquet(dest):
+        frame.to_parquet(dest, index=False)
+    else:
+        frame.to_csv(dest, index=False)
 
 
 def drift_report(tables: list[Table], scored: list[Scored], base: Path) -> list[dict[str, object]]:
@@ -341,11 +356,12 @@ def detect_path(
     settings: Settings | None = None,
     counters: CounterNames | None = None,
 ) -> list[str]:
-    """Score a CSV file or folder into ``out``; returns one line per file that failed.
+    """Score a CSV or Parquet file, or a folder of them, into ``out``; returns one line per
+    file that failed.
     ``counters`` names the columns that are running totals (scored on their rates)."""
     errors: list[str] = []
     try:
-        paths = find_csv_files(src)
+        paths = find_input_files(src)
     except FileInputError as exc:
         return [str(exc)]
     base = src.parent if src.is_file() else src
@@ -353,12 +369,12 @@ def detect_path(
     tables: list[Table] = []
     for path in paths:
         try:
-            table = read_table(path, zone)
+            table = read_input(path, zone)
             tables.append(table if counters is None else as_rates(table, counters))
         except FileInputError as exc:
             errors.append(str(exc))
     if src.is_dir() and not paths:
-        errors.append(f"{src}: no CSV files found")
+        errors.append(f"{src}: no CSV or Parquet files found")
     total = sum(len(tb.t) for tb in tables)
     (out / DRIFT_FILE).unlink(missing_ok=True)  # a report from an earlier run would mislead
     drift: list[dict[str, object]] = []
@@ -405,4 +421,4 @@ class _progress_bar:
             self.bar.stop()
 
 
-__all__ = ["detect_path", "find_csv_files", "score_tables"]
+__all__ = ["detect_path", "find_input_files", "read_input", "score_tables"]

@@ -27,6 +27,7 @@ numeric columns; one output row per input row, in input order. How odd input is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +87,11 @@ def parse_timestamps(raw: pd.Series, path: Path, zone: str = "UTC") -> np.ndarra
     if not LocalTime(zone).is_utc:
         naive = ~raw.astype(str).str.contains(_OFFSET, regex=True).to_numpy()
         if naive.any():
-            seconds[naive] = _local_seconds(ts[naive].dt.tz_localize(None), zone)
+            seconds[naive] = local_seconds(ts[naive].dt.tz_localize(None), zone)
     return seconds
 
 
-def _local_seconds(wall: pd.Series, zone: str) -> np.ndarray:
+def local_seconds(wall: pd.Series, zone: str) -> np.ndarray:
     """Unix seconds of wall-clock times in ``zone`` (the module's docstring says how the
     hours that clocks repeat or skip are read)."""
     try:
@@ -123,20 +124,34 @@ def read_table(path: Path, zone: str = "UTC") -> Table:
         raise FileInputError(path, "empty file") from exc
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise FileInputError(path, f"unreadable: {exc}") from exc
+    check_columns(path, frame)
+    t = parse_timestamps(frame[TIMESTAMP], path, zone)
+    return build_table(path, frame, t, lambda col: parse_numeric(frame[col], path, col))
+
+
+def check_columns(path: Path, frame: pd.DataFrame) -> None:
+    """Rows, a ``timestamp`` column, and no output column already there (whatever the format)."""
     if frame.empty:
         raise FileInputError(path, "empty file (no data rows)")
-    if TIMESTAMP not in frame.columns:
-        raise FileInputError(path, f"no '{TIMESTAMP}' column (columns: {', '.join(frame.columns)})")
-    clash = [c for c in OUTPUT_COLUMNS if c in frame.columns]
+    columns = [str(c) for c in frame.columns]
+    if TIMESTAMP not in columns:
+        raise FileInputError(path, f"no '{TIMESTAMP}' column (columns: {', '.join(columns)})")
+    clash = [c for c in OUTPUT_COLUMNS if c in columns]
     if clash:
         raise FileInputError(path, f"already has output column(s) {clash}")
-    t = parse_timestamps(frame[TIMESTAMP], path, zone)
+
+
+def build_table(
+    path: Path, frame: pd.DataFrame, t: np.ndarray, parse: Callable[[str], np.ndarray | None]
+) -> Table:
+    """The table of ``frame``'s scored columns: those ``parse`` reads as numbers (None: a text
+    column, carried through)."""
     numeric: list[str] = []
     arrays: list[np.ndarray] = []
     for col in frame.columns:
         if col == TIMESTAMP:
             continue
-        parsed = _parse_numeric(frame[col], path, col)
+        parsed = parse(col)
         if parsed is not None:
             numeric.append(col)
             arrays.append(parsed)
@@ -151,7 +166,7 @@ def read_table(path: Path, zone: str = "UTC") -> Table:
 MISSING = {"", "nan", "NaN", "NA", "N/A", "null", "None", "inf", "-inf", "Infinity", "-Infinity"}
 
 
-def _parse_numeric(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:
+def parse_numeric(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:
     """Numbers of a column, None for a text column, error for a column that mixes both."""
     text = raw.str.strip()
     missing = text.isin(MISSING)

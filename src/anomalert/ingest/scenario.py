@@ -2,7 +2,7 @@
 
 The folder contract (PRODUCT.md, "Scenario folder")::
 
-    samples/<service>/<metric>.csv   (or .csv.gz)  columns: timestamp (ISO 8601 UTC), value
+    samples/<service>/<metric>.csv   (.csv.gz, .parquet)  columns: timestamp (ISO 8601 UTC), value
     events.json      [{"kind", "service", "timestamp", "version", "description"}, ...]
     graph.json       optional, {service: [services it depends on]}
     incidents.json   optional, [{"id", "type", "root_service", "start", "end", "severity"}]
@@ -18,8 +18,12 @@ Documented handling (nothing valid is dropped silently, everything invalid is an
   ``timestamp,value``; duplicate or out-of-order timestamps are errors;
 - event objects may also carry ``end`` (a maintenance window's end) and ``link``; unknown
   keys are errors; ``version`` may be null or absent (config changes, maintenance);
-- hidden files (``.name``) and files that are not ``.csv``/``.csv.gz`` under ``samples/``
-  are ignored; a CSV outside ``samples/<service>/`` is an error.
+- hidden files (``.name``) and files that are not ``.csv``/``.csv.gz``/``.parquet`` under
+  ``samples/`` are ignored; a sample file outside ``samples/<service>/`` is an error;
+- a Parquet sample file (``ingest.parquetfile`` reads it) has the same two columns, its
+  ``timestamp`` a timestamp type (UTC where it carries no zone) or ISO 8601 text, its
+  ``value`` a numeric type; a problem names the row (1 = the first sample), a CSV's the
+  line (1 = the header).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import json
 import warnings
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,8 +43,9 @@ from numpy.typing import NDArray
 
 from anomalert import model
 from anomalert.errors import FileInputError
+from anomalert.ingest.parquetfile import is_parquet, read_frame
 
-SAMPLE_SUFFIXES = (".csv.gz", ".csv")
+SAMPLE_SUFFIXES = (".csv.gz", ".csv", ".parquet")
 EVENT_KINDS = model.EVENT_KINDS
 SEVERITIES = frozenset(model.SEVERITIES)
 SeriesKey = tuple[str, str]
@@ -218,7 +223,9 @@ def sample_files(samples_dir: Path) -> dict[SeriesKey, Path]:
             continue
         relative = path.relative_to(samples_dir)
         if len(relative.parts) != 2:
-            raise ScenarioFormatError(path, "expected samples/<service>/<metric>.csv[.gz]")
+            raise ScenarioFormatError(
+                path, "expected samples/<service>/<metric>.csv[.gz] or .parquet"
+            )
         key = (relative.parts[0], path.name[: -len(suffix)])
         if not key[1]:
             raise ScenarioFormatError(path, "empty metric name")
@@ -229,8 +236,36 @@ def sample_files(samples_dir: Path) -> dict[SeriesKey, Path]:
 
 
 def read_samples(path: Path | str) -> pd.Series:
-    """Read one ``timestamp,value`` file (.csv or .csv.gz) into a validated float Series."""
+    """Read one ``timestamp,value`` file (.csv, .csv.gz or .parquet) into a validated float
+    Series."""
     path = Path(path)
+    if is_parquet(path):
+        raw_times, raw_values, times, values, line = _parquet_samples(path)
+    else:
+        raw_times, raw_values, times, values, line = _csv_samples(path)
+    _reject_first(path, times.isna().to_numpy(), raw_times, line, "is not an ISO 8601 timestamp")
+    _reject_first(path, ~np.isfinite(values), raw_values, line, "is not a finite number")
+    nanos = pd.DatetimeIndex(times).asi8
+    steps = np.diff(nanos)
+    first = np.array([False])
+    _reject_first(
+        path, np.concatenate((first, steps == 0)), raw_times, line, "is a duplicate timestamp"
+    )
+    _reject_first(path, np.concatenate((first, steps < 0)), raw_times, line, "is out of order")
+    index = pd.DatetimeIndex(times, name="timestamp")
+    return pd.Series(values, index=index, name=path.name.split(".")[0], dtype=np.float64)
+
+
+#: Where a file's row ``i`` (0-based, data rows) is, in the words of its format.
+Line = Callable[[int], str]
+
+
+#: A sample file's times and values as stored, then parsed, and how to name a row.
+Samples = tuple[pd.Series, pd.Series, "pd.Series[pd.Timestamp]", NDArray[np.float64], Line]
+
+
+def _csv_samples(path: Path) -> Samples:
+    """A CSV's times and values (the header is line 1)."""
     try:
         with warnings.catch_warnings():
             # pandas only warns (and drops fields) when a row is longer than the header
@@ -249,31 +284,54 @@ def read_samples(path: Path | str) -> pd.Series:
         raise ScenarioFormatError(path, "empty file (expected a timestamp,value header)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
         raise ScenarioFormatError(path, f"unreadable CSV: {exc}") from None
+    _check_sample_columns(path, frame)
+    raw_times, raw_values = frame.iloc[:, 0], frame.iloc[:, 1]
+    times = pd.to_datetime(raw_times, format="ISO8601", utc=True, errors="coerce")
+    values = pd.to_numeric(raw_values, errors="coerce").to_numpy(dtype=np.float64)
+    return raw_times, raw_values, times, values, lambda row: f"line {row + 2}"
+
+
+def _parquet_samples(path: Path) -> Samples:
+    """A Parquet file's times and values: times of a timestamp type (UTC where they carry
+    no zone) or ISO 8601 text, values of a numeric type or text."""
+    try:
+        frame = read_frame(path)
+    except FileInputError as exc:
+        raise ScenarioFormatError(path, exc.problem) from None
+    _check_sample_columns(path, frame)
+    raw_times, raw_values = frame["timestamp"], frame["value"]
+    if pd.api.types.is_datetime64_any_dtype(raw_times):
+        times = pd.to_datetime(raw_times, utc=True)
+    elif pd.api.types.is_numeric_dtype(raw_times):
+        raise ScenarioFormatError(
+            path, "column timestamp holds numbers: a timestamp type or ISO 8601 text expected"
+        )
+    else:
+        times = pd.to_datetime(raw_times, format="ISO8601", utc=True, errors="coerce")
+    if pd.api.types.is_numeric_dtype(raw_values) and not pd.api.types.is_bool_dtype(raw_values):
+        values = pd.to_numeric(raw_values).to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = pd.to_numeric(raw_values, errors="coerce").to_numpy(dtype=np.float64)
+    return raw_times, raw_values, times, values, lambda row: f"row {row + 1}"
+
+
+def _check_sample_columns(path: Path, frame: pd.DataFrame) -> None:
     columns = [str(c).strip() for c in frame.columns]
     if columns != ["timestamp", "value"]:
         raise ScenarioFormatError(path, f"columns must be timestamp,value, got {columns}")
     if frame.empty:
         raise ScenarioFormatError(path, "no samples after the header")
-    raw_times, raw_values = frame.iloc[:, 0], frame.iloc[:, 1]
-    times = pd.to_datetime(raw_times, format="ISO8601", utc=True, errors="coerce")
-    _reject_first(path, times.isna().to_numpy(), raw_times, "is not an ISO 8601 timestamp")
-    values = pd.to_numeric(raw_values, errors="coerce").to_numpy(dtype=np.float64)
-    _reject_first(path, ~np.isfinite(values), raw_values, "is not a finite number")
-    nanos = pd.DatetimeIndex(times).asi8
-    steps = np.diff(nanos)
-    _reject_first(
-        path, np.concatenate(([False], steps == 0)), raw_times, "is a duplicate timestamp"
-    )
-    _reject_first(path, np.concatenate(([False], steps < 0)), raw_times, "is out of order")
-    index = pd.DatetimeIndex(times, name="timestamp")
-    return pd.Series(values, index=index, name=path.name.split(".")[0], dtype=np.float64)
 
 
-def _reject_first(path: Path, bad: NDArray[np.bool_], raw: pd.Series, problem: str) -> None:
-    """Raise for the first flagged row, naming its line (the header is line 1)."""
+def _reject_first(
+    path: Path, bad: NDArray[np.bool_], raw: pd.Series, line: Line, problem: str
+) -> None:
+    """Raise for the first flagged row, naming where it is and its value as stored (typed
+    values, a Parquet file's, as their text)."""
     if bad.any():
         row = int(np.argmax(bad))
-        raise ScenarioFormatError(path, f"line {row + 2}: {raw.iloc[row]!r} {problem}")
+        value = raw.iloc[row]
+        raise ScenarioFormatError(path, f"{line(row)}: {str(value)!r} {problem}")
 
 
 def read_events(path: Path | str) -> tuple[ChangeEvent, ...]:
