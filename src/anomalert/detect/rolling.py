@@ -27,6 +27,8 @@ from anomalert.model import Kind
 #: The step from the previous point is what stands out (the reason says so) where its z is
 #: more than this many times the level's.
 STEP_STANDS_OUT = 2.0
+#: A series drifts where its mean step is more than this many times the steps' spread.
+DRIFT = 1.0
 _SPIKE = np.int8(Kind.SPIKE)
 _DROP = np.int8(Kind.DROP)
 
@@ -229,6 +231,16 @@ class RollingDetector(Detector):
 
     def shift_input(self, mask: BoolArray, delta: FloatArray) -> None:
         shift_levels(mask, delta, self.level, self.prev)
+
+    def drifting(self) -> BoolArray:
+        """Series whose usual step is larger than its spread (``DRIFT`` times): they climb
+        or fall every point, a running total or a ramp, and the level lags them by a
+        constant its spread has learned. On NAB and SMD no series that takes a seasonal
+        model comes near (at most 0.14 and 0.56 when they take it); a cumulative count of
+        orders is at 13 to 38, a perfect ramp infinitely far."""
+        spread = np.sqrt(self.step_var)
+        drifting: BoolArray = np.abs(self.step_mean) > DRIFT * spread
+        return drifting
 
     def restart_at(self, mask: BoolArray, level: FloatArray) -> None:
         """Put the masked series' level (and previous value) at ``level``, where the
