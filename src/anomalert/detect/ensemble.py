@@ -785,11 +785,11 @@ class Ensemble:
         takes a richer model: what they read is no longer the same series, not only moved.
         The day profile holds the slow level's lag behind the climb at each time of day, so
         from the switch the input climbs at another pace, and the rolling level, whose
-        spread had learned the old lag, mispredicted it more every point: a cumulative count
-        of orders (a daily rate, read as a total) paged at the switch on each of six seeds at
-        five-minute, fifteen-minute and hourly resolution, a perfect ramp (a clock, an index)
-        at five minutes ("11.7σ beyond its usual point-to-point change"); now one of the
-        eighteen (``tests/unit/detect/test_model_switch_restart.py``). Only such series:
+        spread had learned the old lag, mispredicted it more every point: a running total of
+        orders paged at the switch on every seed at five and fifteen minutes (12 of 12), a
+        perfect ramp (a clock, an index) at five minutes ("11.7σ beyond its usual
+        point-to-point change"); now none (``tests/unit/detect/test_model_switch_restart.py``,
+        docs/measurements.md "Twenty-seventh session"). Only such series:
         restarting every series that takes a model cost SMD two events and two false ones
         and the demo two false alerts while it gained NAB a window. Only the first time: a
         series whose model flips back and forth keeps what it knows of the shape's input.
