@@ -83,7 +83,18 @@ def timestamps(raw: pd.Series, path: Path, zone: str = "UTC") -> np.ndarray:
 
 
 def numbers(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:
-    """A column's values as floats (NaN where missing); None: carried through, not scored."""
+    """A column's values as floats (NaN where missing); None: carried through, not scored.
+    A type pandas cannot turn into numbers is the file's problem, named, not a crash."""
+    try:
+        return _numbers(raw, path, col)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        if isinstance(exc, FileInputError):
+            raise
+        problem = f"column {col!r}: values not readable as numbers ({exc})"
+        raise FileInputError(path, problem) from exc
+
+
+def _numbers(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:
     if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
         return pd.to_numeric(raw).astype("float64").to_numpy(dtype=float, na_value=np.nan)
     if _holds(raw, (int, float, Decimal)):  # decimals (object columns of Decimal)
@@ -102,8 +113,7 @@ def _holds(raw: pd.Series, types: tuple[type, ...]) -> bool:
     """An object or string column whose every present value is one of ``types``."""
     if not (pd.api.types.is_string_dtype(raw) or raw.dtype == object):
         return False
-    present = raw.dropna()
-    return bool(present.map(lambda v: isinstance(v, types) and not isinstance(v, bool)).all())
+    return all(isinstance(v, types) and not isinstance(v, bool) for v in raw.dropna())
 
 
 def _as_text(raw: pd.Series) -> pd.Series:

@@ -99,9 +99,22 @@ def test_typed_columns_are_scored_or_carried(tmp_path: Path) -> None:
     data["price"] = pd.Series([Decimal("1.25")] * rows, dtype=object)
     data["as_text"] = data["latency"].map(lambda v: "" if np.isnan(v) else f"{v:.3f}")
     data["deployed"] = data["timestamp"]  # a second timestamp column: carried through
+    data["checked"] = pd.array([True, None] * (rows // 2), dtype="boolean")
+    data["empty"] = pd.Series([None] * rows, dtype="string")  # all missing: a column of gaps
     table = read_parquet_table(_written(data, tmp_path / "typed.parquet"))
-    assert table.columns == ("latency", "epoch", "requests", "up", "price", "as_text")
+    assert table.columns == (
+        "latency",
+        "epoch",
+        "requests",
+        "up",
+        "price",
+        "as_text",
+        "checked",
+        "empty",
+    )
     values = dict(zip(table.columns, table.values.T, strict=True))
+    assert values["checked"][:2].tolist()[0] == 1.0 and np.isnan(values["checked"][1])
+    assert np.isnan(values["empty"]).all()
     assert np.isnan(values["requests"][3]) and values["requests"][4] == 4.0
     assert values["up"][:2].tolist() == [1.0, 0.0] and values["price"][0] == 1.25
     np.testing.assert_array_equal(values["as_text"], values["latency"])
