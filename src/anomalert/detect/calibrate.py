@@ -188,6 +188,7 @@ def _tail_p(
     pareto: FloatArray,
     prior_exceed: float,
     prior_weight: float,
+    most: float,
 ) -> FloatArray:
     """Finish the p-values in place: ``exponential`` holds exp((z0 - stat) / scale) of every
     series and ``pareto`` the powers of the heavy ones; each is times the series' rate (the
@@ -196,24 +197,29 @@ def _tail_p(
     rows, n = exponential.shape
     for r in range(rows):
         for i in range(n):
-            rate = _rate(exceed[r, i], weight[r, i], prior_exceed, prior_weight)
+            rate = _rate(exceed[r, i], weight[r, i], prior_exceed, prior_weight, most)
             exponential[r, i] = minimum(exponential[r, i] * rate, 1.0)
     r = 0
     for j in range(heavy.size):  # in increasing order: the row only moves forward
         while heavy[j] >= (r + 1) * n:
             r += 1
         i = heavy[j] - r * n
-        rate = _rate(exceed[r, i], weight[r, i], prior_exceed, prior_weight)
+        rate = _rate(exceed[r, i], weight[r, i], prior_exceed, prior_weight, most)
         exponential[r, i] = minimum(pareto[j] * rate, 1.0)
     return exponential
 
 
 @kernel
 def _rate(
-    exceed: np.float32, weight: np.float32, prior_exceed: float, prior_weight: float
+    exceed: np.float32,
+    weight: np.float32,
+    prior_exceed: float,
+    prior_weight: float,
+    most: float,
 ) -> float:
-    """The rate above z0: exceed / weight, but never below ``prior_exceed / (weight +
-    prior_weight)``, the prior's rate over ``prior_weight`` points that never decay.
+    """The rate above z0: exceed / weight, but never below ``prior_exceed / (min(weight,
+    most) + prior_weight)``, the prior's rate over ``prior_weight`` points that never decay
+    among at most ``most`` (a half-life's worth) of the series' own.
 
     The prior decays with the data, so on a series whose statistic never passes z0 (a
     constant gauge such as ``up`` or a limit; a perfect clock) the rate halved every
@@ -223,10 +229,13 @@ def _rate(
     floor they settle at 0.70. Twenty points, not the prior's two hundred: at two hundred
     the floor rose above the rate of SMD's nearly constant columns, whose rows the file
     combination reads against one another (AUC-PR 0.414 -> 0.402, VUS-PR 0.368 -> 0.360);
-    at twenty every eval figure is unchanged.
+    at twenty every eval figure is unchanged. At most a half-life's worth of points: where
+    the tail remembers a time span (two weeks) rather than a count, a finely sampled series
+    holds many more (1.7 million at one second), and the floor, counted over all of them,
+    would have let a one-second constant series settle near the threshold.
     """
     rate = np.float64(exceed / weight)
-    return maximum(rate, prior_exceed / (np.float64(weight) + prior_weight))
+    return maximum(rate, prior_exceed / (minimum(np.float64(weight), most) + prior_weight))
 
 
 @kernel
@@ -401,8 +410,14 @@ class TailCalibrator(ArrayState):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             np.exp(arg, out=arg)
             np.power(base, power, out=base)
-        floor = (self.prior_rate * RATE_FLOOR_WEIGHT, RATE_FLOOR_WEIGHT)
+        floor = (self.prior_rate * RATE_FLOOR_WEIGHT, RATE_FLOOR_WEIGHT, self._steady_weight)
         return _tail_p(weight, exceed, arg, heavy, base, *floor).reshape(stat.shape)
+
+    @property
+    def _steady_weight(self) -> float:
+        """The weight a series reaches where it decays per point (``half_life`` points,
+        about 28,900 at the default): the most the rate floor counts (``_rate``)."""
+        return float(1.0 / (1.0 - float(self.decay)))
 
     def _own_caps(self, own_caps: BoolArray | None) -> BoolArray:
         """``own_caps`` as the kernels take it (empty for None); one flag per series, or a

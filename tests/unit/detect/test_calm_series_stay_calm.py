@@ -13,6 +13,7 @@ constant series settle at 0.70 from their ninth week and hold it for thirty.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from anomalert.detect.calibrate import RATE_FLOOR_WEIGHT, TailCalibrator, _rate
 from anomalert.detect.engine import BatchEngine, Settings
@@ -50,7 +51,7 @@ def test_a_sound_tail_keeps_its_own_rate() -> None:
         exceed, weight = cal.exceed[0], cal.weight[0]
         floor = prior_exceed / (float(weight) + prior_weight)
         own = float(exceed / weight)
-        got = _rate(exceed, weight, prior_exceed, prior_weight)
+        got = _rate(exceed, weight, prior_exceed, prior_weight, 1e12)
         assert got == max(own, floor)
     assert float(sound.exceed[0] / sound.weight[0]) > 10 * prior_exceed / (
         float(sound.weight[0]) + prior_weight
@@ -75,3 +76,21 @@ def test_constant_series_settle_below_the_threshold() -> None:
         score = step_result.score
     assert flagged == 0
     assert score.max() < 0.75, score
+
+
+def test_the_floor_counts_at_most_a_half_lifes_worth_of_points() -> None:
+    """A tail that remembers two weeks of one-second points holds 1.7 million of them; the
+    floor counts no more than the ~28,900 a per-point half-life gives, so a finely sampled
+    constant series settles where a one-minute one does."""
+    cal = TailCalibrator(n=2)
+    most = 1.0 / (1.0 - float(cal.decay))
+    assert 28_000 < most < 30_000
+    prior_exceed = cal.prior_rate * RATE_FLOOR_WEIGHT
+    at_most = prior_exceed / (most + RATE_FLOOR_WEIGHT)
+    for weight in (most, 10 * most, 1.7e6):
+        got = _rate(np.float32(0.0), np.float32(weight), prior_exceed, RATE_FLOOR_WEIGHT, most)
+        assert got == pytest.approx(at_most, rel=1e-6)
+    cal.weight[:] = np.float32([most, 1.7e6])
+    cal.exceed[:] = 0.0
+    p = cal.p_value(np.zeros(2))
+    assert p[1] == pytest.approx(p[0], rel=1e-6)  # the same calm p at any sampling
