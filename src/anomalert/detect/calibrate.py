@@ -192,7 +192,7 @@ def _tail_p(
 ) -> FloatArray:
     """Finish the p-values in place: ``exponential`` holds exp((z0 - stat) / scale) of every
     series and ``pareto`` the powers of the heavy ones; each is times the series' rate (the
-    float32 quotient exceed / weight, at least ``_rate_floor``), capped at 1 (NaN where stat
+    float32 quotient exceed / weight, at least ``_rate``'s floor), capped at 1 (NaN where stat
     is NaN)."""
     rows, n = exponential.shape
     for r in range(rows):

@@ -822,7 +822,13 @@ class Ensemble:
         richer = self.seasonal.model > self.richest
         from_flat = richer & (self.richest == FLAT)
         np.maximum(self.richest, self.seasonal.model, out=self.richest)
+        # A series that climbs by more than its step noise every point (a running total, a
+        # ramp) relearns its deseasonalised input the first time (see the docstring).
+        restart = None
         if richer.any():
+            if self.rolling is not None:
+                drifting = richer & self.rolling.drifting()
+                restart = drifting if drifting.any() else None
             row = self._row_of[self.detectors.index(self.seasonal)]
             self.tails.shrink(richer & ~from_flat, self.tails.prior_weight, row)
             self.tails.reset(from_flat, row)
@@ -840,12 +846,7 @@ class Ensemble:
         for det in self.detectors:
             if det.deseasonalized:
                 det.shift_input(switched, delta)
-        # A series that climbs by more than its step noise every point (a running total, a
-        # ramp) relearns its deseasonalised input the first time (see the docstring).
-        restart = richer & self.rolling.drifting() if self.rolling is not None else None
-        if restart is not None and restart.any():
-            for det in self.detectors:
-                if det.deseasonalized:
+                if restart is not None:
                     det.adapt(restart)
 
     def _quieten(

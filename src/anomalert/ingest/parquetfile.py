@@ -53,8 +53,6 @@ def read_frame(path: Path) -> pd.DataFrame:
             raise FileInputError(path, "empty file")
         frame = pd.read_parquet(path)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        if isinstance(exc, FileInputError):
-            raise
         raise FileInputError(path, f"unreadable as Parquet: {exc}") from exc
     if TIMESTAMP not in frame.columns and frame.index.name == TIMESTAMP:
         frame = frame.reset_index()
@@ -88,8 +86,6 @@ def numbers(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:
     try:
         return _numbers(raw, path, col)
     except (TypeError, ValueError, ArithmeticError) as exc:
-        if isinstance(exc, FileInputError):
-            raise
         problem = f"column {col!r}: values not readable as numbers ({exc})"
         raise FileInputError(path, problem) from exc
 
