@@ -225,14 +225,32 @@ def replay(
     ],
     config: Annotated[Path | None, typer.Option("--config", help="The YAML config.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    counters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--counters",
+            help="Metrics that are counters (running totals that drop to zero at a restart), "
+            "as a name or a pattern such as '*_total'; repeatable. They are followed as their "
+            "per-second rate, as the service does. Replaces the config's ingest.counters "
+            "(default '*_total', '*_count', '*_sum', '*_bucket').",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline over past data on event time; notifications to a JSONL file."""
     from rich.progress import Progress
 
     from anomalert.errors import InputError
+    from anomalert.ingest.counters import check_patterns
     from anomalert.replay import replay as run_replay
 
     cfg = _config_or_exit(config)
+    patterns = None
+    if counters:
+        try:
+            patterns = check_patterns(counters)
+        except ValueError as exc:
+            typer.echo(f"error: --counters: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
     if not folder.is_dir():
         typer.echo(f"error: {folder}: not a scenario folder", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -244,6 +262,7 @@ def replay(
                 notifications,
                 config=cfg,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                counters=patterns,
             )
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
