@@ -29,8 +29,10 @@ from typing import NamedTuple
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from scipy.special import ndtr
 
 from anomalert.detect.engine import BatchEngine, Settings
+from anomalert.ingest.histograms import HistogramConfig, Window, histogram_quantile, needed
 
 Draw = Callable[[np.random.Generator, tuple[int, int]], np.ndarray]
 
@@ -47,9 +49,44 @@ def _daily(draw: Draw, per_day: int = 1440) -> Draw:
     return seasonal
 
 
+#: A latency histogram's upper bounds (seconds; Prometheus' client defaults).
+LATENCY_BOUNDS = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, np.inf])
+
+
+def _histogram_p99(config: HistogramConfig) -> Draw:
+    """The p99 of a service's latency histogram, scraped every minute, derived as the
+    service derives it (``ingest.histograms``: over ``config``'s observations): lognormal
+    latencies (median 80 ms) of requests whose rate follows the day, 300 a minute at the
+    14:00 peak and about 5 at night, where a scrape's p99 is the largest of a handful. No
+    value where a p99 waits for more observations (NaN, as a scrape without one)."""
+    below = ndtr((np.log(LATENCY_BOUNDS[:-1]) - np.log(0.08)) / 0.6)
+    shares = np.diff(np.concatenate([[0.0], below, [1.0]]))
+    need = needed(0.99, config.tail_observations)
+
+    def p99(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        points, series = shape
+        hour = (np.arange(points) % 1440) / 60.0
+        rate = 300.0 * ((1.0 + 0.6 * np.cos((hour - 14.0) / 24.0 * 2.0 * np.pi)) / 1.6) ** 3
+        served = rng.multinomial(rng.poisson(rate[:, None], shape), shares).cumsum(axis=2)
+        out = np.full(shape, np.nan)
+        for s in range(series):
+            window = None
+            for k in range(points):
+                t = 60.0 * k
+                window, whole = Window.add(
+                    window, t - 60.0, t, served[k, s].astype(float), need, config.max_window
+                )
+                if whole is not None:
+                    out[k, s] = histogram_quantile(0.99, LATENCY_BOUNDS, whole)
+        return out
+
+    return p99
+
+
 #: Each family as one-minute points around a level of 100 (lognormal: its own scale); the
-#: last five around a daily wave (lognormal there: a latency-like skew on a daily shape),
-#: the very last at five-minute points (``STEP``).
+#: next five around a daily wave (lognormal there: a latency-like skew on a daily shape),
+#: the fifth at five-minute points (``STEP``); the last two a histogram's p99 through a day
+#: of traffic, taken per scrape and as the service takes it (over 200 observations).
 FAMILIES: dict[str, Draw] = {
     "Gaussian": lambda rng, shape: rng.normal(100.0, 1.0, shape),
     "Poisson(1)": lambda rng, shape: rng.poisson(1.0, shape).astype(float),
@@ -64,6 +101,8 @@ FAMILIES: dict[str, Draw] = {
     "daily + Student-t(3), 5 min": _daily(
         lambda rng, shape: 100.0 + rng.standard_t(3, shape), per_day=288
     ),
+    "daily histogram p99, per scrape": _histogram_p99(HistogramConfig(tail_observations=0)),
+    "daily histogram p99": _histogram_p99(HistogramConfig()),
 }
 #: Seconds between a family's points where not one minute. At five minutes the same number
 #: of points spans 69 days instead of 14, and a tail's memory (in points) five times as long:

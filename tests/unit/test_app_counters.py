@@ -159,11 +159,11 @@ def test_a_restart_keeps_where_each_histogram_was(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path}/anomalert.db")
     try:
         app = App(config, store, clock)
-        app.ingest(scrape(T0, 1.0), "remote_write")
+        app.ingest(scrape(T0, 100.0), "remote_write")
         app.checkpoint()
         app.http.close()
         again = App(config, store, clock)
-        again.ingest(scrape(T0 + 60.0, 2.0), "remote_write")
+        again.ingest(scrape(T0 + 60.0, 200.0), "remote_write")
         assert sorted(set(again.detector.metrics)) == ["rpc_seconds:p50", "rpc_seconds:p99"]
         again.http.close()
     finally:
