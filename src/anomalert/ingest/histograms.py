@@ -196,6 +196,10 @@ class Histograms:
     def __init__(self, config: HistogramConfig | None = None) -> None:
         self.config = config or HistogramConfig()
         self.sets: dict[SetKey, _LabelSet] = {}
+        #: Per quantile: its window's key and the observations it needs (fixed by the config).
+        self._quantiles = [
+            (q, f"p{q}", needed(q, self.config.tail_observations)) for q in self.config.quantiles
+        ]
 
     def take(self, samples: Sequence[Sample]) -> Taken:
         """The batch as the engine should follow it (see the module's docstring)."""
@@ -283,9 +287,8 @@ class Histograms:
             same = group.bounds is not None and np.array_equal(bounds, group.bounds)
             if same and group.counts is not None:
                 inc = increase(group.counts, counts)
-                for q in self.config.quantiles:
-                    need = needed(q, self.config.tail_observations)
-                    window = self._gather(group, f"p{q}", t, inc, need)
+                for q, key, need in self._quantiles:
+                    window = self._gather(group, key, t, inc, need)
                     v = math.nan if window is None else histogram_quantile(q, bounds, window)
                     if math.isfinite(v):
                         out.append(Sample(quantile_name(group.family, q), group.labels, t, v))
