@@ -33,6 +33,8 @@ from scipy.special import ndtr
 
 from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.ingest.histograms import HistogramConfig, Window, histogram_quantile, needed
+from anomalert.ingest.recordpools import PER_REQUEST, RecordConfig, RecordPools
+from anomalert.ingest.records import FEATURES, Record
 
 Draw = Callable[[np.random.Generator, tuple[int, int]], np.ndarray]
 
@@ -53,6 +55,14 @@ def _daily(draw: Draw, per_day: int = 1440) -> Draw:
 LATENCY_BOUNDS = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, np.inf])
 
 
+def _traffic(points: int) -> np.ndarray:
+    """Requests a minute of a service through the day: 300 at the 14:00 peak, about 5 at
+    night."""
+    hour = (np.arange(points) % 1440) / 60.0
+    rate: np.ndarray = 300.0 * ((1.0 + 0.6 * np.cos((hour - 14.0) / 24.0 * 2.0 * np.pi)) / 1.6) ** 3
+    return rate
+
+
 def _histogram_p99(config: HistogramConfig) -> Draw:
     """The p99 of a service's latency histogram, scraped every minute, derived as the
     service derives it (``ingest.histograms``: over ``config``'s observations): lognormal
@@ -65,8 +75,7 @@ def _histogram_p99(config: HistogramConfig) -> Draw:
 
     def p99(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
         points, series = shape
-        hour = (np.arange(points) % 1440) / 60.0
-        rate = 300.0 * ((1.0 + 0.6 * np.cos((hour - 14.0) / 24.0 * 2.0 * np.pi)) / 1.6) ** 3
+        rate = _traffic(points)
         served = rng.multinomial(rng.poisson(rate[:, None], shape), shares).cumsum(axis=2)
         out = np.full(shape, np.nan)
         for s in range(series):
@@ -83,10 +92,63 @@ def _histogram_p99(config: HistogramConfig) -> Draw:
     return p99
 
 
+def _record_statistic(name: str, config: RecordConfig | None) -> Draw:
+    """An aggregate record's per-request statistic ``name`` (``error_rate``,
+    ``latency_mean_ms``, ``latency_p95_ms`` or ``latency_p99_ms``), one record a minute of
+    the same day of traffic, computed as a sender computes it over the minute's requests (1 %
+    of them errors; lognormal latencies, median 80 ms; quantiles as numpy's, linear), and
+    followed per record (``config`` None) or as the service follows it (``ingest.records``:
+    pooled over enough requests, ``RecordPools``). No value where it waits, nor for a minute
+    without requests."""
+    quantile = PER_REQUEST[name]
+
+    def statistic(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        points, series = shape
+        rate = _traffic(points)
+        out = np.full(shape, np.nan)
+        for s in range(series):
+            served = rng.poisson(rate)
+            total = int(served.sum())
+            which = np.repeat(np.arange(points), served)
+            if quantile is None and name == "error_rate":
+                value = rng.binomial(served, 0.01) / np.maximum(served, 1)
+            else:
+                latency = rng.lognormal(np.log(80.0), 0.6, total)
+                first = np.cumsum(served) - served
+                if quantile is None:
+                    sums = np.bincount(which, weights=latency, minlength=points)
+                    value = sums / np.maximum(served, 1)
+                else:
+                    ordered = latency[np.lexsort((latency, which))]
+                    h = quantile * (np.maximum(served, 1) - 1)
+                    low = np.floor(h).astype(np.int64)
+                    high = np.minimum(low + 1, np.maximum(served, 1) - 1)
+                    at = np.minimum(first + low, max(total - 1, 0))
+                    nxt = np.minimum(first + high, max(total - 1, 0))
+                    value = ordered[at] + (h - low) * (ordered[nxt] - ordered[at])
+            value = np.where(served > 0, value, np.nan)
+            if config is None:
+                out[:, s] = value
+                continue
+            pools = RecordPools(config)
+            others = dict.fromkeys(FEATURES, 0.0)
+            for k in range(points):
+                if not served[k]:
+                    continue
+                values = {**others, "total_requests": float(served[k]), name: float(value[k])}
+                taken = pools.take([Record("api", 60.0 * k, 60.0, values)]).samples
+                out[k, s] = next((x.value for x in taken if x.metric == name), np.nan)
+        return out
+
+    return statistic
+
+
 #: Each family as one-minute points around a level of 100 (lognormal: its own scale); the
 #: next five around a daily wave (lognormal there: a latency-like skew on a daily shape),
-#: the fifth at five-minute points (``STEP``); the last two a histogram's p99 through a day
-#: of traffic, taken per scrape and as the service takes it (over 200 observations).
+#: the fifth at five-minute points (``STEP``); then a histogram's p99 through a day of
+#: traffic, taken per scrape and as the service takes it (over 200 observations), and an
+#: aggregate record's p99 and error rate through the same day, per record and as the
+#: service takes them (over 200 and 100 requests).
 FAMILIES: dict[str, Draw] = {
     "Gaussian": lambda rng, shape: rng.normal(100.0, 1.0, shape),
     "Poisson(1)": lambda rng, shape: rng.poisson(1.0, shape).astype(float),
@@ -103,6 +165,10 @@ FAMILIES: dict[str, Draw] = {
     ),
     "daily histogram p99, per scrape": _histogram_p99(HistogramConfig(tail_observations=0)),
     "daily histogram p99": _histogram_p99(HistogramConfig()),
+    "daily record p99, per record": _record_statistic("latency_p99_ms", None),
+    "daily record p99": _record_statistic("latency_p99_ms", RecordConfig()),
+    "daily record error rate, per record": _record_statistic("error_rate", None),
+    "daily record error rate": _record_statistic("error_rate", RecordConfig()),
 }
 #: Seconds between a family's points where not one minute. At five minutes the same number
 #: of points spans 69 days instead of 14, and a tail's memory (in points) five times as long:

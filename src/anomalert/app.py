@@ -46,6 +46,7 @@ from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
 from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.histograms import Histograms
+from anomalert.ingest.recordpools import RecordPools
 from anomalert.ingest.records import FEATURES, Record
 from anomalert.model import MODES, Alert, ChangeEvent, Mode, Notification, Sample, Scored
 from anomalert.notify.config import build_receivers
@@ -158,6 +159,8 @@ class App:
         #: quantiles of the histograms among them.
         self.counter_names = CounterNames(config.ingest.counters)
         self.histograms = Histograms(config.ingest.histograms)
+        #: Aggregate records' error rates and latencies, each over enough requests.
+        self.record_pools = RecordPools(config.ingest.records)
         self.records = RecordDetector(
             FEATURES, Settings(min_age=min_age, timezone=zone), zones=config.zones
         )
@@ -225,6 +228,7 @@ class App:
         "correlator",
         "series_of",
         "histograms",
+        "record_pools",
     )
 
     def checkpoint(self) -> None:
@@ -239,6 +243,7 @@ class App:
             self.store.save_checkpoint("correlator", self.correlator.snapshot(), now)
             self.store.save_checkpoint("series_of", pickle.dumps(self.series_of), now)
             self.store.save_checkpoint("histograms", pickle.dumps(self.histograms.sets), now)
+            self.store.save_checkpoint("record_pools", pickle.dumps(self.record_pools.pools), now)
             self.last_checkpoint = time.monotonic()
 
     def _restore(self) -> None:
@@ -265,6 +270,8 @@ class App:
             self.series_of = pickle.loads(blobs["series_of"])
         if blobs["histograms"] is not None:
             self.histograms.sets = pickle.loads(blobs["histograms"])
+        if blobs["record_pools"] is not None:
+            self.record_pools.pools = pickle.loads(blobs["record_pools"])
         if any(b is not None for b in blobs.values()):
             log.info("resumed from checkpoint (%d series)", self.detector.followed)
 
@@ -333,15 +340,15 @@ class App:
     def ingest(self, samples: Sequence[Sample], source: str = "json") -> IngestResult:
         """Detect on a batch, apply the policy and rules, record and route transitions.
 
-        remote_write's histograms are followed as their quantiles (``ingest.histograms``).
+        Histograms are followed as their quantiles (``ingest.histograms``), whichever way
+        their buckets came: a counter sample named ``*_bucket`` with an ``le`` label (a JSON
+        sample says ``"type": "counter"``; remote_write by metadata or name).
         """
         started = time.perf_counter()
         with self.lock:
             now = self.clock.now()
-            taken = None
-            if source == "remote_write":
-                taken = self.histograms.take(samples)
-                samples = taken.samples
+            taken = self.histograms.take(samples)
+            samples = taken.samples
             t0 = time.perf_counter()
             batch = self.detector.score(samples)
             self.metrics.detect_seconds.observe(time.perf_counter() - t0)
@@ -362,10 +369,8 @@ class App:
             self._record(transitions, now)
             # What was sent and taken: buckets gathered into quantiles count, the quantiles
             # derived from them do not.
-            accepted, late = batch.points, batch.late
-            if taken is not None:
-                accepted += taken.consumed - taken.derived
-                late = taken.late + late
+            accepted = batch.points + taken.consumed - taken.derived
+            late = taken.late + batch.late
             self.metrics.samples.labels(source).inc(accepted)
             if late:
                 self.metrics.rejected.labels(source, "out_of_order").inc(len(late))
@@ -390,17 +395,26 @@ class App:
             )
 
     def ingest_records(self, records: Sequence[Record], source: str = "records") -> IngestResult:
-        """Aggregate records: each feature becomes a series of the record's service, and the
-        whole record a row for the service's multivariate detector."""
-        result = self.ingest([s for r in records for s in r.samples()], source)
+        """Aggregate records: each feature becomes a series of the record's service (its error
+        rate and latencies over enough requests, ``ingest.records``), and the whole record
+        a row for the service's multivariate detector."""
         with self.lock:
+            pooled = self.record_pools.take(records)
+            result = self.ingest(pooled.samples, source)
+            # Statistics taken into a pool still gathering were accepted all the same.
+            self.metrics.samples.labels(source).inc(pooled.waiting)
             now = self.clock.now()
             rows = [(r.service, r.timestamp, [r.values[f] for f in FEATURES]) for r in records]
             transitions: list[Alert] = []
             for s in self.records.score(rows):
                 transitions += self._decide(s, now)
             self._record(transitions, now)
-        return IngestResult(result.accepted, result.late, result.transitions + transitions)
+        return IngestResult(
+            result.accepted + pooled.waiting,
+            result.late,
+            result.transitions + transitions,
+            result.refused,
+        )
 
     def ingest_alerts(self, alerts: Sequence[ExternalAlert]) -> list[Alert]:
         """Alerts from existing Prometheus rules join the same grouping and routing."""
@@ -534,6 +548,7 @@ class App:
             self._flowing = True
             return
         self.histograms.retire(newest - after)
+        self.record_pools.retire(newest - after)
         gone = set(self.detector.retire(newest - after))
         if gone:
             self.series_of = {fp: sid for fp, sid in self.series_of.items() if sid not in gone}

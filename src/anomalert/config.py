@@ -34,6 +34,7 @@ from anomalert.errors import ConfigError
 from anomalert.ingest.counters import COUNTER_NAMES, check_patterns
 from anomalert.ingest.histograms import HistogramConfig
 from anomalert.ingest.prometheus_pull import PullConfig
+from anomalert.ingest.recordpools import RecordConfig
 from anomalert.notify.config import ReceiverConfig
 from anomalert.notify.outbox import RetryPolicy
 from anomalert.store.retention import RetentionConfig
@@ -103,12 +104,13 @@ class StorageConfig(StrictModel):
 
 
 class IngestConfig(StrictModel):
-    """How samples are read: which are counters, what histograms become."""
+    """How samples are read: which are counters, what histograms and records become."""
 
     #: Metric names whose remote_write series are counters unless the sender's metadata
     #: types their family (shell-style patterns; empty: metadata alone decides).
     counters: tuple[str, ...] = COUNTER_NAMES
     histograms: HistogramConfig = HistogramConfig()
+    records: RecordConfig = RecordConfig()
 
     @field_validator("counters")
     @classmethod

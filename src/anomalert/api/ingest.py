@@ -59,9 +59,17 @@ LATE = ".timestamp: not after the series' latest sample (out of order or duplica
 def _dropped(
     samples: list[Sample], dropped: list[Sample], positions: list[int], problem: str
 ) -> list[Rejection]:
-    """A rejection for each sample the app did not take, named by its place in the body."""
+    """A rejection for each sample the app did not take, named by its place in the body.
+
+    A value the app derived (a histogram's quantile) has no place in the body: a sender who
+    also sends ``<family>:p99`` itself finds the derived one refused as out of order, which
+    names none of its samples."""
     where = {id(s): i for s, i in zip(samples, positions, strict=True)}
-    return [Rejection(where[id(s)], f"samples[{where[id(s)]}]{problem}") for s in dropped]
+    return [
+        Rejection(where[id(s)], f"samples[{where[id(s)]}]{problem}")
+        for s in dropped
+        if id(s) in where
+    ]
 
 
 def _positions(n_total: int, rejected: list[Rejection]) -> list[int]:

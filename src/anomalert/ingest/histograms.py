@@ -1,4 +1,4 @@
-"""Quantiles of Prometheus histograms, from the cumulative buckets remote_write carries.
+"""Quantiles of Prometheus histograms, from the cumulative buckets their counters carry.
 
 Why: a histogram reaches us as one counter per bucket (``<family>_bucket{le="0.25"}``), a
 dozen series per label set. Followed one by one, a latency regression alerts as some
@@ -56,7 +56,8 @@ MAX_PENDING = 8
 
 
 class HistogramConfig(StrictModel):
-    """How histograms sent by remote_write are followed (``ingest.histograms``)."""
+    """How histograms are followed (``ingest.histograms``), whichever way their counters came:
+    remote_write, or JSON samples typed ``counter``."""
 
     #: The quantiles followed, each as ``<family>:p<100 q>`` (``[]``: none derived).
     quantiles: tuple[float, ...] = (0.5, 0.99)
