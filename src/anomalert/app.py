@@ -347,6 +347,7 @@ class App:
         started = time.perf_counter()
         with self.lock:
             now = self.clock.now()
+            sent = samples
             taken = self.histograms.take(samples)
             samples = taken.samples
             t0 = time.perf_counter()
@@ -371,6 +372,13 @@ class App:
             # derived from them do not.
             accepted = batch.points + taken.consumed - taken.derived
             late = taken.late + batch.late
+            if taken.derived and batch.late:
+                # A derived value refused as out of order (the sender also sends its name)
+                # was never the sender's sample: not accepted, and not theirs to hear of.
+                own = {id(s) for s in sent}
+                ours = [s for s in batch.late if id(s) not in own]
+                accepted += len(ours)
+                late = taken.late + [s for s in batch.late if id(s) in own]
             self.metrics.samples.labels(source).inc(accepted)
             if late:
                 self.metrics.rejected.labels(source, "out_of_order").inc(len(late))

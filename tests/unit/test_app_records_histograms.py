@@ -153,3 +153,44 @@ def test_a_records_error_rate_waits_for_enough_requests_across_a_restart(
         client.close()
         app.http.close()
         store.close()
+
+
+def test_a_derived_quantile_refused_as_late_names_no_sample(tmp_path: Path) -> None:
+    """A sender that also posts ``<family>:p99`` itself, ahead of its buckets: the quantile
+    the buckets make is out of order for that series and not followed; the buckets were
+    taken, so the answer rejects none of the posted samples (until 2026-12-07 the endpoint
+    failed with a 500, looking for the derived sample's place in the body)."""
+    app, store, clock = _app(tmp_path)
+    client = TestClient(create_api(app))
+
+    def buckets(t: float, scale: float) -> list[dict[str, Any]]:
+        return [
+            {
+                "metric": "rpc_seconds_bucket",
+                "labels": {"service": "api", "le": "+Inf" if b == float("inf") else f"{b:g}"},
+                "timestamp": t,
+                "value": scale * (k + 1) * 100.0,
+                "type": "counter",
+            }
+            for k, b in enumerate(BOUNDS)
+        ]
+
+    try:
+        clock.advance(T0 + 600.0)
+        own = {
+            "metric": "rpc_seconds:p99",
+            "labels": {"service": "api"},
+            "timestamp": T0 + 300.0,
+            "value": 0.9,
+        }
+        assert client.post("/api/v1/samples", json={"samples": [own]}).json()["accepted"] == 1
+        client.post("/api/v1/samples", json={"samples": buckets(T0, 1.0)})
+        r = client.post("/api/v1/samples", json={"samples": buckets(T0 + 60.0, 2.0)})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"accepted": len(BOUNDS), "rejected": []}
+        p99 = app.detector.context(series_id("rpc_seconds:p99", {"service": "api"})).values
+        assert p99 == [pytest.approx(0.9)]  # the sender's own; the derived one refused
+    finally:
+        client.close()
+        app.http.close()
+        store.close()
