@@ -109,6 +109,18 @@ def as_counters(ticks: Sequence[Sequence[Sample]]) -> list[list[Sample]]:
     return out
 
 
+def as_pods(samples: Sequence[Sample]) -> list[Sample]:
+    """The same samples as pods of deployments, ten to one: ``svc00042`` becomes pod
+    ``p2`` of deployment ``svc0004``, so each metric of a deployment is a group of ten
+    peers (``detect.peers``)."""
+    out = []
+    for s in samples:
+        name = s.labels["service"]
+        labels = {"service": name[:-1], "pod": f"p{name[-1]}"}
+        out.append(Sample(s.metric, labels, s.timestamp, s.value, s.counter))
+    return out
+
+
 def make_workload(services: int, metrics: int, now: float, seed: int = 0) -> Workload:
     """``services x metrics`` series (two labels each), round 0 at ``now - LOOKBACK``."""
     keys = [
@@ -501,6 +513,11 @@ def bench_inprocess(
     counter_batches = [r[i : i + batch] for r in counted[1:] for i in range(0, len(r), batch)]
     rates = StreamDetector()
     rates.score(counted[0])
+    # The same series as pods, ten to a deployment: each judged against its peers too.
+    podded = [as_pods(r) for r in ticks]
+    pod_batches = [r[i : i + batch] for r in podded[1:] for i in range(0, len(r), batch)]
+    pods = StreamDetector()
+    pods.score(podded[0])
     names = CounterNames()  # as the app keeps one: verdicts cached per metric name
     app = open_app(folder, EventClock(now))
     app.ingest(ticks[0])
@@ -514,6 +531,7 @@ def bench_inprocess(
             ),
             "detector": _timed(batches, lambda b: detector.score(b).points),
             "detector_counters": _timed(counter_batches, lambda b: rates.score(b).points),
+            "detector_pods": _timed(pod_batches, lambda b: pods.score(b).points),
             "app_ingest": _timed(batches, lambda b: app.ingest(b).accepted),
         }
     finally:
@@ -673,6 +691,7 @@ def render(results: dict[str, Any], console: Console) -> None:
         ("remote_write_decode", "in process: decode_write_request"),
         ("detector", "in process: StreamDetector.score alone"),
         ("detector_counters", "  the same series as counters (scored on their rates)"),
+        ("detector_pods", "  the same series as pods, ten to a deployment (and their peers)"),
         ("app_ingest", "in process: App.ingest (detector + policy + store)"),
         ("json_path", "in process: JSON path (parse + App.ingest)"),
         ("remote_write_path", "in process: remote_write path (decode + App.ingest)"),

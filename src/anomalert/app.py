@@ -41,6 +41,7 @@ from anomalert.alert.silence import Silence, Silencer
 from anomalert.alert.tuning import TUNED_SOURCE, ThresholdChange, Tuner
 from anomalert.config import Config
 from anomalert.detect.engine import Settings
+from anomalert.detect.peers import PEERS_LABEL
 from anomalert.detect.registry import SERVICE_UNIVARIATE
 from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
@@ -48,7 +49,16 @@ from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.histograms import Histograms
 from anomalert.ingest.recordpools import RecordPools
 from anomalert.ingest.records import FEATURES, Record
-from anomalert.model import MODES, Alert, ChangeEvent, Mode, Notification, Sample, Scored
+from anomalert.model import (
+    MODES,
+    Alert,
+    ChangeEvent,
+    Kind,
+    Mode,
+    Notification,
+    Sample,
+    Scored,
+)
 from anomalert.notify.config import build_receivers
 from anomalert.notify.outbox import Outbox
 from anomalert.notify.receivers.base import Receiver
@@ -154,6 +164,7 @@ class App:
             window=config.detection.context_points,
             zones=config.zones,
             max_series=config.detection.max_series,
+            peers=config.detection.peers,
         )
         #: Which remote_write series are counters (their rates are followed), and the
         #: quantiles of the histograms among them.
@@ -252,6 +263,7 @@ class App:
             self.detector = pickle.loads(blobs["detector"])
             self.detector.limits = dict(self.config.detection.limits)
             self.detector.max_series = self.config.detection.max_series
+            self.detector.use_peers(self.config.detection.peers)
             self.detector.use_timezone(self.config.detection.timezone, self.config.zones)
         if blobs["records"] is not None:
             self.records = pickle.loads(blobs["records"])
@@ -716,6 +728,8 @@ def _context_series(s: Scored) -> str:
     feature = s.labels.get("feature")
     if s.metric == "record" and feature:
         return series_id(feature, {"service": s.service})
+    if s.kind == Kind.OUTLIER:  # a member against its peers: the member's own values
+        return series_id(s.metric, {k: v for k, v in s.labels.items() if k != PEERS_LABEL})
     return s.series
 
 

@@ -30,6 +30,7 @@ from anomalert.alert.rules import RulesConfig
 from anomalert.alert.sensitivity import SensitivityConfig
 from anomalert.configbase import Duration, StrictModel
 from anomalert.detect.localtime import LocalTime, check_zone
+from anomalert.detect.peers import PeerConfig
 from anomalert.errors import ConfigError
 from anomalert.ingest.counters import COUNTER_NAMES, check_patterns
 from anomalert.ingest.histograms import HistogramConfig
@@ -138,6 +139,8 @@ class DetectionConfig(StrictModel):
     retire_after: Duration = Field(default=604_800.0, ge=0.0)
     #: Series followed at most; samples of new series beyond it are refused and counted.
     max_series: int = Field(default=100_000, ge=1)
+    #: One member of a group (a pod of a deployment) judged against its peers.
+    peers: PeerConfig = PeerConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -44,6 +44,8 @@ class Kind(IntEnum):
     TREND = 4
     PREDICTED_BREACH = 5
     MULTIVARIATE = 6
+    #: One member of a group unlike its peers (``detect.peers``).
+    OUTLIER = 7
 
     @property
     def label(self) -> str:

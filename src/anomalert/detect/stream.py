@@ -35,6 +35,7 @@ from anomalert.detect.engine import BatchEngine, Settings
 from anomalert.detect.ensemble import Ensemble, Step
 from anomalert.detect.forecast import ForecastDetector
 from anomalert.detect.localtime import Clocks
+from anomalert.detect.peers import PEERS_LABEL, PeerConfig, Peers, peer_reason
 from anomalert.detect.reason import explain
 from anomalert.detect.registry import SERVICE_UNIVARIATE, make_multivariate
 from anomalert.detect.seasonal import SeasonalDetector
@@ -131,6 +132,7 @@ class StreamDetector:
         capacity: int = 64,
         zones: Mapping[str, str] | None = None,
         max_series: int | None = None,
+        peers: PeerConfig | None = None,
     ) -> None:
         self.settings = settings or Settings(univariate=SERVICE_UNIVARIATE)
         #: Series followed at most (None: no limit): a sender with more (a whole
@@ -145,6 +147,11 @@ class StreamDetector:
         self.window = window
         self.engine = BatchEngine(capacity, self.settings)
         self.capacity = capacity
+        #: Members of a group judged against their peers (``peers``), by slot, and the ids
+        #: their peer verdicts carry (for ``watch``).
+        self.peers = self._peers(peers or PeerConfig(), capacity)
+        self.peer_sids: dict[str, int] = {}
+        self._peer_sid_of: dict[int, str] = {}
         self.index: dict[str, int] = {}
         self._fast: dict[tuple[object, ...], int] = {}
         self.sids: list[str] = []
@@ -211,6 +218,7 @@ class StreamDetector:
         self.index[sid] = j
         self._fast[fast] = j
         self.counter[j] = counter
+        self.peers.join(j, metric, labels)
         zone = self.zones.get(labels.get("service", ""))
         if zone is not None:
             self.engine.set_zones(np.array([j]), [zone])
@@ -227,7 +235,22 @@ class StreamDetector:
         shape = {"ring_t": (n, self.window), "ring": (4, n, self.window)}.get(name, (n,))
         return np.full(shape, fill, dtype=dtype)
 
+    def _peers(self, config: PeerConfig, capacity: int) -> Peers:
+        s = self.settings
+        return Peers(config, capacity, s.threshold, s.accept_after, s.min_age, self.report_above)
+
+    def use_peers(self, config: PeerConfig) -> None:
+        """Judge members against their peers as ``config`` says (the config changed between
+        runs): the groups are formed again from the series followed, learning from zero."""
+        if config == self.peers.config:
+            return
+        self.peers = self._peers(config, self.capacity)
+        for j, (metric, labels) in enumerate(zip(self.metrics, self.labels, strict=True)):
+            if metric:
+                self.peers.join(j, metric, labels)
+
     def _grow(self, capacity: int) -> None:
+        self.peers.grow(capacity)
         extra = capacity - self.capacity
         self.engine.series.grow(capacity)
         self.engine.n = capacity
@@ -261,17 +284,27 @@ class StreamDetector:
             heapq.heappush(self.free, j)
             gone.append(sid)
         self.engine.series.reset(idx)
+        self.peers.leave(idx.tolist())
+        retired = set(idx.tolist())
+        self.peer_sids = {sid: j for sid, j in self.peer_sids.items() if j not in retired}
+        for j in retired:
+            self._peer_sid_of.pop(j, None)
         for name, (fill, _, axis) in SLOTS.items():
             np.moveaxis(getattr(self, name), axis, 0)[idx] = fill
         self.moves += 1
         return gone
 
     def watch(self, series: Iterable[str], on: bool = True) -> None:
-        """Report every point of these series (by id), e.g. while they have an open alert."""
+        """Report every point of these series (by id), e.g. while they have an open alert;
+        a member's peer alert by the id its scored points carry."""
         for sid in series:
             j = self.index.get(sid)
             if j is not None:
                 self.watched[j] = on
+                continue
+            j = self.peer_sids.get(sid)
+            if j is not None and self.sids[j]:
+                self.peers.watched[j] = on
 
     def context(self, sid: str) -> Context:
         """The recent points of one series, oldest first (empty for an unknown id)."""
@@ -358,9 +391,10 @@ class StreamDetector:
         self.count[idx] += 1
         score = step.score[idx]
         self.last_score[idx] = score
+        verdicts = self._against_peers(idx, t, x)
         pick = idx[(score >= self.report_above) | self.watched[idx]]
         if pick.size == 0:
-            return []
+            return verdicts
         seasonal = self._seasonal()
         periods = seasonal.period(t_fill) if seasonal is not None else np.zeros(self.capacity)
         out = []
@@ -400,6 +434,43 @@ class StreamDetector:
                     young=not step.mature[j],
                 )
             )
+        return out + verdicts
+
+    def _peer_sid(self, j: int, metric: str, own: Labels) -> str:
+        """The id of slot j's peer verdicts (computed once per series)."""
+        sid = self._peer_sid_of.get(j)
+        if sid is None:
+            sid = self._peer_sid_of[j] = series_id(metric, own)
+            self.peer_sids[sid] = j
+        return sid
+
+    def _against_peers(self, idx: np.ndarray, t: np.ndarray, x: np.ndarray) -> list[Scored]:
+        """The tick's members judged against their peers, as scored points of their own
+        series (``peers.PEERS_LABEL``), for the points worth a decision: scores at or
+        above ``report_above``, and every point of a member with an open peer alert."""
+        out = []
+        for v in self.peers.tick(idx, t, x):
+            j = v.slot
+            metric, labels = self.metrics[j], self.labels[j]
+            own = {**labels, PEERS_LABEL: "peers"}
+            name = f"rate({metric})" if self.counter[j] else metric
+            sid = self._peer_sid(j, metric, own)
+            out.append(
+                Scored(
+                    series=sid,
+                    metric=metric,
+                    labels=own,
+                    timestamp=float(t[j]),
+                    value=float(x[j]),
+                    score=v.score,
+                    kind=Kind.OUTLIER,
+                    expected=v.expected,
+                    lower=v.lower,
+                    upper=v.upper,
+                    reason=peer_reason(name, self.peers.member_of(j, labels), float(x[j]), v),
+                    young=not v.mature,
+                )
+            )
         return out
 
     def latest_scores(self) -> Iterable[tuple[str, Labels, float]]:
@@ -425,6 +496,12 @@ class StreamDetector:
             self.free, self.moves = [], 0
         if "max_series" not in state:  # from before the limit (the app sets its own)
             self.max_series = None
+        if "peers" not in state:  # from before peers: groups formed from the series known
+            self.peers = self._peers(PeerConfig(), self.capacity)
+            self.peer_sids, self._peer_sid_of = {}, {}
+            for j, (metric, labels) in enumerate(zip(self.metrics, self.labels, strict=True)):
+                if metric:
+                    self.peers.join(j, metric, labels)
 
     def use_timezone(self, zone: str, zones: Mapping[str, str] | None = None) -> None:
         """Follow the days and weeks of another default time zone and per-service zones
