@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from anomalert.app import App, EventClock
-from anomalert.config import parse_config
+from anomalert.app import EventClock
 from anomalert.model import Sample
-from anomalert.store import Store
+from tests.support.api import api_clients
 
 T0 = 1_767_600_000.0
 
@@ -20,21 +19,18 @@ def test_a_pod_slow_from_its_first_minutes_pages_as_unlike_its_peers(tmp_path: P
     pod with one three times slower. Its own series is minutes old and cannot page; its
     peers page it within ten minutes, as an outlier with ``detector="peers"`` and a reason
     in words, and the alert's context is the pod's own values. Nothing else pages."""
-    config = parse_config(
-        {
-            "detection": {"min_age": "2h"},
-            "defaults": {"mode": "alerting"},
-            "route": {"receiver": "out", "group_wait": "0s"},
-            "receivers": [{"name": "out", "jsonl": {"path": str(tmp_path / "out.jsonl")}}],
-        }
-    )
-    clock = EventClock(T0)
-    store = Store.open(f"sqlite:///{tmp_path}/anomalert.db")
-    app = App(config, store, clock)
+    config = {
+        "detection": {"min_age": "2h"},
+        "defaults": {"mode": "alerting"},
+        "route": {"receiver": "out", "group_wait": "0s"},
+    }
     rng = np.random.default_rng(5)
     pods = [f"checkout-{m}" for m in range(12)]
     fired = []
-    try:
+    with api_clients(tmp_path, config, T0) as build:
+        _, app = build()
+        clock = app.clock
+        assert isinstance(clock, EventClock)
         for minute in range(4 * 60 + 20):
             t = T0 + 60.0 * minute
             clock.advance(t)
@@ -60,10 +56,7 @@ def test_a_pod_slow_from_its_first_minutes_pages_as_unlike_its_peers(tmp_path: P
         assert alert.labels["metric"] == "http_p99_seconds"
         summary = alert.annotations["summary"]
         assert "on pod checkout-new, above its 11 peers' median 0.2" in summary, summary
-        stored = store.find_alert(alert.fingerprint)
+        stored = app.store.find_alert(alert.fingerprint)
         assert stored is not None and stored.context is not None
         window = stored.context["window"]["values"]
         assert 1 <= len(window) <= 11 and min(window) > 0.4  # the new pod's own points
-    finally:
-        app.http.close()
-        store.close()
