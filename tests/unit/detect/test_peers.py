@@ -195,6 +195,7 @@ def test_members_judged_only_against_peers_reporting_at_about_the_same_time() ->
     peers = Peers(PeerConfig(), 8, report_above=0.0)
     for m in range(4):
         peers.join(m, "lat", {"service": "a", "pod": f"p{m}"})
+    peers.watched[:3] = True  # reported although the group has learned nothing yet
     t = np.array([T0, T0, T0, T0 - 600.0, 0, 0, 0, 0])
     x = np.array([1.0, 1.0, 1.0, 1.0, 0, 0, 0, 0])
     judged = peers.tick(np.arange(3, dtype=np.intp), t, x)
