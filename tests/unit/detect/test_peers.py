@@ -275,3 +275,31 @@ def test_a_checkpoint_from_before_peers_forms_the_groups_again() -> None:
     old = StreamDetector.__new__(StreamDetector)
     old.__setstate__(state)
     assert sorted(old.peers.members[0]) == [0, 1, 2, 3]
+
+
+def test_a_pod_that_gets_no_traffic_is_apart_on_its_request_rate() -> None:
+    """Twelve pods' request counters (followed as their rates); a rollout's new pod never
+    gets traffic (its readiness probe passes, the load balancer skips it): its rate, 0
+    against its siblings' 5 a second, pages within ten minutes, in rate's words."""
+    detector = StreamDetector(peers=PeerConfig())
+    rng = np.random.default_rng(4)
+    totals = np.zeros(12)
+    names = [f"api-{m}" for m in range(12)]
+    start = (2 * 24 + 3) * 60
+    found = []
+    for minute in range(start + 15):
+        if minute == start:
+            names[5], totals[5] = "api-new", 0.0
+        totals += rng.poisson(300.0, 12) * np.array([n != "api-new" for n in names])
+        t = T0 + 60.0 * minute
+        batch = [
+            Sample("http_requests_total", {"service": "api", "pod": n}, t, float(v), True)
+            for n, v in zip(names, totals.tolist(), strict=True)
+        ]
+        scored = detector.score(batch).scored
+        if minute >= start:
+            found += [s for s in scored if s.kind == Kind.OUTLIER and s.score >= 0.9]
+    assert found and {s.labels["pod"] for s in found} == {"api-new"}
+    first = found[0]
+    assert (first.timestamp - T0) / 60.0 - start <= 10
+    assert first.reason.startswith("rate(http_requests_total) 0 on pod api-new, below its 11")
