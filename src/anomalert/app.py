@@ -43,7 +43,7 @@ from anomalert.config import Config
 from anomalert.detect.engine import Settings
 from anomalert.detect.peers import PEERS_LABEL
 from anomalert.detect.registry import SERVICE_UNIVARIATE
-from anomalert.detect.stream import RecordDetector, StreamDetector, series_id
+from anomalert.detect.stream import Context, RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
 from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.histograms import Histograms
@@ -481,7 +481,7 @@ class App:
             if alert.status == "firing":
                 context = {
                     "series": s.series,
-                    "window": self.detector.context(_context_series(s)).to_json(),
+                    "window": self._window(s).to_json(),
                     "value": s.value,
                     "expected": s.expected,
                     "band": [s.lower, s.upper],
@@ -494,6 +494,12 @@ class App:
             self.metrics.anomalies.inc()
             self._pending_anomalies.append(s)
         return out
+
+    def _window(self, s: Scored) -> Context:
+        """The recent points that explain s: a peer outlier's against its peers' median."""
+        if s.kind == Kind.OUTLIER:
+            return self.detector.peer_context(s.series, (s.upper - s.lower) / 2.0)
+        return self.detector.context(_context_series(s))
 
     # -- alerts ----------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ def test_a_pod_slow_from_its_first_minutes_pages_as_unlike_its_peers(tmp_path: P
     groups and series alert after two: ``detection.min_age``); a rollout then replaces one
     pod with one three times slower. Its own series is minutes old and cannot page; its
     peers page it within ten minutes, as an outlier with ``detector="peers"`` and a reason
-    in words, and the alert's context is the pod's own values. Nothing else pages."""
+    in words, and the alert's chart is the pod's own values against its peers' median (its
+    own band learned slow as its normal). Nothing else pages."""
     config = {
         "detection": {"min_age": "2h"},
         "defaults": {"mode": "alerting"},
@@ -58,5 +59,12 @@ def test_a_pod_slow_from_its_first_minutes_pages_as_unlike_its_peers(tmp_path: P
         assert "on pod checkout-new, above its 11 peers' median 0.2" in summary, summary
         stored = app.store.find_alert(alert.fingerprint)
         assert stored is not None and stored.context is not None
-        window = stored.context["window"]["values"]
-        assert 1 <= len(window) <= 11 and min(window) > 0.4  # the new pod's own points
+        window = stored.context["window"]
+        assert 1 <= len(window["values"]) <= 11 and min(window["values"]) > 0.4  # its own
+        # Against its peers' median at each of its times, and the verdict's band around it.
+        assert all(0.18 < e < 0.22 for e in window["expected"])
+        assert all(
+            lo < e < hi
+            for lo, e, hi in zip(*(window[k] for k in ("lower", "expected", "upper")), strict=True)
+        )
+        assert max(window["upper"]) < 0.4

@@ -317,6 +317,40 @@ class StreamDetector:
         vals, exp, lo, hi = (self.ring[r, j, order].astype(float).tolist() for r in range(4))
         return Context(self.ring_t[j, order].tolist(), vals, exp, lo, hi)
 
+    def peer_context(self, sid: str, half_width: float) -> Context:
+        """A member's recent points (``sid``: its peer verdicts' id) with its peers' median
+        at each of their times as the expected value, and ``half_width`` around it as the
+        band (the verdict's): what a chart of a peer alert should show. The member's own
+        band is no use there: a pod slow from birth learned slow as its normal.
+
+        Built from the peers' own context rings when an alert needs it (no state of its
+        own): at each of the member's times, each peer's nearest point within ``max_lag``.
+        """
+        j = self.peer_sids.get(sid)
+        if j is None or not self.sids[j]:
+            return Context()
+        own = self.context(self.sids[j])
+        g = int(self.peers.group[j])
+        if g < 0:
+            return own
+        others = [self.context(self.sids[m]) for m in self.peers.members[g] if m != j]
+        lag = self.peers.config.max_lag
+        expected = []
+        for t in own.times:
+            near = []
+            for ctx in others:
+                if not ctx.times:
+                    continue
+                gaps = np.abs(np.asarray(ctx.times) - t)
+                k = int(np.argmin(gaps))
+                if gaps[k] <= lag and np.isfinite(ctx.values[k]):
+                    near.append(ctx.values[k])
+            enough = len(near) + 1 >= self.peers.config.min_members
+            expected.append(float(np.median(near)) if enough else float("nan"))
+        lower = [e - half_width for e in expected]
+        upper = [e + half_width for e in expected]
+        return Context(own.times, own.values, expected, lower, upper)
+
     # -- scoring -------------------------------------------------------------------------
 
     def score(self, samples: Sequence[Sample]) -> Batch:
