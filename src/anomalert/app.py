@@ -398,6 +398,7 @@ class App:
                 self.metrics.rejected.labels(source, "series_limit").inc(len(batch.refused))
                 self._warn_limit(now, len(batch.refused))
             self.metrics.series.set(self.detector.followed)
+            self.metrics.peer_groups.set(self.detector.peers.judged)
         self.metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
         if transitions and self.on_transitions is not None:
             self.on_transitions()

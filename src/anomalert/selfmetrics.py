@@ -92,6 +92,12 @@ class SelfMetrics:
             registry=r,
         )
         self.series = Gauge("anomalert_series", "Series followed by the engine.", registry=r)
+        self.peer_groups = Gauge(
+            "anomalert_peer_groups",
+            "Groups whose members are judged against their peers (detection.peers): "
+            "min_members or more members now.",
+            registry=r,
+        )
         self.retired = Counter(
             "anomalert_series_retired",
             "Series forgotten after detection.retire_after without a sample.",

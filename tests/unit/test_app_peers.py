@@ -68,3 +68,4 @@ def test_a_pod_slow_from_its_first_minutes_pages_as_unlike_its_peers(tmp_path: P
             for lo, e, hi in zip(*(window[k] for k in ("lower", "expected", "upper")), strict=True)
         )
         assert max(window["upper"]) < 0.4
+        assert app.metrics.registry.get_sample_value("anomalert_peer_groups") == 1.0

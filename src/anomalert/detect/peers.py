@@ -239,6 +239,11 @@ class Peers:
         self._reset([slot])
         self.group[slot] = g
 
+    @property
+    def judged(self) -> int:
+        """Groups with ``min_members`` members or more (for ``anomalert_peer_groups``)."""
+        return int(np.count_nonzero(self.size[: len(self.keys)] >= self.config.min_members))
+
     def member_of(self, slot: int, labels: Mapping[str, str]) -> str:
         """How a member is named in words: ``pod checkout-7d9f`` (its member label)."""
         g = int(self.group[slot])
