@@ -8,11 +8,13 @@ ever two days old, and none of them can page on its own. Its peers can judge it 
 the same metric of the same deployment on the other pods, at the same time (what Datadog
 calls an outlier monitor).
 
-A group is the series with the same metric and the same labels but the member label (the
-first of ``by`` a series carries: ``pod``, ``instance``, ``host``, ``container``; labels in
-``ignore``, such as ``pod_template_hash``, which changes with each rollout, do not split
-groups). It is judged once ``min_members`` members report within ``max_lag`` of its newest
-value. At each point a member's deviation is its value minus the group's median, in units
+A group is the series with the same metric and the same labels but the member labels (the
+first of ``by`` a series carries names the member: ``pod``, ``node``, ``host``,
+``instance``; none of them splits a group, since a pod's ``instance`` is its address and its
+``node`` where it runs; nor do the labels in ``ignore``, such as ``pod_template_hash``, which
+changes with each rollout; ``container`` does: an app beside its sidecar is no peer). It
+is judged once ``min_members`` members report within ``max_lag`` of its newest value. At
+each point a member's deviation is its value minus the group's median, in units
 of the group's recent MAD, or this tick's where larger (as a Gaussian sd; floored at the
 smallest difference the values show, so members reporting counts do not page on a
 difference of one; a group split in halves has no outlier), clipped at ``CLIP`` so one
@@ -90,8 +92,10 @@ class PeerConfig(StrictModel):
 
     #: Judge members against their peers at all.
     enabled: bool = True
-    #: Labels that name a member of a group (the first one a series carries).
-    by: tuple[str, ...] = ("pod", "instance", "host", "container")
+    #: Labels that name a member of a group: the first one a series carries names it, and
+    #: none of them splits a group (a pod's ``instance`` is its address, its ``node`` where
+    #: it runs).
+    by: tuple[str, ...] = ("pod", "node", "host", "instance")
     #: Labels that do not split a group (they change with every rollout).
     ignore: tuple[str, ...] = ("pod_template_hash", "controller_revision_hash")
     #: Members reporting within ``max_lag`` needed before anyone is judged.
@@ -226,7 +230,7 @@ class Peers:
         member = next((name for name in self.config.by if name in labels), None)
         if member is None:
             return
-        skip = {member, *self.config.ignore}
+        skip = {*self.config.by, *self.config.ignore}
         key = (metric, member, *sorted((k, v) for k, v in labels.items() if k not in skip))
         g = self.by_key.get(key)
         if g is None:

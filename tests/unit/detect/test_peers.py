@@ -182,13 +182,16 @@ def test_groups_are_the_same_metric_and_labels_but_the_member_label() -> None:
     peers.join(3, "lat", {"service": "b", "pod": "b-1"})
     peers.join(4, "cpu", {"service": "a", "pod": "a-1"})
     peers.join(5, "lat", {"service": "a"})  # no member label: no group
-    assert peers.group[:6].tolist() == [0, 0, 1, 2, 3, -1]
+    # A pod's address and node do not split its deployment; a container does.
+    peers.join(6, "lat", {"service": "a", "pod": "a-3", "instance": "10.0.0.9:80", "node": "n2"})
+    peers.join(7, "lat", {"service": "a", "pod": "a-1", "container": "envoy"})
+    assert peers.group[:8].tolist() == [0, 0, 1, 2, 3, -1, 0, 4]
     assert peers.member_of(0, {"pod": "a-1"}) == "pod a-1"
     # Two members are not enough to judge either.
     t = np.full(16, T0)
     assert peers.tick(np.arange(6, dtype=np.intp), t, np.full(16, 5.0)) == []
     peers.leave([1])
-    assert peers.members[0] == [0]
+    assert peers.members[0] == [0, 6]
 
 
 def test_members_judged_only_against_peers_reporting_at_about_the_same_time() -> None:
