@@ -169,3 +169,19 @@ def test_an_unknown_alert_is_a_readable_404_page(page: Page, demo: Demo, console
     expect(page.locator("h1")).to_have_text("Not found")
     expect(page.locator("main")).to_contain_text("There is no alert with id 987654")
     assert httpx.get(demo.url + "/api/v1/alerts/987654").json()["error"]["code"] == "not_found"
+
+
+def test_a_peer_alert_charts_the_member_against_its_peers(page: Page, demo: Demo) -> None:
+    """An outlier's chart is the member against its peers' median and band (the context's
+    window, ``StreamDetector.peer_context``), and its legend says so. The demo has no pods:
+    the checkout alert is served with the outlier's kind."""
+    alert = checkout_page_alert(demo)
+    body = {**alert, "context": {**alert["context"], "kind": "outlier"}}
+    page.route(f"**/api/v1/alerts/{alert['id']}", lambda route: route.fulfill(json=body))
+    page.goto(demo.url + f"/alerts/{alert['id']}")
+    legend = page.locator("#chart-legend")
+    expect(legend).to_contain_text("peers' band")
+    expect(legend).to_contain_text("peers' median")
+    page.unroute(f"**/api/v1/alerts/{alert['id']}")
+    page.goto(demo.url + f"/alerts/{alert['id']}")
+    expect(page.locator("#chart-legend")).to_contain_text("baseline band")

@@ -102,10 +102,12 @@ function render(a) {
     title: `${e.kind} ${e.version || ""} ${Math.round(e.minutes_before)} minutes before: ${e.description || ""}`,
   }));
   drawChart(document.getElementById("chart"), a.context, seconds(a.starts_at), events);
+  // A member judged against its peers: the band and line are theirs, not its own baseline.
+  const peers = a.context && a.context.kind === "outlier";
   document.getElementById("chart-legend").replaceChildren(
     el("span", { class: "key actual" }, "actual"),
-    el("span", { class: "key band" }, "baseline band"),
-    el("span", { class: "key expected" }, "expected"),
+    el("span", { class: "key band" }, peers ? "peers' band" : "baseline band"),
+    el("span", { class: "key expected" }, peers ? "peers' median" : "expected"),
     el("span", { class: "key spike" }, "alert start"),
   );
   const list = document.getElementById("events");
