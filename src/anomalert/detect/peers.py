@@ -22,28 +22,35 @@ wild point cannot stand for a lasting difference. Each member keeps its offset (
 mean deviation so far) and a smoothed deviation (over ``memory`` points), and two questions
 are asked (Bonferroni over the two):
 
-* is its offset unusual among how members differ? Against a Gaussian of the spread of
-  established members' offsets plus the doubt a few points leave, once the member has
-  shown ``memory`` points: a pod slow from birth pages within minutes, a pod minutes old
-  is judged by what its predecessors taught. Not a learned tail: it would be learned
-  from a few members seen for hours each, and one bad pod left running fattened it for
-  every pod after (bad pods 6σ off at birth then paged on 1 of 8);
-* has its smoothed deviation moved from its offset? Against the group's tail
-  (``calibrate``) of its members' own noise: a pod that was fine and went bad.
+* is its offset unusual among how members differ, and is it still apart there now?
+  Against a Gaussian of the spread of established members' offsets (at least
+  ``MIN_BETWEEN``) plus the doubt a few points leave, once the member has shown
+  ``memory`` points: a pod slow from birth pages within minutes, a pod minutes old is
+  judged by what its predecessors taught. Not a learned tail: it would be learned from a
+  few members seen for hours each, and one bad pod left running fattened it for every
+  pod after (bad pods 6σ off at birth then paged on 1 of 8);
+* has its smoothed deviation moved away from the group beyond its offset? Against the
+  group's tail (``calibrate``) of its members' own noise: a pod that was fine and went
+  bad (going back towards the group is no outlier).
 
-A member flagged for ``accept_after`` points is accepted: its offset becomes what it shows
-now, and it pages again only if it moves from there (a node of another kind, a canary
-left on purpose); accepted offsets do not teach the group how members differ. Values
+An outlier is a few members: where more than one in ``CROWD`` stand on the same side at
+least half as far, the group has split (a release rolled to half the pods) and none is
+paged; nor are the old pods of a rollout its new ones took over. A member flagged for
+``accept_after`` points is accepted: its offset starts again where it stands, and it
+pages again only if it moves further (a node of another kind, a canary left on
+purpose); accepted offsets do not teach the group how members differ. Values
 compared are what the engine follows: a counter's rate (a pod that gets no traffic while
 its siblings are busy is apart). The shared cause that moves every member at once is no
 peer outlier (the median moves with them): it is each series' own detectors' business.
 
 A group alerts once it is ``min_age`` old and has learned ``MIN_POINTS`` member points,
 whatever its members' ages. Pure noise (20 groups of 12 pods, each pod with an offset of
-its own, all pods replaced every six hours, five days): 0.12, 0.11, 0.13 and 0.30 alerts
+its own, all pods replaced every six hours, five days): 0.04, 0.10, 0.11 and 0.16 alerts
 per 10,000 member points for Gaussian, Student-t(3), Poisson and lognormal noise; a pod
-born 6σ off (Gaussian noise) paged 5-7 minutes after its birth, 7 times of 7 (the
-variants tried on the way: ``docs/measurements.md``, "Twenty-ninth session").
+born 6σ off (Gaussian noise) paged 5 minutes after its birth, 7 times of 7 (3σ off: 4 of
+7, 5-30 minutes); a release twice as slow rolled one pod every five minutes paged its
+first new pod at five minutes and no old pod (the variants tried on the way:
+``docs/measurements.md``, "Twenty-ninth session").
 """
 
 from __future__ import annotations
@@ -69,10 +76,18 @@ BAND = 3.0
 #: A member's deviation counts at most this many spreads a point: one wild point moves the
 #: smoothed deviation by at most CLIP / memory, a lasting difference by up to CLIP.
 CLIP = 5.0
+#: At most one member in this many may stand out together (at least one): more on the same
+#: side, at least half as far, and the group has split.
+CROWD = 6
 #: The MAD of Gaussian values times this is their sd.
 NORMAL_MAD = 1.4826
 #: The smallest usual square of a smoothed deviation (a group whose members never differ).
 MIN_SQUARE = 1e-4
+#: The least spread of members' offsets counted (a square, in spreads of the values): a
+#: group whose pods happen to agree closely must not page a pod for an offset of one MAD
+#: (with the offsets' own spread, 12 of 4,608 churned pods paged for offsets of 3-4 sds
+#: of it, p 4e-5 against the Gaussian; a pod 3 noise sds off still reads 5 sds).
+MIN_BETWEEN = 0.25
 #: A member's offset is its mean deviation over at most this many points.
 OFFSET_MEMORY = 1440.0
 #: Points after which a member's offset counts as known (it teaches the group's spreads).
@@ -322,11 +337,10 @@ class Peers:
         # a few members seen for hours each, and one bad pod left running fattened it for
         # every pod after; the second against the group's tail of its members' own noise.
         before = self.dev[idx]
-        before = np.where(np.isfinite(before), before, 0.0)
-        dev = before + (r - before) / cfg.memory
+        dev = np.where(np.isfinite(before), before + (r - before) / cfg.memory, r)
         self.dev[idx] = dev
         within = np.maximum(self.within[g_of], MIN_SQUARE)
-        between = np.maximum(self.between[g_of], MIN_SQUARE)
+        between = np.maximum(self.between[g_of], MIN_BETWEEN)
         age = self.age[idx]
         offset = self.offset[idx]
         # The variance of one point's deviation, and of the offset's estimate.
@@ -334,10 +348,23 @@ class Peers:
         unsure = point / np.maximum(age, 1.0)
         # An accepted member's offset is its own; a new one's speaks after ``memory`` points.
         shown = (age >= cfg.memory) & ~self.accepted[idx]
-        apart = np.where(shown, np.abs(offset) / np.sqrt(between + unsure), 0.0)
-        stat = np.where(age > 0, np.abs(dev - offset) / np.sqrt(within + unsure), 0.0)
+        # Apart by its offset and still apart now, on the same side: an offset is a long
+        # mean, and a member its peers have joined (the rest of a rollout) is apart no more.
+        still = np.where(
+            np.sign(dev) == np.sign(offset), np.minimum(np.abs(dev), np.abs(offset)), 0.0
+        )
+        apart = np.where(shown, still / np.sqrt(between + unsure), 0.0)
+        # Only away from the group: a member going back towards its peers (they followed
+        # it, or it recovered) is no outlier.
+        away = np.maximum(np.abs(dev) - np.abs(offset), 0.0)
+        stat = np.where(age > 0, away / np.sqrt(within + unsure), 0.0)
         p_moved = self.tails.take(g_of).p_value(stat)
         p = np.minimum(2.0 * np.minimum(2.0 * ndtr(-apart), p_moved), 1.0)
+        # An outlier is a few members: where more stand as far out on the same side, the
+        # group has split (a release rolled to half the pods), and the old pods are not
+        # to blame for being fewer.
+        crowd = _crowd(g_of, dev, members, self.group, self.dev)
+        p = np.where(crowd <= np.maximum(1, count[g_of] // CROWD), p, 1.0)
         score = score_from_p(p)
         mature = (self.learned[g_of] >= MIN_POINTS) & (t[idx] - self.born[g_of] >= self.min_age)
         flagged = mature & (score >= self.threshold)
@@ -345,8 +372,10 @@ class Peers:
         self._learn(idx[calm], g_of[calm], r[calm], stat[calm])
         self.run[idx] = np.where(flagged, self.run[idx] + 1, 0)
         accepted = idx[self.run[idx] >= self.accept_after]
+        # Its offset starts again where it stands, as sure as the run's points make it (and
+        # learns at that pace: a smoothed deviation at one moment is a rough place).
         self.offset[accepted] = self.dev[accepted]
-        self.age[accepted] = np.maximum(self.age[accepted], OFFSET_MEMORY)
+        self.age[accepted] = float(self.accept_after)
         self.accepted[accepted] = True
         self.run[accepted] = 0
         out: list[Verdict] = []
@@ -408,6 +437,26 @@ class Peers:
             mask = np.zeros(self.room, dtype=bool)
             mask[g_all[ready]] = True
             self.tails.learn(row, mask)
+
+
+def _crowd(
+    groups: IntArray,
+    dev: NDArray[np.float64],
+    members: IntArray,
+    group_of: NDArray[np.int64],
+    dev_of: NDArray[np.float64],
+) -> NDArray[np.int64]:
+    """Per judged member (its group, smoothed deviation): how many of its group's fresh
+    ``members`` stand on the same side at least half as far (itself included)."""
+    d = np.clip(np.nan_to_num(dev_of[members]), -CLIP, CLIP)
+    span = 4.0 * CLIP  # keys of one group never reach the next's
+    keys = np.sort(group_of[members] * span + d)
+    base = groups * span
+    half = 0.5 * np.clip(dev, -CLIP, CLIP)
+    low = np.where(half > 0, base + half, base - CLIP)
+    high = np.where(half > 0, base + CLIP, base + half)
+    found = np.searchsorted(keys, high, side="right") - np.searchsorted(keys, low, side="left")
+    return np.where(half == 0, members.size, found).astype(np.int64)
 
 
 def _medians(groups: IntArray, values: NDArray[np.float64], count: IntArray) -> NDArray[np.float64]:
