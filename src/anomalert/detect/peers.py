@@ -332,10 +332,11 @@ class Peers:
         r = np.clip(raw / unit, -CLIP, CLIP)
         # Two questions: is the member's offset (its mean deviation so far, as sure as its
         # points make it) unusual among how members differ (a pod slow from its first
-        # minutes), and has its smoothed deviation moved from that offset (a pod that was
-        # fine and went bad)? The first against a Gaussian: its tail would be learned from
-        # a few members seen for hours each, and one bad pod left running fattened it for
-        # every pod after; the second against the group's tail of its members' own noise.
+        # minutes), and has its smoothed deviation moved away from the group beyond that
+        # offset (a pod that was fine and went bad)? The first against a Gaussian: its tail
+        # would be learned from a few members seen for hours each, and one bad pod left
+        # running fattened it for every pod after; the second against the group's tail of
+        # its members' own noise.
         before = self.dev[idx]
         dev = np.where(np.isfinite(before), before + (r - before) / cfg.memory, r)
         self.dev[idx] = dev
