@@ -418,6 +418,12 @@ class Peers:
         idx, groups, stat = idx[order], groups[order], stat[order]
         first = np.searchsorted(groups, groups, side="left")
         rank = np.arange(groups.size) - first
+        # The tails of this tick's groups only, learned apart and written back: every
+        # group's (a group per series where each names its one instance) on every round
+        # was work on the hot path for groups that learned nothing.
+        touched = np.unique(groups)
+        at_of = np.searchsorted(touched, groups)
+        part = self.tails.take(touched)
         for k in range(int(rank.max()) + 1):
             at = rank == k
             g_all, j = groups[at], idx[at]
@@ -433,11 +439,12 @@ class Peers:
             # The tail learns once the group's spreads are known (before, a statistic over
             # spreads of nothing is huge and says nothing).
             ready = self.settled[g_all] >= SETTLED
-            row = np.full(self.room, np.nan)
-            row[g_all[ready]] = stat[at][ready]
-            mask = np.zeros(self.room, dtype=bool)
-            mask[g_all[ready]] = True
-            self.tails.learn(row, mask)
+            row = np.full(touched.size, np.nan)
+            row[at_of[at][ready]] = stat[at][ready]
+            mask = np.zeros(touched.size, dtype=bool)
+            mask[at_of[at][ready]] = True
+            part.learn(row, mask)
+        self.tails.put(touched, part)
 
 
 def _crowd(
