@@ -421,7 +421,7 @@ class Peers:
         # The tails of this tick's groups only, learned apart and written back: every
         # group's (a group per series where each names its one instance) on every round
         # was work on the hot path for groups that learned nothing.
-        touched = np.unique(groups)
+        touched = groups[rank == 0]  # sorted, each once
         at_of = np.searchsorted(touched, groups)
         part = self.tails.take(touched)
         for k in range(int(rank.max()) + 1):

@@ -245,6 +245,11 @@ class StreamDetector:
         if config == self.peers.config:
             return
         self.peers = self._peers(config, self.capacity)
+        self._join_peers()
+
+    def _join_peers(self) -> None:
+        """Every series followed joins its group (fresh ``Peers``: a new config, an old
+        checkpoint)."""
         for j, (metric, labels) in enumerate(zip(self.metrics, self.labels, strict=True)):
             if metric:
                 self.peers.join(j, metric, labels)
@@ -533,9 +538,7 @@ class StreamDetector:
         if "peers" not in state:  # from before peers: groups formed from the series known
             self.peers = self._peers(PeerConfig(), self.capacity)
             self.peer_sids, self._peer_sid_of = {}, {}
-            for j, (metric, labels) in enumerate(zip(self.metrics, self.labels, strict=True)):
-                if metric:
-                    self.peers.join(j, metric, labels)
+            self._join_peers()
 
     def use_timezone(self, zone: str, zones: Mapping[str, str] | None = None) -> None:
         """Follow the days and weeks of another default time zone and per-service zones

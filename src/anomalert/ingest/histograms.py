@@ -55,7 +55,22 @@ from anomalert.model import Sample
 MAX_PENDING = 8
 
 
-class HistogramConfig(StrictModel):
+class PoolingConfig(StrictModel):
+    """How many observations a derived per-request statistic is taken over, and within how
+    long: shared by histograms (``ingest.histograms``) and aggregate records
+    (``ingest.records``), whose requests are pooled the same way (``Window``)."""
+
+    #: Observations a quantile is taken over, counted as how many are expected beyond it
+    #: (above a p99, below a p1): a p99 needs 200, a median 4 (``needed``).
+    tail_observations: float = Field(default=2.0, ge=0.0)
+    #: Observations a mean (a histogram's mean, a record's error rate or mean latency) is
+    #: taken over.
+    mean_observations: int = Field(default=100, ge=1)
+    #: The longest a derived value gathers its observations; an older start is dropped.
+    max_window: Duration = Field(default=3600.0, gt=0.0)
+
+
+class HistogramConfig(PoolingConfig):
     """How histograms are followed (``ingest.histograms``), whichever way their counters came:
     remote_write, or JSON samples typed ``counter``."""
 
@@ -65,13 +80,6 @@ class HistogramConfig(StrictModel):
     keep_buckets: bool = False
     #: Follow ``<family>:mean`` from the ``_sum`` and ``_count`` of histograms and summaries.
     means: bool = True
-    #: Observations a quantile is taken over, counted as how many are expected beyond it
-    #: (above a p99, below a p1): a p99 needs 200, a median 4 (``needed``).
-    tail_observations: float = Field(default=2.0, ge=0.0)
-    #: Observations a mean is taken over.
-    mean_observations: int = Field(default=100, ge=1)
-    #: The longest a derived value gathers its observations; an older start is dropped.
-    max_window: Duration = Field(default=3600.0, gt=0.0)
 
     @field_validator("quantiles")
     @classmethod

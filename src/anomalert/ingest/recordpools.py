@@ -37,10 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import Field
 
-from anomalert.configbase import Duration, StrictModel
-from anomalert.ingest.histograms import Window, needed
+from anomalert.ingest.histograms import PoolingConfig, Window, needed
 from anomalert.ingest.records import Record
 from anomalert.model import Sample
 
@@ -53,16 +51,9 @@ PER_REQUEST: dict[str, float | None] = {
 }
 
 
-class RecordConfig(StrictModel):
-    """How aggregate records' per-request statistics are followed (``ingest.records``)."""
-
-    #: Requests a quantile is taken over, counted as how many are expected beyond it: a
-    #: p99 over 200, a p95 over 40 (``histograms.needed``).
-    tail_observations: float = Field(default=2.0, ge=0.0)
-    #: Requests an error rate and a mean latency are taken over.
-    mean_observations: int = Field(default=100, ge=1)
-    #: The longest a statistic pools its records; an older start is dropped.
-    max_window: Duration = Field(default=3600.0, gt=0.0)
+class RecordConfig(PoolingConfig):
+    """How aggregate records' per-request statistics are followed (``ingest.records``): the
+    observations are the records' requests."""
 
 
 @dataclass
