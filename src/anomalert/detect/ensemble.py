@@ -73,6 +73,7 @@ from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score
 from anomalert.detect.jit import kernel
 from anomalert.detect.localtime import Clocks, LocalTime, ZoneCodes, wall_of
 from anomalert.detect.memory import keep_freed_memory
+from anomalert.detect.noiselevel import NoiseLevel
 from anomalert.detect.onsets import OnsetMemory
 from anomalert.detect.resolution import Resolution
 from anomalert.detect.returns import ReturnMemory, Returns, ShapeMove
@@ -81,6 +82,8 @@ from anomalert.detect.routine import RoutineMemory, WeeklyRoutine
 from anomalert.detect.seasonal import FLAT, SeasonalDetector
 from anomalert.model import Kind
 
+#: A point at or above its expectation, as the detectors' frames tell it.
+_SPIKE = int(Kind.SPIKE)
 #: Default alert threshold on the calibrated score, chosen once on the development data.
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
@@ -394,6 +397,14 @@ def _tell_returns(
     detail[told] = back.minutes[told]
 
 
+def _noise_level(seasonal: SeasonalDetector | None, n: int) -> NoiseLevel | None:
+    """The recent noise of univariate series the seasonal detector models (theirs is the
+    statistic whose variance lags a noisier regime by a day)."""
+    if seasonal is None or seasonal.multivariate:
+        return None
+    return NoiseLevel(n=n)
+
+
 def _return_memory(
     detectors: Sequence[Detector], n: int
 ) -> tuple[RollingDetector | None, ReturnMemory | None]:
@@ -477,6 +488,8 @@ class Ensemble:
         # The resolution of each series' raw values floors the detectors' scales (counts
         # near zero); multivariate detectors scale their features their own way.
         self.resolution = None if self.detectors[0].multivariate else Resolution(n=self.n)
+        # How large each series' seasonal statistic has run lately (``noiselevel``).
+        self.noise = _noise_level(self.seasonal, self.n)
         keep_freed_memory(self.n)
 
     def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Step:
@@ -497,13 +510,19 @@ class Ensemble:
         frames = [d.observe(t, xi) for d, xi in zip(self.detectors, inputs, strict=True)]
         stats = np.stack([frames[i].stat for i in self._order])
         p, winner, candidates = self._most_surprising(stats)
-        weekly_extra = _NO_VALUES
+        # What the series' recent noise explains (read before it learns this tick).
+        extra = self._in_recent_noise(stats, p, candidates)
+        if self.noise is not None:
+            seasonal = frames[self._seasonal_d]
+            self.noise.learn(_floats(seasonal.stat), seasonal.kind == _SPIKE)
         if self.routine is not None and candidates.size:
-            weekly_extra = self._discount_routine(t, p, candidates)
-        # The weekly memory quietens runs after the decision (``_quieten``), which needs to
-        # know which series were in a run before it; most ticks have nothing to quieten.
+            weekly = self._discount_routine(t, p, candidates)
+            extra = weekly if extra is None else extra + weekly
+        # The weekly memory and the recent noise quieten runs after the decision
+        # (``_quieten``), which needs to know which series were in a run before it; most
+        # ticks have nothing to quieten.
         running = None
-        if self.weekly is not None and (candidates.size or self.quiet.any()):
+        if (extra is not None and extra.any()) or self.quiet.any():
             running = self.run > 0
         # score_from_p without its clip: p is already in [0, 1]; ``_decide`` takes it from 1.
         score = np.power(p, SCORE_POWER)
@@ -563,8 +582,11 @@ class Ensemble:
                 self.weekly.extend(self.local_time.wall(t, self.zone), flagged)
             if any_adapted:
                 self.weekly.mark_lasting(accepted)
-            if running is not None:
-                flagged = self._quieten(flagged, p, score, candidates, weekly_extra, running)
+        if running is not None:
+            none = np.zeros(candidates.size)
+            flagged = self._quieten(
+                flagged, p, score, candidates, none if extra is None else extra, running
+            )
         if self.resolution is not None:
             self.resolution.learn(x, always)
         if models is not None and comp is not None:
@@ -849,6 +871,31 @@ class Ensemble:
                 if restart is not None:
                     det.adapt(restart)
 
+    def _in_recent_noise(
+        self, stats: FloatArray, p: FloatArray, candidates: np.ndarray
+    ) -> FloatArray | None:
+        """How much less surprising each would-be alert is with the seasonal statistic
+        counted in the series' recent noise, where that noise has grown (``noiselevel``),
+        in surprise units (log10 p); None where nothing is to be judged again.
+
+        The other detectors' statistics stand as they are (theirs follow a noisier regime
+        within minutes): a would-be alert that one of them raises stays one.
+        """
+        if self.noise is None or candidates.size == 0:
+            return None
+        grown = self.noise.grown(candidates)
+        hit = grown > 1.0
+        if not hit.any():
+            return None
+        row = int(self._row_of[self._seasonal_d])
+        judged = stats.copy()
+        idx = candidates[hit]
+        judged[row, idx] /= np.sqrt(grown[hit])
+        again, _, _ = self._most_surprising(judged)
+        extra = np.zeros(candidates.size)
+        extra[hit] = np.log10(np.maximum(again[idx], 1e-300) / np.maximum(p[idx], 1e-300))
+        return np.maximum(extra, 0.0)
+
     def _quieten(
         self,
         flagged: BoolArray,
@@ -1012,6 +1059,9 @@ class Ensemble:
         if not self.tails.min_span:
             # Calibrators from before the two weeks' memory: their moments carry over.
             self.tails.min_span = TAIL_MIN_SPAN
+        if "noise" not in state:
+            # A checkpoint from before the recent noise was kept: calm so far.
+            self.noise = _noise_level(self.__dict__.get("seasonal"), self.n)
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0
@@ -1062,7 +1112,14 @@ class Ensemble:
 
     def _parts(self) -> list[ArrayState]:
         """Every component that keeps state per series in arrays (``ArrayState``)."""
-        optional = (self.routine, self.weekly, self.resolution, self.returns, self.blind)
+        optional = (
+            self.routine,
+            self.weekly,
+            self.resolution,
+            self.returns,
+            self.blind,
+            self.noise,
+        )
         return [*self.detectors, self.tails, self.onsets, *(p for p in optional if p is not None)]
 
     def reset(self, idx: np.ndarray) -> None:
@@ -1114,6 +1171,7 @@ class Ensemble:
             + self.recent.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
             + (self.weekly.state_nbytes() if self.weekly is not None else 0)
+            + (self.noise.state_nbytes() if self.noise is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
             + (self.returns.state_nbytes() if self.returns is not None else 0)
             + (self.blind.state_nbytes() if self.blind is not None else 0)
