@@ -61,9 +61,9 @@ class NoiseLevel(ArrayState):
     def learn(self, stat: FloatArray, above: BoolArray) -> None:
         """Learn this tick's seasonal statistics (``above``: the value was at or above the
         expectation); a NaN statistic (no value, warming up) teaches nothing."""
-        ok = np.isfinite(stat)
-        sq = np.minimum(np.where(ok, stat, 0.0) ** 2, CLIP)
-        for k, side in enumerate((above, ~above)):
-            old = self.side[k].astype(np.float64)
-            new = old + (np.where(side, sq, 0.0) - old) / MEMORY
-            self.side[k] = np.where(ok, new, old)
+        sq = np.minimum(stat * stat, CLIP)  # NaN stays NaN
+        up = np.where(above, sq, 0.0)
+        side = self.side.astype(np.float64)
+        side[0] += (up - side[0]) / MEMORY
+        side[1] += (sq - up - side[1]) / MEMORY
+        np.copyto(self.side, side, casting="same_kind", where=np.isfinite(sq))
