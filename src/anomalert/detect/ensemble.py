@@ -905,10 +905,10 @@ class Ensemble:
         extra: FloatArray,
         running: BoolArray,
     ) -> BoolArray:
-        """Apply the weekly memory's discount (``extra``, in surprise units beyond the
-        daily memory's, per candidate) to the p-values and scores, in place, and return the
-        flags without the runs it made routine (``running``: the series in a flagged run
-        before this tick).
+        """Apply the weekly memory's and the recent noise's discounts (``extra``, in
+        surprise units beyond the daily memory's, per candidate) to the p-values and
+        scores, in place, and return the flags without the runs they explained
+        (``running``: the series in a flagged run before this tick).
 
         Why after the decision, not before it as the daily memory's: what the weekly memory
         makes routine is a weekly shape the week profile has not caught up with yet, and the
@@ -920,7 +920,9 @@ class Ensemble:
         minute's p-value was 1.2e-4 instead of 3.7e-5 (the threshold's is 1e-4). So only
         the page goes, as for a young series: a run whose would-be alerts the weekly memory
         made routine is quiet (``quiet``) through its held points too, until a would-be
-        alert it does not explain.
+        alert it does not explain. The recent noise (``noiselevel``) is the same kind: a
+        noisier regime the seasonal variance has not caught up with yet, which it must learn
+        at its own pace.
         """
         discounted = candidates[extra > 0.0]
         if discounted.size:
