@@ -51,6 +51,21 @@ def _daily(draw: Draw, per_day: int = 1440) -> Draw:
     return seasonal
 
 
+def _doubling(draw: Draw, at: int) -> Draw:
+    """``draw``'s deviations from its mean twice as large from point ``at`` on: a scrape
+    interval shortened on a rate metric (a rate over 15 s is twice as noisy as over 60 s).
+    Still pure noise, which the seasonal variance (a day's memory) follows for hours
+    (``detect.noiselevel``)."""
+
+    def doubled(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        values = draw(rng, shape)
+        mean = values[:at].mean(axis=0)
+        values[at:] = mean + 2.0 * (values[at:] - mean)
+        return values
+
+    return doubled
+
+
 #: A latency histogram's upper bounds (seconds; Prometheus' client defaults).
 LATENCY_BOUNDS = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, np.inf])
 
@@ -144,8 +159,9 @@ def _record_statistic(name: str, config: RecordConfig | None) -> Draw:
 
 
 #: Each family as one-minute points around a level of 100 (lognormal: its own scale); the
-#: next five around a daily wave (lognormal there: a latency-like skew on a daily shape),
-#: the fifth at five-minute points (``STEP``); then a histogram's p99 through a day of
+#: next six around a daily wave (lognormal there: a latency-like skew on a daily shape),
+#: the fifth with its noise doubling after 15,000 points, the sixth at five-minute points
+#: (``STEP``); then a histogram's p99 through a day of
 #: traffic, taken per scrape and as the service takes it (over 200 observations), and an
 #: aggregate record's p99 and error rate through the same day, per record and as the
 #: service takes them (over 200 and 100 requests).
@@ -160,6 +176,9 @@ FAMILIES: dict[str, Draw] = {
     "daily + lognormal": _daily(lambda rng, shape: rng.lognormal(0.0, 1.0, shape)),
     "daily + Student-t(5)": _daily(lambda rng, shape: 100.0 + rng.standard_t(5, shape)),
     "daily + Student-t(3)": _daily(lambda rng, shape: 100.0 + rng.standard_t(3, shape)),
+    "daily + Gaussian, doubling at 15,000": _daily(
+        _doubling(lambda rng, shape: rng.normal(100.0, 1.0, shape), 15_000)
+    ),
     "daily + Student-t(3), 5 min": _daily(
         lambda rng, shape: 100.0 + rng.standard_t(3, shape), per_day=288
     ),
