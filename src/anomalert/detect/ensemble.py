@@ -888,12 +888,12 @@ class Ensemble:
         if not hit.any():
             return None
         row = int(self._row_of[self._seasonal_d])
-        judged = stats.copy()
         idx = candidates[hit]
-        judged[row, idx] /= np.sqrt(grown[hit])
-        again, _, _ = self._most_surprising(judged)
+        judged = stats[:, idx]  # a copy (fancy indexing): only the series judged again
+        judged[row] /= np.sqrt(grown[hit])
+        again, _, _ = self._most_surprising(judged, idx)
         extra = np.zeros(candidates.size)
-        extra[hit] = np.log10(np.maximum(again[idx], 1e-300) / np.maximum(p[idx], 1e-300))
+        extra[hit] = np.log10(np.maximum(again, 1e-300) / np.maximum(p[idx], 1e-300))
         return np.maximum(extra, 0.0)
 
     def _quieten(
@@ -961,18 +961,23 @@ class Ensemble:
     def _p_threshold(self) -> float:
         return p_from_score(self.threshold)
 
-    def _most_surprising(self, stats: FloatArray) -> tuple[FloatArray, IntArray, np.ndarray]:
+    def _most_surprising(
+        self, stats: FloatArray, idx: np.ndarray | None = None
+    ) -> tuple[FloatArray, IntArray, np.ndarray]:
         """Per series: the smallest p-value over its share of the error budget (Bonferroni,
         the seasonal detector holding half on a periodic series; at most 1), which detector
-        won, and which series are would-be alerts.
+        won, and which series are would-be alerts. ``idx``: ``stats`` holds the columns of
+        those series only (each series' p-value is its own tails' alone).
 
         The same as stacking the weighted p-values (NaN as 1) and taking ``argmin`` (the
         first of equal ones); see the kernel ``_most_surprising``. The detectors that
         calibrate themselves give ndtr(-stat) (scipy's, one call over their rows).
         """
-        periodic = self._periodic()
+        periodic, tails = self._periodic(), self.tails
+        if idx is not None:
+            periodic, tails = periodic[idx], tails.take(idx)
         # The seasonal row's lighter cap only where it models a period (SEASONAL_MAX_SHAPE).
-        calibrated = self.tails.p_value(stats[: self._fitted], self._fitted, periodic)
+        calibrated = tails.p_value(stats[: self._fitted], self._fitted, periodic)
         own = ndtr(-stats[self._fitted :])
         return _most_surprising(
             calibrated, own, self._row_of, self._p_threshold, self._seasonal_d, periodic

@@ -127,10 +127,10 @@ class Verdict:
 
     slot: int
     score: float
+    #: The group's median at this tick, the centre of the peers' band.
     expected: float
     lower: float
     upper: float
-    median: float
     peers: int
     mature: bool
 
@@ -395,7 +395,6 @@ class Peers:
                     expected=centre,
                     lower=centre - width,
                     upper=centre + width,
-                    median=centre,
                     peers=int(count[g]) - 1,
                     mature=bool(mature[k]),
                 )
@@ -485,9 +484,9 @@ def _medians(groups: IntArray, values: NDArray[np.float64], count: IntArray) -> 
 def peer_reason(name: str, member: str, value: float, v: Verdict) -> str:
     """'latency_p99_ms 840 on pod checkout-7d9f, while its 11 peers' median is 210 (they
     usually stand within 35 of it): unlike its peers'."""
-    side = "above" if value >= v.median else "below"
+    side = "above" if value >= v.expected else "below"
     return (
         f"{name} {fmt(value)} on {member}, {side} its {v.peers} peers' median "
-        f"{fmt(v.median)} (they usually stand within {fmt((v.upper - v.lower) / 2.0)} of it): "
+        f"{fmt(v.expected)} (they usually stand within {fmt((v.upper - v.lower) / 2.0)} of it): "
         "unlike its peers"
     )

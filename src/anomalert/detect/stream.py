@@ -290,10 +290,10 @@ class StreamDetector:
             gone.append(sid)
         self.engine.series.reset(idx)
         self.peers.leave(idx.tolist())
-        retired = set(idx.tolist())
-        self.peer_sids = {sid: j for sid, j in self.peer_sids.items() if j not in retired}
-        for j in retired:
-            self._peer_sid_of.pop(j, None)
+        for j in idx.tolist():
+            peer_sid = self._peer_sid_of.pop(j, None)
+            if peer_sid is not None:
+                del self.peer_sids[peer_sid]
         for name, (fill, _, axis) in SLOTS.items():
             np.moveaxis(getattr(self, name), axis, 0)[idx] = fill
         self.moves += 1
