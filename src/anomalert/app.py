@@ -43,6 +43,7 @@ from anomalert.config import Config
 from anomalert.detect.engine import Settings
 from anomalert.detect.peers import PEERS_LABEL
 from anomalert.detect.registry import SERVICE_UNIVARIATE
+from anomalert.detect.restarts import RESTART_KINDS
 from anomalert.detect.stream import Context, RecordDetector, StreamDetector, series_id
 from anomalert.ingest.alertmanager import ExternalAlert, to_alert
 from anomalert.ingest.counters import CounterNames
@@ -451,12 +452,17 @@ class App:
         return mapped
 
     def add_events(self, events: Iterable[ChangeEvent]) -> list[int]:
-        """Record change events; maintenance and load-test windows hold alerts back."""
+        """Record change events; maintenance and load-test windows hold alerts back, and a
+        deployment's restart explains its service's memory falling (``detect.restarts``)."""
         with self.lock:
             ids = []
             for event in events:
                 ids.append(self.store.add_event(event))
                 self._note_window(event)
+                if event.kind in RESTART_KINDS:
+                    self.detector.expect_restart(
+                        event.service, event.timestamp, self.config.detection.restarts
+                    )
             return ids
 
     def _note_window(self, event: ChangeEvent) -> None:

@@ -31,6 +31,7 @@ from anomalert.alert.sensitivity import SensitivityConfig
 from anomalert.configbase import Duration, StrictModel
 from anomalert.detect.localtime import LocalTime, check_zone
 from anomalert.detect.peers import PeerConfig
+from anomalert.detect.restarts import RestartConfig
 from anomalert.errors import ConfigError
 from anomalert.ingest.counters import COUNTER_NAMES, check_patterns
 from anomalert.ingest.histograms import HistogramConfig
@@ -141,6 +142,8 @@ class DetectionConfig(StrictModel):
     max_series: int = Field(default=100_000, ge=1)
     #: One member of a group (a pod of a deployment) judged against its peers.
     peers: PeerConfig = PeerConfig()
+    #: What a deployment's restart resets: a fall of those metrics right after it is no page.
+    restarts: RestartConfig = RestartConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -22,6 +22,7 @@ from anomalert.detect.engine import BatchEngine, Episodes, Settings
 from anomalert.detect.forecast import ForecastDetector
 from anomalert.detect.reason import explain
 from anomalert.detect.registry import SERVICE_UNIVARIATE
+from anomalert.detect.restarts import RESTART_KINDS, RestartConfig, Restarts
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.ingest.scenario import IncidentLabel, ScenarioData, load_scenario
 from anomalert.model import Kind
@@ -47,7 +48,11 @@ class Alert:
 def detect_scenario(
     data: ScenarioData, settings: Settings | None = None, progress: bool = True
 ) -> list[Alert]:
-    """Run every series of a scenario through one engine; one alert per anomaly episode."""
+    """Run every series of a scenario through one engine; one alert per anomaly episode.
+
+    The scenario's deployments and rollbacks restart their service's processes, as the
+    service is told of them (``App.add_events``): a fall of a metric a restart resets is
+    explained right after one (``detect.restarts``)."""
     settings = settings or Settings(univariate=SERVICE_UNIVARIATE)
     keys = sorted(data.samples)
     frame = {k: data.samples[k] for k in keys}
@@ -66,12 +71,27 @@ def detect_scenario(
             det.set_limits(np.array([LIMITS.get(metric, np.nan) for _, metric in keys]))
     seasonal = next(d for d in engine.series.detectors if isinstance(d, SeasonalDetector))
 
+    restart = RestartConfig()
+    events = sorted(
+        (e.as_model() for e in data.events if e.kind in RESTART_KINDS), key=lambda e: e.timestamp
+    )
+    restarts, e = Restarts(), 0
     alerts: list[Alert] = []
     episodes = Episodes(n, settings.cooldown)
     steps = range(ticks)
     for k in track(steps, description="replaying", disable=not progress, transient=True):
         t = np.full(n, times[k])
-        s = engine.step(t, x_all[k]).series
+        while e < len(events) and events[e].timestamp <= times[k]:
+            slots = [
+                j
+                for j, (service, metric) in enumerate(keys)
+                if service == events[e].service and restart.resets(metric)
+            ]
+            restarts.expect(slots, events[e].timestamp, events[e].timestamp + restart.window)
+            e += 1
+        s = engine.step(t, x_all[k], restarting=restarts.mask(t, n)).series
+        if restarts.windows:
+            restarts.settle(t, engine.series.quiet)
         fire = episodes.fire(k, s.flagged)
         for jj in np.flatnonzero(fire):
             j = int(jj)

@@ -102,9 +102,16 @@ class BatchEngine:
                 local_time=Clocks(s.timezone),
             )
 
-    def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Tick:
-        """Score every series at its time t, then learn from what may be learned."""
-        series = self.series.step(t, x, learnable)
+    def step(
+        self,
+        t: FloatArray,
+        x: FloatArray,
+        learnable: BoolArray | None = None,
+        restarting: BoolArray | None = None,
+    ) -> Tick:
+        """Score every series at its time t, then learn from what may be learned;
+        ``restarting``: the series whose process just restarted (``restarts``)."""
+        series = self.series.step(t, x, learnable, restarting)
         groups = None
         if self.group is not None and self.groups is not None:
             gx = x[self.groups]

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from anomalert.detect.base import ArrayState, BoolArray, Detector, FloatArray, IntArray
+from anomalert.detect.base import ArrayState, BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
 from anomalert.detect.jit import kernel
@@ -84,6 +84,8 @@ from anomalert.model import Kind
 
 #: A point at or above its expectation, as the detectors' frames tell it.
 _SPIKE = int(Kind.SPIKE)
+#: How much less surprising (log10 p) a fall after its series' restart is: no page at all.
+RESTART_DISCOUNT = 300.0
 #: Default alert threshold on the calibrated score, chosen once on the development data.
 DEFAULT_THRESHOLD = 0.90
 #: A flagged run goes on while p stays within this factor of the threshold's p-value.
@@ -492,11 +494,18 @@ class Ensemble:
         self.noise = _noise_level(self.seasonal, self.n)
         keep_freed_memory(self.n)
 
-    def step(self, t: FloatArray, x: FloatArray, learnable: BoolArray | None = None) -> Step:
+    def step(
+        self,
+        t: FloatArray,
+        x: FloatArray,
+        learnable: BoolArray | None = None,
+        restarting: BoolArray | None = None,
+    ) -> Step:
         """Score the tick, then learn from what was not flagged; returns the scores.
 
         ``learnable`` (optional) withholds more points from learning, such as rows whose
-        timestamp arrived out of order.
+        timestamp arrived out of order. ``restarting`` (optional): the series whose process
+        was just restarted (``restarts``), where a fall is explained.
         """
         if self.resolution is not None:
             floor = self.resolution.floor(x)
@@ -518,7 +527,10 @@ class Ensemble:
         if self.routine is not None and candidates.size:
             weekly = self._discount_routine(t, p, candidates)
             extra = weekly if extra is None else extra + weekly
-        # The weekly memory and the recent noise quieten runs after the decision
+        if restarting is not None and candidates.size:
+            fell = self._fell_after_restart(restarting, x, candidates, winner, frames, comp)
+            extra = fell if extra is None else extra + fell
+        # The weekly memory, the recent noise and a restart quieten runs after the decision
         # (``_quieten``), which needs to know which series were in a run before it; most
         # ticks have nothing to quieten.
         running = None
@@ -895,6 +907,29 @@ class Ensemble:
         extra = np.zeros(candidates.size)
         extra[hit] = np.log10(np.maximum(again, 1e-300) / np.maximum(p[idx], 1e-300))
         return np.maximum(extra, 0.0)
+
+    def _fell_after_restart(
+        self,
+        restarting: BoolArray,
+        x: FloatArray,
+        candidates: np.ndarray,
+        winner: IntArray,
+        frames: list[Frame],
+        comp: FloatArray | None,
+    ) -> FloatArray:
+        """Per would-be alert, the discount that makes it no page (surprise units) where its
+        series is ``restarting`` and its value is below what the detector that raised it
+        expected (its seasonal component added back where it judged without it), 0
+        elsewhere; ``_quieten`` applies it (``restarts``: a restarted process's memory)."""
+        out = np.zeros(candidates.size)
+        for k in np.flatnonzero(restarting[candidates]):
+            i, d = int(candidates[k]), int(winner[candidates[k]])
+            expected = float(frames[d].expected[i])
+            if comp is not None and self.detectors[d].deseasonalized:
+                expected += float(comp[i])
+            if x[i] < expected:
+                out[k] = RESTART_DISCOUNT
+        return out
 
     def _quieten(
         self,

@@ -38,6 +38,7 @@ from anomalert.detect.localtime import Clocks
 from anomalert.detect.peers import PEERS_LABEL, PeerConfig, Peers, peer_reason
 from anomalert.detect.reason import explain
 from anomalert.detect.registry import SERVICE_UNIVARIATE, make_multivariate
+from anomalert.detect.restarts import RestartConfig, Restarts
 from anomalert.detect.seasonal import SeasonalDetector
 from anomalert.model import Kind, Labels, Sample, Scored, fingerprint
 
@@ -152,6 +153,8 @@ class StreamDetector:
         self.peers = self._peers(peers or PeerConfig(), capacity)
         self.peer_sids: dict[str, int] = {}
         self._peer_sid_of: dict[int, str] = {}
+        #: Series whose process a deployment just restarted (``restarts``), by slot.
+        self.restarts = Restarts()
         self.index: dict[str, int] = {}
         self._fast: dict[tuple[object, ...], int] = {}
         self.sids: list[str] = []
@@ -290,6 +293,7 @@ class StreamDetector:
             gone.append(sid)
         self.engine.series.reset(idx)
         self.peers.leave(idx.tolist())
+        self.restarts.forget(idx.tolist())
         for j in idx.tolist():
             peer_sid = self._peer_sid_of.pop(j, None)
             if peer_sid is not None:
@@ -298,6 +302,18 @@ class StreamDetector:
             np.moveaxis(getattr(self, name), axis, 0)[idx] = fill
         self.moves += 1
         return gone
+
+    def expect_restart(self, service: str, start: float, config: RestartConfig) -> int:
+        """A deployment (or rollback) of ``service`` at ``start`` restarted its processes:
+        a fall of its series that a restart resets (``config.metrics``), beginning within
+        ``config.window``, is explained (``restarts``). Returns how many series."""
+        slots = [
+            j
+            for j, (metric, labels) in enumerate(zip(self.metrics, self.labels, strict=True))
+            if metric and labels.get("service") == service and config.resets(metric)
+        ]
+        self.restarts.expect(slots, start, start + config.window)
+        return len(slots)
 
     def watch(self, series: Iterable[str], on: bool = True) -> None:
         """Report every point of these series (by id), e.g. while they have an open alert;
@@ -421,7 +437,10 @@ class StreamDetector:
         # Series without a sample this tick get the time of the tick (their x is NaN, so
         # they are neither scored nor changed) to keep time-dependent state well defined.
         t_fill = np.where(np.isnan(t), np.nanmax(t[idx]), t)
-        step = self.engine.step(t_fill, x).series
+        restarting = self.restarts.mask(t_fill, self.capacity)
+        step = self.engine.step(t_fill, x, restarting=restarting).series
+        if restarting is not None or self.restarts.windows:
+            self.restarts.settle(t, self.engine.series.quiet)
         self.last_t[idx] = t[idx]
         pos = self.count[idx] % self.window
         self.ring_t[idx, pos] = t[idx]
@@ -535,6 +554,8 @@ class StreamDetector:
             self.free, self.moves = [], 0
         if "max_series" not in state:  # from before the limit (the app sets its own)
             self.max_series = None
+        if "restarts" not in state:  # from before restarts: no window open
+            self.restarts = Restarts()
         if "peers" not in state:  # from before peers: groups formed from the series known
             self.peers = self._peers(PeerConfig(), self.capacity)
             self.peer_sids, self._peer_sid_of = {}, {}

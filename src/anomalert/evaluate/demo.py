@@ -4,7 +4,8 @@ NAB and SMD are public benchmarks; the demo is the product's own picture of a mi
 fleet (traffic-driven latencies, error shares of few requests at night, a memory sawtooth,
 deployments, a maintenance window) with five labelled incidents after a week of history.
 What is scored is the engine's decision as ``anomalert demo`` shows it (one alert per
-anomaly episode, before the service's policy): the share of its alerts that fall inside an
+anomaly episode, before the service's policy; told of the deployments' restarts as the
+service is, ``detect.restarts``): the share of its alerts that fall inside an
 incident or its grace (``demo.run.GRACE``), and the share of incidents it alerts on. A
 change that makes the engine page on the shape of a normal day shows here first: the
 generator's own 02:00 step (two half Gaussians meeting there, fixed on 2026-12-05) paged on

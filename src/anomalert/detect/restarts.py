@@ -1,0 +1,99 @@
+"""Restarts: a deployment restarts its service's processes, and their memory starts over.
+
+Why: a process's memory (its heap, its resident set) grows over its life and falls back to
+where a fresh process sits when it restarts, at every deployment or rollback. Judged as any
+other series, that fall paged some minutes after the deploy ("memory_percent has shifted
+below the usual 56.7"): in the demo's four scenarios 11 of the engine's 98 false alerts,
+every one 0 to 22 minutes after a deployment of its own service. The engine cannot know a
+restart from the values; the service is told (a change event, ``ingest.events``).
+
+So a change event of a restarting kind (``RESTART_KINDS``) opens a window (``window``) on
+the series of its service whose metric is one a restart resets (``metrics``, shell-style
+patterns). A would-be alert in such a window whose value is below what was expected is
+explained: its run is quiet (``Ensemble``: the page withheld after the decision, as the
+weekly routine's), and stays quiet until it ends, however long after the window that is;
+the detectors learn it exactly as before (held from the baselines, accepted as the new
+normal after ``accept_after`` points). A rise is not explained (a leak that comes with the
+new version is news), nor a fall that begins after the window, nor a run that was already
+paging when the event came.
+
+The windows are per slot, few and short-lived: a dict, not a per-series array (the state
+budget of two kilobytes per series holds no room for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from anomalert.configbase import Duration, StrictModel
+from anomalert.detect.base import BoolArray, FloatArray
+from anomalert.ingest.counters import check_patterns
+
+__all__ = ["RESTART_KINDS", "RestartConfig", "Restarts"]
+
+#: Change events that restart the processes of their service.
+RESTART_KINDS = frozenset({"deployment", "rollback"})
+
+
+class RestartConfig(StrictModel):
+    """``detection.restarts``: which metrics a deployment's restart resets, and for how long
+    a fall of theirs after it is the restart's."""
+
+    #: Metric names (shell-style patterns) a restart sets back: a fresh process's memory.
+    #: Empty: no fall is explained.
+    metrics: tuple[str, ...] = ("*memory*", "*heap*", "*rss*", "*resident*")
+    #: How long after the event a fall may begin and still be the restart's.
+    window: Duration = Field(default=3600.0, gt=0.0)
+
+    @field_validator("metrics")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_patterns(value)
+
+    def resets(self, metric: str) -> bool:
+        """Whether a restart sets this metric back."""
+        return any(fnmatchcase(metric, p) for p in self.metrics)
+
+
+class Restarts:
+    """The open restart windows, by series slot: (start, end, held) of each, in sample
+    time; ``held``: the window has ended but a run it explained goes on."""
+
+    def __init__(self) -> None:
+        self.windows: dict[int, tuple[float, float, bool]] = {}
+
+    def expect(self, slots: Iterable[int], start: float, end: float) -> None:
+        """Open a window on these slots (a later one replaces an earlier one)."""
+        for j in slots:
+            self.windows[int(j)] = (start, end, False)
+
+    def mask(self, t: FloatArray, n: int) -> BoolArray | None:
+        """Which of n series are in a window at their time t; None: none is."""
+        if not self.windows:
+            return None
+        out = np.zeros(n, dtype=np.bool_)
+        for j, (start, end, held) in self.windows.items():
+            if j < n and start <= t[j] and (held or t[j] <= end):
+                out[j] = True
+        return out if out.any() else None
+
+    def settle(self, t: FloatArray, quiet: BoolArray) -> None:
+        """After a tick: remember whether each window's series is in a quiet run
+        (``quiet``), which holds the window open past its end until the run ends; close
+        the windows that ended with no such run."""
+        for j, (start, end, _) in list(self.windows.items()):
+            if t[j] != t[j]:  # no sample this tick: nothing known
+                continue
+            if t[j] > end and not quiet[j]:
+                del self.windows[j]
+            else:
+                self.windows[j] = (start, end, bool(quiet[j]))
+
+    def forget(self, slots: Iterable[int]) -> None:
+        """Drop the windows of retired slots (a new series takes the slot)."""
+        for j in slots:
+            self.windows.pop(int(j), None)
