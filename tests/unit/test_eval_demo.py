@@ -31,6 +31,11 @@ def test_a_short_scenario_is_scored_against_its_incidents() -> None:
     assert 0 <= summary.held_in_incidents <= summary.held <= summary.alerts
     served = summary.alerts - summary.held
     assert summary.served_precision == (summary.in_incidents - summary.held_in_incidents) / served
+    # The service pages far less than the engine alerts (policy, grouping, P3 unsent),
+    # and pages every incident.
+    assert 0 < summary.pages_in_incidents <= summary.pages < summary.alerts
+    assert summary.incidents_paged == 5 and summary.page_recall == 1.0
+    assert summary.page_precision == summary.pages_in_incidents / summary.pages
 
 
 def test_an_alert_in_a_maintenance_window_of_its_own_service_is_held_back() -> None:

@@ -14,6 +14,12 @@ would raise (``served_precision``): an alert inside a planned maintenance window
 service is held back by the service (``app``), so nobody is paged for it, though the
 engine's share counts it as false (seven in the four scenarios, all in ``db``'s window).
 
+Last, what reaches a person: each scenario replayed through the service itself
+(``replay``: the engine, then the policy's hysteresis and ``notify_after``, grouping by
+incident, routing, P3 kept on the dashboard), its firing notifications inside an incident
+or its grace (``page_precision``) and the incidents it paged (``page_recall``). The engine's
+alerts are what a change in detection moves; the pages are what on-call lives with.
+
 The scenarios are generated, so the figures need no dataset; they are the generator's
 seeds, not a sample of the world, and a floor on them guards against regressions rather
 than measuring how good detection is.
@@ -32,6 +38,7 @@ from anomalert.demo.scenario import ScenarioSpec, generate
 from anomalert.demo.writer import write_scenario
 from anomalert.ingest.scenario import load_scenario
 from anomalert.model import ChangeEvent
+from anomalert.replay import replay
 
 #: The scenarios ``make eval`` scores: four seeds of three weeks (two weeks of incidents
 #: after the first week of history), about a minute on this machine.
@@ -58,6 +65,12 @@ class DemoSummary:
     #: events), which the service holds back, and how many of those are in an incident.
     held: int = 0
     held_in_incidents: int = 0
+    #: What reaches a person: the scenario replayed through the service itself
+    #: (``replay``: policy, grouping, routing, P3 kept on the dashboard), its firing
+    #: notifications, those inside an incident (or its grace), and the incidents paged.
+    pages: int = 0
+    pages_in_incidents: int = 0
+    incidents_paged: int = 0
 
     @property
     def alert_precision(self) -> float:
@@ -73,6 +86,16 @@ class DemoSummary:
         return (self.in_incidents - self.held_in_incidents) / served if served else 1.0
 
     @property
+    def page_precision(self) -> float:
+        """Share of the service's firing notifications inside an incident (1.0 without)."""
+        return self.pages_in_incidents / self.pages if self.pages else 1.0
+
+    @property
+    def page_recall(self) -> float:
+        """Share of incidents the service paged on."""
+        return self.incidents_paged / self.incidents if self.incidents else 1.0
+
+    @property
     def incident_recall(self) -> float:
         """Share of incidents with an alert."""
         return self.caught / self.incidents if self.incidents else 1.0
@@ -83,12 +106,14 @@ class DemoSummary:
         return (self.alerts - self.in_incidents) / max(self.series * self.days, 1)
 
 
-def score_demo(seeds: Sequence[int] = SEEDS, days: int = DAYS) -> DemoSummary:
+def score_demo(seeds: Sequence[int] = SEEDS, days: int = DAYS, pages: bool = True) -> DemoSummary:
     """Generate each seed's scenario, write it in the scenario-folder format and read it
-    back (the path replay takes), run the engine over it and match its alerts."""
+    back (the path replay takes), run the engine over it and match its alerts; then
+    (``pages``) replay the same folder through the service and count its pages."""
     if not seeds:
         raise ValueError("seeds: expected at least one scenario seed")
     alerts = in_incidents = incidents = caught = series = held = held_in_incidents = 0
+    sent = sent_in_incidents = paged = 0
     leads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="anomalert-demo-eval-") as tmp:
         for seed in seeds:
@@ -109,6 +134,11 @@ def score_demo(seeds: Sequence[int] = SEEDS, days: int = DAYS) -> DemoSummary:
             found_after = list(first_alert_minutes(matched, data.incidents).values())
             leads += [m for m in found_after if m is not None]
             caught += sum(m is not None for m in found_after)
+            if pages:
+                replayed = replay(folder, Path(tmp) / f"pages-{seed}.jsonl")
+                sent += replayed.firing
+                sent_in_incidents += replayed.firing - replayed.outside
+                paged += replayed.covered
     return DemoSummary(
         scenarios=len(seeds),
         series=series,
@@ -120,6 +150,9 @@ def score_demo(seeds: Sequence[int] = SEEDS, days: int = DAYS) -> DemoSummary:
         median_lead_minutes=statistics.median(leads) if leads else None,
         held=held,
         held_in_incidents=held_in_incidents,
+        pages=sent,
+        pages_in_incidents=sent_in_incidents,
+        incidents_paged=paged,
     )
 
 

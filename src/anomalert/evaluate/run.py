@@ -11,7 +11,9 @@ c01..c38, train rows then test rows so the causal detector warms up on train), a
 machines go through ``detect_path`` at once, and only test rows are scored.
 (3) The demo scenarios (``evaluate.demo``: generated, no dataset needed): the share of the
 engine's alerts inside a labelled incident (and among those the service would not hold
-back in a planned maintenance window) and of incidents alerted on. (4) Nezha
+back in a planned maintenance window) and of incidents alerted on; then the share of the
+service's own pages (the scenarios replayed through it) inside an incident, and of
+incidents paged. (4) Nezha
 (``evaluate.nezha``): microservice faults with their root-cause service, after a primer
 lent from each day's fault-free tail; whether the faulty service alerts within five
 minutes, ranks first among the services, and whether the held-out quiet hours stay quiet.
@@ -149,6 +151,15 @@ def run_demo(stage: StageResult) -> None:
         f"the same without the {summary.held} alerts inside a planned maintenance window of "
         f"their service ({summary.held_in_incidents} of them in an incident), which the "
         "service holds back"
+    )
+    stage.headline["demo.page_precision"] = summary.page_precision
+    stage.headline["demo.page_recall"] = summary.page_recall
+    stage.notes["demo.page_precision"] = (
+        f"{summary.pages_in_incidents} of {summary.pages} firing notifications in an "
+        "incident: the scenarios replayed through the service (policy, grouping, routing)"
+    )
+    stage.notes["demo.page_recall"] = (
+        f"{summary.incidents_paged} of {summary.incidents} incidents paged by the service"
     )
     lead = summary.median_lead_minutes
     stage.notes["demo.incident_recall"] = (
