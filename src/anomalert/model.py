@@ -46,6 +46,8 @@ class Kind(IntEnum):
     MULTIVARIATE = 6
     #: One member of a group unlike its peers (``detect.peers``).
     OUTLIER = 7
+    #: A noisy series that stopped moving (``detect.flatline``).
+    FLATLINE = 8
 
     @property
     def label(self) -> str:

@@ -47,6 +47,8 @@ __all__ = ["AlertPolicy", "Effective", "FlappingConfig", "MetricPolicy", "Servic
 ALERTNAME = "Anomaly"
 #: Kinds whose band says where normal was (a predicted breach or a combination does not).
 _BAND_KINDS = frozenset({int(Kind.SPIKE), int(Kind.DROP), int(Kind.LEVEL_SHIFT), int(Kind.TREND)})
+#: A series that stopped moving: its alert lasts while the value stays where it froze.
+_FLATLINE = int(Kind.FLATLINE)
 _SNAPSHOT_VERSION = 1
 
 
@@ -377,11 +379,14 @@ class AlertPolicy:
         its scores fall, which must not resolve a page while latency is still five times
         what it was. So a firing spike/drop/level-shift alert stays open while its values
         stay beyond the band of its worst point, on the same side, for up to
-        ``keep_open_for``; then it resolves (a deploy that really changed the level).
+        ``keep_open_for``; then it resolves (a deploy that really changed the level). A
+        flatline alert stays open while the value stays where it froze.
         """
         if s.timestamp - ep.since >= sp.keep_open_for:
             return False
         w = ep.worst
+        if w.kind == _FLATLINE:  # the engine pages a flatline's onset only
+            return s.value == w.value
         if w.kind not in _BAND_KINDS or not (math.isfinite(w.lower) and math.isfinite(w.upper)):
             return False
         if w.value > w.upper:

@@ -53,6 +53,11 @@ that the gap was normal. Then it decides what the detectors may learn:
   which swelled the spreads for hours (and left a weekday-only series' weekly model
   fitting worse for weeks); a held point that the day's shape brought back to the series
   is a silent return (``returns``);
+* a noisy series that stops moving (a request rate that reads 0 since its service died at
+  night, judged by every detector in a spread of the whole day) pages once, at the onset
+  of its flatline (``flatline``: a run of one value past twice the longest it has shown),
+  and a fall of a memory metric right after its service's deployment restarted it does
+  not page (``restarts``); both after the decision, the detectors learning as before;
 * a series alerts only once it is ``mature``: more than ``min_history`` points and
   ``min_age`` (two days) since its first. Before, its would-be alerts are held back from
   learning all the same, but not flagged: its daily shape and tails are still guesses.
@@ -70,6 +75,7 @@ from scipy.special import ndtr
 from anomalert.detect.base import ArrayState, BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
+from anomalert.detect.flatline import FLATLINE_AGE, FLATLINE_P, Flatline
 from anomalert.detect.jit import kernel
 from anomalert.detect.localtime import Clocks, LocalTime, ZoneCodes, wall_of
 from anomalert.detect.memory import keep_freed_memory
@@ -84,6 +90,7 @@ from anomalert.model import Kind
 
 #: A point at or above its expectation, as the detectors' frames tell it.
 _SPIKE = int(Kind.SPIKE)
+_FLATLINE = int(Kind.FLATLINE)
 #: How much less surprising (log10 p) a fall after its series' restart is: no page at all.
 RESTART_DISCOUNT = 300.0
 #: Default alert threshold on the calibrated score, chosen once on the development data.
@@ -492,6 +499,8 @@ class Ensemble:
         self.resolution = None if self.detectors[0].multivariate else Resolution(n=self.n)
         # How large each series' seasonal statistic has run lately (``noiselevel``).
         self.noise = _noise_level(self.seasonal, self.n)
+        # The longest run of identical values each series has shown (``flatline``).
+        self.flatline = None if self.detectors[0].multivariate else Flatline(n=self.n)
         keep_freed_memory(self.n)
 
     def step(
@@ -599,6 +608,18 @@ class Ensemble:
             flagged = self._quieten(
                 flagged, p, score, candidates, none if extra is None else extra, running
             )
+        # A noisy series that stopped moving pages at the onset of its flatline (after the
+        # decision, as the discounts above: learning is unchanged).
+        flat = None
+        if self.flatline is not None:
+            week = mature & (_floats(t) - self.born >= FLATLINE_AGE)
+            onset, flat_run = self.flatline.judge(self.recent, self.seen, finite, week)
+            onset &= ~flagged
+            if onset.any():
+                flat = onset
+                flagged = flagged | flat
+                p[flat] = np.minimum(p[flat], self._p_threshold * FLATLINE_P)
+                score[flat] = score_from_p(p[flat])
         if self.resolution is not None:
             self.resolution.learn(x, always)
         if models is not None and comp is not None:
@@ -622,6 +643,9 @@ class Ensemble:
         )
         if back is not None:
             _tell_returns(back, flagged, comp, expected, lower, upper, kind, detail)
+        if flat is not None:
+            kind[flat] = _FLATLINE
+            detail[flat] = flat_run[flat]
         return Step(
             score, p, flagged, mature, winner, kind, expected, lower, upper, detail, adapted
         )
@@ -1104,6 +1128,9 @@ class Ensemble:
         if "noise" not in state:
             # A checkpoint from before the recent noise was kept: calm so far.
             self.noise = _noise_level(self.__dict__.get("seasonal"), self.n)
+        if "flatline" not in state:
+            # A checkpoint from before flatlines: no run learned yet (learned as they end).
+            self.flatline = None if self.detectors[0].multivariate else Flatline(n=self.n)
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
             self.ticks = 0
@@ -1161,6 +1188,7 @@ class Ensemble:
             self.returns,
             self.blind,
             self.noise,
+            self.flatline,
         )
         return [*self.detectors, self.tails, self.onsets, *(p for p in optional if p is not None)]
 
@@ -1214,6 +1242,7 @@ class Ensemble:
             + (self.routine.state_nbytes() if self.routine is not None else 0)
             + (self.weekly.state_nbytes() if self.weekly is not None else 0)
             + (self.noise.state_nbytes() if self.noise is not None else 0)
+            + (self.flatline.state_nbytes() if self.flatline is not None else 0)
             + (self.resolution.state_nbytes() if self.resolution is not None else 0)
             + (self.returns.state_nbytes() if self.returns is not None else 0)
             + (self.blind.state_nbytes() if self.blind is not None else 0)

@@ -82,6 +82,12 @@ def explain(
             f"{metric} {fmt(value)} is climbing towards its limit and is predicted to "
             f"reach it {eta} (predicted breach)"
         )
+    if kind == Kind.FLATLINE:
+        points = f"{detail:.0f} points" if math.isfinite(detail) else "many points"
+        return (
+            f"{metric} has stayed at {fmt(value)} for {points}, flat as it has not been "
+            f"before ({usual}) (flatline)"
+        )
     if kind == Kind.MULTIVARIATE:
         return (
             f"{MULTIVARIATE_LEAD}{metric} {fmt(value)}, "
