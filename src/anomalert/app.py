@@ -22,6 +22,7 @@ same keys and the outbox drops them; alerts are upserted by (fingerprint, start)
 from __future__ import annotations
 
 import logging
+import math
 import pickle
 import threading
 import time
@@ -225,6 +226,7 @@ class App:
         self.on_transitions: Callable[[], None] | None = None
         self.tuner = Tuner(self.policy, store, config.sensitivity)
         self._restore()
+        self._reopen_restarts()
         self._load_settings()
         self._adopt_orphans()
         self.metrics.track_scores(self.detector.latest_scores)
@@ -287,6 +289,18 @@ class App:
             self.record_pools.pools = pickle.loads(blobs["record_pools"])
         if any(b is not None for b in blobs.values()):
             log.info("resumed from checkpoint (%d series)", self.detector.followed)
+
+    def _reopen_restarts(self) -> None:
+        """Open again the restart windows of deployments recorded after the checkpoint was
+        taken (a crash between them lost them): those whose window reaches past the newest
+        sample the detector knows. Earlier ones are in the checkpoint, or over."""
+        newest = self.detector.newest
+        if not math.isfinite(newest):
+            return
+        config = self.config.detection.restarts
+        for event in self.store.events(since=newest - config.window):
+            if event.kind in RESTART_KINDS:
+                self.detector.expect_restart(event.service, event.timestamp, config)
 
     def _load_settings(self) -> None:
         """Runtime modes and thresholds from the store, over what the checkpoint held."""

@@ -67,9 +67,12 @@ class Restarts:
         self.windows: dict[int, tuple[float, float, bool]] = {}
 
     def expect(self, slots: Iterable[int], start: float, end: float) -> None:
-        """Open a window on these slots (a later one replaces an earlier one)."""
+        """Open a window on these slots (a later one replaces an earlier one; the same one
+        again, as after a restart of the service, keeps its run)."""
         for j in slots:
-            self.windows[int(j)] = (start, end, False)
+            old = self.windows.get(int(j))
+            held = old is not None and old[0] == start and old[1] == end and old[2]
+            self.windows[int(j)] = (start, end, held)
 
     def mask(self, t: FloatArray, n: int) -> BoolArray | None:
         """Which of n series are in a window at their time t; None: none is."""

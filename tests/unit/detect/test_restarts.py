@@ -55,6 +55,8 @@ def test_a_window_covers_its_span_and_holds_while_its_run_is_quiet() -> None:
     assert pickle.loads(pickle.dumps(r)).windows == {0: (1.0, 2.0, False)}
     r.settle(np.full(4, 1.5), np.ones(4, dtype=bool))
     assert r.windows == {0: (1.0, 2.0, True)}
+    r.expect([0], 1.0, 2.0)  # the same event again (the service restarted): the run goes on
+    assert r.windows == {0: (1.0, 2.0, True)}
 
 
 def test_the_config_names_memory_and_refuses_what_it_cannot_use() -> None:
@@ -167,3 +169,37 @@ def test_the_service_is_told_by_its_change_events(
         assert app.detector.restarts.windows == {}  # closed, the run over
     finally:
         app.store.close()
+
+
+def test_a_deployment_recorded_after_the_last_checkpoint_survives_a_crash(
+    tmp_path: Path,
+) -> None:
+    """The event is in the store, not in the checkpoint: the next start opens its window."""
+    app, clock = _app(tmp_path, "crash", {})
+    rng = np.random.default_rng(4)
+
+    def feed(start: int, stop: int, app: App) -> None:
+        for k in range(start, stop):
+            t = T0 + 60.0 * k
+            clock.advance(t)
+            value = 50.0 + 0.3 * rng.standard_normal() - (6.0 if k >= AT else 0.0)
+            app.ingest([Sample("memory_percent", {"service": "api"}, t, value)])
+            app.tick()
+
+    try:
+        feed(0, AT - 2, app)
+        app.checkpoint()
+        app.add_events([ChangeEvent("deployment", "api", T0 + 60.0 * (AT - 2), version="v2")])
+        feed(AT - 2, AT, app)
+    finally:
+        app.store.close()  # a crash: no checkpoint since the event
+    store = Store.open(f"sqlite:///{tmp_path}/crash.db")
+    again = App(app.config, store, clock)
+    try:
+        assert again.detector.restarts.windows  # reopened from the store's events
+        feed(AT, AT + 60, again)
+        assert not [
+            a for a in again.pipeline.firing() if a.labels.get("metric") == "memory_percent"
+        ]
+    finally:
+        store.close()
