@@ -61,7 +61,8 @@ class RestartConfig(StrictModel):
 
 class Restarts:
     """The open restart windows, by series slot: (start, end, held) of each, in sample
-    time; ``held``: the window has ended but a run it explained goes on."""
+    time; ``held``: its series is in a quiet run, which keeps the window open past its end
+    until the run ends."""
 
     def __init__(self) -> None:
         self.windows: dict[int, tuple[float, float, bool]] = {}
