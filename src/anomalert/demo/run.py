@@ -82,12 +82,7 @@ def detect_scenario(
     for k in track(steps, description="replaying", disable=not progress, transient=True):
         t = np.full(n, times[k])
         while e < len(events) and events[e].timestamp <= times[k]:
-            slots = [
-                j
-                for j, (service, metric) in enumerate(keys)
-                if service == events[e].service and restart.resets(metric)
-            ]
-            restarts.expect(slots, events[e].timestamp, events[e].timestamp + restart.window)
+            restarts.open(events[e].service, events[e].timestamp, restart, keys)
             e += 1
         s = engine.step(t, x_all[k], restarting=restarts.mask(t, n)).series
         if restarts.windows:

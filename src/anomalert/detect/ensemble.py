@@ -75,7 +75,7 @@ from scipy.special import ndtr
 from anomalert.detect.base import ArrayState, BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.blindspot import BlindSpot
 from anomalert.detect.calibrate import SCORE_POWER, TailCalibrator, p_from_score, score_from_p
-from anomalert.detect.flatline import FLATLINE_AGE, FLATLINE_P, Flatline
+from anomalert.detect.flatline import FLATLINE_P, Flatline
 from anomalert.detect.jit import kernel
 from anomalert.detect.localtime import Clocks, LocalTime, ZoneCodes, wall_of
 from anomalert.detect.memory import keep_freed_memory
@@ -612,8 +612,9 @@ class Ensemble:
         # decision, as the discounts above: learning is unchanged).
         flat = None
         if self.flatline is not None:
-            week = mature & (_floats(t) - self.born >= FLATLINE_AGE)
-            onset, flat_run = self.flatline.judge(self.recent, self.seen, finite, week)
+            onset, flat_run = self.flatline.judge(
+                self.recent, self.seen, finite, mature, _floats(t), self.born
+            )
             onset &= ~flagged
             if onset.any():
                 flat = onset
@@ -964,9 +965,9 @@ class Ensemble:
         extra: FloatArray,
         running: BoolArray,
     ) -> BoolArray:
-        """Apply the weekly memory's and the recent noise's discounts (``extra``, in
-        surprise units beyond the daily memory's, per candidate) to the p-values and
-        scores, in place, and return the flags without the runs they explained
+        """Apply the weekly memory's, the recent noise's and a restart's discounts
+        (``extra``, in surprise units beyond the daily memory's, per candidate) to the
+        p-values and scores, in place, and return the flags without the runs they explained
         (``running``: the series in a flagged run before this tick).
 
         Why after the decision, not before it as the daily memory's: what the weekly memory

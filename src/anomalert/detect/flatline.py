@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anomalert.detect.base import ArrayState, BoolArray
+from anomalert.detect.base import ArrayState, BoolArray, FloatArray
 from anomalert.detect.jit import kernel
 
 #: The shortest run that may page, in points.
@@ -51,13 +51,19 @@ class Flatline(ArrayState):
         self.longest = np.zeros(n, dtype=np.uint8)
 
     def judge(
-        self, recent: np.ndarray, seen: np.ndarray, finite: BoolArray, mature: BoolArray
+        self,
+        recent: np.ndarray,
+        seen: np.ndarray,
+        finite: BoolArray,
+        mature: BoolArray,
+        t: FloatArray,
+        born: FloatArray,
     ) -> tuple[BoolArray, np.ndarray]:
         """After the ring took this tick's values: which series begin a flatline now (their
-        run just became longer than their limit; only series ``mature`` for it, whose runs
-        are otherwise all learned), and each series' current run length (0: no value this
-        tick). Learns the runs that ended this tick."""
-        return _judge(recent, seen, finite, mature, self.longest, MIN_RUN)
+        run just became longer than their limit; only series ``mature`` and ``FLATLINE_AGE``
+        past their first point, ``born``, at t: the others' runs are all learned), and each
+        series' current run length (0: no value this tick). Learns the runs that ended."""
+        return _judge(recent, seen, finite, mature, t, born, self.longest, MIN_RUN, FLATLINE_AGE)
 
 
 @kernel
@@ -66,8 +72,11 @@ def _judge(
     seen: np.ndarray,
     finite: BoolArray,
     mature: BoolArray,
+    t: FloatArray,
+    born: FloatArray,
     longest: np.ndarray,
     min_run: int,
+    min_age: float,
 ) -> tuple[BoolArray, np.ndarray]:
     """``Flatline.judge``: per series, walk back through the ring from the newest value
     while it repeats (most series stop at once), and where a run just ended, walk back
@@ -79,6 +88,7 @@ def _judge(
     for i in range(n):
         if not finite[i]:
             continue
+        judged = mature[i] and t[i] - born[i] >= min_age
         if seen[i] < 2 or slots < 2:
             length[i] = 1
             continue
@@ -94,10 +104,10 @@ def _judge(
             m = 1
             while m < known - 1 and recent[(seen[i] - 2 - m) % slots, i] == u:
                 m += 1
-            if (m <= limit or not mature[i]) and m > longest[i]:
+            if (m <= limit or not judged) and m > longest[i]:
                 longest[i] = m
         if k >= slots:
             longest[i] = min(slots, 255)  # flat the whole ring long: part of its normal
         length[i] = k
-        onset[i] = mature[i] and k == limit + 1
+        onset[i] = judged and k == limit + 1
     return onset, length

@@ -67,6 +67,24 @@ class Restarts:
     def __init__(self) -> None:
         self.windows: dict[int, tuple[float, float, bool]] = {}
 
+    def open(
+        self,
+        service: str,
+        start: float,
+        config: RestartConfig,
+        series: Iterable[tuple[str, str]],
+    ) -> int:
+        """A deployment (or rollback) of ``service`` at ``start`` restarted its processes:
+        open a window of ``config.window`` on each of ``series`` (by slot: its service and
+        metric) of that service whose metric a restart resets. Returns how many."""
+        slots = [
+            j
+            for j, (svc, metric) in enumerate(series)
+            if svc == service and metric and config.resets(metric)
+        ]
+        self.expect(slots, start, start + config.window)
+        return len(slots)
+
     def expect(self, slots: Iterable[int], start: float, end: float) -> None:
         """Open a window on these slots (a later one replaces an earlier one; the same one
         again, as after a restart of the service, keeps its run)."""

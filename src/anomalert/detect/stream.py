@@ -307,13 +307,8 @@ class StreamDetector:
         """A deployment (or rollback) of ``service`` at ``start`` restarted its processes:
         a fall of its series that a restart resets (``config.metrics``), beginning within
         ``config.window``, is explained (``restarts``). Returns how many series."""
-        slots = [
-            j
-            for j, (metric, labels) in enumerate(zip(self.metrics, self.labels, strict=True))
-            if metric and labels.get("service") == service and config.resets(metric)
-        ]
-        self.restarts.expect(slots, start, start + config.window)
-        return len(slots)
+        series = zip((lb.get("service", "") for lb in self.labels), self.metrics, strict=True)
+        return self.restarts.open(service, start, config, series)
 
     def watch(self, series: Iterable[str], on: bool = True) -> None:
         """Report every point of these series (by id), e.g. while they have an open alert;

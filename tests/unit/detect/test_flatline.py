@@ -14,7 +14,7 @@ import numpy as np
 
 from anomalert.alert.policy import AlertPolicy, ServicePolicy
 from anomalert.detect.engine import BatchEngine, Episodes
-from anomalert.detect.flatline import MIN_RUN, Flatline
+from anomalert.detect.flatline import FLATLINE_AGE, MIN_RUN, Flatline
 from anomalert.detect.reason import explain
 from anomalert.model import Kind, Scored
 
@@ -30,6 +30,10 @@ def _ring(values: list[float], slots: int = 30) -> tuple[np.ndarray, np.ndarray]
     return recent, np.array([len(values)], dtype=np.int32)
 
 
+#: A series old enough to be judged for flatlines: its time and its first point's.
+OLD = (np.array([FLATLINE_AGE]), np.array([0.0]))
+
+
 def _walk(values: list[float], mature: bool = True) -> tuple[Flatline, list[int], list[int]]:
     """Feed one series value by value; the points where a flatline began, and the run
     length at each point."""
@@ -37,7 +41,7 @@ def _walk(values: list[float], mature: bool = True) -> tuple[Flatline, list[int]
     onsets, lengths = [], []
     for k in range(1, len(values) + 1):
         recent, seen = _ring(values[:k])
-        onset, length = flat.judge(recent, seen, np.array([True]), np.array([mature]))
+        onset, length = flat.judge(recent, seen, np.array([True]), np.array([mature]), *OLD)
         if onset[0]:
             onsets.append(k - 1)
         lengths.append(int(length[0]))
@@ -66,7 +70,7 @@ def test_a_young_series_learns_long_runs_and_a_run_the_ring_long_is_normal() -> 
 
 def test_no_value_this_tick_is_no_run() -> None:
     recent, seen = _ring([0.0] * 12)
-    onset, length = Flatline(n=1).judge(recent, seen, np.array([False]), np.array([True]))
+    onset, length = Flatline(n=1).judge(recent, seen, np.array([False]), np.array([True]), *OLD)
     assert not onset[0] and length[0] == 0
 
 
