@@ -380,13 +380,15 @@ class AlertPolicy:
         what it was. So a firing spike/drop/level-shift alert stays open while its values
         stay beyond the band of its worst point, on the same side, for up to
         ``keep_open_for``; then it resolves (a deploy that really changed the level). A
-        flatline alert stays open while the value stays where it froze.
+        flatline alert stays open while the value stays where it froze, however long: a
+        feed that died two hours ago is still dead (the engine pages a flatline's onset
+        only, and takes nothing from the frozen run, so nothing becomes normal meanwhile).
         """
+        w = ep.worst
+        if w.kind == _FLATLINE:
+            return s.value == w.value
         if s.timestamp - ep.since >= sp.keep_open_for:
             return False
-        w = ep.worst
-        if w.kind == _FLATLINE:  # the engine pages a flatline's onset only
-            return s.value == w.value
         if w.kind not in _BAND_KINDS or not (math.isfinite(w.lower) and math.isfinite(w.upper)):
             return False
         if w.value > w.upper:

@@ -162,12 +162,15 @@ def test_the_service_keeps_a_flatline_open_while_the_value_stays_where_it_froze(
     policy = AlertPolicy({}, default=ServicePolicy(notify_after=0, resolve_after=600))
     fired = policy.observe(_point(0, 0.0, 0.95, Kind.FLATLINE), T0)
     assert [a.status for a in fired] == ["firing"]
-    for minute in range(1, 60):  # still 0, scored calm by every detector
+    # Still 0, scored calm by every detector, for six hours: past ``keep_open_for`` (two),
+    # which closes a level shift the engine accepted, but a dead feed is still dead.
+    for minute in range(1, 360):
         now = T0 + 60.0 * minute
         assert policy.observe(_point(minute, 0.0, 0.2, Kind.SPIKE), now) == []
         assert policy.tick(now) == []
+    assert [a.status for a in policy.active()] == ["firing"]
     resolved = []
-    for minute in range(60, 80):  # moving again
+    for minute in range(360, 380):  # moving again
         now = T0 + 60.0 * minute
         resolved += policy.observe(_point(minute, 4.0 + minute % 3, 0.2, Kind.SPIKE), now)
         resolved += policy.tick(now)
