@@ -596,9 +596,13 @@ class App:
             return
         self.histograms.retire(newest - after)
         self.record_pools.retire(newest - after)
+        # A member's peer alerts carry its peer verdicts' id, which retiring the member
+        # forgets as well: their alerts' entries go with it.
+        peer_ids = set(self.detector.peer_sids)
         gone = set(self.detector.retire(newest - after))
         if gone:
-            self.series_of = {fp: sid for fp, sid in self.series_of.items() if sid not in gone}
+            forgotten = gone | (peer_ids - self.detector.peer_sids.keys())
+            self.series_of = {fp: sid for fp, sid in self.series_of.items() if sid not in forgotten}
             self.metrics.retired.inc(len(gone))
             log.info("retired %d series without a sample for %.0f s", len(gone), after)
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from anomalert.api.services import detector_metrics
 from anomalert.app import App, EventClock
 from anomalert.config import parse_config
+from anomalert.detect.peers import PEERS_LABEL
+from anomalert.detect.stream import series_id
 from anomalert.model import Sample
 from anomalert.store import Store
 
@@ -85,5 +88,42 @@ def test_zero_never_retires_and_the_default_is_a_week(
         run(app, clock, T0, 1, ("a", "b"))
         run(app, clock, T0 + HOUR, 10, ("b",))
         assert app.detector.followed == 2
+    finally:
+        app.store.close()
+
+
+def test_a_retired_pods_alerts_leave_the_services_bookkeeping(tmp_path: Path) -> None:
+    """A pod's alerts are remembered by the series their points carry: its own, or (an
+    outlier among its peers) its peer verdicts' id. Retiring the pod forgets both, so pods
+    replaced at every deploy do not leave entries behind for good."""
+    app, clock = make_app(tmp_path, {"retire_after": "6h"})
+    try:
+        rng = np.random.default_rng(0)
+
+        def pods(t: float, names: tuple[str, ...]) -> list[Sample]:
+            # Pod a runs 50 points hotter than its three peers from its second hour.
+            hot = {p: 50.0 if p == "a" and t >= T0 + HOUR else 0.0 for p in names}
+            return [
+                Sample("cpu_percent", {"service": "api", "pod": p}, t, 40.0 + hot[p] + rng.normal())
+                for p in names
+            ]
+
+        for minute in range(240):
+            t = T0 + 60.0 * minute
+            clock.advance(t)
+            app.ingest(pods(t, ("a", "b", "c", "d")))
+            app.tick()
+        own = {p: series_id("cpu_percent", {"service": "api", "pod": p}) for p in "ab"}
+        peer = series_id("cpu_percent", {"service": "api", "pod": "a", PEERS_LABEL: "peers"})
+        assert peer in app.detector.peer_sids  # pod a stood apart from its peers
+        # As ``_decide`` keeps them for alerts on these series (fingerprint -> series id).
+        app.series_of.update({"fp-a": own["a"], "fp-a-peers": peer, "fp-b": own["b"]})
+        for minute in range(240, 240 + 7 * 60):
+            t = T0 + 60.0 * minute
+            clock.advance(t)
+            app.ingest(pods(t, ("b", "c", "d")))
+            app.tick()
+        assert own["a"] not in app.detector.index and peer not in app.detector.peer_sids
+        assert app.series_of == {"fp-b": own["b"]}
     finally:
         app.store.close()
