@@ -80,6 +80,10 @@ class ArrayState:
 
     n: int
     series_last: ClassVar[tuple[str, ...]] = ()
+    #: Arrays kept in a narrower dtype than they once were, by name: a checkpoint from
+    #: before holds the wider one, which is cast on load (``__setstate__``), so a resumed
+    #: engine keeps the state budget and runs the loops compiled for the narrow types.
+    narrow: ClassVar[dict[str, type]] = {}
 
     def params(self) -> dict[str, Any]:
         """Constructor parameters by name (every one is stored as an attribute)."""
@@ -161,6 +165,13 @@ class ArrayState:
     def __getstate__(self) -> dict[str, Any]:
         # Caches are rebuilt on demand: a pickle holds the state only.
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for name, dtype in self.narrow.items():
+            value = self.__dict__.get(name)
+            if isinstance(value, np.ndarray) and value.dtype != dtype:
+                setattr(self, name, value.astype(dtype))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "n")

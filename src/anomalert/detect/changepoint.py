@@ -12,12 +12,16 @@ pointing at the shift until the shift is accepted (``adapt``), which restarts th
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.jit import kernel, maximum, minimum
 from anomalert.detect.robust import (
+    COUNT,
     WARM_RESTART,
+    CountArray,
     floor_of,
     huber_clip,
     robust_step,
@@ -51,7 +55,7 @@ def _observe(
     x: FloatArray,
     level: FloatArray,
     var: FloatArray,
-    count: FloatArray,
+    count: CountArray,
     fast_mean: FloatArray,
     gap_var: FloatArray,
     resolution: FloatArray,
@@ -92,7 +96,7 @@ def _learn(
     mask: BoolArray,
     level: FloatArray,
     var: FloatArray,
-    count: FloatArray,
+    count: CountArray,
     fast_mean: FloatArray,
     gap_var: FloatArray,
     resolution: FloatArray,
@@ -142,6 +146,7 @@ class LevelShiftDetector(Detector):
     """
 
     name = "level_shift"
+    narrow: ClassVar[dict[str, type]] = {"count": COUNT}
     accumulates = True
     deseasonalized = True
 
@@ -162,7 +167,7 @@ class LevelShiftDetector(Detector):
         self.min_points = min_points
         self.level = np.zeros(n)
         self.var = np.zeros(n)
-        self.count = np.zeros(n)
+        self.count = np.zeros(n, dtype=COUNT)
         self.fast_mean = np.zeros(n)
         self.gap_var = np.zeros(n)
 

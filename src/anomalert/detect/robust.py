@@ -14,6 +14,7 @@ operation, with numpy's numbers (see ``jit.py``).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from anomalert.detect.base import BoolArray, FloatArray
 from anomalert.detect.jit import kernel, maximum, minimum
@@ -24,6 +25,12 @@ REL_SCALE_FLOOR = 1e-3
 ABS_SCALE_FLOOR = 1e-9
 #: Count a level restarts from when a shift is accepted as the new normal.
 WARM_RESTART = 5.0
+#: The dtype of the detectors' point counts: whole numbers, exact in float32 up to 2**24
+#: (16.8 million points: 194 days at one second), past which a count stops growing, and a
+#: count only sets warm-up rates (1 / count) that long since reached their floor. Half
+#: the bytes of float64, in the per-series budget (``docs/measurements.md``).
+COUNT = np.float32
+CountArray = NDArray[np.float32]
 #: Innovations are clipped at this many spreads (Huber's k) ...
 HUBER_K = 3.0
 #: ... once a series has more than this many points (its first point is never clipped).

@@ -12,12 +12,16 @@ after observing is learning alone.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame, IntArray
 from anomalert.detect.jit import kernel, maximum, minimum
 from anomalert.detect.robust import (
+    COUNT,
     WARM_RESTART,
+    CountArray,
     floor_of,
     robust_step,
     shift_levels,
@@ -41,7 +45,7 @@ def _observe(
     dt: FloatArray,
     level: FloatArray,
     var: FloatArray,
-    count: FloatArray,
+    count: CountArray,
     prev: FloatArray,
     step_var: FloatArray,
     step_mean: FloatArray,
@@ -108,10 +112,10 @@ def _learn(
     dt: FloatArray,
     level: FloatArray,
     var: FloatArray,
-    count: FloatArray,
+    count: CountArray,
     prev: FloatArray,
     step_var: FloatArray,
-    step_count: FloatArray,
+    step_count: CountArray,
     step_mean: FloatArray,
     resolution: FloatArray,
     has_resolution: bool,
@@ -160,6 +164,7 @@ class RollingDetector(Detector):
     """Robust EWMA level/scale deviation plus robust step size deviation."""
 
     name = "rolling"
+    narrow: ClassVar[dict[str, type]] = {"count": COUNT, "step_count": COUNT}
     deseasonalized = True
 
     def __init__(
@@ -179,10 +184,10 @@ class RollingDetector(Detector):
         self.dt = np.full(n, np.nan)
         self.level = np.zeros(n)
         self.var = np.zeros(n)
-        self.count = np.zeros(n)
+        self.count = np.zeros(n, dtype=COUNT)
         self.prev = np.full(n, np.nan)
         self.step_var = np.zeros(n)
-        self.step_count = np.zeros(n)
+        self.step_count = np.zeros(n, dtype=COUNT)
         self.step_mean = np.zeros(n)
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:

@@ -22,7 +22,7 @@ tick, then the scoring and the learning, with the numbers numpy gave.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from anomalert.detect.base import BoolArray, Detector, FloatArray, Frame
 from anomalert.detect.jit import clip, kernel, maximum, minimum
 from anomalert.detect.localtime import Clocks, ZoneCodes, turn
-from anomalert.detect.robust import WARM_RESTART, floor_of
+from anomalert.detect.robust import COUNT, WARM_RESTART, CountArray, floor_of
 from anomalert.model import Kind
 
 DAY = 86_400.0
@@ -124,6 +124,7 @@ class SeasonalDetector(Detector):
     """Deviation from level + hour-of-day + hour-of-week profiles, period chosen per series."""
 
     name = "seasonal"
+    narrow: ClassVar[dict[str, type]] = {"count": COUNT}
     # Bins (or candidate models) first, series second: a tick reads one contiguous row of
     # each for every series.
     series_last = ("day", "week", "var", "select_var")
@@ -165,7 +166,7 @@ class SeasonalDetector(Detector):
         # it left over and, once learned, it still swung with every day's misfit; a missing
         # business-hours peak was absorbed by it within the hour.
         self.base = np.zeros(n)
-        self.count = np.zeros(n)
+        self.count = np.zeros(n, dtype=COUNT)
         self.t_first = np.full(n, np.nan)
         self.t_prev = np.full(n, np.nan)
         self.dt = np.full(n, np.nan)
@@ -272,7 +273,7 @@ class SeasonalDetector(Detector):
             self._forget()
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
+        super().__setstate__(state)
         # A checkpoint from before the slow level existed starts it at the fast one.
         if "base" not in state:
             self.base = np.array(self.level, copy=True)
@@ -708,7 +709,7 @@ def _observe(
     model: np.ndarray,
     level: FloatArray,
     base: FloatArray,
-    count: FloatArray,
+    count: CountArray,
     var: FloatArray,
     resolution: FloatArray,
     min_points: float,
@@ -787,7 +788,7 @@ def _learn(
     x: FloatArray,
     mask: BoolArray,
     prof: _Profiles,
-    series: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+    series: tuple[FloatArray, FloatArray, CountArray, FloatArray, FloatArray, FloatArray],
     tables: tuple[FloatArray, FloatArray, np.ndarray, np.ndarray, np.ndarray],
     resolution: FloatArray,
     params: tuple[float, float, float, float, float, float, float, float, float, float],
@@ -976,7 +977,7 @@ def _restarted(rate: float, since: float, dt: float) -> float:
 def _rates(
     t: FloatArray,
     ok: BoolArray,
-    count: FloatArray,
+    count: CountArray,
     t_first: FloatArray,
     t_prev: FloatArray,
     dt_state: FloatArray,
