@@ -19,8 +19,25 @@ from anomalert.model import Labels
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+#: The label that names a score's metric; a series' own label of that name is exported as
+#: ``exported_anomalert_metric``, as Prometheus renames a scraped label that collides with
+#: one it attaches (``honor_labels: false``): two series, one with the label, one without,
+#: were otherwise exported as two identical samples.
+METRIC_LABEL = "anomalert_metric"
+
+
+def score_labels(name: str, labels: Labels) -> dict[str, str]:
+    """The labels of one series' score sample (see ``METRIC_LABEL``)."""
+    out = dict(labels)
+    if METRIC_LABEL in out:
+        out[f"exported_{METRIC_LABEL}"] = out.pop(METRIC_LABEL)
+    out[METRIC_LABEL] = name
+    return out
+
+
 class ScoreCollector(Collector):
-    """``anomalert_anomaly_score{__metric__="...", ...labels}``: each series' latest score."""
+    """``anomalert_anomaly_score{anomalert_metric="...", ...labels}``: each series' latest
+    score."""
 
     def __init__(self, scores: Callable[[], Iterable[tuple[str, Labels, float]]]) -> None:
         self.scores = scores
@@ -30,9 +47,7 @@ class ScoreCollector(Collector):
             "anomalert_anomaly_score", "Latest calibrated anomaly score (0..1) per series.", "gauge"
         )
         for name, labels, value in self.scores():
-            metric.add_sample(
-                "anomalert_anomaly_score", {**labels, "anomalert_metric": name}, value
-            )
+            metric.add_sample("anomalert_anomaly_score", score_labels(name, labels), value)
         yield metric
 
 
