@@ -7,17 +7,20 @@ Every ingest format shares this one parser, so "what is a valid timestamp" has o
 - a string is RFC 3339 (``2026-01-05T14:28:00Z``, ``2026-01-05 14:28:00.25+02:00``): the
   offset is required, because guessing a zone for a pager is how alerts land an hour off;
   fractions keep up to nanoseconds (Go senders write nine digits);
-- numeric strings are refused: the sender is mixing formats, and the error says so.
+- numeric strings are refused: the sender is mixing formats, and the error says so;
+- a string bounds the same as a number: nothing after :data:`MAX_SECONDS` (year 5138), since
+  a time past year 9999 in UTC (``9999-12-31T23:59:59-12:00``) cannot be written back out.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 #: Largest plausible unix time in seconds (year 5138); larger ones are milliseconds.
 MAX_SECONDS = 1e11
+_LATEST = datetime.fromtimestamp(MAX_SECONDS, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?"
@@ -63,4 +66,6 @@ def _parse_rfc3339(text: str) -> float:
     seconds = moment.timestamp() + (float(fraction) if fraction else 0.0)
     if seconds < 0:
         raise ValueError("must not be before 1970")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"must not be after {_LATEST}")
     return seconds

@@ -18,9 +18,9 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
+from anomalert.api.timefmt import moment
 from anomalert.model import Alert, Labels, Mode, Notification, Severity, Source, Status
 from anomalert.notify.links import alert_url, dashboard_url
 
@@ -42,10 +42,11 @@ def rfc3339(t: float | None) -> str:
     >>> rfc3339(1704067200.0), rfc3339(1704067200.25), rfc3339(None)
     ('2024-01-01T00:00:00Z', '2024-01-01T00:00:00.250Z', '0001-01-01T00:00:00Z')
     """
-    if t is None:
+    at = None if t is None else moment(t)  # clamped to years 1-9999; NaN is no time
+    if t is None or at is None:
         return ZERO_TIME
     spec = "seconds" if float(t).is_integer() else "milliseconds"
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+    return at.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def lead_alert(n: Notification) -> Alert:

@@ -44,6 +44,8 @@ def test_numbers_are_unix_seconds() -> None:
         ("1767623280", "must be a JSON number, not a string"),
         ("2026-02-30T00:00:00Z", "not a valid date and time"),
         ("1969-12-31T23:59:59Z", "before 1970"),
+        ("9999-12-31T23:59:59-12:00", "not be after 5138"),  # year 10000 in UTC
+        ("5138-11-16T09:46:41Z", "not be after 5138"),  # the bound numbers have
         (1767623280000, "looks like milliseconds"),
         (-1, "before 1970"),
         (math.nan, "finite"),
