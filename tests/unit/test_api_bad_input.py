@@ -23,6 +23,7 @@ NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 #: Year 9999 at a -12:00 offset: year 10000 in UTC, which no datetime can hold.
 Y10K = "9999-12-31T23:59:59-12:00"
 CONFIG: dict[str, Any] = {"route": {"receiver": "out"}}
+IMPORT = "/api/v1/incidents/labelled/import"
 
 
 @pytest.fixture
@@ -89,3 +90,75 @@ def test_times_stored_past_year_9999_are_shown_clamped(make: ClientFactory) -> N
     import_incidents(app.store, [IncidentItem(None, "db", "", NOW, 1e12)], "page", NOW)
     (incident,) = client.get("/api/v1/incidents/labelled").json()["incidents"]
     assert incident["end"] == "9999-12-31T23:59:59Z"
+
+
+# -- numbers too large for a float, documents nested too deeply ----------------------------
+
+#: An integer literal too large for a float, and one past Python's 4,300-digit int limit.
+HUGE = "1" + "0" * 400
+HUGER = "1" + "0" * 5000
+
+
+def post_raw(client: Any, path: str, text: str) -> Any:
+    return client.post(path, content=text, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("number", [HUGE, HUGER])
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        (
+            "/api/v1/samples",
+            '{"samples": [{"metric": "m", "labels": {"service": "s"}, "timestamp": 1767225590,'
+            ' "value": N}]}',
+            "samples[0].value: must be a finite number",
+        ),
+        (
+            "/api/v1/samples",
+            '{"samples": [{"metric": "m", "labels": {"service": "s"}, "timestamp": N,'
+            ' "value": 1}]}',
+            "samples[0].timestamp: must be a finite number",
+        ),
+        (
+            "/api/v1/events",
+            '{"kind": "deployment", "service": "s", "timestamp": N}',
+            "events[0].timestamp: must be a finite number",
+        ),
+        ("/api/v2/alerts", '[{"labels": {"alertname": "A"}, "startsAt": N}]', "alerts[0].startsAt"),
+    ],
+)
+def test_integers_too_large_for_a_float_are_rejected_naming_the_field(
+    make: ClientFactory, path: str, body: str, error: str, number: str
+) -> None:
+    client, _ = make()
+    r = post_raw(client, path, body.replace("N", number))
+    assert r.status_code == 200, r.text
+    (rejected,) = r.json()["rejected"]
+    assert rejected["error"].startswith(error), rejected
+
+
+def test_integers_too_large_for_a_float_are_400_naming_the_field(make: ClientFactory) -> None:
+    client, _ = make()
+    matcher = '{"name": "service", "value": "db"}'
+    r = post_raw(client, "/api/v2/silences", f'{{"matchers": [{matcher}], "endsAt": {HUGER}}}')
+    assert "finite" in assert_error(r, 400, "endsAt")
+    r = post_raw(client, "/api/v1/incidents/labelled", f'{{"start": {HUGE}, "end": 1}}')
+    assert_error(r, 400, "start")
+    content = f'[{{"start": {HUGER}, "end": 1}}, {{"start": 1, "end": 2}}]'
+    r = client.post(IMPORT, json={"format": "json", "content": content})
+    assert r.json()["imported"] == 1, r.text
+    assert r.json()["rejected"][0]["field"] == "start"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/samples", "/api/v2/silences", "/api/v1/events"])
+def test_a_body_nested_too_deeply_is_400_naming_the_body(make: ClientFactory, path: str) -> None:
+    client, _ = make()
+    r = post_raw(client, path, "[" * 100_000 + "]" * 100_000)
+    assert "nested too deeply" in assert_error(r, 400, "body")
+
+
+def test_import_content_nested_too_deeply_is_400_naming_the_content(make: ClientFactory) -> None:
+    client, _ = make()
+    content = "[" * 100_000 + "]" * 100_000
+    r = client.post(IMPORT, json={"format": "json", "content": content})
+    assert "nested too deeply" in assert_error(r, 400, "content")

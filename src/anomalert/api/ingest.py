@@ -7,7 +7,6 @@ future (history goes through ``anomalert replay``).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,6 +16,7 @@ from anomalert.api.state import get_app, require_write
 from anomalert.app import App
 from anomalert.ingest.alertmanager import parse_alertmanager_alerts
 from anomalert.ingest.events import parse_events
+from anomalert.ingest.jsonin import JsonError, parse_json
 from anomalert.ingest.records import parse_records
 from anomalert.ingest.remote_write import decode_write_request
 from anomalert.ingest.samples import Rejection, parse_samples
@@ -27,7 +27,8 @@ router = APIRouter()
 
 
 async def json_body(request: Request) -> Any:
-    """The parsed JSON body, or a 400/415 in the error shape."""
+    """The parsed JSON body (see :mod:`anomalert.ingest.jsonin`), or a 400/415 in the error
+    shape."""
     ctype = request.headers.get("content-type", "application/json")
     if "json" not in ctype:
         raise ApiError(415, f"send JSON (content-type application/json), not {ctype}")
@@ -35,9 +36,9 @@ async def json_body(request: Request) -> Any:
     if not raw:
         raise ApiError(400, "empty body: send a JSON document", "body")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}", "body") from None
+        return parse_json(raw)
+    except JsonError as exc:
+        raise ApiError(400, f"body is {exc}", "body") from None
 
 
 def _window(app: App) -> TimeWindow:

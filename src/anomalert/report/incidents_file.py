@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from anomalert.api.timefmt import rfc3339
 from anomalert.errors import FieldError
+from anomalert.ingest.jsonin import JsonError, parse_json
 from anomalert.ingest.timestamps import parse_timestamp
 
 Format = Literal["csv", "json"]
@@ -130,9 +130,9 @@ def parse_item(item: Any) -> IncidentItem:
 
 def _json_items(text: str) -> list[Any]:
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FieldError("content", f"not valid JSON: {exc}") from None
+        doc = parse_json(text)
+    except JsonError as exc:
+        raise FieldError("content", str(exc)) from None
     if isinstance(doc, dict) and "incidents" in doc:
         doc = doc["incidents"]
     if not isinstance(doc, list):
