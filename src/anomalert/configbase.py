@@ -8,6 +8,7 @@ unknown keys and is frozen, so a typo is an error that names its location
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -20,6 +21,10 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 def parse_duration(value: Any) -> float:
     """Seconds from "90s", "5m", "1h30m", "3d" or a plain number of seconds.
 
+    Always finite: a timer that never fires, a series never old, is a mistake whichever
+    way it is written (YAML's ``.inf``, an integer too large for a float, ``"1"`` and 400
+    zeros ``"s"``).
+
     >>> parse_duration("1h30m"), parse_duration("5m"), parse_duration(12)
     (5400.0, 300.0, 12.0)
     """
@@ -28,11 +33,9 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         if value != value:  # YAML's .nan: every comparison with it is false
             raise ValueError("a duration cannot be NaN")
-        if value == float("inf"):  # YAML's .inf: a timer that never fires, a series never old
-            raise ValueError("a duration must be finite")
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _finite(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError("a duration like '5m', '1h' or a number of seconds")
     text = value.strip()
@@ -44,7 +47,17 @@ def parse_duration(value: Any) -> float:
         pos = m.end()
     if pos != len(text) or pos == 0:
         raise ValueError(f"{value!r} is not a duration like '5m', '1h30m' or '3d'")
-    return total
+    return _finite(total)
+
+
+def _finite(value: float) -> float:
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond any float
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be finite")
+    return seconds
 
 
 #: A duration in seconds, written in the YAML as "5m", "1h", "3d" or a number of seconds.

@@ -162,3 +162,24 @@ def test_import_content_nested_too_deeply_is_400_naming_the_content(make: Client
     content = "[" * 100_000 + "]" * 100_000
     r = client.post(IMPORT, json={"format": "json", "content": content})
     assert "nested too deeply" in assert_error(r, 400, "content")
+
+
+def test_a_window_of_400_digits_is_refused_as_infinite(make: ClientFactory) -> None:
+    client, _ = make()
+    record = {
+        "service": "s",
+        "timestamp": NOW,
+        "total_requests": 10,
+        "error_rate": 0,
+        "latency_p99_ms": 1,
+        "latency_p95_ms": 1,
+        "latency_mean_ms": 1,
+        "unique_users": 1,
+        "unique_ips": 1,
+        "risk_score": 0,
+    }
+    for window in (int(HUGE), f"{HUGE}s"):
+        (rejected,) = client.post("/api/v1/records", json={**record, "window": window}).json()[
+            "rejected"
+        ]
+        assert rejected["error"].startswith("records[0].window: a duration must be finite")
