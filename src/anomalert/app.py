@@ -469,9 +469,9 @@ class App:
         """Record change events; maintenance and load-test windows hold alerts back, and a
         deployment's restart explains its service's memory falling (``detect.restarts``)."""
         with self.lock:
-            ids = []
-            for event in events:
-                ids.append(self.store.add_event(event))
+            batch = list(events)
+            ids = self.store.add_events(batch)  # all or none
+            for event in batch:
                 self._note_window(event)
                 if event.kind in RESTART_KINDS:
                     self.detector.expect_restart(

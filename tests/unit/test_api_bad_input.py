@@ -8,6 +8,7 @@ over SQLite, its FastAPI app through the ASGI test client (which raises any serv
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,8 @@ HUGE = "1" + "0" * 400
 HUGER = "1" + "0" * 5000
 
 
-def post_raw(client: Any, path: str, text: str) -> Any:
-    return client.post(path, content=text, headers={"content-type": "application/json"})
+def post_raw(client: Any, path: str, text: str, method: str = "POST") -> Any:
+    return client.request(method, path, content=text, headers={"content-type": "application/json"})
 
 
 @pytest.mark.parametrize("number", [HUGE, HUGER])
@@ -183,3 +184,122 @@ def test_a_window_of_400_digits_is_refused_as_infinite(make: ClientFactory) -> N
             "rejected"
         ]
         assert rejected["error"].startswith("records[0].window: a duration must be finite")
+
+
+# -- lone UTF-16 surrogates ----------------------------------------------------------------
+
+#: Half of a surrogate pair: a legal JSON escape that no UTF-8 can encode.
+LONE = chr(0xD800)
+
+
+def post_json(client: Any, path: str, body: Any, method: str = "POST") -> Any:
+    """``body`` as JSON with every non-ASCII character escaped (``\\ud800``), as a sender
+    writing JSON by hand or in another language can."""
+    return post_raw(client, path, json.dumps(body), method)
+
+
+def sample(service: str = "db", **labels: str) -> dict[str, Any]:
+    labels = {"service": service, **labels}
+    return {"metric": "m", "labels": labels, "timestamp": NOW - 10, "value": 1}
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (sample(pod=f"p{LONE}"), "samples[1].labels.pod"),
+        (sample(LONE), "samples[1].labels.service"),
+    ],
+)
+def test_a_sample_with_a_lone_surrogate_is_rejected_the_good_one_kept(
+    make: ClientFactory, bad: dict[str, Any], field: str
+) -> None:
+    client, app = make()
+    answer = post_json(client, "/api/v1/samples", {"samples": [sample(), bad]}).json()
+    assert answer["accepted"] == 1
+    (rejected,) = answer["rejected"]
+    assert rejected["error"] == f"{field}: must be valid Unicode (a lone surrogate \\ud800)"
+    assert app.detector.followed == 1
+
+
+def test_an_event_with_a_lone_surrogate_stores_nothing_for_it(make: ClientFactory) -> None:
+    client, app = make()
+    good = {"kind": "deployment", "service": "db", "timestamp": NOW, "description": "GOOD-1"}
+    bad = {**good, "description": f"bad {chr(0xDFFF)}"}
+    link = {**good, "link": f"https://{LONE}"}
+    answer = post_json(client, "/api/v1/events", [good, bad, link]).json()
+    assert len(answer["ids"]) == 1
+    assert [r["error"].split(":")[0] for r in answer["rejected"]] == [
+        "events[1].description",
+        "events[2].link",
+    ]
+    assert [e.description for e in app.store.events()] == ["GOOD-1"]
+
+
+def test_records_alerts_and_incidents_name_the_field_with_a_lone_surrogate(
+    make: ClientFactory,
+) -> None:
+    client, _ = make()
+    (rejected,) = post_json(client, "/api/v1/records", {"service": LONE}).json()["rejected"]
+    assert "records[0].service: must be valid Unicode" in rejected["error"]
+    alerts = [
+        {"labels": {"alertname": "A", "service": LONE}},
+        {"labels": {"alertname": "A"}, "annotations": {"summary": LONE}},
+        {"labels": {"alertname": "A"}, "generatorURL": LONE},
+        {"labels": {"alertname": "Good"}},
+    ]
+    answer = post_json(client, "/api/v2/alerts", alerts).json()
+    assert answer["accepted"] == 1
+    assert [r["error"].split(":")[0] for r in answer["rejected"]] == [
+        "alerts[0].labels.service",
+        "alerts[1].annotations.summary",
+        "alerts[2].generatorURL",
+    ]
+    incident = {"start": NOW, "end": NOW + 60, "title": LONE}
+    assert_error(post_json(client, "/api/v1/incidents/labelled", incident), 400, "title")
+    content = json.dumps(
+        [incident, {**incident, "title": "ok", "id": LONE}, {**incident, "title": "ok"}]
+    )
+    answer = post_json(client, IMPORT, {"format": "json", "content": content}).json()
+    assert answer["imported"] == 1
+    assert [r["field"] for r in answer["rejected"]] == ["title", "id"]
+    titles = [i["title"] for i in client.get("/api/v1/incidents/labelled").json()["incidents"]]
+    assert titles == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"matchers": [{"name": "service", "value": LONE}]}, "matchers[0].value"),
+        ({"createdBy": LONE}, "createdBy"),
+        ({"comment": f"x{LONE}"}, "comment"),
+    ],
+)
+def test_a_silence_with_a_lone_surrogate_is_400_and_not_stored(
+    make: ClientFactory, change: dict[str, Any], field: str
+) -> None:
+    client, _ = make()
+    silence = {"matchers": [{"name": "service", "value": "db"}], "endsAt": NOW + 600, **change}
+    assert "valid Unicode" in assert_error(
+        post_json(client, "/api/v2/silences", silence), 400, field
+    )
+    assert client.get("/api/v2/silences").json() == []
+
+
+def test_model_bodies_refuse_a_lone_surrogate_naming_the_field(make: ClientFactory) -> None:
+    client, _ = make()
+    post_json(client, "/api/v2/alerts", [{"labels": {"alertname": "A", "service": "db"}}])
+    assert_error(post_json(client, "/api/v1/alerts/1/ack", {"by": LONE}), 400, "by")
+    body = {"helpful": True, "comment": LONE}
+    assert_error(post_json(client, "/api/v1/alerts/1/feedback", body), 400, "comment")
+    body = {"mode": "shadow", "by": LONE}
+    assert_error(post_json(client, "/api/v1/services/db/mode", body, "PUT"), 400, "by")
+    assert client.get("/api/v1/alerts/1").json()["history"][-1]["kind"] != "ack"
+
+
+def test_an_answer_quoting_a_lone_surrogate_escapes_it(make: ClientFactory) -> None:
+    client, _ = make()
+    bad = {**sample(), LONE: 1}
+    (rejected,) = post_json(client, "/api/v1/samples", {"samples": [bad]}).json()["rejected"]
+    assert rejected["error"].startswith("samples[0].\\ud800: unknown key")
+    r = post_json(client, "/api/v2/silences", {LONE: 1})
+    assert assert_error(r, 400, "\\ud800") == "\\ud800: unknown field"

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from anomalert.config import location
 from anomalert.errors import FieldError, InputError
+from anomalert.ingest.jsonin import printable
 
 log = logging.getLogger("anomalert.api")
 
@@ -49,14 +50,15 @@ class ApiError(Exception):
 
 
 def error_body(status: int, message: str, field: str | None = None) -> dict[str, object]:
-    """The error shape."""
+    """The error shape (a lone surrogate the message quotes from the request is escaped, so
+    the answer can be sent)."""
     err: dict[str, object] = {
         "status": status,
         "code": _CODES.get(status, "error"),
-        "message": message,
+        "message": printable(message),
     }
     if field:
-        err["field"] = field
+        err["field"] = printable(field)
     return {"error": err}
 
 

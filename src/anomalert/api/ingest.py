@@ -16,7 +16,7 @@ from anomalert.api.state import get_app, require_write
 from anomalert.app import App
 from anomalert.ingest.alertmanager import parse_alertmanager_alerts
 from anomalert.ingest.events import parse_events
-from anomalert.ingest.jsonin import JsonError, parse_json
+from anomalert.ingest.jsonin import JsonError, parse_json, printable
 from anomalert.ingest.records import parse_records
 from anomalert.ingest.remote_write import decode_write_request
 from anomalert.ingest.samples import Rejection, parse_samples
@@ -49,7 +49,7 @@ def _window(app: App) -> TimeWindow:
 def _answer(accepted: int, rejected: list[Rejection]) -> dict[str, Any]:
     return {
         "accepted": accepted,
-        "rejected": [{"index": r.index, "error": r.error} for r in rejected],
+        "rejected": [{"index": r.index, "error": printable(r.error)} for r in rejected],
     }
 
 

@@ -17,6 +17,7 @@ from anomalert.api.ingest import json_body
 from anomalert.api.state import get_app, require_admin
 from anomalert.api.timefmt import rfc3339
 from anomalert.errors import FieldError
+from anomalert.ingest.jsonin import valid_text
 from anomalert.ingest.timestamps import parse_timestamp
 
 router = APIRouter()
@@ -48,6 +49,9 @@ def parse_silence(body: Any, now: float) -> Silence:
     matchers = body.get("matchers")
     if not isinstance(matchers, list) or not matchers:
         raise FieldError("matchers", "at least one matcher is required")
+    for i, m in enumerate(matchers):
+        _texts(m, f"matchers[{i}].", ("name", "value"))
+    _texts(body, "", ("createdBy", "comment", "id"))
     parsed = tuple(Matcher.from_api(m, f"matchers[{i}]") for i, m in enumerate(matchers))
     until_resolved = body.get("untilResolved", False)
     if not isinstance(until_resolved, bool):
@@ -66,6 +70,15 @@ def parse_silence(body: Any, now: float) -> Silence:
         comment=body.get("comment", ""),
         until_resolved=until_resolved,
     )
+
+
+def _texts(obj: object, where: str, keys: tuple[str, ...]) -> None:
+    """FieldError for a lone surrogate in one of these strings: stored, it would fail every
+    later list of silences (and amtool's)."""
+    if isinstance(obj, dict):
+        for key in keys:
+            if isinstance(obj.get(key), str):
+                valid_text(f"{where}{key}", obj[key])
 
 
 def _time(body: dict[str, Any], key: str, default: float | None) -> float:

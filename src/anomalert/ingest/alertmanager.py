@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from anomalert.errors import FieldError
+from anomalert.ingest.jsonin import valid_text
 from anomalert.ingest.samples import (
     MAX_BATCH,
     Rejection,
@@ -163,4 +164,4 @@ def _time(where: str, value: object) -> float | None:
 def _url(where: str, value: object) -> str:
     if not isinstance(value, str):
         raise FieldError(where, f"must be a string (got {got(value)})")
-    return value
+    return valid_text(where, value)

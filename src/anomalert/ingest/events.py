@@ -9,6 +9,8 @@ event is a :class:`Rejection` naming its fields, unknown keys are refused) plus:
 - ``kind`` is one of :data:`anomalert.model.EVENT_KINDS`;
 - ``end`` only for windows (maintenance, load_test), and after ``timestamp``;
 - ``link`` is an http(s) URL, so the dashboard can make it clickable safely;
+- every string is valid Unicode (:func:`.jsonin.valid_text`), checked before anything of
+  the batch is stored;
 - no live time window: a deployment may be recorded after the fact, and old events are
   harmless context.
 
@@ -22,6 +24,7 @@ import json
 from pathlib import Path
 
 from anomalert.errors import FieldError, FileInputError
+from anomalert.ingest.jsonin import valid_text
 from anomalert.ingest.samples import (
     MAX_BATCH,
     Rejection,
@@ -125,7 +128,7 @@ def _kind(where: str, value: object) -> str:
 def _text(where: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise FieldError(where, f"must be a non-empty string (got {got(value)})")
-    return value
+    return valid_text(where, value)
 
 
 def _optional_text(where: str, value: object) -> str | None:
@@ -137,7 +140,7 @@ def _description(where: str, value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise FieldError(where, f"must be a string (got {got(value)})")
-    return value
+    return valid_text(where, value)
 
 
 def _link(where: str, value: object) -> str | None:
@@ -145,7 +148,7 @@ def _link(where: str, value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise FieldError(where, f"must be an http(s) URL (got {got(value)})")
-    return value
+    return valid_text(where, value)
 
 
 def _time(where: str, value: object) -> float:

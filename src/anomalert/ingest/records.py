@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from anomalert.configbase import parse_duration
 from anomalert.errors import FieldError
+from anomalert.ingest.jsonin import valid_text
 from anomalert.ingest.samples import (
     MAX_BATCH,
     Rejection,
@@ -133,7 +134,7 @@ def _record(
 def _service(where: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise FieldError(where, f"must be a non-empty string (got {got(value)})")
-    return value
+    return valid_text(where, value)
 
 
 def _window(where: str, value: object) -> float:

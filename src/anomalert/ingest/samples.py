@@ -12,6 +12,8 @@ handled (PRODUCT.md §1: a clear error or a documented, counted handling, never 
   batch are kept, so one bad row does not lose a batch;
 - names follow Prometheus: metric ``[a-zA-Z_:][a-zA-Z0-9_:]*``, label ``[a-zA-Z_][a-zA-Z0-9_]*``
   (``__``-prefixed names are reserved); label values are strings; ``labels.service`` is required;
+- label values are valid Unicode (a lone surrogate, ``"\\ud800"``, is refused: see
+  :mod:`.jsonin`);
 - values are JSON numbers (bools and numeric strings are not), finite (NaN and ±inf refused);
 - unknown keys are refused: a typo (``"valeu"``) must not become a silently missing value;
 - timestamps: see :mod:`.timestamps`; on live endpoints also :class:`.timecheck.TimeWindow`;
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from anomalert.errors import FieldError
+from anomalert.ingest.jsonin import printable, valid_text
 from anomalert.ingest.timecheck import TimeWindow
 from anomalert.ingest.timestamps import parse_timestamp
 from anomalert.model import Sample
@@ -51,15 +54,19 @@ class Rejection:
 
 
 def got(value: object) -> str:
-    """The offending value as the sender wrote it, short enough for an error message.
+    """The offending value as the sender wrote it, short enough for an error message (and
+    safe to send: a lone surrogate is written as its escape, deep nesting is elided).
 
     >>> got("NaN"), got(True)
     ('"NaN"', 'true')
     """
     try:
         text = json.dumps(value, ensure_ascii=False)
+    except RecursionError:
+        text = "[...]" if isinstance(value, list) else "{...}"
     except (TypeError, ValueError):
         text = repr(value)
+    text = printable(text)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -97,7 +104,7 @@ def label_set(where: str, value: object) -> dict[str, str]:
             )
         if not isinstance(text, str):
             raise FieldError(f"{where}.{name}", f"must be a string (got {got(text)})")
-        labels[name] = text
+        labels[name] = valid_text(f"{where}.{name}", text)
     return labels
 
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from anomalert.api.timefmt import rfc3339
 from anomalert.errors import FieldError
-from anomalert.ingest.jsonin import JsonError, parse_json
+from anomalert.ingest.jsonin import JsonError, parse_json, unicode_problem
 from anomalert.ingest.timestamps import parse_timestamp
 
 Format = Literal["csv", "json"]
@@ -191,12 +191,16 @@ def _check(item: Any, index: int, cell_numbers: bool) -> IncidentItem | ItemErro
     ext = item.get("id")
     if ext is not None and (isinstance(ext, bool) or not isinstance(ext, str | int)):
         return ItemError(index, "id", "must be a string or an integer")
+    if isinstance(ext, str) and (problem := unicode_problem(ext)):
+        return ItemError(index, "id", problem)
     texts: dict[str, str | None] = {}
     for name, keys in _ALIASES.items():
         key = next((k for k in keys if item.get(k) is not None), keys[0])
         value = item.get(key)
         if value is not None and not isinstance(value, str):
             return ItemError(index, key, "must be a string")
+        if value is not None and (problem := unicode_problem(value)):
+            return ItemError(index, key, problem)
         texts[name] = value or None
     return IncidentItem(
         external_id=None if ext is None or ext == "" else str(ext),

@@ -111,18 +111,17 @@ class AnomaliesMixin:
 
     def add_event(self, event: ChangeEvent) -> int:
         """Keep one change event (deployment, config change, flag, window); the id."""
-        row = {
-            "kind": event.kind,
-            "service": event.service,
-            "timestamp": event.timestamp,
-            "version": event.version,
-            "description": event.description,
-            "link": event.link,
-            "end": event.end,
-        }
-        stmt = sa.insert(schema.events).values(row).returning(schema.events.c.id)
+        (event_id,) = self.add_events([event])
+        return event_id
+
+    def add_events(self, events: Sequence[ChangeEvent]) -> list[int]:
+        """Keep change events, all or none (a request that fails stores nothing, so its
+        retry stores nothing twice); their ids, in order."""
         with self._engine.begin() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            return [
+                int(conn.execute(_insert_event(e)).scalar_one())  # one by one: ids in order
+                for e in events
+            ]
 
     def events(
         self,
@@ -158,3 +157,16 @@ class AnomaliesMixin:
                 )
                 for r in conn.execute(query).mappings()
             ]
+
+
+def _insert_event(event: ChangeEvent) -> sa.Insert:
+    row = {
+        "kind": event.kind,
+        "service": event.service,
+        "timestamp": event.timestamp,
+        "version": event.version,
+        "description": event.description,
+        "link": event.link,
+        "end": event.end,
+    }
+    return sa.insert(schema.events).values(row).returning(schema.events.c.id)
