@@ -303,3 +303,21 @@ def test_an_answer_quoting_a_lone_surrogate_escapes_it(make: ClientFactory) -> N
     assert rejected["error"].startswith("samples[0].\\ud800: unknown key")
     r = post_json(client, "/api/v2/silences", {LONE: 1})
     assert assert_error(r, 400, "\\ud800") == "\\ud800: unknown field"
+
+
+# -- silences ------------------------------------------------------------------------------
+
+
+def test_a_matcher_with_an_unknown_key_is_refused_naming_it(make: ClientFactory) -> None:
+    """``isregex`` for ``isRegex`` would be a literal matcher that mutes nothing."""
+    client, _ = make()
+    typo = {"name": "service", "value": "pay.*", "isregex": True}
+    r = client.post("/api/v2/silences", json={"matchers": [typo], "endsAt": NOW + 600})
+    assert "unknown field" in assert_error(r, 400, "matchers[0].isregex")
+    assert client.get("/api/v2/silences").json() == []
+    team = {"name": "team", "value": "shop", "isRegex": False, "isEqual": True}
+    negative = {"name": "service", "value": "pay.*", "isRegex": True, "isEqual": False}
+    r = client.post("/api/v2/silences", json={"matchers": [team, negative], "endsAt": NOW + 600})
+    assert r.status_code == 200, r.text  # isEqual is Alertmanager's too
+    (stored,) = client.get("/api/v2/silences").json()
+    assert stored["matchers"] == [team, negative]

@@ -32,6 +32,8 @@ from anomalert.model import Labels
 Op = Literal["=", "!=", "=~", "!~"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The keys of a matcher in Alertmanager's API (``isEqual`` since 0.22).
+API_KEYS = ("name", "value", "isRegex", "isEqual")
 # Longest operators first, so "=~" is not read as "=" followed by a value starting with "~".
 _SPLIT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)
 
@@ -74,9 +76,14 @@ class Matcher:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any], where: str = "") -> Matcher:
-        """From Alertmanager's API shape ``{name, value, isRegex, isEqual}``."""
+        """From Alertmanager's API shape ``{name, value, isRegex, isEqual}``; any other key
+        is refused, since a typo (``isregex``) would make a literal matcher that mutes nothing.
+        """
         if not isinstance(data, Mapping):
             raise FieldError(where, "a matcher object {name, value, isRegex, isEqual}")
+        unknown = sorted(set(data) - set(API_KEYS))
+        if unknown:
+            raise FieldError(_join(where, unknown[0]), f"unknown field; use {', '.join(API_KEYS)}")
         for key in ("name", "value"):
             if not isinstance(data.get(key), str):
                 raise FieldError(_join(where, key), "required, a string")

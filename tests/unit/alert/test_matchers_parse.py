@@ -57,6 +57,7 @@ def test_api_shape_defaults_to_equal() -> None:
     [
         ({"name": "service", "value": "(", "isRegex": True}, "matchers[2].value"),
         ({"name": "1bad", "value": "x"}, "matchers[2].name"),
+        ({"name": "service", "value": "a.*", "isregex": True}, "matchers[2].isregex"),
         ({"value": "x"}, "matchers[2].name"),
         ({"name": "a", "value": "x", "isEqual": "yes"}, "matchers[2].isEqual"),
     ],
