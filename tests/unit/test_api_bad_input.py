@@ -321,3 +321,33 @@ def test_a_matcher_with_an_unknown_key_is_refused_naming_it(make: ClientFactory)
     assert r.status_code == 200, r.text  # isEqual is Alertmanager's too
     (stored,) = client.get("/api/v2/silences").json()
     assert stored["matchers"] == [team, negative]
+
+
+# -- ids beyond the database's integers ----------------------------------------------------
+
+BEYOND = str(2**63)  # one more than the largest SQLite INTEGER
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", f"/api/v1/alerts/{BEYOND}", "alert_id"),
+        ("POST", f"/api/v1/alerts/{10**23}/feedback", "alert_id"),
+        ("POST", f"/api/v1/alerts/{BEYOND}/ack", "alert_id"),
+        ("DELETE", f"/api/v1/incidents/labelled/{BEYOND}", "incident_id"),
+        ("GET", f"/api/v1/alerts?before={10**30}", "before"),
+        ("GET", f"/api/v1/alerts/-{BEYOND}1", "alert_id"),
+    ],
+)
+def test_ids_beyond_64_bits_are_400_naming_the_parameter(
+    make: ClientFactory, method: str, path: str, field: str
+) -> None:
+    client, _ = make()
+    r = client.request(method, path, json={"helpful": True} if "feedback" in path else None)
+    assert_error(r, 400, field)
+
+
+def test_the_largest_id_is_a_404_and_the_page_of_a_larger_one_too(make: ClientFactory) -> None:
+    client, _ = make()
+    assert_error(client.get(f"/api/v1/alerts/{2**63 - 1}"), 404, "alert_id")
+    assert client.get(f"/alerts/{BEYOND}").status_code == 404

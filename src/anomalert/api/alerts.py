@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from anomalert.api.errors import ApiError
+from anomalert.api.params import RowId
 from anomalert.api.state import get_app, require_admin
 from anomalert.api.timefmt import rfc3339
 from anomalert.store import AlertRow
@@ -52,7 +53,9 @@ def list_alerts(
     search: str | None = Query(None, max_length=200),
     incident: str | None = Query(None, max_length=200, description="one incident group"),
     limit: int = Query(100, ge=1, le=1000),
-    before: int | None = Query(None, ge=1, description="keyset page: alerts with id < before"),
+    before: Annotated[
+        RowId | None, Query(ge=1, description="keyset page: alerts with id < before")
+    ] = None,
 ) -> dict[str, Any]:
     """Newest first; ``next`` is the ``before`` value of the next page (null at the end)."""
     app = get_app(request)
@@ -75,7 +78,7 @@ def list_alerts(
 
 
 @router.get("/api/v1/alerts/{alert_id}")
-def get_alert(request: Request, alert_id: int) -> dict[str, Any]:
+def get_alert(request: Request, alert_id: RowId) -> dict[str, Any]:
     """One alert with its context: values and baseline band, changes nearby, history."""
     app = get_app(request)
     row = app.store.get_alert(alert_id)
@@ -115,7 +118,7 @@ class AckBody(BaseModel):
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack", dependencies=[Depends(require_admin)])
-def ack_alert(request: Request, alert_id: int, body: AckBody | None = None) -> dict[str, Any]:
+def ack_alert(request: Request, alert_id: RowId, body: AckBody | None = None) -> dict[str, Any]:
     """Acknowledge: stops escalation; paging receivers hear about it."""
     app = get_app(request)
     if not app.ack(alert_id, (body or AckBody(by="api")).by):
@@ -134,7 +137,7 @@ class FeedbackBody(BaseModel):
 
 
 @router.post("/api/v1/alerts/{alert_id}/feedback", dependencies=[Depends(require_admin)])
-def alert_feedback(request: Request, alert_id: int, body: FeedbackBody) -> dict[str, Any]:
+def alert_feedback(request: Request, alert_id: RowId, body: FeedbackBody) -> dict[str, Any]:
     """Record "helpful / not helpful" (and a comment); answers with what it did to the
     alert's threshold (adaptive sensitivity)."""
     app = get_app(request)

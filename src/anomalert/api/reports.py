@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from anomalert.api.errors import ApiError
 from anomalert.api.ingest import json_body
+from anomalert.api.params import RowId
 from anomalert.api.state import get_app, require_admin
 from anomalert.api.timefmt import rfc3339
 from anomalert.errors import FieldError
@@ -105,7 +106,7 @@ async def import_labelled(request: Request) -> dict[str, Any]:
     status_code=204,
     dependencies=[Depends(require_admin)],
 )
-def delete_labelled(request: Request, incident_id: int) -> Response:
+def delete_labelled(request: Request, incident_id: RowId) -> Response:
     """Remove a labelled incident (entered by mistake); the reports no longer count it."""
     if not get_app(request).store.delete_labelled_incident(incident_id):
         raise ApiError(404, f"no labelled incident with id {incident_id}", "incident_id")

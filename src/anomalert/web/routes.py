@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from anomalert import __version__
+from anomalert.api.params import MAX_ROW_ID
 from anomalert.api.state import get_app
 
 HERE = Path(__file__).resolve().parent
@@ -61,8 +62,9 @@ def alerts_page(request: Request) -> HTMLResponse:
 
 @router.get("/alerts/{alert_id}")
 def alert_page(request: Request, alert_id: str) -> HTMLResponse:
-    """Explain this alert; an unknown id is a 404 page."""
-    if not alert_id.isdigit() or get_app(request).store.get_alert(int(alert_id)) is None:
+    """Explain this alert; an unknown id (one no row can have too) is a 404 page."""
+    known = alert_id.isdigit() and int(alert_id) <= MAX_ROW_ID
+    if not known or get_app(request).store.get_alert(int(alert_id)) is None:
         return not_found(request, f"There is no alert with id {alert_id}.")
     return page(request, "alert.html", nav="alerts", alert_id=int(alert_id))
 
