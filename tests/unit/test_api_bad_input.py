@@ -351,3 +351,27 @@ def test_the_largest_id_is_a_404_and_the_page_of_a_larger_one_too(make: ClientFa
     client, _ = make()
     assert_error(client.get(f"/api/v1/alerts/{2**63 - 1}"), 404, "alert_id")
     assert client.get(f"/alerts/{BEYOND}").status_code == 404
+
+
+# -- histogram buckets ---------------------------------------------------------------------
+
+
+def test_a_bucket_without_a_numeric_le_is_rejected_naming_it(make: ClientFactory) -> None:
+    client, _ = make()
+
+    def bucket(**le: str) -> dict[str, Any]:
+        labels = {"service": "api", **le}
+        t = NOW - 10
+        return {"metric": "rpc_seconds_bucket", "labels": labels, "timestamp": t, "value": 1}
+
+    batch = [bucket(le="abc"), bucket(), bucket(le="NaN"), bucket(le="+Inf"), bucket(le="0.5")]
+    answer = client.post(
+        "/api/v1/samples", json={"samples": [{**s, "type": "counter"} for s in batch]}
+    ).json()
+    assert answer["accepted"] == 2
+    assert [r["error"] for r in answer["rejected"]] == [
+        'samples[0].labels.le: must be a number or +Inf (got "abc")',
+        "samples[1].labels.le: required (a histogram bucket's upper bound, a number or +Inf)",
+        'samples[2].labels.le: must be a number or +Inf (got "NaN")',
+    ]
+    assert client.post("/api/v1/samples", json={"samples": [bucket()]}).json()["accepted"] == 1

@@ -41,7 +41,7 @@ few dozen requests an hour is not one (its median and mean still come).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -344,13 +344,34 @@ def _mean_part(s: Sample) -> tuple[str, str] | None:
     return None
 
 
+def bucket_problem(metric: str, labels: Mapping[str, str], counter: bool) -> str | None:
+    """Why a counter named ``*_bucket`` is no histogram bucket, as ``labels.le: ...``; None
+    when it is one (or is no such counter). Ingest refuses it, naming ``le``: taken, it would
+    be followed as a counter of its own, in no quantile, and nobody would hear why.
+
+    >>> bucket_problem("rpc_seconds_bucket", {"le": "NaN"}, True)
+    'labels.le: must be a number or +Inf (got "NaN")'
+    """
+    if not (counter and metric.endswith("_bucket")):
+        return None
+    le = labels.get("le")
+    if le is None:
+        return "labels.le: required (a histogram bucket's upper bound, a number or +Inf)"
+    if _bound(le) is None:
+        return f'labels.le: must be a number or +Inf (got "{le[:40]}")'
+    return None
+
+
 def _bucket_bound(s: Sample) -> float | None:
     """The upper bound of a histogram bucket's sample (None: not a bucket)."""
     if not (s.counter and s.metric.endswith("_bucket")):
         return None
     le = s.labels.get("le")
-    if le is None:
-        return None
+    return None if le is None else _bound(le)
+
+
+def _bound(le: str) -> float | None:
+    """A bucket's upper bound from its ``le`` label (None: not a number, or NaN)."""
     try:
         bound = float(le)
     except ValueError:

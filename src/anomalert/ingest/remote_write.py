@@ -28,7 +28,9 @@ Handling (PRODUCT.md §1: a clear error or a documented, counted handling):
 - counters (``Sample.counter``, followed as their rate): as the ``CounterNames`` passed in
   says, from the families' types in this and earlier requests' metadata, else the names;
 - native histograms (``send_native_histograms``) are a rejection of that series' histogram
-  samples, saying so: classic histograms (``_bucket`` series) are what we read.
+  samples, saying so: classic histograms (``_bucket`` series) are what we read;
+- a counter's ``_bucket`` series without an ``le`` that is a number or ``+Inf`` is a
+  rejection of the series (:func:`.histograms.bucket_problem`), as in JSON samples.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from google.protobuf.message import DecodeError
 
 from anomalert.errors import FieldError
 from anomalert.ingest.counters import CounterNames
+from anomalert.ingest.histograms import bucket_problem
 from anomalert.ingest.samples import LABEL_NAME, METRIC_NAME, Rejection, got
 from anomalert.model import Sample
 
@@ -170,6 +173,10 @@ def decode(
         metric, labels = known
         counter = counters is not None and counters(metric)
         where = f"timeseries[{i}]"
+        bucket = bucket_problem(metric, labels, counter)
+        if bucket is not None:  # as JSON samples: a bucket in no quantile is refused, saying so
+            rejections.append(Rejection(i, f"{where}.{bucket}"))
+            continue
         problems: list[str] = []
         for j, point in enumerate(series.samples):
             value = point.value

@@ -17,6 +17,8 @@ handled (PRODUCT.md §1: a clear error or a documented, counted handling, never 
 - values are JSON numbers (bools and numeric strings are not), finite (NaN and ±inf refused);
 - unknown keys are refused: a typo (``"valeu"``) must not become a silently missing value;
 - timestamps: see :mod:`.timestamps`; on live endpoints also :class:`.timecheck.TimeWindow`;
+- a counter named ``*_bucket`` is a histogram bucket: its ``le`` is a number or ``+Inf``
+  (:func:`.histograms.bucket_problem`), as remote_write requires too;
 - a second sample of the same series at the same timestamp in one batch is refused (the
   first is kept); ordering across batches is the detector's business, not the parser's.
 """
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from anomalert.errors import FieldError
+from anomalert.ingest.histograms import bucket_problem
 from anomalert.ingest.jsonin import printable, valid_text
 from anomalert.ingest.timecheck import TimeWindow
 from anomalert.ingest.timestamps import parse_timestamp
@@ -271,6 +274,10 @@ def _sample(
     kind = item.get("type", "gauge")
     if not isinstance(kind, str) or kind not in SAMPLE_TYPES:
         problems.append(f'{where}.type: must be "counter" or "gauge" (got {got(kind)})')
+    elif metric is not None and labels is not None:
+        bucket = bucket_problem(metric, labels, SAMPLE_TYPES[kind])
+        if bucket is not None:
+            problems.append(f"{where}.{bucket}")
     if labels is not None and not labels.get("service"):
         problems.append(f"{where}.labels.service: required (the service this metric belongs to)")
     if problems or metric is None or labels is None or timestamp is None or value is None:

@@ -115,6 +115,29 @@ def test_native_histograms_are_refused_saying_so_and_the_samples_kept() -> None:
     ]
 
 
+def test_a_bucket_without_a_numeric_le_is_rejected_naming_it() -> None:
+    """As in JSON samples: followed as a counter of its own, it would be in no quantile."""
+    millis = int(T * 1000)
+    bucket = {"__name__": "rpc_seconds_bucket", "service": "api"}
+    decoded = decode(
+        body(
+            ({**bucket, "le": "abc"}, [(1.0, millis)]),
+            (bucket, [(1.0, millis)]),
+            ({**bucket, "le": "NaN"}, [(1.0, millis)]),
+            ({**bucket, "le": "+Inf"}, [(1.0, millis)]),
+        ),
+        counters=CounterNames(),
+    )
+    assert [s.labels["le"] for s in decoded.samples] == ["+Inf"]
+    assert [r.error for r in decoded.rejections] == [
+        'timeseries[0].labels.le: must be a number or +Inf (got "abc")',
+        "timeseries[1].labels.le: required (a histogram bucket's upper bound, a number or +Inf)",
+        'timeseries[2].labels.le: must be a number or +Inf (got "NaN")',
+    ]
+    gauges = decode(body(({**bucket, "le": "abc"}, [(1.0, millis)])))  # no counter: no bucket
+    assert not gauges.rejections
+
+
 def test_stale_markers_are_skipped_and_counted_other_nans_rejected() -> None:
     stale = struct.unpack("<d", STALE_NAN)[0]
     labels = {"__name__": "up", "job": "api"}
