@@ -375,3 +375,15 @@ def test_a_bucket_without_a_numeric_le_is_rejected_naming_it(make: ClientFactory
         'samples[2].labels.le: must be a number or +Inf (got "NaN")',
     ]
     assert client.post("/api/v1/samples", json={"samples": [bucket()]}).json()["accepted"] == 1
+
+
+# -- feedback ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("helpful", ["yes", "true", 1, "off", 0.0, None])
+def test_feedback_is_true_or_false_nothing_coerced(make: ClientFactory, helpful: Any) -> None:
+    client, _ = make()
+    post_json(client, "/api/v2/alerts", [{"labels": {"alertname": "A", "service": "db"}}])
+    r = client.post("/api/v1/alerts/1/feedback", json={"helpful": helpful})
+    assert_error(r, 400, "helpful")
+    assert client.post("/api/v1/alerts/1/feedback", json={"helpful": False}).status_code == 200

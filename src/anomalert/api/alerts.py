@@ -129,10 +129,11 @@ def ack_alert(request: Request, alert_id: RowId, body: AckBody | None = None) ->
 
 
 class FeedbackBody(BaseModel):
-    """Was this alert helpful?"""
+    """Was this alert helpful? Strictly true or false: a vote tunes thresholds, so "yes",
+    1 or "off" must not become one by coercion."""
 
     model_config = ConfigDict(extra="forbid")
-    helpful: bool
+    helpful: bool = Field(strict=True)
     comment: str = Field(default="", max_length=2000)
 
 
