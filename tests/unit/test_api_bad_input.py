@@ -8,7 +8,9 @@ over SQLite, its FastAPI app through the ASGI test client (which raises any serv
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -387,3 +389,44 @@ def test_feedback_is_true_or_false_nothing_coerced(make: ClientFactory, helpful:
     r = client.post("/api/v1/alerts/1/feedback", json={"helpful": helpful})
     assert_error(r, 400, "helpful")
     assert client.post("/api/v1/alerts/1/feedback", json={"helpful": False}).status_code == 200
+
+
+# -- a client that hangs up ----------------------------------------------------------------
+
+
+def test_a_client_hanging_up_mid_body_is_one_quiet_line(
+    make: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Content-Length 100, 10 bytes, then gone: no error, no traceback."""
+    client, _ = make()
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"samples"', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/samples",
+        "raw_path": b"/api/v1/samples",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    with caplog.at_level(logging.DEBUG, logger="anomalert"):
+        asyncio.run(client.app(scope, receive, send))
+    ours = [r for r in caplog.records if r.name.startswith("anomalert")]
+    assert [(r.levelno, r.exc_info) for r in ours] == [(logging.INFO, None)]
+    assert "/api/v1/samples" in ours[0].getMessage()

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from anomalert.config import location
 from anomalert.errors import FieldError, InputError
@@ -107,6 +108,13 @@ def install_error_handlers(api: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         return error_response(exc.status_code, detail)
+
+    @api.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _: ClientDisconnect) -> JSONResponse:
+        # A client that hangs up before its whole body came is no server error: one quiet
+        # line, no traceback; the answer goes nowhere (the server drops it).
+        log.info("client went away mid-body: %s %s", request.method, request.url.path)
+        return error_response(400, "the client disconnected before sending the whole body")
 
     @api.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
