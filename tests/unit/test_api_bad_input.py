@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from anomalert.alert.matchers import Matcher
+from anomalert.alert.silence import Silence
 from anomalert.model import Alert, fingerprint
 from anomalert.report.gather import import_incidents
 from anomalert.report.incidents_file import IncidentItem
@@ -285,6 +287,15 @@ def test_a_silence_with_a_lone_surrogate_is_400_and_not_stored(
         post_json(client, "/api/v2/silences", silence), 400, field
     )
     assert client.get("/api/v2/silences").json() == []
+
+
+def test_a_silence_stored_with_a_lone_surrogate_still_lists(make: ClientFactory) -> None:
+    """An older version stored them (matchers are a JSON column): shown escaped."""
+    client, app = make()
+    matcher = Matcher("service", "=", f"db{LONE}")
+    app.add_silence(Silence("", (matcher,), NOW, NOW + 600))
+    (shown,) = client.get("/api/v2/silences").json()
+    assert shown["matchers"][0]["value"] == "db\\ud800"
 
 
 def test_model_bodies_refuse_a_lone_surrogate_naming_the_field(make: ClientFactory) -> None:

@@ -17,7 +17,7 @@ from anomalert.api.ingest import json_body
 from anomalert.api.state import get_app, require_admin
 from anomalert.api.timefmt import rfc3339
 from anomalert.errors import FieldError
-from anomalert.ingest.jsonin import valid_text
+from anomalert.ingest.jsonin import printable, valid_text
 from anomalert.ingest.timestamps import parse_timestamp
 
 router = APIRouter()
@@ -26,11 +26,13 @@ _KEYS = {"id", "matchers", "startsAt", "endsAt", "createdBy", "comment", "untilR
 
 
 def silence_json(s: Silence, now: float) -> dict[str, Any]:
-    """Alertmanager's gettableSilence (plus untilResolved)."""
+    """Alertmanager's gettableSilence (plus untilResolved). A matcher value is shown through
+    ``printable``: one stored by an older version may hold a lone surrogate, and it must not
+    make the whole list fail."""
     return {
         "id": s.id,
         "status": {"state": s.state(now)},
-        "matchers": [m.to_api() for m in s.matchers],
+        "matchers": [{**m.to_api(), "value": printable(m.value)} for m in s.matchers],
         "startsAt": rfc3339(s.starts_at),
         "endsAt": rfc3339(s.ends_at),
         "createdBy": s.created_by,
