@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from anomalert.api.errors import ApiError
 from anomalert.api.ingest import json_body
 from anomalert.api.params import RowId
 from anomalert.api.state import get_app, require_admin
 from anomalert.api.timefmt import rfc3339
+from anomalert.app import App
 from anomalert.errors import FieldError
 from anomalert.report.gather import gather_audit, gather_shadow, import_incidents
 from anomalert.report.incidents_file import parse_incidents, parse_item, parse_time
@@ -66,8 +68,12 @@ def list_labelled(
 @router.post("/api/v1/incidents/labelled", status_code=201, dependencies=[Depends(require_admin)])
 async def add_labelled(request: Request) -> dict[str, Any]:
     """Enter one incident: ``{"service"?, "title"?, "start", "end", "id"?}``."""
-    app = get_app(request)
-    item = parse_item(await json_body(request))
+    return await run_in_threadpool(_add_labelled, get_app(request), await json_body(request))
+
+
+def _add_labelled(app: App, body: Any) -> dict[str, Any]:
+    """``add_labelled`` after its body is read, in the threadpool (``api.ingest``)."""
+    item = parse_item(body)
     (new_id,) = import_incidents(app.store, [item], "page", app.clock.now())
     row = next(r for r in app.store.labelled_incidents() if r.id == new_id)
     return incident_json(row)
@@ -76,8 +82,11 @@ async def add_labelled(request: Request) -> dict[str, Any]:
 @router.post("/api/v1/incidents/labelled/import", dependencies=[Depends(require_admin)])
 async def import_labelled(request: Request) -> dict[str, Any]:
     """Import a CSV or JSON file's incidents; the valid ones are kept, the others named."""
-    app = get_app(request)
-    body = await json_body(request)
+    return await run_in_threadpool(_import_labelled, get_app(request), await json_body(request))
+
+
+def _import_labelled(app: App, body: Any) -> dict[str, Any]:
+    """``import_labelled`` after its body is read, in the threadpool (``api.ingest``)."""
     if not isinstance(body, dict):
         raise FieldError("body", 'expected {"format": "csv" or "json", "content": "..."}')
     unknown = sorted(set(body) - set(_IMPORT_KEYS))

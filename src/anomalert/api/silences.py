@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from anomalert.alert.matchers import Matcher
 from anomalert.alert.silence import Silence
@@ -16,6 +17,7 @@ from anomalert.api.errors import ApiError
 from anomalert.api.ingest import json_body
 from anomalert.api.state import get_app, require_admin
 from anomalert.api.timefmt import rfc3339
+from anomalert.app import App
 from anomalert.errors import FieldError
 from anomalert.ingest.jsonin import printable, valid_text
 from anomalert.ingest.timestamps import parse_timestamp
@@ -106,8 +108,12 @@ def list_silences(request: Request) -> list[dict[str, Any]]:
 @router.post("/api/v2/silences", dependencies=[Depends(require_admin)])
 async def post_silence(request: Request) -> dict[str, str]:
     """Create (or update, with ``id``) a silence; answers ``{"silenceID": ...}``."""
-    app = get_app(request)
-    silence = parse_silence(await json_body(request), app.clock.now())
+    return await run_in_threadpool(_store_silence, get_app(request), await json_body(request))
+
+
+def _store_silence(app: App, body: Any) -> dict[str, str]:
+    """``post_silence`` after its body is read, in the threadpool (``api.ingest``)."""
+    silence = parse_silence(body, app.clock.now())
     if silence.id and app.pipeline.silencer.get(silence.id) is None:
         raise ApiError(404, f"no silence with id {silence.id}", "id")
     stored = app.add_silence(silence)
