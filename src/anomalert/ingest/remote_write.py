@@ -48,7 +48,13 @@ from google.protobuf.message import DecodeError
 from anomalert.errors import FieldError
 from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.histograms import bucket_problem
-from anomalert.ingest.samples import LABEL_NAME, METRIC_NAME, Rejection, got
+from anomalert.ingest.samples import (
+    LABEL_NAME,
+    METRIC_NAME,
+    Rejection,
+    check_label_limits,
+    got,
+)
 from anomalert.model import Sample
 
 #: Largest decompressed WriteRequest taken (Prometheus sends about 2,000 samples per request).
@@ -275,6 +281,7 @@ def _series_labels(where: str, pairs: Iterable[Any]) -> tuple[str, dict[str, str
             labels[name] = value
     if not METRIC_NAME.fullmatch(metric):
         raise FieldError(f"{where}.labels.__name__", f"must be a metric name (got {got(metric)})")
+    check_label_limits(where, metric, labels)
     if not labels.get("service"):
         if not labels.get("job"):
             raise FieldError(f"{where}.labels", "needs a service or job label to name the service")

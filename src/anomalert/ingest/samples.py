@@ -42,6 +42,32 @@ from anomalert.model import Sample
 MAX_BATCH = 10_000
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+#: Limits on a series' name and labels, as Mimir and Cortex keep (their defaults: names of
+#: 1,024 characters, values of 2,048, 30 labels; more labels here, for the label copies
+#: kube-state-metrics adds). A series' name and labels live in the engine's state and in
+#: ``/metrics`` for as long as the series is followed: without limits, a sender's 100 KB
+#: label values times ``detection.max_series`` would fill the memory.
+MAX_NAME_LENGTH = 1024
+MAX_VALUE_LENGTH = 2048
+MAX_LABELS = 64
+
+
+def check_label_limits(where: str, metric: str, labels: Mapping[str, str]) -> None:
+    """FieldError where a series' name or labels pass the limits above (``where``: the
+    series' place, its labels at ``where.labels``)."""
+    if len(metric) > MAX_NAME_LENGTH:
+        raise FieldError(where, f"metric name longer than {MAX_NAME_LENGTH} characters")
+    if len(labels) > MAX_LABELS:
+        raise FieldError(f"{where}.labels", f"more than {MAX_LABELS} labels ({len(labels)})")
+    for name, value in labels.items():
+        if len(name) > MAX_NAME_LENGTH:
+            raise FieldError(
+                f"{where}.labels", f"a label name longer than {MAX_NAME_LENGTH} characters"
+            )
+        if len(value) > MAX_VALUE_LENGTH:
+            raise FieldError(f"{where}.labels.{name}", f"longer than {MAX_VALUE_LENGTH} characters")
+
+
 SAMPLE_KEYS = ("metric", "labels", "timestamp", "value")
 #: What a sample's optional ``type`` may say, and whether that is a counter.
 SAMPLE_TYPES = {"gauge": False, "counter": True}
@@ -103,11 +129,13 @@ def label_set(where: str, value: object) -> dict[str, str]:
     for name, text in value.items():
         if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
             raise FieldError(
-                f"{where}.{name}", "is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)"
+                f"{where}.{printable(name[:100])}",
+                "is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)",
             )
         if not isinstance(text, str):
             raise FieldError(f"{where}.{name}", f"must be a string (got {got(text)})")
         labels[name] = valid_text(f"{where}.{name}", text)
+    check_label_limits(where.removesuffix(".labels"), "", labels)
     return labels
 
 
@@ -117,6 +145,8 @@ def metric_name(where: str, value: object) -> str:
         raise FieldError(
             where, f"must be a metric name [a-zA-Z_:][a-zA-Z0-9_:]* (got {got(value)})"
         )
+    if len(value) > MAX_NAME_LENGTH:
+        raise FieldError(where, f"longer than {MAX_NAME_LENGTH} characters")
     return value
 
 
@@ -236,7 +266,7 @@ class _FastPath:
         if type(metric) is not str or type(labels) is not dict:
             return None
         if metric not in self.names:
-            if not METRIC_NAME.fullmatch(metric):
+            if len(metric) > MAX_NAME_LENGTH or not METRIC_NAME.fullmatch(metric):
                 return None
             self.names.add(metric)
         try:

@@ -247,3 +247,18 @@ def test_a_real_prometheus_sends_the_types_that_mark_its_counters(
     assert names.families.get("app_queue_depth") == GAUGE
     assert not any(s.counter for s in seen if s.metric in ("app_queue_depth", "up"))
     assert {s.value for s in seen if s.metric == "app_jobs_total"} == {5.0}
+
+
+def test_a_series_name_and_labels_have_limits_in_remote_write_too() -> None:
+    good = ({"__name__": "up", "service": "api"}, [(1.0, 1000)])
+    long_value = ({"__name__": "up", "service": "api", "pod": "p" * 2049}, [(1.0, 1000)])
+    many = (
+        {"__name__": "up", "service": "api", **{f"l{k}": "v" for k in range(64)}},
+        [(1.0, 1000)],
+    )
+    samples, rejected = decode_write_request(body(good, long_value, many))
+    assert [s.labels for s in samples] == [{"service": "api"}]
+    assert [(r.index, r.error) for r in rejected] == [
+        (1, "timeseries[1].labels.pod: longer than 2048 characters"),
+        (2, "timeseries[2].labels: more than 64 labels (65)"),
+    ]

@@ -192,3 +192,29 @@ def test_batches_over_the_limit_are_refused() -> None:
 
 def test_an_empty_batch_is_fine() -> None:
     assert parse_samples({"samples": []}, NOW, TimeWindow()) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"metric": "m" * 1025}, "samples[0].metric: longer than 1024 characters"),
+        (
+            {"labels": {"service": "checkout", "pod": "p" * 2049}},
+            "samples[0].labels.pod: longer than 2048 characters",
+        ),
+        (
+            {"labels": {"service": "checkout", **{f"l{k}": "v" for k in range(64)}}},
+            "samples[0].labels: more than 64 labels (65)",
+        ),
+    ],
+)
+def test_a_series_name_and_labels_have_limits(overrides: dict[str, Any], message: str) -> None:
+    """A series' name and labels are kept for as long as it is followed: without limits a
+    sender's 100 KB label values times ``detection.max_series`` fill the memory."""
+    (error,) = errors([sample(**overrides)])
+    assert error.startswith(message)
+    at_limits = sample(
+        metric="m" * 1024,
+        labels={"service": "checkout", "pod": "p" * 2048, **{f"l{k}": "v" for k in range(62)}},
+    )
+    assert errors([at_limits]) == []
