@@ -266,6 +266,21 @@ def test_remote_write_accepts_a_real_write_request(client: TestClient) -> None:
     assert r.content == b""
 
 
+def test_remote_write_names_the_series_of_a_sample_outside_the_window(client: TestClient) -> None:
+    """Timestamps in seconds where remote_write sends milliseconds land in 1970: the error
+    says which series (as PromQL writes it), not a position in the request."""
+    old = Sample("cpu_percent", {"service": "db", "pod": "db-0"}, (NOW - 30) / 1000, 41.5)
+    body = encode_write_request([old])
+    r = client.post(
+        "/api/v1/write", content=body, headers={"content-type": "application/x-protobuf"}
+    )
+    message = assert_error(r, 400)["message"]
+    assert message.startswith(
+        '1 samples refused, none kept; first: cpu_percent{pod="db-0",service="db"} at '
+        "1699999.970: more than 1h in the past"
+    ), message
+
+
 def test_samples_with_bad_items_keep_the_good_ones(client: TestClient) -> None:
     before = ingested(client)
     bad = sample(1.0)

@@ -168,7 +168,7 @@ def _take_write(app: App, raw: bytes) -> None:
             if problem is None:
                 kept.append(s)
             else:
-                rejected.append(Rejection(i, f"timeseries sample at {s.timestamp:.0f}: {problem}"))
+                rejected.append(Rejection(i, f"{_series_text(s)} at {s.timestamp:.3f}: {problem}"))
     result = app.ingest(kept, "remote_write")
     dropped = len(rejected) + len(result.late) + len(result.refused)
     if rejected:
@@ -182,6 +182,13 @@ def _take_write(app: App, raw: bytes) -> None:
             else "samples out of order"
         )
         raise ApiError(400, f"{dropped} samples refused, none kept; first: {first}")
+
+
+def _series_text(s: Sample) -> str:
+    """A remote_write sample's series as PromQL writes it, to say which one was refused
+    (a request holds many; their positions in it mean nothing to a Prometheus user)."""
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+    return printable(f"{s.metric}{{{labels}}}")
 
 
 @router.post("/api/v1/events", dependencies=[Depends(require_write)])
