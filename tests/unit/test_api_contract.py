@@ -204,6 +204,16 @@ def test_wrong_content_type_is_415(client: TestClient, path: str) -> None:
     assert "text/plain" in err["message"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/alerts/1/ack", "/api/v1/alerts/1/feedback"])
+def test_a_model_body_without_a_content_type_is_415_saying_so(
+    client: TestClient, path: str
+) -> None:
+    """Not "Input should be a valid dictionary" for JSON that may well be right."""
+    r = client.post(path, content=b'{"helpful": true}')
+    assert "content-type" not in r.request.headers
+    assert "has none" in assert_error(r, 415)["message"]
+
+
 def test_remote_write_refuses_json_with_415(client: TestClient) -> None:
     r = client.post("/api/v1/write", json={"timeseries": []})
     assert "protobuf" in assert_error(r, 415)["message"]

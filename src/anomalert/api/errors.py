@@ -95,6 +95,12 @@ def install_error_handlers(api: FastAPI) -> None:
                 return error_response(
                     415, f"send JSON (content-type application/json), not {ctype}"
                 )
+            if not ctype and first.get("type") == "model_attributes_type":
+                # Without a content type FastAPI hands the model the raw bytes, and pydantic
+                # says "Input should be a valid dictionary": the JSON may be fine.
+                return error_response(
+                    415, "send JSON with content-type application/json (the request has none)"
+                )
             if first.get("type") == "json_invalid":
                 ctx = first.get("ctx")
                 why = ctx.get("error", "") if isinstance(ctx, dict) else "JSON decode error"
