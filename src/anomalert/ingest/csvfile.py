@@ -6,6 +6,16 @@ numeric columns; one output row per input row, in input order. How odd input is 
 * no ``timestamp`` column, an unparsable timestamp, an empty file, no numeric column, or a
   column that mixes numbers with text: a ``FileInputError`` naming the file, the column and
   the first bad row; the caller reports it and goes on with other files;
+* timestamps: dates and times (ISO 8601 with or without a UTC offset, RFC 2822, ...) read
+  with one format for the whole column; dates written with numbers only (``12/01/2024``)
+  are day-first or month-first as the column shows (a first or second number above 12):
+  a column that never shows it, or shows both, is refused (use ISO 8601). Or epoch
+  numbers, their unit told by their size, one unit for the column: below 1e11 seconds,
+  then milliseconds (below 1e14), microseconds (below 1e17), nanoseconds (a file's whole
+  column tells the unit; the HTTP ingest, sent single numbers, refuses milliseconds).
+  Refused, naming the row: an empty cell (or ``NaT``, ``null``, ...), numbers mixed with
+  dates, units mixed, and times outside 1677-09-23..2262-04-10 (a ``9999-12-31`` "open
+  end", a mistyped year);
 * a column whose every value is text (a label, a host name) is carried through, not scored;
 * empty cells, NaN and ±inf: the row is kept, scored 0 with reason "missing value", and
   nothing is learned from it;
@@ -27,12 +37,14 @@ numeric columns; one output row per input row, in input order. How odd input is 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 from anomalert.detect.localtime import LocalTime
 from anomalert.errors import FileInputError
@@ -58,37 +70,189 @@ class Table:
 
 #: A timestamp string whose time of day ends in a UTC offset (Z, +02:00, UTC): a moment.
 _OFFSET = r"\d:\d{2}(?::\d{2})?(?:\.\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$"
+#: A date that starts with its year (ISO 8601 and its relatives): never day/month ambiguous.
+_YEAR_FIRST = r"\d{4}-\d{2}-\d{2}"
+#: A date written with numbers only, day and month first in some order (12/01/2024, 1.2.24).
+_DAY_MONTH = r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?:\D|$)"
+#: Cells of a timestamp column that say "no time here" (compared in lower case).
+NO_TIME = frozenset({"nat", "nan", "na", "n/a", "#n/a", "null", "none", "-"})
+#: Epoch numbers in one of these units are read by their size: below 1e11 seconds (up to
+#: the year 5138), then milliseconds, microseconds and nanoseconds (from 1973 on each).
+EPOCH_UNITS = ((1e11, 1.0, "seconds"), (1e14, 1e3, "milliseconds"), (1e17, 1e6, "microseconds"))
+EPOCH_NANOSECONDS = (1e9, "nanoseconds")
+#: The times a file may hold: what pandas' nanosecond timestamps reach, a day inside.
+EARLIEST = (pd.Timestamp.min.ceil("D") + pd.Timedelta(days=1)).timestamp()
+LATEST = (pd.Timestamp.max.floor("D") - pd.Timedelta(days=1)).timestamp()
 
 
 def parse_timestamps(raw: pd.Series, path: Path, zone: str = "UTC") -> np.ndarray:
-    """Unix seconds from ISO 8601 strings or numbers (epoch seconds); a string without a
-    UTC offset is a wall-clock time in ``zone`` (see the module's docstring).
+    """Unix seconds from dates and times or numbers (epoch seconds, or milliseconds,
+    microseconds or nanoseconds told by their size); a string without a UTC offset is a
+    wall-clock time in ``zone`` (see the module's docstring). A bad cell is a
+    ``FileInputError`` naming its row.
 
     >>> parse_timestamps(pd.Series(["60", "120.5"]), Path("x.csv")).tolist()
     [60.0, 120.5]
     >>> parse_timestamps(pd.Series(["1970-01-01T00:01:00Z"]), Path("x.csv")).tolist()
     [60.0]
+    >>> parse_timestamps(pd.Series(["1767225600000"]), Path("x.csv")).tolist()
+    [1767225600.0]
     """
     if raw.isna().any():
         row = int(np.flatnonzero(raw.isna().to_numpy())[0])
         raise FileInputError(path, f"empty timestamp at row {row + 1}")
     if pd.api.types.is_numeric_dtype(raw):
-        return raw.to_numpy(dtype=float)
-    numbers = pd.to_numeric(raw, errors="coerce")
-    if numbers.notna().all():
-        return numbers.to_numpy(dtype=float)  # epoch seconds written as numbers
-    try:
-        ts = pd.to_datetime(raw, utc=True, format="mixed")
-    except (ValueError, TypeError) as exc:
-        bad = _first_bad_timestamp(raw)
-        raise FileInputError(path, f"unparsable timestamp {bad!r} in column 'timestamp'") from exc
-    # Unit-agnostic: pandas may pick s, ms, us or ns resolution for parsed datetimes.
-    seconds = (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float, copy=True)
+        return epoch_seconds(raw.to_numpy(dtype=float), raw, path)
+    text = raw.astype(str).str.strip()
+    _check_present(text, path)
+    numbers = pd.to_numeric(text, errors="coerce")
+    is_number = numbers.notna().to_numpy()
+    if is_number.all():
+        return epoch_seconds(numbers.to_numpy(dtype=float), text, path)
+    if is_number.any():
+        n, d = int(np.argmax(is_number)), int(np.argmin(is_number))
+        raise FileInputError(
+            path,
+            f"mixed epoch numbers and dates in column 'timestamp' (row {n + 1} "
+            f"{text.iloc[n]!r} vs row {d + 1} {text.iloc[d]!r})",
+        )
+    moments = _moments(text, path)
+    seconds = seconds_of(moments, text, path)
     if not LocalTime(zone).is_utc:
-        naive = ~raw.astype(str).str.contains(_OFFSET, regex=True).to_numpy()
+        naive = ~text.str.contains(_OFFSET, regex=True).to_numpy()
         if naive.any():
-            seconds[naive] = local_seconds(ts[naive].dt.tz_localize(None), zone)
+            seconds[naive] = local_seconds(moments[naive].dt.tz_localize(None), zone)
     return seconds
+
+
+def _check_present(text: pd.Series, path: Path) -> None:
+    """Every cell holds something: an empty cell or a word for "none" names its row."""
+    absent = (text == "") | text.str.lower().isin(NO_TIME)
+    if absent.any():
+        row = int(np.flatnonzero(absent.to_numpy())[0])
+        cell = text.iloc[row]
+        what = "empty timestamp" if cell == "" else f"missing timestamp {cell!r}"
+        raise FileInputError(path, f"{what} at row {row + 1}")
+
+
+def epoch_seconds(numbers: np.ndarray, cells: pd.Series, path: Path) -> np.ndarray:
+    """Epoch numbers as seconds: the unit is told by the size (``EPOCH_UNITS``), one unit
+    for the whole column; a column whose numbers are of different units is refused."""
+    if np.isnan(numbers).any():
+        row = int(np.flatnonzero(np.isnan(numbers))[0])
+        raise FileInputError(path, f"empty timestamp at row {row + 1}")
+    size = np.abs(numbers)
+    limits = np.array([limit for limit, _, _ in EPOCH_UNITS])
+    unit = np.searchsorted(limits, size, side="right")
+    names = [name for _, _, name in EPOCH_UNITS] + [EPOCH_NANOSECONDS[1]]
+    scales = [scale for _, scale, _ in EPOCH_UNITS] + [EPOCH_NANOSECONDS[0]]
+    if numbers.size and (unit != unit[0]).any():
+        other = int(np.flatnonzero(unit != unit[0])[0])
+        raise FileInputError(
+            path,
+            f"epoch timestamps in different units in column 'timestamp' (row 1 "
+            f"{cells.iloc[0]!r} reads as {names[unit[0]]}, row {other + 1} "
+            f"{cells.iloc[other]!r} as {names[unit[other]]})",
+        )
+    seconds = numbers / scales[int(unit[0])] if numbers.size else numbers
+    _check_range(seconds, cells, path)
+    return seconds
+
+
+def _moments(text: pd.Series, path: Path) -> pd.Series:
+    """Dates and times of a column (UTC, microseconds), read with one format for the
+    column: ISO 8601 when every date starts with its year; a day-first or month-first
+    format told from the whole column for dates written with numbers only (12/01/2024);
+    else the format pandas guesses from the first cell, and a guess per cell for cells it
+    does not fit (dates with month names: never ambiguous)."""
+    year_first = text.str.match(_YEAR_FIRST).to_numpy()
+    parts = text.str.extract(_DAY_MONTH)
+    day_month = parts[0].notna().to_numpy()
+    dayfirst = False
+    if year_first.all():
+        fmt: str | None = "ISO8601"
+    elif day_month.any():
+        if not day_month.all():
+            a, b = int(np.argmax(day_month)), int(np.argmin(day_month))
+            raise FileInputError(
+                path,
+                f"mixed date formats in column 'timestamp' (row {a + 1} {text.iloc[a]!r} vs "
+                f"row {b + 1} {text.iloc[b]!r}); use ISO 8601",
+            )
+        dayfirst = _day_first(text, parts[0].astype(int), parts[1].astype(int), path)
+        fmt = _guess_format(text.iloc[0], dayfirst)
+    else:
+        fmt = _guess_format(text.iloc[0], False)
+    moments = _to_datetime(text, fmt or "mixed", dayfirst)
+    left = moments.isna().to_numpy()
+    if left.any() and fmt is not None:  # cells the column's format does not fit
+        moments[left] = _to_datetime(text[left], "mixed", dayfirst)
+        left = moments.isna().to_numpy()
+    if left.any():
+        row = int(np.flatnonzero(left)[0])
+        raise FileInputError(
+            path,
+            f"unparsable timestamp {text.iloc[row]!r} in column 'timestamp' at row {row + 1}",
+        )
+    return moments
+
+
+def _day_first(text: pd.Series, first: pd.Series, second: pd.Series, path: Path) -> bool:
+    """Whether dates written with numbers only put the day first, from the whole column: a
+    first number above 12 says day-first, a second one above 12 month-first; both, or
+    neither, and the file is refused (rows disagree, or the order cannot be told)."""
+    day_first = np.flatnonzero((first > 12).to_numpy())
+    month_first = np.flatnonzero((second > 12).to_numpy())
+    if day_first.size and month_first.size:
+        d, m = int(day_first[0]), int(month_first[0])
+        raise FileInputError(
+            path,
+            f"dates disagree on day and month order (row {d + 1} {text.iloc[d]!r} is "
+            f"day-first, row {m + 1} {text.iloc[m]!r} month-first); use ISO 8601",
+        )
+    if not (day_first.size or month_first.size):
+        raise FileInputError(
+            path,
+            f"ambiguous dates: day-first or month-first cannot be told ({text.iloc[0]!r} "
+            f"to {text.iloc[-1]!r}); use ISO 8601",
+        )
+    return bool(day_first.size)
+
+
+def _guess_format(cell: str, dayfirst: bool) -> str | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return guess_datetime_format(cell, dayfirst=dayfirst)
+
+
+def _to_datetime(text: pd.Series, fmt: str, dayfirst: bool) -> pd.Series:
+    """UTC moments in microseconds (a unit that reaches every year), NaT where a cell does
+    not fit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        moments = pd.to_datetime(text, utc=True, format=fmt, dayfirst=dayfirst, errors="coerce")
+    return moments.dt.as_unit("us")
+
+
+def seconds_of(moments: pd.Series, cells: pd.Series, path: Path) -> np.ndarray:
+    """Unix seconds of UTC moments, refusing those beyond ``EARLIEST``..``LATEST`` (a
+    9999-12-31 "open end", a mistyped year) with the row named."""
+    zero = pd.Timestamp(0, tz="UTC").as_unit(moments.dt.unit)
+    seconds = (moments - zero).dt.total_seconds().to_numpy(dtype=float, copy=True)
+    _check_range(seconds, cells, path)
+    return seconds
+
+
+def _check_range(seconds: np.ndarray, cells: pd.Series, path: Path) -> None:
+    outside = ~((seconds >= EARLIEST) & (seconds <= LATEST))
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        first, last = (pd.Timestamp(s, unit="s").date() for s in (EARLIEST, LATEST))
+        raise FileInputError(
+            path,
+            f"timestamp {str(cells.iloc[row])!r} at row {row + 1} is out of range "
+            f"(supported: {first} to {last})",
+        )
 
 
 def local_seconds(wall: pd.Series, zone: str) -> np.ndarray:
@@ -99,20 +263,12 @@ def local_seconds(wall: pd.Series, zone: str) -> np.ndarray:
     except ValueError:  # the order cannot tell the repeated hour's two passes apart
         standard = np.zeros(len(wall), dtype=bool)
         local = wall.dt.tz_localize(zone, ambiguous=standard, nonexistent="shift_forward")
+    utc = local.dt.tz_convert("UTC")
     return (
-        (local.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC"))
+        (utc - pd.Timestamp(0, tz="UTC").as_unit(utc.dt.unit))
         .dt.total_seconds()
         .to_numpy(dtype=float)
     )
-
-
-def _first_bad_timestamp(raw: pd.Series) -> str:
-    for value in raw:
-        try:
-            pd.to_datetime(value, utc=True)
-        except (ValueError, TypeError):
-            return str(value)
-    return "?"
 
 
 def read_table(path: Path, zone: str = "UTC") -> Table:

@@ -37,6 +37,7 @@ from anomalert.ingest.csvfile import (
     local_seconds,
     parse_numeric,
     parse_timestamps,
+    seconds_of,
 )
 
 SUFFIXES = (".parquet", ".pq")
@@ -74,10 +75,11 @@ def timestamps(raw: pd.Series, path: Path, zone: str = "UTC") -> np.ndarray:
     if raw.isna().any():
         row = int(np.flatnonzero(raw.isna().to_numpy())[0])
         raise FileInputError(path, f"empty timestamp at row {row + 1}")
+    moments = raw.dt.tz_localize("UTC") if raw.dt.tz is None else raw.dt.tz_convert("UTC")
+    seconds = seconds_of(moments, raw, path)  # refuses years pandas' nanoseconds miss
     if raw.dt.tz is None and not LocalTime(zone).is_utc:
         return local_seconds(raw, zone)
-    moments = raw.dt.tz_localize("UTC") if raw.dt.tz is None else raw.dt.tz_convert("UTC")
-    return (moments - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
+    return seconds
 
 
 def numbers(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:

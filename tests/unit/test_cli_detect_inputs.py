@@ -1,0 +1,81 @@
+"""``anomalert detect`` on awkward inputs and outputs, through the CLI: every problem is one
+line on stderr naming its path, exit 2, and the other files of a folder are still scored
+(PRODUCT.md's contract); nothing crashes, nothing valid is lost or overwritten."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from tests.unit.test_cli_detect import (
+    ROWS,
+    SPIKE_ROW,
+    check_output,
+    error_lines,
+    good_csv,
+    read,
+    run_cli,
+    stamps,
+    values,
+    write_csv,
+)
+
+as_root = os.name != "posix" or os.geteuid() == 0
+
+
+def test_an_out_of_range_date_fails_its_file_only(tmp_path: Path) -> None:
+    """A ``9999-12-31`` in one file crashed the run and lost every file of the folder."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    goods = [good_csv(src / "a.csv", 1), good_csv(src / "c.csv", 2)]
+    ts = stamps()
+    ts[3] = "9999-12-31T23:59:59Z"
+    bad = write_csv(src / "b.csv", {"timestamp": ts, "value": values(3)})
+    code, _, stderr = run_cli(src, "-o", out, "--no-progress")
+    assert code == 2
+    lines = error_lines(stderr)
+    assert lines == [
+        f"error: {bad}: timestamp '9999-12-31T23:59:59Z' at row 4 is out of range "
+        "(supported: 1677-09-23 to 2262-04-10)"
+    ]
+    for g in goods:
+        check_output(g, out / g.name)
+
+
+def test_epoch_milliseconds_score_as_their_seconds(tmp_path: Path) -> None:
+    """Epoch numbers in ms, µs or ns are told by their size: the same scores as ISO times
+    (read as seconds, ms made a series 1000 times older, which alerted or crashed)."""
+    seconds = pd.Series([int(pd.Timestamp(s).timestamp()) for s in stamps()])
+    outputs = []
+    for unit, scale in (("s", 1), ("ms", 10**3), ("ns", 10**9)):
+        ts = list((seconds * scale).astype(str))
+        src = write_csv(tmp_path / f"{unit}.csv", {"timestamp": ts, "value": values(4)})
+        code, _, stderr = run_cli(src, "-o", tmp_path / "out")
+        assert code == 0 and stderr == "", stderr
+        outputs.append(read(tmp_path / "out" / src.name).drop(columns="timestamp"))
+    iso = good_csv(tmp_path / "iso.csv", 4)
+    assert run_cli(iso, "-o", tmp_path / "out")[0] == 0
+    expected = read(tmp_path / "out" / "iso.csv").drop(columns="timestamp")
+    assert expected.loc[SPIKE_ROW, "is_anomaly"] == "1"
+    for got in outputs:
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_day_first_dates_score_as_their_iso_times(tmp_path: Path) -> None:
+    """Half the rows of a DD/MM/YYYY file were read month-first (late, never learned)."""
+    times = pd.date_range("2024-01-11", periods=ROWS, freq="5min")
+    columns = {"value": values(5)}
+    iso = write_csv(
+        tmp_path / "iso.csv", {"timestamp": list(times.strftime("%Y-%m-%dT%H:%M")), **columns}
+    )
+    ddmm = write_csv(
+        tmp_path / "ddmm.csv", {"timestamp": list(times.strftime("%d/%m/%Y %H:%M")), **columns}
+    )
+    for src in (iso, ddmm):
+        code, _, stderr = run_cli(src, "-o", tmp_path / "out")
+        assert code == 0, stderr
+    pd.testing.assert_frame_equal(
+        read(tmp_path / "out" / "ddmm.csv").drop(columns="timestamp"),
+        read(tmp_path / "out" / "iso.csv").drop(columns="timestamp"),
+    )
