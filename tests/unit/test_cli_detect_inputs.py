@@ -79,3 +79,13 @@ def test_day_first_dates_score_as_their_iso_times(tmp_path: Path) -> None:
         read(tmp_path / "out" / "ddmm.csv").drop(columns="timestamp"),
         read(tmp_path / "out" / "iso.csv").drop(columns="timestamp"),
     )
+
+
+def test_newest_first_is_refused_and_the_rest_scored(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = good_csv(src / "a.csv")
+    bad = write_csv(src / "b.csv", {"timestamp": stamps()[::-1], "value": values(6)})
+    code, _, stderr = run_cli(src, "-o", out, "--no-progress")
+    assert code == 2
+    assert error_lines(stderr) == [f"error: {bad}: rows are newest first: sort them oldest first"]
+    check_output(good, out / "a.csv")

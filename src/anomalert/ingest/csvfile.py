@@ -21,7 +21,9 @@ numeric columns; one output row per input row, in input order. How odd input is 
   nothing is learned from it;
 * duplicate timestamps: each row is a separate observation (real exports repeat stamps);
 * out-of-order timestamps: the row is scored against the current model but not learned,
-  since it would mix the time axis of the seasonal profiles (see ``Table.late``);
+  since it would mix the time axis of the seasonal profiles (see ``Table.late``). A file
+  whose rows are newest first, or shuffled (most rows late), is refused: every row would
+  score 0 (``check_order``);
 * gaps and irregular sampling: rates that depend on time (seasonal) follow the series' own
   sampling interval, an average of the real ones in which a gap counts as at most 30
   intervals (``seasonal.GAP_RATIO``): an outage is not a new sampling rate;
@@ -316,7 +318,24 @@ def build_table(
     values = np.column_stack(arrays)
     values[~np.isfinite(values)] = np.nan
     late = t < np.maximum.accumulate(t)
+    check_order(path, t, late)
     return Table(path, frame, t, tuple(numeric), values, late)
+
+
+def check_order(path: Path, t: np.ndarray, late: np.ndarray) -> None:
+    """Refuse a file whose rows are not in time order: newest first (nine in ten steps
+    from one row to the next that change the time go back), or shuffled (most rows earlier
+    than a row before them). Such rows would be scored, never learned (``Table.late``): a
+    file of zeros. A few rows out of order are fine (the module's docstring)."""
+    steps = np.diff(t)
+    if (steps < 0).sum() > 9 * (steps > 0).sum():
+        raise FileInputError(path, "rows are newest first: sort them oldest first")
+    if 2 * late.sum() > len(t):
+        raise FileInputError(
+            path,
+            f"{late.sum()} of {len(t)} rows are earlier than a row before them: "
+            "sort them oldest first",
+        )
 
 
 MISSING = {"", "nan", "NaN", "NA", "N/A", "null", "None", "inf", "-inf", "Infinity", "-Infinity"}

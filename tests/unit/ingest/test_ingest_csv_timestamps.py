@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from anomalert.errors import FileInputError
-from anomalert.ingest.csvfile import parse_timestamps
+from anomalert.ingest.csvfile import parse_timestamps, read_table
 from anomalert.ingest.parquetfile import read_parquet_table
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -129,6 +129,21 @@ def write(path: Path, header: str, rows: list[str], sep: str = ",") -> Path:
 
 def rows(n: int, value: str = "1.5") -> list[str]:
     return [f"{START + timedelta(minutes=i):%Y-%m-%dT%H:%M:%SZ},{value}" for i in range(n)]
+
+
+def test_rows_newest_first_or_shuffled_are_refused_a_few_late_ones_kept(tmp_path: Path) -> None:
+    """Newest first, every row would be late (scored, never learned): a file of zeros."""
+    ordered = rows(200)
+    newest = write(tmp_path / "n.csv", "timestamp,value", ordered[::-1])
+    with pytest.raises(FileInputError, match="rows are newest first: sort them oldest first"):
+        read_table(newest)
+    shuffled = list(np.random.default_rng(1).permutation(ordered))
+    mixed = write(tmp_path / "s.csv", "timestamp,value", shuffled)
+    with pytest.raises(FileInputError, match=r"\d+ of 200 rows are earlier than a row before"):
+        read_table(mixed)
+    few = ordered.copy()
+    few[50], few[51] = few[51], few[50]
+    assert read_table(write(tmp_path / "f.csv", "timestamp,value", few)).late.sum() == 1
 
 
 MISSING_WORDS = ["NULL", "null", "NaN", "NAN", "nan", "-nan", "n/a", "N/A", "#N/A", "none"]
