@@ -5,8 +5,10 @@ line on stderr naming its path, exit 2, and the other files of a folder are stil
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tests.unit.test_cli_detect import (
@@ -89,3 +91,26 @@ def test_newest_first_is_refused_and_the_rest_scored(tmp_path: Path) -> None:
     assert code == 2
     assert error_lines(stderr) == [f"error: {bad}: rows are newest first: sort them oldest first"]
     check_output(good, out / "a.csv")
+
+
+def test_separators_and_trailing_commas_are_kept(tmp_path: Path) -> None:
+    """A ``;`` file was refused for "no 'timestamp' column (columns: timestamp;value)"; a
+    comma at the end of every line added an ``Unnamed: 2`` column to the output."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    ts, xs = stamps(), values(8)
+    (src).mkdir()
+    (src / "semi.csv").write_text(
+        "\n".join(["timestamp;value", *map(";".join, zip(ts, xs, strict=True))])
+    )
+    (src / "trail.csv").write_text(
+        "\n".join(["timestamp,value,", *(f"{t},{x}," for t, x in zip(ts, xs, strict=True))])
+    )
+    shutil.copy(good_csv(tmp_path / "plain.csv", 8), src / "plain.csv")
+    code, _, stderr = run_cli(src, "-o", out, "--no-progress")
+    assert code == 0, stderr
+    plain = read(out / "plain.csv")
+    pd.testing.assert_frame_equal(read(out / "trail.csv"), plain)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "semi.csv", sep=";", dtype=str, keep_default_na=False), plain
+    )
+    assert np.flatnonzero(plain["is_anomaly"] == "1").tolist() == [SPIKE_ROW]

@@ -326,7 +326,7 @@ def write_output(
     if is_parquet(dest):
         frame.to_parquet(dest, index=False)
     else:
-        frame.to_csv(dest, index=False)
+        frame.to_csv(dest, index=False, sep=table.sep)
 
 
 def drift_report(tables: list[Table], scored: list[Scored], base: Path) -> list[dict[str, object]]:

@@ -6,6 +6,10 @@ numeric columns; one output row per input row, in input order. How odd input is 
 * no ``timestamp`` column, an unparsable timestamp, an empty file, no numeric column, or a
   column that mixes numbers with text: a ``FileInputError`` naming the file, the column and
   the first bad row; the caller reports it and goes on with other files;
+* the separator is a comma, or a semicolon, tab or ``|`` when the header shows one around
+  ``timestamp`` (``timestamp;value``); the output keeps it. Empty unnamed columns that a
+  comma at the end of every line makes are dropped, and lines of only separators are blank
+  lines (skipped, as empty lines are);
 * timestamps: dates and times (ISO 8601 with or without a UTC offset, RFC 2822, ...) read
   with one format for the whole column; dates written with numbers only (``12/01/2024``)
   are day-first or month-first as the column shows (a first or second number above 12):
@@ -39,9 +43,10 @@ numeric columns; one output row per input row, in input order. How odd input is 
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +57,10 @@ from anomalert.detect.localtime import LocalTime
 from anomalert.errors import FileInputError
 
 TIMESTAMP = "timestamp"
+#: Separators other than the comma, told from a header such as ``timestamp;value``.
+SEPARATORS = (";", "\t", "|")
 OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "reason")
+NO_NUMBERS = "no numeric column to score"
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class Table:
     #: The values as read, where ``values`` holds something derived from them (counters'
     #: rates, ``detect.files.as_rates``); None: ``values`` are as read.
     raw: np.ndarray | None = None
+    #: The CSV's separator (a comma unless its header shows another), kept in the output.
+    sep: str = ","
 
 
 #: A timestamp string whose time of day ends in a UTC offset (Z, +02:00, UTC): a moment.
@@ -276,15 +286,62 @@ def local_seconds(wall: pd.Series, zone: str) -> np.ndarray:
 def read_table(path: Path, zone: str = "UTC") -> Table:
     """Load and validate one CSV (see the module docstring for every rule); times without
     a UTC offset are ``zone``'s wall clock."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError as exc:
-        raise FileInputError(path, "empty file") from exc
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise FileInputError(path, f"unreadable: {exc}") from exc
+    frame = _read_csv(path, ",")
+    sep = _separator(frame)
+    if sep != ",":
+        frame = _read_csv(path, sep)
+    frame = _without_blank_lines(_without_trailing_empty_columns(frame))
     check_columns(path, frame)
     t = parse_timestamps(frame[TIMESTAMP], path, zone)
-    return build_table(path, frame, t, lambda col: parse_numeric(frame[col], path, col))
+    try:
+        table = build_table(path, frame, t, lambda col: parse_numeric(frame[col], path, col))
+    except FileInputError as exc:
+        if sep == ";" and exc.problem == NO_NUMBERS:
+            raise FileInputError(path, f"{NO_NUMBERS} (decimal commas? write 12.5)") from exc
+        raise
+    return replace(table, sep=sep)
+
+
+def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
+    except pd.errors.EmptyDataError as exc:
+        raise FileInputError(path, "empty file") from exc
+    except OSError as exc:
+        raise FileInputError(path, f"unreadable: {(exc.strerror or str(exc)).lower()}") from exc
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise FileInputError(path, f"unreadable: {exc}") from exc
+
+
+def _separator(frame: pd.DataFrame) -> str:
+    """The file's separator: a comma, or the one its header shows around ``timestamp``
+    when the header read with commas is one column (``timestamp;value``)."""
+    if len(frame.columns) != 1 or str(frame.columns[0]) == TIMESTAMP:
+        return ","
+    header = str(frame.columns[0])
+    for sep in SEPARATORS:
+        if TIMESTAMP in (name.strip() for name in header.split(sep)):
+            return sep
+    return ","
+
+
+def _without_blank_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without the rows that are only separators (``,,``: what a spreadsheet
+    writes for an empty line): blank lines, skipped as pandas skips empty ones."""
+    blank = (frame == "").all(axis=1)
+    return frame[~blank].reset_index(drop=True) if blank.any() else frame
+
+
+def _without_trailing_empty_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without the empty, unnamed columns a comma at the end of every line makes
+    (pandas names them ``Unnamed: 2``): the output keeps the columns the file names."""
+    while (
+        len(frame.columns) > 1
+        and re.fullmatch(r"Unnamed: \d+", str(frame.columns[-1]))
+        and (frame.iloc[:, -1] == "").all()
+    ):
+        frame = frame.iloc[:, :-1]
+    return frame
 
 
 def check_columns(path: Path, frame: pd.DataFrame) -> None:
@@ -314,7 +371,7 @@ def build_table(
             numeric.append(col)
             arrays.append(parsed)
     if not numeric:
-        raise FileInputError(path, "no numeric column to score")
+        raise FileInputError(path, NO_NUMBERS)
     values = np.column_stack(arrays)
     values[~np.isfinite(values)] = np.nan
     late = t < np.maximum.accumulate(t)

@@ -146,6 +146,28 @@ def test_rows_newest_first_or_shuffled_are_refused_a_few_late_ones_kept(tmp_path
     assert read_table(write(tmp_path / "f.csv", "timestamp,value", few)).late.sum() == 1
 
 
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_the_separator_is_told_from_the_header(tmp_path: Path, sep: str) -> None:
+    table = read_table(write(tmp_path / "x.csv", "timestamp,value", rows(3), sep))
+    assert table.sep == sep and table.columns == ("value",)
+    np.testing.assert_array_equal(table.values[:, 0], [1.5] * 3)
+
+
+def test_decimal_commas_get_a_hint(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "x.csv", "timestamp;value", [r.replace(",1.5", ";1,5") for r in rows(3)]
+    )
+    with pytest.raises(FileInputError, match=r"no numeric column to score \(decimal commas"):
+        read_table(path)
+
+
+def test_a_comma_at_the_end_of_every_line_adds_no_column(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.csv", "timestamp,value,", [f"{r}," for r in rows(3)] + [",,"])
+    table = read_table(path)
+    assert list(table.frame.columns) == ["timestamp", "value"]
+    assert len(table.frame) == 3  # a line of only separators is a blank line
+
+
 MISSING_WORDS = ["NULL", "null", "NaN", "NAN", "nan", "-nan", "n/a", "N/A", "#N/A", "none"]
 MISSING_WORDS += ["None", "-", "", "NA", "INF", "-Infinity"]
 
