@@ -21,8 +21,9 @@ numeric columns; one output row per input row, in input order. How odd input is 
   dates, units mixed, and times outside 1677-09-23..2262-04-10 (a ``9999-12-31`` "open
   end", a mistyped year);
 * a column whose every value is text (a label, a host name) is carried through, not scored;
-* empty cells, NaN and ±inf: the row is kept, scored 0 with reason "missing value", and
-  nothing is learned from it;
+* empty cells, NaN and ±inf, and the usual words for "no value" in any case (``NULL``,
+  ``NaN``, ``n/a``, ``#N/A``, ``none``, ``-nan``, a lone ``-``; ``MISSING``): the row is
+  kept, scored 0 with reason "missing value", and nothing is learned from it;
 * duplicate timestamps: each row is a separate observation (real exports repeat stamps);
 * out-of-order timestamps: the row is scored against the current model but not learned,
   since it would mix the time axis of the seasonal profiles (see ``Table.late``). A file
@@ -395,19 +396,26 @@ def check_order(path: Path, t: np.ndarray, late: np.ndarray) -> None:
         )
 
 
-MISSING = {"", "nan", "NaN", "NA", "N/A", "null", "None", "inf", "-inf", "Infinity", "-Infinity"}
+#: Cells that mean "no value", compared in lower case: pandas' own missing-value words,
+#: SQL's NULL, a spreadsheet's #N/A, a lone dash; infinities count as missing too.
+MISSING = frozenset(
+    {"", "nan", "-nan", "+nan", "na", "n/a", "#n/a", "#n/a n/a", "#na", "<na>", "nat"}
+    | {"null", "none", "-", "-1.#ind", "1.#ind", "-1.#qnan", "1.#qnan"}
+    | {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+)
 
 
 def parse_numeric(raw: pd.Series, path: Path, col: str) -> np.ndarray | None:
     """Numbers of a column, None for a text column, error for a column that mixes both."""
     text = raw.str.strip()
-    missing = text.isin(MISSING)
+    lower = text.str.lower()
+    missing = lower.isin(MISSING)
     parsed = pd.to_numeric(text.where(~missing), errors="coerce")
     bad = parsed.isna() & ~missing
     if not bad.any():
         values = parsed.to_numpy(dtype=float, copy=True)
-        values[text.isin({"inf", "Infinity"}).to_numpy()] = np.inf
-        values[text.isin({"-inf", "-Infinity"}).to_numpy()] = -np.inf
+        values[lower.isin({"inf", "+inf", "infinity", "+infinity"}).to_numpy()] = np.inf
+        values[lower.isin({"-inf", "-infinity"}).to_numpy()] = -np.inf
         return values
     if bad.sum() == (~missing).sum():
         return None  # a text column: carried through, not scored

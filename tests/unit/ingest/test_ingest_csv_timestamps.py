@@ -172,6 +172,27 @@ MISSING_WORDS = ["NULL", "null", "NaN", "NAN", "nan", "-nan", "n/a", "N/A", "#N/
 MISSING_WORDS += ["None", "-", "", "NA", "INF", "-Infinity"]
 
 
+def test_missing_value_words_in_any_case_are_missing(tmp_path: Path) -> None:
+    cells = [
+        f"{START + timedelta(minutes=i):%Y-%m-%dT%H:%M:%SZ},{w}"
+        for i, w in enumerate(MISSING_WORDS)
+    ]
+    table = read_table(
+        write(tmp_path / "x.csv", "timestamp,value,other", [f"{c},2" for c in cells])
+    )
+    assert np.isnan(table.values[:, 0]).all() and table.columns == ("value", "other")
+
+
+@pytest.mark.parametrize("cell", ["#DIV/0!", "?", "12x"])
+def test_text_among_numbers_is_still_refused_naming_row_and_column(
+    tmp_path: Path, cell: str
+) -> None:
+    lines = [*rows(3), f"{START + timedelta(minutes=3):%Y-%m-%dT%H:%M:%SZ},{cell}"]
+    with pytest.raises(FileInputError) as caught:
+        read_table(write(tmp_path / "x.csv", "timestamp,value", lines))
+    assert caught.value.problem == f"unparsable value {cell!r} in column 'value' at row 4"
+
+
 def test_a_typed_parquet_time_out_of_range_is_refused(tmp_path: Path) -> None:
     """Parquet keeps years pandas' nanoseconds do not reach (microsecond timestamps)."""
     stamps = pd.Series(pd.to_datetime(["2026-01-01", "9999-12-31"]).as_unit("us"))
