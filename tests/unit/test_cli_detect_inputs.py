@@ -4,12 +4,14 @@ line on stderr naming its path, exit 2, and the other files of a folder are stil
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.unit.test_cli_detect import (
     ROWS,
@@ -91,6 +93,81 @@ def test_newest_first_is_refused_and_the_rest_scored(tmp_path: Path) -> None:
     assert code == 2
     assert error_lines(stderr) == [f"error: {bad}: rows are newest first: sort them oldest first"]
     check_output(good, out / "a.csv")
+
+
+@pytest.mark.parametrize("make", ["file", "under_a_file"])
+def test_an_output_that_cannot_be_a_folder_is_one_line(tmp_path: Path, make: str) -> None:
+    src = good_csv(tmp_path / "a.csv")
+    target = tmp_path / "taken"
+    target.write_text("not a folder\n")
+    out = target if make == "file" else target / "sub"
+    code, _, stderr = run_cli(src, "-o", out)
+    assert code == 2
+    lines = error_lines(stderr)
+    assert len(lines) == 1 and lines[0].startswith(f"error: {out}: "), lines
+    assert target.read_text() == "not a folder\n"
+
+
+def test_the_input_folder_as_output_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    good = good_csv(src / "a.csv")
+    before = good.read_text()
+    for path, out in ((src, src), (good, src)):
+        code, _, stderr = run_cli(path, "-o", out)
+        assert code == 2
+        lines = error_lines(stderr)
+        assert len(lines) == 1 and "would be overwritten" in lines[0], lines
+    assert good.read_text() == before and sorted(os.listdir(src)) == ["a.csv"]
+
+
+def test_an_output_inside_the_input_is_not_walked(tmp_path: Path) -> None:
+    """Run twice: the second run does not read the first run's outputs as inputs."""
+    src = tmp_path / "in"
+    good = good_csv(src / "a.csv")
+    out = src / "results"
+    for _ in range(2):
+        code, _, stderr = run_cli(src, "-o", out, "--no-progress")
+        assert code == 0, stderr
+    assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == [Path("a.csv")]
+    check_output(good, out / "a.csv")
+
+
+def test_a_file_that_fails_leaves_no_earlier_output(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    good_csv(src / "a.csv")
+    bad = good_csv(src / "b.csv")
+    assert run_cli(src, "-o", out, "--no-progress")[0] == 0
+    assert (out / "b.csv").exists()
+    bad.write_text("garbage\n")
+    code, _, _ = run_cli(src, "-o", out, "--no-progress")
+    assert code == 2
+    assert not (out / "b.csv").exists() and (out / "a.csv").exists()
+
+
+def test_links_and_compressed_files_in_a_folder(tmp_path: Path) -> None:
+    """A linked folder is followed (once: a link back up is a loop, named); broken and
+    looping file links are named; ``.csv.gz`` is scored and written as gzip."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = good_csv(src / "a.csv", 1)
+    outside = good_csv(tmp_path / "elsewhere" / "b.csv", 2)
+    (src / "linked").symlink_to(outside.parent, target_is_directory=True)
+    (src / "sub").mkdir()
+    (src / "sub" / "up").symlink_to(src, target_is_directory=True)
+    (src / "gone.csv").symlink_to(tmp_path / "missing.csv")
+    (src / "self.csv").symlink_to(src / "self.csv")
+    with gzip.open(src / "c.csv.gz", "wt") as f:
+        f.write(good.read_text())
+    code, _, stderr = run_cli(src, "-o", out, "--no-progress")
+    assert code == 2
+    lines = sorted(error_lines(stderr))
+    assert len(lines) == 3, lines
+    assert lines[0].startswith(f"error: {src / 'gone.csv'}: broken symbolic link")
+    assert lines[1].startswith(f"error: {src / 'self.csv'}: broken symbolic link")
+    assert lines[2].startswith(f"error: {src / 'sub' / 'up'}: symbolic link loop")
+    check_output(good, out / "a.csv")
+    check_output(outside, out / "linked" / "b.csv")
+    with gzip.open(out / "c.csv.gz", "rt") as f:
+        assert f.read() == (out / "a.csv").read_text()
 
 
 def test_separators_and_trailing_commas_are_kept(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ pager would see it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -73,18 +74,66 @@ class Scored:
     drift: tuple[DriftEvent, ...] = ()
 
 
-def find_input_files(src: Path) -> list[Path]:
-    """A file, or every CSV and Parquet file under a folder (recursively), in a stable
-    order."""
+#: What a folder walk picks up besides Parquet: CSV, plain or compressed (pandas reads and
+#: writes these by their suffix). A file named on the command line is read whatever its name.
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz")
+
+
+def is_input(path: Path) -> bool:
+    """Whether a folder walk scores this file (by its name, in any case)."""
+    return path.name.lower().endswith(CSV_SUFFIXES) or is_parquet(path)
+
+
+def find_input_files(src: Path, skip: Path | None = None) -> tuple[list[Path], list[str]]:
+    """A file, or every input file under a folder (``is_input``, recursively, following
+    symbolic links to folders once), in a stable order; and one line per part of the folder
+    that could not be walked (an unreadable subfolder, a broken link, a link loop). ``skip``
+    is not walked (the output folder, when it lies inside the input)."""
     if src.is_file():
-        return [src]
-    if src.is_dir():
-        return sorted(
-            p
-            for p in src.rglob("*")
-            if (p.suffix.lower() == ".csv" or is_parquet(p)) and p.is_file()
-        )
-    raise FileInputError(src, "no such file or folder")
+        return [src], []
+    if not src.is_dir():
+        raise FileInputError(src, "no such file or folder")
+    found: list[Path] = []
+    problems: list[str] = []
+    avoid = skip.resolve() if skip is not None else None
+    _walk(src, (src.resolve(),), avoid, found, problems)
+    return sorted(found), problems
+
+
+def _walk(
+    folder: Path, chain: tuple[Path, ...], skip: Path | None, found: list[Path], problems: list[str]
+) -> None:
+    """Add ``folder``'s inputs to ``found``; ``chain`` holds the real paths of the folders
+    walked down to it, so a link back to one of them is a loop, named and not followed."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(str(FileInputError(folder, f"unreadable folder: {_why(exc)}")))
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            if entry.is_dir():  # a link to a folder is followed
+                real = path.resolve()
+                if real == skip:
+                    continue
+                if real in chain:
+                    loop = "symbolic link loop (to a folder that contains it): not followed"
+                    problems.append(str(FileInputError(path, loop)))
+                    continue
+                _walk(path, (*chain, real), skip, found, problems)
+            elif is_input(path):
+                if entry.is_file():
+                    found.append(path)
+                elif entry.is_symlink():
+                    os.stat(path)  # raises: the link leads nowhere, or in a circle
+        except OSError as exc:
+            problems.append(str(FileInputError(path, f"broken symbolic link: {_why(exc)}")))
+
+
+def _why(exc: OSError) -> str:
+    """An OS error's reason in words, without the path the message names already."""
+    return (exc.strerror or str(exc)).lower()
 
 
 def read_input(path: Path, zone: str = "UTC") -> Table:
@@ -357,15 +406,19 @@ def detect_path(
     counters: CounterNames | None = None,
 ) -> list[str]:
     """Score a CSV or Parquet file, or a folder of them, into ``out``; returns one line per
-    file that failed.
+    file (or part of a folder) that failed; a failed file leaves no output from an earlier
+    run. ``progress``: a progress bar.
     ``counters`` names the columns that are running totals (scored on their rates)."""
-    errors: list[str] = []
     try:
-        paths = find_input_files(src)
+        paths, errors = find_input_files(src, skip=out)
     except FileInputError as exc:
         return [str(exc)]
+    problem = output_problem(src, out)
+    if problem is not None:
+        return [problem]
     base = src.parent if src.is_file() else src
     zone = settings.timezone if settings is not None else "UTC"
+    inputs = {p.resolve() for p in paths}
     tables: list[Table] = []
     for path in paths:
         try:
@@ -373,8 +426,17 @@ def detect_path(
             tables.append(table if counters is None else as_rates(table, counters))
         except FileInputError as exc:
             errors.append(str(exc))
+            _remove_stale(out / path.relative_to(base), inputs)
     if src.is_dir() and not paths:
         errors.append(f"{src}: no CSV or Parquet files found")
+    if tables:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return [
+                *errors,
+                str(FileInputError(out, f"cannot create the output folder: {_why(exc)}")),
+            ]
     total = sum(len(tb.t) for tb in tables)
     (out / DRIFT_FILE).unlink(missing_ok=True)  # a report from an earlier run would mislead
     drift: list[dict[str, object]] = []
@@ -384,12 +446,43 @@ def detect_path(
             group = [tables[i] for i in members]
             results = score_tables(group, settings, advance)
             for tb, scored in zip(group, results, strict=True):
-                write_output(tb, scored, out / tb.path.relative_to(base), local_time)
+                dest = out / tb.path.relative_to(base)
+                try:
+                    if dest.resolve() in inputs:
+                        raise FileInputError(dest, "output would overwrite an input: not written")
+                    write_output(tb, scored, dest, local_time)
+                except FileInputError as exc:
+                    errors.append(str(exc))
+                except OSError as exc:
+                    errors.append(str(FileInputError(dest, f"cannot write: {_why(exc)}")))
             drift += drift_report(group, results, base)
     if drift:
-        out.mkdir(parents=True, exist_ok=True)
         (out / DRIFT_FILE).write_text(json.dumps(drift, indent=1))
     return errors
+
+
+def output_problem(src: Path, out: Path) -> str | None:
+    """Why ``out`` cannot take the results of ``src`` (one line), or None: it is a file, or
+    it is where the inputs are (they would be overwritten)."""
+    if out.exists() and not out.is_dir():
+        return str(FileInputError(out, "output is not a folder"))
+    if src.is_dir() and out.resolve() == src.resolve():
+        return str(
+            FileInputError(out, "output is the input folder: its files would be overwritten")
+        )
+    if src.is_file() and (out / src.name).resolve() == src.resolve():
+        return str(FileInputError(out, "output is the input's folder: it would be overwritten"))
+    return None
+
+
+def _remove_stale(dest: Path, inputs: set[Path]) -> None:
+    """Remove an earlier run's output for a file that failed now: left, it would read as
+    this run's."""
+    try:
+        if dest.is_file() and dest.resolve() not in inputs:
+            dest.unlink()
+    except OSError:
+        pass  # not ours to worry about: the file's own error is reported
 
 
 class _progress_bar:
