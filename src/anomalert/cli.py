@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -31,9 +32,20 @@ EXIT_BAD_INPUT = 2
 
 @app.command()
 def detect(
-    path: Annotated[Path, typer.Argument(help="A CSV or Parquet file, or a folder of them.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")],
-    progress: Annotated[bool, typer.Option(help="Show a progress bar (on for folders).")] = True,
+    # Not checked by click (readable=False, writable=False): its usage box would be five
+    # lines; detect_path names every problem of a path in one line.
+    path: Annotated[
+        Path,
+        typer.Argument(help="A CSV or Parquet file, or a folder of them.", readable=False),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Folder for the results.", readable=False),
+    ],
+    progress: Annotated[
+        bool,
+        typer.Option(help="Show a progress bar (for folders, and files of 100,000 rows or more)."),
+    ] = True,
     min_age: Annotated[
         str | None,
         typer.Option(
@@ -90,16 +102,24 @@ def detect(
         except ValueError as exc:
             typer.echo(f"error: --counters: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-    errors = detect_path(
-        path, output, progress=progress and path.is_dir(), settings=settings, counters=names
-    )
+    errors = detect_path(path, output, progress=progress, settings=settings, counters=names)
     drift = output / DRIFT_FILE
     if drift.exists():
         typer.echo(f"note: input drift was seen and models refitted; see {drift}", err=True)
     for line in errors:
-        typer.echo(f"error: {line}", err=True)
+        typer.echo(f"error: {one_line(line)}", err=True)
     if errors:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def one_line(text: str) -> str:
+    """The text with its control characters escaped (a newline in a file name shows as
+    ``\\n``): one problem, one line on stderr.
+
+    >>> one_line("in/bad\\nname.csv: no 'timestamp' column")
+    "in/bad\\\\nname.csv: no 'timestamp' column"
+    """
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
 
 
 @app.command()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import anomalert.detect.files as files
 from tests.unit.test_cli_detect import (
     ROWS,
     SPIKE_ROW,
@@ -168,6 +169,60 @@ def test_links_and_compressed_files_in_a_folder(tmp_path: Path) -> None:
     check_output(outside, out / "linked" / "b.csv")
     with gzip.open(out / "c.csv.gz", "rt") as f:
         assert f.read() == (out / "a.csv").read_text()
+
+
+@pytest.mark.skipif(as_root, reason="root reads a chmod 000 folder or file")
+def test_an_unreadable_subfolder_and_file_are_one_line_each(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = good_csv(src / "a.csv")
+    locked = src / "locked"
+    good_csv(locked / "b.csv")
+    locked.chmod(0)
+    try:
+        code, _, stderr = run_cli(src, "-o", out, "--no-progress")
+    finally:
+        locked.chmod(0o755)
+    assert code == 2
+    assert error_lines(stderr) == [f"error: {locked}: unreadable folder: permission denied"]
+    check_output(good, out / "a.csv")
+    good.chmod(0)
+    try:
+        code, _, stderr = run_cli(good, "-o", out)
+    finally:
+        good.chmod(0o644)
+    assert code == 2
+    assert error_lines(stderr) == [f"error: {good}: unreadable: permission denied"]
+
+
+def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    bad = write_csv(src / "bad\nname.csv", {"when": ["1"], "value": ["2"]})
+    code, _, stderr = run_cli(src, "-o", tmp_path / "out")
+    assert code == 2
+    assert error_lines(stderr) == [
+        f"error: {src}/bad\\nname.csv: no 'timestamp' column (columns: when, value)"
+    ]
+    assert bad.exists()
+
+
+def test_huge_values_print_no_warnings(tmp_path: Path) -> None:
+    xs = values(7)
+    xs[SPIKE_ROW] = "1.7e308"
+    src = write_csv(tmp_path / "a.csv", {"timestamp": stamps(), "value": xs})
+    code, _, stderr = run_cli(src, "-o", tmp_path / "out")
+    assert code == 0 and stderr == "", stderr
+    check_output(src, tmp_path / "out" / "a.csv")
+
+
+def test_a_large_single_file_shows_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = good_csv(tmp_path / "a.csv")
+    assert "scoring rows" not in run_cli(src, "-o", tmp_path / "o1")[1]
+    monkeypatch.setattr(files, "LARGE_FILE_ROWS", ROWS)
+    code, stdout, stderr = run_cli(src, "-o", tmp_path / "o2")
+    assert code == 0 and stderr == "" and "scoring rows" in stdout
+    assert "scoring rows" not in run_cli(src, "-o", tmp_path / "o3", "--no-progress")[1]
 
 
 def test_separators_and_trailing_commas_are_kept(tmp_path: Path) -> None:

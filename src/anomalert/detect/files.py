@@ -398,6 +398,10 @@ def drift_report(tables: list[Table], scored: list[Scored], base: Path) -> list[
     return report
 
 
+#: A single file of at least this many rows shows a progress bar too (folders always do).
+LARGE_FILE_ROWS = 100_000
+
+
 def detect_path(
     src: Path,
     out: Path,
@@ -407,7 +411,7 @@ def detect_path(
 ) -> list[str]:
     """Score a CSV or Parquet file, or a folder of them, into ``out``; returns one line per
     file (or part of a folder) that failed; a failed file leaves no output from an earlier
-    run. ``progress``: a progress bar.
+    run. ``progress``: a progress bar for a folder, or a file of ``LARGE_FILE_ROWS`` rows.
     ``counters`` names the columns that are running totals (scored on their rates)."""
     try:
         paths, errors = find_input_files(src, skip=out)
@@ -441,7 +445,10 @@ def detect_path(
     (out / DRIFT_FILE).unlink(missing_ok=True)  # a report from an earlier run would mislead
     drift: list[dict[str, object]] = []
     local_time = LocalTime(zone)
-    with _progress_bar(progress, total) as advance:
+    bar = progress and (src.is_dir() or total >= LARGE_FILE_ROWS)
+    # Values near the float range (1e308) overflow in the detectors' arithmetic; they are
+    # handled (scored as far out, or missing), so numpy's warnings would only be noise.
+    with _progress_bar(bar, total) as advance, np.errstate(over="ignore"):
         for members in width_groups(tables):
             group = [tables[i] for i in members]
             results = score_tables(group, settings, advance)
