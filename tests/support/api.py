@@ -52,3 +52,14 @@ def api_clients(folder: Path, config: Mapping[str, Any], now: float) -> Iterator
             client.close()
             app.http.close()
             app.store.close()
+
+
+def assert_error(r: Any, status: int, field: str | None = None) -> str:
+    """The one error shape, with this status (and field, when given); its message."""
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert set(r.json()) == {"error"} and err["status"] == status
+    assert set(err) <= {"status", "code", "message", "field"}
+    if field is not None:
+        assert err.get("field") == field, err
+    return str(err["message"])

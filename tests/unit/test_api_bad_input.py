@@ -22,7 +22,7 @@ from anomalert.alert.silence import Silence
 from anomalert.model import Alert, fingerprint
 from anomalert.report.gather import import_incidents
 from anomalert.report.incidents_file import IncidentItem
-from tests.support.api import ClientFactory, api_clients
+from tests.support.api import ClientFactory, api_clients, assert_error
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 #: Year 9999 at a -12:00 offset: year 10000 in UTC, which no datetime can hold.
@@ -35,17 +35,6 @@ IMPORT = "/api/v1/incidents/labelled/import"
 def make(tmp_path: Path) -> Iterator[ClientFactory]:
     with api_clients(tmp_path, CONFIG, NOW) as build:
         yield build
-
-
-def assert_error(r: Any, status: int, field: str | None = None) -> str:
-    """The one error shape, with this status (and field, when given); its message."""
-    assert r.status_code == status, r.text
-    err = r.json()["error"]
-    assert set(r.json()) == {"error"} and err["status"] == status
-    assert set(err) <= {"status", "code", "message", "field"}
-    if field is not None:
-        assert err.get("field") == field, err
-    return str(err["message"])
 
 
 def alert(start: float, end: float | None = None) -> Alert:

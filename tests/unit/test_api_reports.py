@@ -15,7 +15,7 @@ import pytest
 
 from anomalert.app import App
 from anomalert.model import Alert, fingerprint
-from tests.support.api import ClientFactory, api_clients
+from tests.support.api import ClientFactory, api_clients, assert_error
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 H = 3600.0
@@ -35,16 +35,6 @@ Make = ClientFactory
 def make(tmp_path: Path) -> Iterator[Make]:
     with api_clients(tmp_path, CONFIG, NOW) as build:
         yield build
-
-
-def assert_error(r: Any, status: int, field: str | None = None) -> str:
-    assert r.status_code == status, r.text
-    err = r.json()["error"]
-    assert set(r.json()) == {"error"} and err["status"] == status
-    assert set(err) <= {"status", "code", "message", "field"}
-    if field is not None:
-        assert err.get("field") == field, err
-    return str(err["message"])
 
 
 def add_alert(app: App, start: float, end: float | None, severity: str = "P2", **kw: Any) -> int:
