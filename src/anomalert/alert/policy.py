@@ -152,6 +152,7 @@ class _Episode:
     confirmed: bool = False  # lasted `notify_after`: may be louder than P3
     flapping: bool = False
     held_since: float | None = None  # a would-be resolve held open by flapping
+    moved: bool = False  # a flatline's value moved since it froze (calm points only)
 
     @property
     def service(self) -> str:
@@ -383,10 +384,13 @@ class AlertPolicy:
         flatline alert stays open while the value stays where it froze, however long: a
         feed that died two hours ago is still dead (the engine pages a flatline's onset
         only, and takes nothing from the frozen run, so nothing becomes normal meanwhile).
+        Once the value has moved it is alive again: a count that comes back and shows the
+        frozen value now and then (a 0 among small counts) does not hold the alert open.
         """
         w = ep.worst
         if w.kind == _FLATLINE:
-            return s.value == w.value
+            ep.moved |= s.value != w.value
+            return not ep.moved
         if s.timestamp - ep.since >= sp.keep_open_for:
             return False
         if w.kind not in _BAND_KINDS or not (math.isfinite(w.lower) and math.isfinite(w.upper)):

@@ -170,8 +170,9 @@ def test_the_service_keeps_a_flatline_open_while_the_value_stays_where_it_froze(
         assert policy.tick(now) == []
     assert [a.status for a in policy.active()] == ["firing"]
     resolved = []
-    for minute in range(360, 380):  # moving again
+    for minute in range(360, 380):  # moving again, at 0 now and then as a small count is
         now = T0 + 60.0 * minute
-        resolved += policy.observe(_point(minute, 4.0 + minute % 3, 0.2, Kind.SPIKE), now)
+        value = 0.0 if minute % 4 == 0 else 4.0 + minute % 3
+        resolved += policy.observe(_point(minute, value, 0.2, Kind.SPIKE), now)
         resolved += policy.tick(now)
     assert [a.status for a in resolved] == ["resolved"]
