@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -426,7 +427,11 @@ def test_a_client_hanging_up_mid_body_is_one_quiet_line(
         "server": ("testserver", 80),
     }
     with caplog.at_level(logging.DEBUG, logger="anomalert"):
-        asyncio.run(client.app(scope, receive, send))
+        # In a thread of its own: a test before this one in the same worker may have left an
+        # event loop running in this thread (Playwright's sync API keeps one).
+        worker = threading.Thread(target=lambda: asyncio.run(client.app(scope, receive, send)))
+        worker.start()
+        worker.join()
     ours = [r for r in caplog.records if r.name.startswith("anomalert")]
     assert [(r.levelno, r.exc_info) for r in ours] == [(logging.INFO, None)]
     assert "/api/v1/samples" in ours[0].getMessage()
