@@ -44,6 +44,8 @@ FEATURES: tuple[str, ...] = (
 )
 RECORD_KEYS: tuple[str, ...] = ("service", "timestamp", "window", *FEATURES)
 _SIGNED = frozenset({"risk_score"})
+#: Features that are shares of the window's requests: at most 1.
+_FRACTIONS = frozenset({"error_rate"})
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def _record(
 
 
 def _service(where: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value.strip():  # as an event's service
         raise FieldError(where, f"must be a non-empty string (got {got(value)})")
     return valid_text(where, value)
 
@@ -149,6 +151,10 @@ def _window(where: str, value: object) -> float:
 
 def _feature(where: str, value: object) -> float:
     number = finite_number(where, value)
-    if number < 0 and where.rsplit(".", 1)[-1] not in _SIGNED:
+    name = where.rsplit(".", 1)[-1]
+    if number < 0 and name not in _SIGNED:
         raise FieldError(where, f"must not be negative (got {got(value)})")
+    if name in _FRACTIONS and number > 1.0:
+        # A share of the window's requests (pooled as errors / requests: ``recordpools``).
+        raise FieldError(where, f"must be a fraction of the requests, 0 to 1 (got {got(value)})")
     return number

@@ -67,6 +67,11 @@ def test_a_record_fans_out_into_one_sample_per_feature() -> None:
         ({"latency_p99_ms": -1}, "records[0].latency_p99_ms: must not be negative (got -1)"),
         ({"total_requests": True}, "records[0].total_requests: must be a finite number"),
         ({"service": ""}, 'records[0].service: must be a non-empty string (got "")'),
+        ({"service": "   "}, 'records[0].service: must be a non-empty string (got "   ")'),
+        (
+            {"error_rate": 5},
+            "records[0].error_rate: must be a fraction of the requests, 0 to 1 (got 5)",
+        ),
         ({"service": ...}, "records[0].service: required"),
         ({"window": "5 minutes"}, "records[0].window: '5 minutes' is not a duration"),
         ({"window": 0}, "records[0].window: must be longer than zero"),
