@@ -34,6 +34,12 @@ class FileInputError(InputError):
         super().__init__(f"{self.path}: {problem}")
 
 
+def os_reason(exc: OSError) -> str:
+    """An OS error's reason in words ("permission denied"), without the path that a
+    ``FileInputError`` names already."""
+    return (exc.strerror or str(exc)).lower()
+
+
 class FieldError(InputError):
     """A problem with one field of a request body; ``field`` locates it: ``samples[3].value``."""
 

@@ -38,7 +38,7 @@ from anomalert.detect.engine import BatchEngine, Episodes, Settings
 from anomalert.detect.localtime import LocalTime
 from anomalert.detect.reason import explain, explain_pair
 from anomalert.detect.seasonal import SeasonalDetector
-from anomalert.errors import FileInputError
+from anomalert.errors import FileInputError, os_reason
 from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.csvfile import Table, read_table
 from anomalert.ingest.parquetfile import is_parquet, read_parquet_table
@@ -108,7 +108,7 @@ def _walk(
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
-        problems.append(str(FileInputError(folder, f"unreadable folder: {_why(exc)}")))
+        problems.append(str(FileInputError(folder, f"unreadable folder: {os_reason(exc)}")))
         return
     for entry in entries:
         path = Path(entry.path)
@@ -128,12 +128,7 @@ def _walk(
                 elif entry.is_symlink():
                     os.stat(path)  # raises: the link leads nowhere, or in a circle
         except OSError as exc:
-            problems.append(str(FileInputError(path, f"broken symbolic link: {_why(exc)}")))
-
-
-def _why(exc: OSError) -> str:
-    """An OS error's reason in words, without the path the message names already."""
-    return (exc.strerror or str(exc)).lower()
+            problems.append(str(FileInputError(path, f"broken symbolic link: {os_reason(exc)}")))
 
 
 def read_input(path: Path, zone: str = "UTC") -> Table:
@@ -439,7 +434,7 @@ def detect_path(
         except OSError as exc:
             return [
                 *errors,
-                str(FileInputError(out, f"cannot create the output folder: {_why(exc)}")),
+                str(FileInputError(out, f"cannot create the output folder: {os_reason(exc)}")),
             ]
     total = sum(len(tb.t) for tb in tables)
     (out / DRIFT_FILE).unlink(missing_ok=True)  # a report from an earlier run would mislead
@@ -461,7 +456,7 @@ def detect_path(
                 except FileInputError as exc:
                     errors.append(str(exc))
                 except OSError as exc:
-                    errors.append(str(FileInputError(dest, f"cannot write: {_why(exc)}")))
+                    errors.append(str(FileInputError(dest, f"cannot write: {os_reason(exc)}")))
             drift += drift_report(group, results, base)
     if drift:
         (out / DRIFT_FILE).write_text(json.dumps(drift, indent=1))

@@ -67,6 +67,18 @@ class Flatline(ArrayState):
 
 
 @kernel
+def _run_back(recent: np.ndarray, i: int, newest: int, known: int) -> int:
+    """How many values of series i's ring, from the one at position ``newest`` (a count of
+    points: its slot is ``newest % slots``) back over at most ``known``, repeat it."""
+    slots = recent.shape[0]
+    v = recent[newest % slots, i]
+    k = 1
+    while k < known and recent[(newest - k) % slots, i] == v:
+        k += 1
+    return k
+
+
+@kernel
 def _judge(
     recent: np.ndarray,
     seen: np.ndarray,
@@ -93,17 +105,11 @@ def _judge(
             length[i] = 1
             continue
         known = min(seen[i], slots)
-        v = recent[(seen[i] - 1) % slots, i]
-        k = 1
-        while k < known and recent[(seen[i] - 1 - k) % slots, i] == v:
-            k += 1
+        k = _run_back(recent, i, seen[i] - 1, known)
         limit = max(2 * int(longest[i]), min_run)
         if k == 1:
             # The run before this point just ended: learn it, unless it paged.
-            u = recent[(seen[i] - 2) % slots, i]
-            m = 1
-            while m < known - 1 and recent[(seen[i] - 2 - m) % slots, i] == u:
-                m += 1
+            m = _run_back(recent, i, seen[i] - 2, known - 1)
             if (m <= limit or not judged) and m > longest[i]:
                 longest[i] = m
         if k >= slots:

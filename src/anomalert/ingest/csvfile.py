@@ -55,7 +55,7 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from anomalert.detect.localtime import LocalTime
-from anomalert.errors import FileInputError
+from anomalert.errors import FileInputError, os_reason
 
 TIMESTAMP = "timestamp"
 #: Separators other than the comma, told from a header such as ``timestamp;value``.
@@ -309,7 +309,7 @@ def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError as exc:
         raise FileInputError(path, "empty file") from exc
     except OSError as exc:
-        raise FileInputError(path, f"unreadable: {(exc.strerror or str(exc)).lower()}") from exc
+        raise FileInputError(path, f"unreadable: {os_reason(exc)}") from exc
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise FileInputError(path, f"unreadable: {exc}") from exc
 
