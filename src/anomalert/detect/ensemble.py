@@ -13,10 +13,10 @@ that the gap was normal. Then it decides what the detectors may learn:
 * points at or above the alert threshold are not learned (no baseline poisoning), but the
   first point of each flagged run does teach the calibrators how big deviations get;
 * the statistic of a detector that builds up over a change (``Detector.accumulates``: the
-  level shift's) teaches its tail only once ``PROBATION`` calm ticks have followed it. The
-  points of a shift before it pages are the shift itself: learned at once, at full weight,
-  they taught the tail that shifts were normal while the statistic was still climbing, and
-  a lasting 20σ shift days after a one-off spike never paged;
+  level shift's) teaches its tail only once ``PROBATION`` calm points of its own have
+  followed it. The points of a shift before it pages are the shift itself: learned at once,
+  at full weight, they taught the tail that shifts were normal while the statistic was
+  still climbing, and a lasting 20σ shift days after a one-off spike never paged;
 * detectors that know nothing of seasons see the values with the seasonal detector's
   current shape removed (a decomposition: detect on the residual), so a daily edge is not
   a jump to them once the period is known;
@@ -65,9 +65,11 @@ that the gap was normal. Then it decides what the detectors may learn:
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
@@ -103,10 +105,14 @@ HOLD = 5.0
 #: had forgotten the last weekend's misfits, and a weekday-only series paged at its
 #: weekend edges, 26 times in seven weeks over six series; none remembering two weeks.
 TAIL_MIN_SPAN = 14 * 86_400.0
-#: Ticks without a would-be alert that must follow a point before an accumulating
-#: detector's tail learns it (``Detector.accumulates``). A clear shift pages within a few
-#: points, so a few ticks are enough; 30 or 60 measured about the same on NAB and SMD, and
-#: a longer probation makes the tail lag further behind a real change of the noise.
+#: Points of its own without a would-be alert that must follow a point of a series before
+#: an accumulating detector's tail learns it (``Detector.accumulates``). A clear shift pages
+#: within a few points, so a few are enough; 30 or 60 measured about the same on NAB and
+#: SMD, and a longer probation makes the tail lag further behind a real change of the noise.
+#: Counted per series, on its own points: counted in engine ticks, a service whose senders
+#: each post a part of the series (one remote_write request per exporter) ran a series'
+#: probation out on the other senders' batches before its own next point came, and a
+#: batch could only be scored as a tick over every series followed (``Ensemble.take``).
 PROBATION = 6
 #: A series pages only once it is two days old (seconds since its first finite point):
 #: the earliest its seasonal detector can take a daily model (``seasonal._select``: two
@@ -423,6 +429,25 @@ def _return_memory(
     return rolling, None if rolling is None else ReturnMemory(n=n)
 
 
+@kernel
+def _turn_probation(
+    pending: np.ndarray, slot: np.ndarray, moving: BoolArray, arriving: FloatArray
+) -> np.ndarray:
+    """Move the probation ring of each ``moving`` series on by one point: returns the
+    statistics that served their probation (NaN for the other series, and where nothing is
+    due) and puts ``arriving`` in their place."""
+    size, rows, n = pending.shape
+    due = np.full((rows, n), np.nan, dtype=np.float32)
+    for i in range(n):
+        if moving[i]:
+            k = slot[i]
+            for j in range(rows):
+                due[j, i] = pending[k, j, i]
+                pending[k, j, i] = arriving[j, i]
+            slot[i] = (k + 1) % size
+    return due
+
+
 class Ensemble:
     """Calibrated combination of univariate or multivariate detectors over n series."""
 
@@ -455,11 +480,12 @@ class Ensemble:
         self.tails = TailCalibrator(
             n=self.n, rows=len(self.detectors), row_caps=row_caps, min_span=TAIL_MIN_SPAN
         )
-        # The statistics of the accumulating detectors' rows on probation (see ``PROBATION``),
-        # slot ``ticks % PROBATION`` holding those of PROBATION ticks ago (NaN: nothing to
-        # learn, or withdrawn by a would-be alert since).
-        self.ticks = 0
+        # The statistics of the accumulating detectors' rows on probation (see ``PROBATION``):
+        # each series' ring of its last PROBATION points, ``probation_slot`` the slot its next
+        # point takes, which holds that of PROBATION points ago (NaN: nothing to learn, or
+        # withdrawn by a would-be alert since).
         self.pending = self._no_pending(self.n)
+        self.probation_slot = np.zeros(self.n, dtype=np.uint8)
         # What each series' current flagged run taught the fitted rows at its onset.
         self.onsets = OnsetMemory(n=self.n, rows=self._fitted)
         self.seasonal = next((d for d in detectors if isinstance(d, SeasonalDetector)), None)
@@ -586,7 +612,7 @@ class Ensemble:
         if any_runs:
             self._follow_runs(runs, stats, finite & ~adapted)
         models = self.seasonal.model.copy() if self.seasonal is not None else None
-        self._learn_tails(stats, calibrate, always & ~learn)
+        self._learn_tails(stats, calibrate, always & ~learn, finite)
         if any_adapted:
             periodic = self._periodic()
             self.onsets.cap(self.tails, accepted & mature & ~periodic, periodic)
@@ -803,10 +829,13 @@ class Ensemble:
             ended &= np.isnan(stats[self._rolling_row]) & mask & ~self._periodic()
             self.blind.note(runs, ended)
 
-    def _learn_tails(self, stats: FloatArray, calibrate: BoolArray, held: BoolArray) -> None:
+    def _learn_tails(
+        self, stats: FloatArray, calibrate: BoolArray, held: BoolArray, finite: BoolArray
+    ) -> None:
         """Teach the calibrators this tick's statistics (``calibrate``), holding those of the
         accumulating rows on probation; ``held`` marks this tick's would-be alerts (and the
-        points of a held run), which withdraw every statistic still on probation.
+        points of a held run), which withdraw every statistic still on probation; a point
+        (``finite``) moves its series' probation on by one.
 
         A run's onset is learned at once on every row, as before: a recurring spike must
         still teach its size from its first time.
@@ -816,19 +845,21 @@ class Ensemble:
         if rows.size == 0:
             self.tails.learn(stats, calibrate, interval)
             return
-        slot = self.ticks % PROBATION
-        self.ticks += 1
         # ``stats`` is this tick's own array: the accumulating rows learn only onsets now.
         waiting = stats[rows]
         stats[rows] = np.where(calibrate & held, waiting, np.nan)
         self.tails.learn(stats, calibrate, interval)
         if held.any():
             self.pending[:, :, held] = np.nan
-        due = self.pending[slot]
+        due = _turn_probation(
+            self.pending,
+            self.probation_slot,
+            finite,
+            np.where(calibrate & ~held, waiting, np.nan),
+        )
         everyone = np.ones(self.n, dtype=np.bool_)  # NaN marks what is not to be learned
         for j, row in enumerate(rows):
             self.tails.learn_row(int(row), due[j].astype(np.float64), everyone, interval)
-        due[:] = np.where(calibrate & ~held, waiting, np.nan)
 
     def _follow_model_switch(self, t: FloatArray, comp: FloatArray, models: IntArray) -> None:
         """Keep the deseasonalised input continuous, and the seasonal tail fresh, when a
@@ -1134,8 +1165,12 @@ class Ensemble:
             self.flatline = None if self.detectors[0].multivariate else Flatline(n=self.n)
         if "pending" not in state:
             # A checkpoint from before the probation: nothing is waiting.
-            self.ticks = 0
             self.pending = self._no_pending(self.n)
+        if "probation_slot" not in state:
+            # From before each series counted its own probation: every series' ring turned
+            # with the engine's ticks, so all stand where the engine's count left them.
+            ticks = int(self.__dict__.pop("ticks", 0))
+            self.probation_slot = np.full(self.n, ticks % PROBATION, dtype=np.uint8)
 
     def clock_of(self, j: int) -> LocalTime:
         """Series j's wall clock (for the hour its reasons name)."""
@@ -1193,6 +1228,32 @@ class Ensemble:
         )
         return [*self.detectors, self.tails, self.onsets, *(p for p in optional if p is not None)]
 
+    def take(self, idx: np.ndarray) -> Ensemble:
+        """A copy following only series ``idx`` (their state copied), to step apart: a batch
+        deep in a few series (one series' backlog) ticks over those alone, not over every
+        series followed, and ``put`` writes them back. Stepping the part is stepping the
+        whole with no point for the others: a series without a point this tick is not
+        changed by it (its probation too counts its own points only)."""
+        idx = np.asarray(idx, dtype=np.intp)
+        part = copy.copy(self)
+        taken: dict[int, Any] = {id(whole): whole.take(idx) for whole in self._parts()}
+        for name, value in vars(self).items():
+            if id(value) in taken:
+                setattr(part, name, taken[id(value)])
+        part.detectors = [taken[id(d)] for d in self.detectors]
+        for name in self._untrained(0):
+            setattr(part, name, np.take(getattr(self, name), idx, axis=-1))
+        part.n = int(idx.size)
+        return part
+
+    def put(self, idx: np.ndarray, part: Ensemble) -> None:
+        """Write back the state of series ``idx`` from ``part`` (made by ``take(idx)``)."""
+        idx = np.asarray(idx, dtype=np.intp)
+        for whole, piece in zip(self._parts(), part._parts(), strict=True):
+            whole.put(idx, piece)
+        for name in self._untrained(0):
+            getattr(self, name)[..., idx] = getattr(part, name)
+
     def reset(self, idx: np.ndarray) -> None:
         """Series ``idx`` start again untrained, as if just grown: a slot freed by a series
         that stopped reporting is taken by a new one (``StreamDetector.retire``)."""
@@ -1215,6 +1276,7 @@ class Ensemble:
             "zone": np.zeros(k, dtype=np.int8),
             "born": np.full(k, np.nan),
             "pending": self._no_pending(k),
+            "probation_slot": np.zeros(k, dtype=np.uint8),
             "recent": self._no_recent(k),
         }
 
@@ -1239,6 +1301,7 @@ class Ensemble:
             + self.zone.nbytes
             + self.born.nbytes
             + self.pending.nbytes
+            + self.probation_slot.nbytes
             + self.recent.nbytes
             + (self.routine.state_nbytes() if self.routine is not None else 0)
             + (self.weekly.state_nbytes() if self.weekly is not None else 0)

@@ -1,9 +1,9 @@
-"""An accumulating detector's statistic teaches its tail only after ``PROBATION`` calm ticks.
+"""An accumulating detector's statistic teaches its tail only after ``PROBATION`` calm points.
 
 The level-shift statistic climbs over the points of a shift; learned at once, those points
 taught its tail that shifts are normal before the shift could page. Each statistic of such a
-row now waits ``PROBATION`` ticks and is withdrawn if a would-be alert comes first; a run's
-onset and every other row still learn at once (``Ensemble._learn_tails``).
+row now waits ``PROBATION`` points of its series and is withdrawn if a would-be alert comes
+first; a run's onset and every other row still learn at once (``Ensemble._learn_tails``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_a_statistic_waits_its_probation_and_a_would_be_alert_withdraws_it() -> 
         stat = np.full((rows, 3), 7.0 if k == 0 else 0.0)
         held = np.array([False, k == 2, k == 0])
         calibrate = np.array([True, k != 2, True])  # series 2's tick 0: an onset
-        ens._learn_tails(stat.copy(), calibrate, held)
+        ens._learn_tails(stat.copy(), calibrate, held, everyone)
         at_once.learn(stat[rolling], calibrate)
         delayed.learn(np.array([np.nan, np.nan, 7.0 if k == 0 else np.nan]), everyone)
         if k >= PROBATION:  # what waited since tick k - PROBATION, if still there
@@ -90,7 +90,7 @@ def test_a_checkpoint_from_before_the_probation_resumes_with_nothing_waiting() -
     ens = _ensemble(2)
     for k in range(50):
         ens.step(np.full(2, T0 + FIVE_MINUTES * k), np.array([1.0, 2.0]))
-    old = restored_without(ens, "pending", "ticks")
+    old = restored_without(ens, "pending", "probation_slot")
     assert old.pending.shape == (PROBATION, 1, 2) and np.isnan(old.pending).all()
     old.step(np.full(2, T0 + FIVE_MINUTES * 50), np.array([1.0, 2.0]))
 
@@ -103,3 +103,50 @@ def test_new_series_start_with_nothing_waiting() -> None:
     assert ens.pending.shape == (PROBATION, 1, 5)
     assert np.isnan(ens.pending[:, :, 2:]).all()
     ens.step(np.full(5, T0 + FIVE_MINUTES * 20), np.arange(5.0))
+
+
+def test_a_series_probation_counts_its_own_points() -> None:
+    """Ticks where a series has no point do not run its probation out: in a service each
+    sender posts its own series, and a series' shift points were learned on the other
+    senders' batches before its own next point came. Series 1 misses 20 ticks after a 7;
+    it learns the 7 at its own PROBATION-th point after, as series 0 does without a gap."""
+    ens = _ensemble(2)
+    ls = _row(ens, "level_shift")
+    rows = ens.tails.rows
+    assert rows is not None
+    prior = float(ens.tails.excess[ls, 0])
+    both = np.ones(2, dtype=bool)
+    calm = np.zeros(2, dtype=bool)
+    ens._learn_tails(np.full((rows, 2), 7.0), both, calm, both)
+    only_0 = np.array([True, False])
+    for _ in range(20):
+        stat = np.full((rows, 2), 0.0)
+        stat[:, 1] = np.nan
+        ens._learn_tails(stat, only_0, calm, only_0)
+    assert ens.tails.excess[ls, 0] > prior + 4.9  # learned PROBATION points after the 7
+    assert ens.tails.excess[ls, 1] < prior + 0.1  # still waiting: no point of its own yet
+    for k in range(PROBATION):
+        ens._learn_tails(np.full((rows, 2), 0.0), both, calm, both)
+        learned = ens.tails.excess[ls, 1] > prior + 4.9
+        assert learned == (k == PROBATION - 1), k
+
+
+def test_a_checkpoint_from_before_per_series_probation_resumes_where_it_stood() -> None:
+    """A checkpoint whose ring turned with the engine's ticks (``ticks``) resumes with every
+    series at that slot, scoring on exactly as if it had not stopped."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(50.0, 1.0, (700, 2))
+    x[400:, 1] += 8.0
+    t = T0 + FIVE_MINUTES * np.arange(700)
+    whole, parts = _ensemble(2), _ensemble(2)
+    scores = [whole.step(np.full(2, t[k]), x[k]).score for k in range(700)]
+    for k in range(403):
+        parts.step(np.full(2, t[k]), x[k])
+    state = pickle.loads(pickle.dumps(parts)).__dict__
+    assert state.pop("probation_slot").tolist() == [403 % PROBATION] * 2
+    state["ticks"] = 403
+    old = Ensemble.__new__(Ensemble)
+    old.__setstate__(state)
+    assert "ticks" not in vars(old)
+    resumed = [old.step(np.full(2, t[k]), x[k]).score for k in range(403, 700)]
+    np.testing.assert_array_equal(np.array(scores[403:]), np.array(resumed))
