@@ -8,7 +8,8 @@ The endpoints are ``async`` to read their bodies, and hand everything after that
 detection, the store) to the threadpool (``run_in_threadpool``): run on the event loop, one
 large batch held every other request, ``/healthz`` and the dashboard included, for as long
 as it took (13 s for one series' 3,000 points beside 11,000 others: a fuzzing review,
-2026-12-07). The app serialises its own state (``App.lock``).
+2026-12-07; such a batch now ticks over its own series alone, ``StreamDetector.score``).
+The app serialises its own state (``App.lock``).
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def detect_scenario(
         while e < len(events) and events[e].timestamp <= times[k]:
             restarts.open(events[e].service, events[e].timestamp, restart, keys)
             e += 1
-        s = engine.step(t, x_all[k], restarting=restarts.mask(t, n)).series
+        s = engine.step(t, x_all[k], restarting=restarts.mask(t)).series
         if restarts.windows:
             restarts.settle(t, engine.series.quiet)
         fire = episodes.fire(k, s.flagged)

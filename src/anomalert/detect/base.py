@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalert.detect.jit import kernel
 from anomalert.model import Kind
 
 FloatArray = NDArray[np.float64]
@@ -61,6 +62,42 @@ class Frame:
         """A frame with no opinion on any series."""
         nan = np.full(n, np.nan)
         return cls(nan, nan.copy(), nan.copy(), nan.copy(), np.zeros(n, dtype=np.int8))
+
+
+#: Unsigned integers as wide as each item size: state is copied back by its bits, so one
+#: compiled loop serves every dtype (float16 and bool included, which numba cannot read).
+_BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def scatter(whole: np.ndarray, axis: int, idx: NDArray[np.intp], part: np.ndarray) -> None:
+    """``whole``'s series ``idx`` (on ``axis``, 0 or -1) take ``part``'s values.
+
+    numpy's fancy assignment on the series axis writes one element at a time with its
+    index arithmetic: a week profile's 168 rows of 1,000 series took 0.9 ms, the compiled
+    loop 0.1 ms (a batch deep in a few series is stepped on a copy of their state and
+    written back, ``Ensemble.take``)."""
+    bits = _BITS.get(whole.dtype.itemsize)
+    if bits is None or not (whole.flags.c_contiguous and whole.ndim >= 1):
+        np.moveaxis(whole, axis, 0)[idx] = np.moveaxis(part, axis, 0)
+        return
+    n = whole.shape[axis]
+    if axis == 0:
+        _scatter_first(whole.view(bits).reshape(n, -1), idx, part.view(bits).reshape(idx.size, -1))
+    else:
+        _scatter_last(whole.view(bits).reshape(-1, n), idx, part.view(bits).reshape(-1, idx.size))
+
+
+@kernel
+def _scatter_first(whole: np.ndarray, idx: NDArray[np.intp], part: np.ndarray) -> None:
+    for j in range(idx.size):
+        whole[idx[j]] = part[j]
+
+
+@kernel
+def _scatter_last(whole: np.ndarray, idx: NDArray[np.intp], part: np.ndarray) -> None:
+    for r in range(whole.shape[0]):
+        for j in range(idx.size):
+            whole[r, idx[j]] = part[r, j]
 
 
 class ArrayState:
@@ -133,9 +170,7 @@ class ArrayState:
     def put(self, idx: NDArray[np.intp], part: Self) -> None:
         """Write back the state of series ``idx`` from ``part`` (made by ``take(idx)``)."""
         for name, axis in self._series_axes():
-            np.moveaxis(getattr(self, name), axis, 0)[idx] = np.moveaxis(
-                getattr(part, name), axis, 0
-            )
+            scatter(getattr(self, name), axis, idx, getattr(part, name))
         self._forget()
 
     def state_nbytes(self) -> int:

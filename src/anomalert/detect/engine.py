@@ -8,6 +8,7 @@ series with nothing new this tick passes NaN and is neither scored nor changed.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -133,6 +134,21 @@ class BatchEngine:
         not the groups: a group's clock is the default's (``Ensemble.set_zones``)."""
         self.series.set_zones(idx, zones)
 
+    def take(self, idx: np.ndarray) -> BatchEngine:
+        """An engine following only series ``idx`` (``Ensemble.take``), to step apart and
+        ``put`` back; engines without groups only (a group's columns are series of its own
+        ensemble, not taken with them)."""
+        if self.group is not None:
+            raise ValueError("an engine with groups is stepped whole")
+        part = copy.copy(self)
+        part.series = self.series.take(idx)
+        part.n = part.series.n
+        return part
+
+    def put(self, idx: np.ndarray, part: BatchEngine) -> None:
+        """Write back the state of series ``idx`` from ``part`` (made by ``take(idx)``)."""
+        self.series.put(idx, part.series)
+
     def state_nbytes(self) -> int:
         """All state bytes (univariate and multivariate)."""
         total = self.series.state_nbytes()
@@ -151,8 +167,8 @@ def compile_kernels() -> None:
     ensemble's take tuples as long as its detector list: the default set, the service's
     (with the forecast), every univariate detector, and a group's multivariate set each
     run. So do series that tick together and series that do not (different loops), a
-    seasonal model switch, the tail as reports read it, and the grouping of a file's
-    columns.
+    seasonal model switch, the tail as reports read it, the grouping of a file's columns,
+    and a part of the service's engine taken apart and written back (a loop per item size).
     """
     from anomalert.detect.combine import ColumnRedundancy
     from anomalert.detect.registry import DEFAULT_UNIVARIATE, SERVICE_UNIVARIATE, UNIVARIATE
@@ -168,6 +184,9 @@ def compile_kernels() -> None:
         for det in engine.series.detectors:
             det.shift_input(np.ones(n, dtype=np.bool_), np.zeros(n))
         engine.series.tails.tail()
+    alone = BatchEngine(n, Settings(univariate=SERVICE_UNIVARIATE))
+    some = np.arange(2, dtype=np.intp)
+    alone.put(some, alone.take(some))
     columns = ColumnRedundancy(n=1, width=2, every=1, min_rows=0)
     for k in range(2):
         columns.learn(np.array([[float(k), float(-k)]]))

@@ -126,6 +126,9 @@ class Verdict:
     """One member's point judged against its peers (those at or above ``report_above``)."""
 
     slot: int
+    #: The point's time and value.
+    t: float
+    x: float
     score: float
     #: The group's median at this tick, the centre of the peers' band.
     expected: float
@@ -286,22 +289,22 @@ class Peers:
     # -- scoring ---------------------------------------------------------------------------
 
     def tick(self, idx: IntArray, t: NDArray[np.float64], x: NDArray[np.float64]) -> list[Verdict]:
-        """Judge the members among slots ``idx`` at their time ``t[j]`` and value ``x[j]``
-        (the stream's tick arrays, by slot); learn from those not flagged."""
+        """Judge the members among slots ``idx`` at their times ``t`` and values ``x`` (one
+        each, in the order of ``idx``); learn from those not flagged."""
         cfg = self.config
         g_all = self.group[idx]
         keep = g_all >= 0
         keep[keep] = self.size[g_all[keep]] >= cfg.min_members
+        keep &= np.isfinite(x)
         idx = idx[keep]
-        idx = idx[np.isfinite(x[idx])]
         if idx.size == 0:
             return []
-        self.t[idx], self.x[idx] = t[idx], x[idx]
+        self.t[idx], self.x[idx] = t[keep], x[keep]
         g_of = self.group[idx]
         touched = np.unique(g_of)
         # Each touched group's members with a value within max_lag of the group's newest.
         newest = np.full(self.room, -np.inf)
-        np.maximum.at(newest, g_of, t[idx])
+        np.maximum.at(newest, g_of, self.t[idx])
         members = np.flatnonzero(np.isin(self.group[: self.slots], touched))
         members = members[np.abs(self.t[members] - newest[self.group[members]]) <= cfg.max_lag]
         g_m = self.group[members]
@@ -323,7 +326,7 @@ class Peers:
         self.mad[judged] += rate * (mad[judged] - self.mad[judged])
         ok = count[g_of] >= cfg.min_members
         idx, g_of = idx[ok], g_of[ok]
-        raw = x[idx] - median[g_of]
+        raw = self.x[idx] - median[g_of]
         nonzero = np.abs(raw) > 0
         np.minimum.at(self.quantum, g_of[nonzero], np.abs(raw[nonzero]))
         unit = NORMAL_MAD * np.maximum(self.mad[g_of], mad[g_of])
@@ -367,7 +370,8 @@ class Peers:
         crowd = _crowd(g_of, dev, members, self.group, self.dev)
         p = np.where(crowd <= np.maximum(1, count[g_of] // CROWD), p, 1.0)
         score = score_from_p(p)
-        mature = (self.learned[g_of] >= MIN_POINTS) & (t[idx] - self.born[g_of] >= self.min_age)
+        old_enough = self.t[idx] - self.born[g_of] >= self.min_age
+        mature = (self.learned[g_of] >= MIN_POINTS) & old_enough
         flagged = mature & (score >= self.threshold)
         calm = ~flagged
         self._learn(idx[calm], g_of[calm], r[calm], stat[calm])
@@ -391,6 +395,8 @@ class Peers:
             out.append(
                 Verdict(
                     slot=int(idx[k]),
+                    t=float(self.t[idx[k]]),
+                    x=float(self.x[idx[k]]),
                     score=float(score[k]),
                     expected=centre,
                     lower=centre - width,

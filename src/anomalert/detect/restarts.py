@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from anomalert.configbase import Duration, StrictModel
-from anomalert.detect.base import BoolArray, FloatArray
+from anomalert.detect.base import BoolArray, FloatArray, IntArray
 from anomalert.ingest.counters import check_patterns
 
 __all__ = ["RESTART_KINDS", "RestartConfig", "Restarts"]
@@ -93,27 +93,41 @@ class Restarts:
             held = old is not None and old[0] == start and old[1] == end and old[2]
             self.windows[int(j)] = (start, end, held)
 
-    def mask(self, t: FloatArray, n: int) -> BoolArray | None:
-        """Which of n series are in a window at their time t; None: none is."""
+    def mask(self, t: FloatArray, slots: IntArray | None = None) -> BoolArray | None:
+        """Which series are in a window at their time ``t`` (by slot, or by position in
+        ``slots``, a sorted part of them); None: none is."""
         if not self.windows:
             return None
-        out = np.zeros(n, dtype=np.bool_)
-        for j, (start, end, held) in self.windows.items():
-            if j < n and start <= t[j] and (held or t[j] <= end):
-                out[j] = True
+        out = np.zeros(t.size, dtype=np.bool_)
+        for j, i in self._positions(t.size, slots):
+            start, end, held = self.windows[j]
+            if start <= t[i] and (held or t[i] <= end):
+                out[i] = True
         return out if out.any() else None
 
-    def settle(self, t: FloatArray, quiet: BoolArray) -> None:
+    def settle(self, t: FloatArray, quiet: BoolArray, slots: IntArray | None = None) -> None:
         """After a tick: remember whether each window's series is in a quiet run
         (``quiet``), which holds the window open past its end until the run ends; close
-        the windows that ended with no such run."""
-        for j, (start, end, _) in list(self.windows.items()):
-            if t[j] != t[j]:  # no sample this tick: nothing known
+        the windows that ended with no such run. ``t`` and ``quiet`` as in ``mask``."""
+        for j, i in self._positions(t.size, slots):
+            if t[i] != t[i]:  # no sample this tick: nothing known
                 continue
-            if t[j] > end and not quiet[j]:
+            start, end, _ = self.windows[j]
+            if t[i] > end and not quiet[i]:
                 del self.windows[j]
             else:
-                self.windows[j] = (start, end, bool(quiet[j]))
+                self.windows[j] = (start, end, bool(quiet[i]))
+
+    def _positions(self, size: int, slots: IntArray | None) -> list[tuple[int, int]]:
+        """Each window's slot and where its series sits in the tick's arrays (of ``size``):
+        at its slot, or at its position in ``slots`` (sorted), where it is there at all."""
+        if slots is None:
+            return [(j, j) for j in self.windows if j < size]
+        keys = np.fromiter(self.windows, dtype=np.intp, count=len(self.windows))
+        at = np.searchsorted(slots, keys)
+        there = at < slots.size
+        there[there] = slots[at[there]] == keys[there]
+        return [(int(j), int(i)) for j, i in zip(keys[there], at[there], strict=True)]
 
     def forget(self, slots: Iterable[int]) -> None:
         """Drop the windows of retired slots (a new series takes the slot)."""

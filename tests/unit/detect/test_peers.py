@@ -78,7 +78,7 @@ class Fleet:
         t[idx] = T0 + 60.0 * minute + self.rng.uniform(0.0, 10.0, idx.size)
         x[idx] = values.ravel()
         flagged = np.zeros(self.capacity, dtype=bool)
-        for v in self.peers.tick(idx, t, x):
+        for v in self.peers.tick(idx, t[idx], x[idx]):
             flagged[v.slot] = v.mature and v.score >= self.peers.threshold
         return flagged[self.slots]
 
@@ -170,7 +170,7 @@ def test_pods_reporting_the_same_counts_do_not_page_on_a_difference_of_one() -> 
         t = np.full(16, T0 + 60.0 * minute)
         x = np.ones(16)
         x[rng.integers(12)] = 0.0 if rng.random() < 0.05 else 1.0
-        flagged += sum(v.mature and v.score >= 0.9 for v in peers.tick(idx, t, x))
+        flagged += sum(v.mature and v.score >= 0.9 for v in peers.tick(idx, t[idx], x[idx]))
     assert flagged == 0
 
 
@@ -189,7 +189,7 @@ def test_groups_are_the_same_metric_and_labels_but_the_member_label() -> None:
     assert peers.member_of(0, {"pod": "a-1"}) == "pod a-1"
     # Two members are not enough to judge either.
     t = np.full(16, T0)
-    assert peers.tick(np.arange(6, dtype=np.intp), t, np.full(16, 5.0)) == []
+    assert peers.tick(np.arange(6, dtype=np.intp), t[:6], np.full(6, 5.0)) == []
     peers.leave([1])
     assert peers.members[0] == [0, 6]
 
@@ -201,7 +201,7 @@ def test_members_judged_only_against_peers_reporting_at_about_the_same_time() ->
     peers.watched[:3] = True  # reported although the group has learned nothing yet
     t = np.array([T0, T0, T0, T0 - 600.0, 0, 0, 0, 0])
     x = np.array([1.0, 1.0, 1.0, 1.0, 0, 0, 0, 0])
-    judged = peers.tick(np.arange(3, dtype=np.intp), t, x)
+    judged = peers.tick(np.arange(3, dtype=np.intp), t[:3], x[:3])
     assert [v.peers for v in judged] == [2, 2, 2]  # the fourth pod's value is ten minutes old
 
 
@@ -333,7 +333,7 @@ def test_a_bad_release_rolled_pod_by_pod_pages_its_first_pod_and_blames_no_old_o
         t = np.full(64, np.nan)
         x = np.full(64, np.nan)
         t[idx], x[idx] = T0 + 60.0 * minute, p99
-        for v in peers.tick(idx, t, x):
+        for v in peers.tick(idx, t[idx], x[idx]):
             if v.mature and v.score >= peers.threshold:
                 paged.setdefault(slots.index(v.slot), minute - start)
     assert paged == {0: 5}

@@ -35,14 +35,14 @@ def test_a_window_covers_its_span_and_holds_while_its_run_is_quiet() -> None:
     r = Restarts()
     r.expect([1, 3], 100.0, 200.0)
     t = np.full(4, 50.0)
-    assert r.mask(t, 4) is None  # before the event
-    mask = r.mask(np.full(4, 150.0), 4)
+    assert r.mask(t) is None  # before the event
+    mask = r.mask(np.full(4, 150.0))
     assert mask is not None and mask.tolist() == [False, True, False, True]
     quiet = np.array([False, True, False, False])
     r.settle(np.full(4, 190.0), quiet)  # 1 is in a quiet run
     r.settle(np.full(4, 250.0), quiet)  # ended: 1 is still in its run, 3 in none
     assert set(r.windows) == {1}
-    mask = r.mask(np.full(4, 900.0), 4)
+    mask = r.mask(np.full(4, 900.0))
     assert mask is not None and mask.tolist() == [False, True, False, False]
     r.settle(np.array([np.nan, np.nan, 0.0, 0.0]), np.zeros(4, dtype=bool))
     assert set(r.windows) == {1}  # no sample this tick: nothing known
@@ -89,7 +89,7 @@ def _replay(step: float, event: int | None, window: int = 60) -> tuple[int, list
         t = np.full(N, T0 + 60.0 * k)
         if k == event:
             restarts.expect(range(N), float(t[0]), float(t[0]) + 60.0 * window)
-        s = engine.step(t, x[k], restarting=restarts.mask(t, N)).series
+        s = engine.step(t, x[k], restarting=restarts.mask(t)).series
         restarts.settle(t, engine.series.quiet)
         alerts += int(episodes.fire(k, s.flagged).sum())
         if k >= AT:
