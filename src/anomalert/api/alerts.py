@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from anomalert.api.errors import ApiError
 from anomalert.api.params import RowId
 from anomalert.api.state import get_app, require_admin
-from anomalert.api.timefmt import rfc3339
 from anomalert.store import AlertRow
+from anomalert.timefmt import rfc3339
 
 router = APIRouter()
 

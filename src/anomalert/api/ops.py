@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from anomalert.api.errors import error_response
 from anomalert.api.state import get_app
-from anomalert.api.timefmt import rfc3339
+from anomalert.timefmt import rfc3339
 
 router = APIRouter()
 

@@ -15,12 +15,12 @@ from anomalert.api.errors import ApiError
 from anomalert.api.ingest import json_body
 from anomalert.api.params import RowId
 from anomalert.api.state import get_app, require_admin
-from anomalert.api.timefmt import rfc3339
 from anomalert.app import App
 from anomalert.errors import FieldError
 from anomalert.report.gather import gather_audit, gather_shadow, import_incidents
 from anomalert.report.incidents_file import parse_incidents, parse_item, parse_time
 from anomalert.store import LabelledIncidentRow
+from anomalert.timefmt import rfc3339
 
 router = APIRouter()
 

@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from anomalert.alert.sensitivity import tune
 from anomalert.api.errors import ApiError
 from anomalert.api.state import get_app, require_admin
-from anomalert.api.timefmt import rfc3339
 from anomalert.app import App
 from anomalert.detect.stream import StreamDetector
 from anomalert.model import Mode
 from anomalert.store import SensitivityRow, ServiceSettingRow
 from anomalert.store.settings import AlertStats, Votes, day_starts
+from anomalert.timefmt import rfc3339
 
 router = APIRouter()
 

@@ -16,11 +16,11 @@ from anomalert.alert.silence import Silence
 from anomalert.api.errors import ApiError
 from anomalert.api.ingest import json_body
 from anomalert.api.state import get_app, require_admin
-from anomalert.api.timefmt import rfc3339
 from anomalert.app import App
 from anomalert.errors import FieldError
 from anomalert.ingest.jsonin import printable, valid_text
 from anomalert.ingest.timestamps import parse_timestamp
+from anomalert.timefmt import rfc3339
 
 router = APIRouter()
 

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from anomalert.api.timefmt import moment
 from anomalert.model import Alert, Labels, Mode, Notification, Severity, Source, Status
 from anomalert.notify.links import alert_url, dashboard_url
+from anomalert.timefmt import moment
 
 #: Alertmanager's zero time: what its webhook sends as ``endsAt`` while an alert fires.
 ZERO_TIME = "0001-01-01T00:00:00Z"

@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anomalert.api.timefmt import rfc3339
 from anomalert.detect.localtime import LocalTime
 from anomalert.store.reports import AlertFacts
+from anomalert.timefmt import rfc3339
 
 DAY = 86400.0
 _UTC = LocalTime()

@@ -25,10 +25,10 @@ import io
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from anomalert.api.timefmt import rfc3339
 from anomalert.errors import FieldError
 from anomalert.ingest.jsonin import JsonError, parse_json, unicode_problem
 from anomalert.ingest.timestamps import parse_timestamp
+from anomalert.timefmt import rfc3339
 
 Format = Literal["csv", "json"]
 

@@ -31,10 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anomalert.api.timefmt import rfc3339
 from anomalert.model import Mode
 from anomalert.store.reports import AlertFacts
 from anomalert.store.rows import LabelledIncidentRow
+from anomalert.timefmt import rfc3339
 
 DAY = 86400.0
 #: The stage after each mode (alerting is the last).

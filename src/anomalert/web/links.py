@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from anomalert.api.state import get_app
-from anomalert.api.timefmt import rfc3339
+from anomalert.timefmt import rfc3339
 from anomalert.web.routes import not_found
 
 router = APIRouter(include_in_schema=False)

@@ -1,4 +1,8 @@
-"""Times in answers: RFC 3339 in UTC, as Alertmanager and most tools expect."""
+"""Times shown to people and tools: RFC 3339 in UTC, as Alertmanager and most tools expect.
+
+A top-level module, not under ``api/``: notifications, dashboard links and reports show
+times the same way as API answers, and none of them should depend on the HTTP API package.
+"""
 
 from __future__ import annotations
 
