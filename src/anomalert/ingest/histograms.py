@@ -344,6 +344,14 @@ def _mean_part(s: Sample) -> tuple[str, str] | None:
     return None
 
 
+def _is_bucket(metric: str, counter: bool) -> bool:
+    """Whether a sample is a histogram bucket's (a counter named ``*_bucket``; a gauge so
+    named is followed as itself). One rule for what ingest checks (:func:`bucket_problem`)
+    and what is gathered (:func:`_bucket_bound`), so the two cannot drift apart.
+    """
+    return counter and metric.endswith("_bucket")
+
+
 def bucket_problem(metric: str, labels: Mapping[str, str], counter: bool) -> str | None:
     """Why a counter named ``*_bucket`` is no histogram bucket, as ``labels.le: ...``; None
     when it is one (or is no such counter). Ingest refuses it, naming ``le``: taken, it would
@@ -352,7 +360,7 @@ def bucket_problem(metric: str, labels: Mapping[str, str], counter: bool) -> str
     >>> bucket_problem("rpc_seconds_bucket", {"le": "NaN"}, True)
     'labels.le: must be a number or +Inf (got "NaN")'
     """
-    if not (counter and metric.endswith("_bucket")):
+    if not _is_bucket(metric, counter):
         return None
     le = labels.get("le")
     if le is None:
@@ -364,7 +372,7 @@ def bucket_problem(metric: str, labels: Mapping[str, str], counter: bool) -> str
 
 def _bucket_bound(s: Sample) -> float | None:
     """The upper bound of a histogram bucket's sample (None: not a bucket)."""
-    if not (s.counter and s.metric.endswith("_bucket")):
+    if not _is_bucket(s.metric, s.counter):
         return None
     le = s.labels.get("le")
     return None if le is None else _bound(le)
