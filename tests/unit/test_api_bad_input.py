@@ -392,6 +392,75 @@ def test_feedback_is_true_or_false_nothing_coerced(make: ClientFactory, helpful:
     assert client.post("/api/v1/alerts/1/feedback", json={"helpful": False}).status_code == 200
 
 
+# -- content types of JSON bodies ----------------------------------------------------------
+
+#: A JSON endpoint that reads its body itself (``json_body``) and one FastAPI reads into a
+#: model: (method, path, a valid body).
+JSON_BODIES = [
+    ("POST", "/api/v1/samples", b'{"samples": []}'),
+    ("PUT", "/api/v1/services/db/mode", b'{"mode": "shadow"}'),
+]
+
+
+def send(client: Any, method: str, path: str, body: bytes, ctype: str) -> Any:
+    return client.request(method, path, content=body, headers={"content-type": ctype})
+
+
+@pytest.mark.parametrize(("method", "path", "body"), JSON_BODIES)
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF8",
+        'application/json; charset="UTF-8"',
+        "application/json; version=2",
+        "application/vnd.api+json",
+        "application/problem+json; charset=utf-8",
+    ],
+)
+def test_json_and_its_plus_json_types_in_utf8_are_read(
+    make: ClientFactory, method: str, path: str, body: bytes, ctype: str
+) -> None:
+    client, _ = make()
+    r = send(client, method, path, body, ctype)
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("method", "path", "body"), JSON_BODIES)
+@pytest.mark.parametrize("charset", ["latin-1", "ISO-8859-1", '"utf-16"', "us-ascii", ""])
+def test_a_charset_other_than_utf8_is_415_naming_it(
+    make: ClientFactory, method: str, path: str, body: bytes, charset: str
+) -> None:
+    client, _ = make()
+    r = send(client, method, path, body, f"application/json; charset={charset}")
+    message = assert_error(r, 415)
+    assert f'charset "{charset.strip(chr(34))}"' in message and "must be UTF-8" in message
+    assert client.get("/api/v1/services/db").status_code == 404  # no mode was stored
+
+
+def test_a_latin1_body_is_415_not_a_json_error(make: ClientFactory) -> None:
+    """Declared latin-1 and not UTF-8: the charset is the problem, not the JSON."""
+    client, _ = make()
+    body = '{"mode": "shadow", "by": "José"}'.encode("latin-1")
+    for method, path in [("PUT", "/api/v1/services/db/mode"), ("POST", "/api/v1/events")]:
+        r = send(client, method, path, body, "application/json; charset=latin-1")
+        assert "latin-1" in assert_error(r, 415)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), JSON_BODIES)
+@pytest.mark.parametrize(
+    "ctype", ["text/json-ish", "application/jsonx", "text/json", "application/x-json", "json"]
+)
+def test_a_type_that_only_contains_json_is_415(
+    make: ClientFactory, method: str, path: str, body: bytes, ctype: str
+) -> None:
+    client, _ = make()
+    message = assert_error(send(client, method, path, body, ctype), 415)
+    assert f"not {ctype}" in message
+
+
 # -- a client that hangs up ----------------------------------------------------------------
 
 

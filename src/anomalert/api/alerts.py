@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from anomalert.api.errors import ApiError
+from anomalert.api.ingest import JsonRoute
 from anomalert.api.params import RowId
 from anomalert.api.state import get_app, require_admin
 from anomalert.store import AlertRow
 from anomalert.timefmt import rfc3339
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 #: Change events this long before an alert are shown as "what changed nearby".
 EVENTS_BEFORE = 2 * 3600.0

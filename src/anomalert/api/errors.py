@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from anomalert.api.mediatype import json_type_problem
 from anomalert.config import location
 from anomalert.errors import FieldError, InputError
 from anomalert.ingest.jsonin import printable
@@ -88,13 +89,12 @@ def install_error_handlers(api: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         raw_loc = tuple(first.get("loc", ()))
         if raw_loc[:1] == ("body",):
-            # FastAPI parses a model body whatever the content type, and locates a JSON
-            # syntax error by character offset (("body", 1)): answer as json_body does.
+            # FastAPI hands a model a body of another content type as bytes, and locates a
+            # JSON syntax error by character offset (("body", 1)): answer as json_body does.
             ctype = request.headers.get("content-type", "")
-            if ctype and "json" not in ctype:
-                return error_response(
-                    415, f"send JSON (content-type application/json), not {ctype}"
-                )
+            problem = json_type_problem(ctype) if ctype else None
+            if problem is not None:
+                return error_response(415, problem)
             if not ctype and first.get("type") == "model_attributes_type":
                 # Without a content type FastAPI hands the model the raw bytes, and pydantic
                 # says "Input should be a valid dictionary": the JSON may be fine.

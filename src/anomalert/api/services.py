@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anomalert.alert.sensitivity import tune
 from anomalert.api.errors import ApiError
+from anomalert.api.ingest import JsonRoute
 from anomalert.api.state import get_app, require_admin
 from anomalert.app import App
 from anomalert.detect.stream import StreamDetector
@@ -26,7 +27,7 @@ from anomalert.store import SensitivityRow, ServiceSettingRow
 from anomalert.store.settings import AlertStats, Votes, day_starts
 from anomalert.timefmt import rfc3339
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 #: Days of alert volume shown (UTC days, the last one holds now).
 VOLUME_DAYS = 14
