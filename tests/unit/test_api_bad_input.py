@@ -356,6 +356,37 @@ def test_the_largest_id_is_a_404_and_the_page_of_a_larger_one_too(make: ClientFa
     assert client.get(f"/alerts/{BEYOND}").status_code == 404
 
 
+# -- control characters in path names ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("PUT", "/api/v1/services/db%00/mode", "name"),
+        ("PUT", "/api/v1/services/d%0Ab/mode", "name"),
+        ("PUT", "/api/v1/services/db%7F/mode", "name"),
+        ("PUT", "/api/v1/services/db%C2%85/mode", "name"),  # NEL, a C1 control
+        ("GET", "/api/v1/services/db%00", "name"),
+        ("GET", "/api/v1/services/%1B%5B31mdb", "name"),
+        ("POST", "/api/v1/services/db%09/metrics/m/sensitivity/reset", "name"),
+        ("POST", "/api/v1/services/db/metrics/m%00/sensitivity/reset", "metric"),
+    ],
+)
+def test_a_control_character_in_a_path_name_is_400_naming_it(
+    make: ClientFactory, method: str, path: str, field: str
+) -> None:
+    client, _ = make()
+    r = client.request(method, path, json={"mode": "shadow"} if path.endswith("mode") else None)
+    assert "control characters" in assert_error(r, 400, field)
+    assert client.get("/api/v1/services").json()["services"] == []
+
+
+def test_a_name_with_spaces_and_letters_beyond_ascii_is_a_name(make: ClientFactory) -> None:
+    client, _ = make()
+    r = client.put("/api/v1/services/z%C3%BCrich%20eu/mode", json={"mode": "shadow"})
+    assert r.status_code == 200 and r.json()["name"] == "zürich eu", r.text
+
+
 # -- histogram buckets ---------------------------------------------------------------------
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from annotated_types import Interval
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 #: The largest id a row can have: SQLite's INTEGER and PostgreSQL's BIGINT are 64-bit.
 MAX_ROW_ID = 2**63 - 1
@@ -13,3 +16,24 @@ MAX_ROW_ID = 2**63 - 1
 #: driver raises OverflowError on it before the store can answer "none" (a 500); bounded
 #: here, it is a 400 naming the parameter.
 RowId = Annotated[int, Interval(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID)]
+
+#: C0 controls (NUL, newline, escape...), DEL and the C1 controls.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_control(name: str) -> str:
+    found = _CONTROL.search(name)
+    if found is None:
+        return name
+    raise PydanticCustomError(
+        "control_character",
+        "must not contain control characters (got {char} at character {at})",
+        {"char": repr(found.group())[1:-1], "at": found.start() + 1},
+    )
+
+
+#: A service or metric name in a path. Why refused with a control character: nobody names a
+#: service so, and a stored one (a mode switch stores its name) breaks later: PostgreSQL
+#: cannot store a NUL in text (a 500), and a newline or an escape sequence garbles what shows
+#: the name (an email subject, a terminal). A 400 naming the parameter instead.
+PathName = Annotated[str, AfterValidator(_no_control)]

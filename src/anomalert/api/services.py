@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from anomalert.alert.sensitivity import tune
 from anomalert.api.errors import ApiError
 from anomalert.api.ingest import JsonRoute
+from anomalert.api.params import PathName
 from anomalert.api.state import get_app, require_admin
 from anomalert.app import App
 from anomalert.detect.stream import StreamDetector
@@ -186,7 +187,7 @@ def list_services(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/v1/services/{name}")
-def get_service(request: Request, name: str) -> dict[str, Any]:
+def get_service(request: Request, name: PathName) -> dict[str, Any]:
     """One service."""
     return _one(get_app(request), name)
 
@@ -200,7 +201,7 @@ class ModeBody(BaseModel):
 
 
 @router.put("/api/v1/services/{name}/mode", dependencies=[Depends(require_admin)])
-def put_mode(request: Request, name: str, body: ModeBody) -> dict[str, Any]:
+def put_mode(request: Request, name: PathName, body: ModeBody) -> dict[str, Any]:
     """Switch a service's mode at runtime (any service name: unlisted ones use defaults)."""
     app = get_app(request)
     if not name.strip():
@@ -221,7 +222,7 @@ class ResetBody(BaseModel):
     dependencies=[Depends(require_admin)],
 )
 def reset_sensitivity(
-    request: Request, name: str, metric: str, body: ResetBody | None = None
+    request: Request, name: PathName, metric: PathName, body: ResetBody | None = None
 ) -> dict[str, Any]:
     """Back to the configured threshold: feedback given before now stops counting."""
     app = get_app(request)
