@@ -449,6 +449,7 @@ def send(client: Any, method: str, path: str, body: bytes, ctype: str) -> Any:
         "application/json; version=2",
         "application/vnd.api+json",
         "application/problem+json; charset=utf-8",
+        "application/json; charset=us-ascii",
     ],
 )
 def test_json_and_its_plus_json_types_in_utf8_are_read(
@@ -460,7 +461,7 @@ def test_json_and_its_plus_json_types_in_utf8_are_read(
 
 
 @pytest.mark.parametrize(("method", "path", "body"), JSON_BODIES)
-@pytest.mark.parametrize("charset", ["latin-1", "ISO-8859-1", '"utf-16"', "us-ascii", ""])
+@pytest.mark.parametrize("charset", ["latin-1", "ISO-8859-1", '"utf-16"', ""])
 def test_a_charset_other_than_utf8_is_415_naming_it(
     make: ClientFactory, method: str, path: str, body: bytes, charset: str
 ) -> None:

@@ -16,8 +16,9 @@ import re
 #: ``application/json`` and ``application/<name>+json`` (RFC 6838's restricted-name characters).
 _JSON_TYPE = re.compile(r"application/(?:[a-z0-9][a-z0-9!#$&^_.+-]*\+)?json")
 
-#: The charsets a JSON body may declare: UTF-8 under either spelling.
-_UTF8 = ("utf-8", "utf8")
+#: The charsets a JSON body may declare: UTF-8 under either spelling, and ASCII, whose
+#: bytes are UTF-8's (a client library that declares it sends what the service reads).
+_UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
 
 
 def json_type_problem(ctype: str) -> str | None:
@@ -28,6 +29,8 @@ def json_type_problem(ctype: str) -> str | None:
     True
     >>> json_type_problem("application/jsonx")
     'send JSON (content-type application/json), not application/jsonx'
+    >>> json_type_problem("application/json; charset=US-ASCII") is None
+    True
     >>> json_type_problem("application/json; charset=latin-1")
     'content-type charset "latin-1": bodies must be UTF-8 (send charset=utf-8, or none)'
     """
