@@ -400,17 +400,32 @@ class StreamDetector:
                     last = s.timestamp
             per[j] = keep
         depth = max((len(r) for r in per.values()), default=0)
-        scored: list[Scored] = []
-        points = 0
-        counted: list[tuple[int, np.ndarray, np.ndarray]] = []
         # The engine ticks over the series of the batch alone where they are few beside
         # those followed (a backlog, one sender's share): a tick over every series costs
         # the same for one point as for all, and the others are not changed by it.
         slots = np.array(sorted(per), dtype=np.intp)
         apart = PART_FIXED + (PART_COPY + depth) * slots.size
-        whole = slots.size == 0 or apart >= depth * self.capacity
-        engine = self.engine if whole else self.engine.take(slots)
-        base = None if whole else slots
+        if slots.size == 0 or apart >= depth * self.capacity:
+            scored, points, counted = self._ranks(self.engine, None, per, depth)
+        else:
+            part = self.engine.take(slots)
+            # Written back even if a tick fails: the slots' times and rings moved with
+            # every tick scored, and the engine's state must stand where they do.
+            try:
+                scored, points, counted = self._ranks(part, slots, per, depth)
+            finally:
+                self.engine.put(slots, part)
+        return Batch(scored, late, points, per, counted, refused)
+
+    def _ranks(
+        self, engine: BatchEngine, base: np.ndarray | None, per: dict[int, list[Sample]], depth: int
+    ) -> tuple[list[Scored], int, list[tuple[int, np.ndarray, np.ndarray]]]:
+        """Score the batch's samples ``per`` slot, one tick of ``engine`` per rank (its
+        positions: the slots themselves, or their places in ``base``, the slots of a part);
+        returns what was reported, the points scored and the counters' rates by rank."""
+        scored: list[Scored] = []
+        points = 0
+        counted: list[tuple[int, np.ndarray, np.ndarray]] = []
         for k in range(depth):
             at = np.fromiter((j for j, r in per.items() if len(r) > k), dtype=np.intp)
             if at.size == 0:
@@ -435,9 +450,7 @@ class StreamDetector:
                         continue
             scored.extend(self._tick(engine, here, at, t, x, base))
             points += at.size
-        if base is not None:
-            self.engine.put(base, engine)
-        return Batch(scored, late, points, per, counted, refused)
+        return scored, points, counted
 
     def _as_rates(
         self, counters: np.ndarray, t: np.ndarray, v: np.ndarray

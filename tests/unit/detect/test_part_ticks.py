@@ -16,7 +16,7 @@ import pytest
 
 from anomalert.detect import stream
 from anomalert.detect.engine import BatchEngine
-from anomalert.detect.stream import StreamDetector
+from anomalert.detect.stream import StreamDetector, series_id
 from anomalert.model import Sample
 
 T0 = 1.7e9
@@ -108,3 +108,29 @@ def test_a_backlog_scores_the_same_on_its_series_alone(monkeypatch: pytest.Monke
     assert sum(score >= 0.9 for _, t, score, _ in apart if t == spike) == 1  # series 3's
     assert apart == together
     assert apart_state == together_state
+
+
+def test_a_part_is_written_back_when_a_tick_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slots' times move with every tick scored; if a later tick of the batch raises,
+    the engine's state of the ticks before it is still written back, so the two agree."""
+    rng = np.random.default_rng(7)
+    det = StreamDetector(capacity=16)
+    for k in range(30):
+        det.score([s for sid in range(12) for s in _samples(sid, k, 1, rng)])
+    slot = det.index[series_id("latency", {"service": "api", "pod": "p3"})]
+    original = BatchEngine.step
+    calls = 0
+
+    def failing(self: BatchEngine, *args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 6:
+            raise RuntimeError("a failing tick")
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BatchEngine, "step", failing)
+    monkeypatch.setattr(stream, "PART_FIXED", 0)  # 16 slots: apart only if copying is free
+    with pytest.raises(RuntimeError, match="failing tick"):
+        det.score(_samples(3, 30, 100, rng))
+    assert det.last_t[slot] == T0 + MINUTE * 34  # five ticks scored
+    assert det.engine.series.seen[slot] == 35  # and the engine's state says so
