@@ -538,6 +538,66 @@ def bench_inprocess(
         app.store.close()
 
 
+def bench_scale(series: int, batch: int, folder: Path) -> dict[str, float]:
+    """The app following ``series`` series (the product's 100,000): a round's ingest, the
+    memory, a checkpoint (how long samples wait for the app's lock meanwhile) and a
+    restart's restore. Round 0 registers the series; round 2 is timed."""
+    workload = make_workload(max(series // 5, 1), 5, time.time())
+    clock = EventClock(workload.start)
+    app = open_app(folder, clock)
+    rounds = []
+    for k in range(3):
+        clock.advance(workload.start + STEP * k)
+        samples = workload.round(k)
+        t0 = time.perf_counter()
+        for i in range(0, len(samples), batch):
+            app.ingest(samples[i : i + batch])
+        rounds.append(len(samples) / (time.perf_counter() - t0))
+    waits: list[float] = []
+    stop = threading.Event()
+    lock = app.lock
+
+    def probe() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            with lock:
+                pass
+            waits.append(time.perf_counter() - t0)
+            stop.wait(0.01)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    t0 = time.perf_counter()
+    app.checkpoint()
+    checkpoint = time.perf_counter() - t0
+    stop.set()
+    prober.join()
+    rss = _rss_mb()
+    app.store.close()
+    del app
+    gc.collect()
+    t0 = time.perf_counter()
+    restored = open_app(folder, EventClock(workload.start + STEP * 3))
+    restore = time.perf_counter() - t0
+    followed = restored.detector.followed
+    restored.store.close()
+    return {
+        "series": float(followed),
+        "round_rate": rounds[-1],
+        "rss_mb": rss,
+        "checkpoint_seconds": checkpoint,
+        "lock_wait_max": max(waits, default=0.0),
+        "checkpoint_mb": (folder / "inprocess.db").stat().st_size / 1e6,
+        "restore_seconds": restore,
+    }
+
+
+def _rss_mb() -> float:
+    """This process' resident memory now, in MB (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 #: Collector thresholds tried against the defaults (700, 10, 10): a 5,000-sample JSON body
 #: makes tens of thousands of objects, so the default collects many times per request.
 GC_TUNED = (100_000, 50, 1000)
@@ -621,13 +681,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="anomalert-bench-") as tmp:
         root = Path(tmp)
-        for name in ("http", "latency", "inprocess"):
+        for name in ("http", "latency", "inprocess", "scale"):
             (root / name).mkdir()
         http = bench_http(workload, args.rounds, args.clients, args.batch, root / "http")
         latency = bench_latency(
             args.latency_services, args.warmup_points, args.spike_gap, root / "latency"
         )
         stages = bench_inprocess(workload, args.inprocess_rounds, args.batch, root / "inprocess")
+        scale = (
+            bench_scale(args.scale_series, args.batch, root / "scale") if args.scale_series else {}
+        )
         tuned: dict[str, Throughput] = {}
         if args.gc_compare:
             with gc_thresholds(GC_TUNED):
@@ -663,6 +726,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         results["gc_tuned_thresholds"] = list(GC_TUNED)
     results["hotspots"] = [asdict(h) for h in hotspots]
+    results["scale"] = scale
     return results
 
 
@@ -700,6 +764,20 @@ def render(results: dict[str, Any], console: Console) -> None:
     ):
         if name in stages:
             table.add_row(label, _rate(stages[name]), "")
+    scale = results["scale"]
+    if scale:
+        table.add_row(
+            f"in process: {scale['series']:,.0f} series, a round of App.ingest",
+            f"{scale['round_rate']:,.0f} samples/s, {scale['rss_mb']:,.0f} MB resident",
+            "",
+        )
+        table.add_row(
+            "  a checkpoint (samples wait for the lock at most)",
+            f"{scale['checkpoint_seconds']:.1f} s, {scale['checkpoint_mb']:,.0f} MB "
+            f"({scale['lock_wait_max']:.2f} s)",
+            "",
+        )
+        table.add_row("  a restart's restore", f"{scale['restore_seconds']:.1f} s", "")
     console.print(table)
     if results["hotspots"]:
         console.print("JSON path in process, top functions by own time (cProfile):")
@@ -737,6 +815,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-points", type=int, default=300)
     p.add_argument("--spike-gap", type=float, default=0.1, help="mean seconds between spikes")
     p.add_argument("--inprocess-rounds", type=int, default=10)
+    p.add_argument(
+        "--scale-series",
+        type=int,
+        default=100_000,
+        help="series of the scale measure (a round, a checkpoint, a restore); 0: skip it",
+    )
     p.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument(
         "--gc-compare",

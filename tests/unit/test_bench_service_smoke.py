@@ -49,6 +49,7 @@ def test_a_tiny_run_through_the_real_service_counts_every_sample(tmp_path: Path)
             "--warmup-points=160",
             "--spike-gap=0.05",
             "--inprocess-rounds=2",
+            "--scale-series=40",
             f"--json={out}",
         ]
     )
@@ -69,6 +70,9 @@ def test_a_tiny_run_through_the_real_service_counts_every_sample(tmp_path: Path)
     lat = results["latency"]
     assert lat["sent"] == lat["received"] == 3
     assert 0 < lat["p50"] <= lat["p99"] <= lat["max"] < time.time() - started
+    scale = results["scale"]
+    assert scale["series"] == 40  # checkpointed, restored, every series followed again
+    assert scale["checkpoint_mb"] > 0 and scale["round_rate"] > 0
     hotspots = results["hotspots"]
     assert 0 < len(hotspots) <= 10
     assert all(h["calls"] > 0 and h["cumtime"] >= h["tottime"] >= 0 for h in hotspots)

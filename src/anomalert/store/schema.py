@@ -174,12 +174,23 @@ outbox = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# Checkpoints (revision 0004): each part's blob in chunks, written by generation; the head
+# table names each part's current generation, flipped for all parts in one transaction.
 checkpoints = sa.Table(
     "checkpoints",
     metadata,
     sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+checkpoint_chunks = sa.Table(
+    "checkpoint_chunks",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("generation", sa.BigInteger, primary_key=True),
+    sa.Column("chunk", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
 # -- the trust loop (revision 0002) ---------------------------------------------------------

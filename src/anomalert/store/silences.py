@@ -1,8 +1,6 @@
-"""Silences and checkpoints: small state the service must find again after a restart.
+"""Silences: state the service must find again after a restart.
 
 Silences are stored as generic rows (the alert package owns what matchers mean).
-Checkpoints are opaque blobs (detector arrays, pipeline state) replaced under a name, so a
-restarted service resumes where it stopped instead of relearning every baseline.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from anomalert.store.rows import SilenceRow
 
 
 class SilencesMixin:
-    """Silences and checkpoints of :class:`anomalert.store.Store`."""
+    """Silences of :class:`anomalert.store.Store`."""
 
     _engine: sa.Engine
 
@@ -45,20 +43,3 @@ class SilencesMixin:
         query = sa.select(t).order_by(t.c.starts_at, t.c.id)
         with self._engine.connect() as conn:
             return [SilenceRow(**r) for r in conn.execute(query).mappings()]
-
-    def save_checkpoint(self, name: str, data: bytes, now: float) -> None:
-        """Replace the blob stored under ``name``."""
-        stmt = insert(self._engine, schema.checkpoints).values(name=name, data=data, updated_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["name"],
-            set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at},
-        )
-        with self._engine.begin() as conn:
-            conn.execute(stmt)
-
-    def load_checkpoint(self, name: str) -> bytes | None:
-        """The blob stored under ``name``, or None."""
-        t = schema.checkpoints
-        with self._engine.connect() as conn:
-            data = conn.execute(sa.select(t.c.data).where(t.c.name == name)).scalar()
-        return None if data is None else bytes(data)

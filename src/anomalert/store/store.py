@@ -1,7 +1,7 @@
 """The store: durable state of the service, on SQLite (embedded default) or PostgreSQL.
 
 One class composed of small mixins, one per concern (alerts, anomalies and events,
-silences and checkpoints, outbox), over one engine. Every method is synchronous and one
+silences, checkpoints, outbox), over one engine. Every method is synchronous and one
 short transaction, so the asyncio thread and the delivery thread can share a store; times
 are unix seconds passed in by the caller (no hidden clock: replay and tests control time).
 """
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from anomalert.store.alerts import AlertsMixin
 from anomalert.store.anomalies import AnomaliesMixin
+from anomalert.store.checkpoints import CheckpointsMixin
 from anomalert.store.engine import create_engine, masked, normalise_url, upgrade
 from anomalert.store.incidents import IncidentsMixin
 from anomalert.store.outbox import OutboxMixin
@@ -25,6 +26,7 @@ class Store(
     AlertsMixin,
     AnomaliesMixin,
     SilencesMixin,
+    CheckpointsMixin,
     OutboxMixin,
     SettingsMixin,
     IncidentsMixin,

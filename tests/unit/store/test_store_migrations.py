@@ -21,7 +21,7 @@ from anomalert.store.engine import MIGRATIONS
 from anomalert.store.schema import metadata
 
 #: The newest revision: every store is migrated to it on open.
-HEAD = "0003"
+HEAD = "0004"
 
 
 @pytest.fixture
@@ -212,3 +212,43 @@ def test_url_is_normalised_and_the_password_masked(
 def test_unsupported_database_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database 'mysql'"):
         Store.open("mysql://u@h/db")
+
+
+def _migrate(store: Store, verb: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        getattr(command, verb)(config, revision)
+
+
+def test_checkpoints_written_before_chunks_carry_over(db_url: str) -> None:
+    """A database at revision 0003 held each checkpoint part as one row; migrated, every
+    part reads back the same, and a later save replaces it; back down, a part of one chunk
+    is a row again and a part written in several is forgotten (relearned)."""
+    store = Store.open(db_url)
+    try:
+        _migrate(store, "downgrade", "0003")
+        with store.engine.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO checkpoints (name, data, updated_at) VALUES (:n, :d, 1.0)"),
+                [{"n": "detector", "d": b"\x00old state"}, {"n": "policy", "d": b""}],
+            )
+        _migrate(store, "upgrade", "head")
+        assert store.load_checkpoints(["detector", "policy", "rules"]) == {
+            "detector": b"\x00old state",
+            "policy": b"",
+            "rules": None,
+        }
+        store.save_checkpoints({"detector": b"new" * 10, "rules": b"r"}, now=2.0)
+        assert store.load_checkpoint("detector") == b"new" * 10
+        assert store.load_checkpoint("policy") == b""
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("anomalert.store.checkpoints.CHUNK", 4)
+            store.save_checkpoint("rules", b"0123456789", now=3.0)  # three chunks
+        _migrate(store, "downgrade", "0003")
+        with store.engine.connect() as conn:
+            rows = dict(conn.execute(sa.text("SELECT name, data FROM checkpoints")).all())
+        assert {k: bytes(v) for k, v in rows.items()} == {"detector": b"new" * 10, "policy": b""}
+    finally:
+        store.close()

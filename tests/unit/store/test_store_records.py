@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from anomalert.model import Alert, ChangeEvent, Kind, Scored
-from anomalert.store import SilenceRow, Store
+from anomalert.store import SilenceRow, Store, schema
 
 
 def _scored(t: float, series: str = "s1", **overrides: object) -> Scored:
@@ -124,3 +126,54 @@ def test_checkpoints_replace(store: Store) -> None:
 def test_checkpoint_names_are_opaque(store: Store, name: str) -> None:
     store.save_checkpoint(name, b"x", now=0.0)
     assert store.load_checkpoint(name) == b"x"
+
+
+def test_a_checkpoint_is_written_in_chunks_and_read_whole(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts larger than a chunk (PostgreSQL refuses a field past 1 GB: a detector of about
+    130,000 series) are rows of chunks, read back whole and in order."""
+    monkeypatch.setattr("anomalert.store.checkpoints.CHUNK", 1000)
+    blob = bytes(range(256)) * 23  # 5,888 bytes: six chunks
+    store.save_checkpoints({"detector": blob, "policy": b"p"}, now=1.0)
+    assert store.load_checkpoints(["detector", "policy"]) == {"detector": blob, "policy": b"p"}
+    with store.engine.connect() as conn:
+        count = sa.select(sa.func.count()).select_from(schema.checkpoint_chunks)
+        assert conn.execute(count).scalar() == 7
+    store.save_checkpoints({"detector": b"short"}, now=2.0)
+    assert store.load_checkpoints(["detector", "policy"]) == {"detector": b"short", "policy": b"p"}
+    with store.engine.connect() as conn:
+        assert conn.execute(count).scalar() == 2  # the old generation's chunks are gone
+
+
+def test_a_save_that_fails_midway_leaves_the_last_checkpoint_whole(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after some parts' chunks are written and before the heads move: every part
+    reads as the last complete checkpoint had it (not a new detector beside an old policy),
+    and the next save removes the stray chunks."""
+    monkeypatch.setattr("anomalert.store.checkpoints.CHUNK", 4)
+    store.save_checkpoints({"detector": b"d-one", "policy": b"p-one"}, now=1.0)
+    real = store._engine.begin
+    written = 0
+
+    def failing_begin() -> Any:
+        nonlocal written
+        written += 1
+        if written == 3:  # detector's two chunks went in; the policy's first fails
+            raise RuntimeError("the process died")
+        return real()
+
+    monkeypatch.setattr(store._engine, "begin", failing_begin)
+    with pytest.raises(RuntimeError, match="died"):
+        store.save_checkpoints({"detector": b"d-two!", "policy": b"p-two"}, now=2.0)
+    monkeypatch.setattr(store._engine, "begin", real)
+    assert store.load_checkpoints(["detector", "policy"]) == {
+        "detector": b"d-one",
+        "policy": b"p-one",
+    }
+    store.save_checkpoints({"detector": b"d-3", "policy": b"p-3"}, now=3.0)
+    assert store.load_checkpoints(["detector", "policy"]) == {"detector": b"d-3", "policy": b"p-3"}
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.checkpoint_chunks.c.generation)).scalars().all()
+    assert len(set(rows)) == 1 and len(rows) == 2
