@@ -47,6 +47,13 @@ SCORE_POWER = 0.25
 #: The rate above z0 is never below that of ``prior_rate`` over this many points that never
 #: decay (``_rate``).
 RATE_FLOOR_WEIGHT = 20.0
+#: The largest excess over z0 a tail learns from one point. A broken exporter's garbage
+#: (uint64's 1.8e19, float32's largest) made a statistic whose square overflowed the float32
+#: moments: the series' tail was inf for good and it never paged again. Series that sit at
+#: one value and jump do show statistics past a million (NAB's ec2_disk_write_bytes: 0 to
+#: 2e6; capped there, NAB gained a false alarm), so the cap is as high as float32 allows:
+#: its square summed over the longest memory (about 10^5 points) stays under 3.4e38.
+MAX_EXCESS = 1e15
 #: ``_learn``'s interval where every series decays per point.
 _NO_INTERVAL = np.zeros(0)
 #: ``own_caps`` for the kernels when every series takes its rows' own caps.
@@ -287,7 +294,7 @@ def _learn(
             excess[r, i] *= d
             excess_sq[r, i] *= d
             if s > z0:
-                over = s - z0
+                over = min(s - z0, MAX_EXCESS)
                 exceed[r, i] += np.float32(1.0)
                 excess[r, i] = np.float32(np.float64(excess[r, i]) + over)
                 excess_sq[r, i] = np.float32(np.float64(excess_sq[r, i]) + over * over)
@@ -480,7 +487,7 @@ class TailCalibrator(ArrayState):
         weight, exceed, excess, excess_sq = (
             self._rows2d(a)[:rows, idx].astype(np.float64) for a in self._moments(None)
         )
-        over = stat - self.z0
+        over = np.minimum(stat - self.z0, MAX_EXCESS)  # what ``_learn`` added
         learned = over > 0.0  # NaN compares False: nothing learned
         over = np.where(learned, over, 0.0)
         # The tail without them (the prior keeps every moment positive), fitted as ``tail``.

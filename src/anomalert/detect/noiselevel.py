@@ -61,7 +61,8 @@ class NoiseLevel(ArrayState):
     def learn(self, stat: FloatArray, above: BoolArray) -> None:
         """Learn this tick's seasonal statistics (``above``: the value was at or above the
         expectation); a NaN statistic (no value, warming up) teaches nothing."""
-        sq = np.minimum(stat * stat, CLIP)  # NaN stays NaN
+        with np.errstate(over="ignore"):  # a garbage value's square: inf, clipped
+            sq = np.minimum(stat * stat, CLIP)  # NaN stays NaN
         up = np.where(above, sq, 0.0)
         side = self.side.astype(np.float64)
         side[0] += (up - side[0]) / MEMORY

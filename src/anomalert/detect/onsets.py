@@ -60,7 +60,8 @@ class OnsetMemory(ArrayState):
 
     def remember(self, stats: FloatArray, onset: BoolArray) -> None:
         """Keep the first ``rows`` rows of this tick's statistics where a run begins."""
-        self.stat[:, onset] = stats[: self.rows, onset]
+        with np.errstate(over="ignore"):  # beyond float32: inf, learned as MAX_EXCESS
+            self.stat[:, onset] = stats[: self.rows, onset]
 
     def forget(self, mask: BoolArray) -> None:
         """The masked series' tails were reset or shrunk: their onsets are no longer in them."""
