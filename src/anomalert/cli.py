@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from anomalert.ingest.jsonin import one_line
 from anomalert.report.cli import incidents_app, report_app
 
 if TYPE_CHECKING:
@@ -110,16 +110,6 @@ def detect(
         typer.echo(f"error: {one_line(line)}", err=True)
     if errors:
         raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def one_line(text: str) -> str:
-    """The text with its control characters escaped (a newline in a file name shows as
-    ``\\n``): one problem, one line on stderr.
-
-    >>> one_line("in/bad\\nname.csv: no 'timestamp' column")
-    "in/bad\\\\nname.csv: no 'timestamp' column"
-    """
-    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
 
 
 @app.command()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from annotated_types import Interval
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
+
+from anomalert.ingest.jsonin import control_problem
 
 #: The largest id a row can have: SQLite's INTEGER and PostgreSQL's BIGINT are 64-bit.
 MAX_ROW_ID = 2**63 - 1
@@ -17,19 +18,12 @@ MAX_ROW_ID = 2**63 - 1
 #: here, it is a 400 naming the parameter.
 RowId = Annotated[int, Interval(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID)]
 
-#: C0 controls (NUL, newline, escape...), DEL and the C1 controls.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
 
 def _no_control(name: str) -> str:
-    found = _CONTROL.search(name)
-    if found is None:
+    problem = control_problem(name)
+    if problem is None:
         return name
-    raise PydanticCustomError(
-        "control_character",
-        "must not contain control characters (got {char} at character {at})",
-        {"char": repr(found.group())[1:-1], "at": found.start() + 1},
-    )
+    raise PydanticCustomError("control_character", problem)
 
 
 #: A service or metric name in a path. Why refused with a control character: nobody names a
