@@ -26,19 +26,23 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-#: Builds one client: ``build(server={...})`` -> (client, app).
+#: Builds one client: ``build(server={...}, url=...)`` -> (client, app).
 ClientFactory = Callable[..., tuple[TestClient, App]]
 
 
 @contextmanager
 def api_clients(folder: Path, config: Mapping[str, Any], now: float) -> Iterator[ClientFactory]:
-    """Clients over ``config`` (its ``server`` section given per client); all closed after."""
+    """Clients over ``config`` (its ``server`` section given per client), each over its own
+    SQLite file or the database ``url`` names (a PostgreSQL one: tests/unit/store); all
+    closed after."""
     opened: list[tuple[TestClient, App]] = []
 
-    def build(server: dict[str, Any] | None = None) -> tuple[TestClient, App]:
+    def build(
+        server: dict[str, Any] | None = None, url: str | None = None
+    ) -> tuple[TestClient, App]:
         out = {"name": "out", "jsonl": {"path": str(folder / "out.jsonl")}}
         parsed = parse_config({**config, "server": server or {}, "receivers": [out]})
-        store = Store.open(f"sqlite:///{folder}/api{len(opened)}.db")
+        store = Store.open(url or f"sqlite:///{folder}/api{len(opened)}.db")
         http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
         app = App(parsed, store, EventClock(now), http=http)
         client = TestClient(create_api(app))

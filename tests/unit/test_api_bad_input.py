@@ -20,7 +20,8 @@ import pytest
 
 from anomalert.alert.matchers import Matcher
 from anomalert.alert.silence import Silence
-from anomalert.model import Alert, fingerprint
+from anomalert.ingest.remote_write import encode_write_request
+from anomalert.model import Alert, Sample, fingerprint
 from anomalert.report.gather import import_incidents
 from anomalert.report.incidents_file import IncidentItem
 from tests.support.api import ClientFactory, api_clients, assert_error
@@ -306,6 +307,83 @@ def test_an_answer_quoting_a_lone_surrogate_escapes_it(make: ClientFactory) -> N
     assert rejected["error"].startswith("samples[0].\\ud800: unknown key")
     r = post_json(client, "/api/v2/silences", {LONE: 1})
     assert assert_error(r, 400, "\\ud800") == "\\ud800: unknown field"
+
+
+# -- control characters in ingested text --------------------------------------------------
+
+#: NUL (PostgreSQL cannot store it: tests/unit/store/test_store_control_characters.py), a C0
+#: control, DEL and a C1 control (NEL), as the error messages write them.
+CONTROLS = [("\x00", "\\x00"), ("\x07", "\\x07"), ("\x7f", "\\x7f"), ("\x85", "\\x85")]
+
+
+def refused(field: str, shown: str, at: int) -> str:
+    return f"{field}: must not contain control characters (got {shown} at character {at})"
+
+
+@pytest.mark.parametrize(("char", "shown"), CONTROLS)
+def test_a_sample_with_a_control_character_is_rejected_the_good_ones_kept(
+    make: ClientFactory, char: str, shown: str
+) -> None:
+    client, app = make()
+    batch = [sample(), sample(pod=f"p{char}d"), sample(f"d{char}b"), sample("api")]
+    answer = post_json(client, "/api/v1/samples", {"samples": batch}).json()
+    assert answer["accepted"] == 2
+    assert answer["rejected"] == [
+        {"index": 1, "error": refused("samples[1].labels.pod", shown, 2)},
+        {"index": 2, "error": refused("samples[2].labels.service", shown, 2)},
+    ]
+    assert app.detector.followed == 2
+    services = client.get("/api/v1/services").json()["services"]
+    assert sorted(s["name"] for s in services) == ["api", "db"]
+
+
+def write(client: Any, *samples: Sample) -> Any:
+    body = encode_write_request(samples)
+    return client.post(
+        "/api/v1/write", content=body, headers={"content-type": "application/x-protobuf"}
+    )
+
+
+@pytest.mark.parametrize(("char", "shown"), CONTROLS)
+def test_remote_write_drops_a_series_with_a_control_character_and_keeps_the_others(
+    make: ClientFactory, char: str, shown: str
+) -> None:
+    client, app = make()
+    good = Sample("up", {"job": "db"}, NOW - 10, 1.0)
+    bad = Sample("up", {"job": f"d{char}b"}, NOW - 10, 1.0)
+    assert write(client, good, bad).status_code == 204
+    assert app.detector.followed == 1
+    assert app.metrics.rejected.labels("remote_write", "invalid")._value.get() == 1
+    message = assert_error(write(client, bad), 400)
+    assert message == "1 samples refused, none kept; first: " + refused(
+        "timeseries[0].labels.job", shown, 2
+    )
+
+
+@pytest.mark.parametrize(("char", "shown"), CONTROLS)
+def test_an_alert_with_a_control_character_is_rejected_the_good_ones_kept(
+    make: ClientFactory, char: str, shown: str
+) -> None:
+    client, _ = make()
+    multiline = "Disk 97% full.\n\tRunbook: https://rb/disk"
+    alerts = [
+        {"labels": {"alertname": "Good", "service": "db"}},
+        {"labels": {"alertname": "A", "service": f"d{char}b"}},
+        {"labels": {"alertname": "A"}, "annotations": {"summary": f"s{char}"}},
+        {"labels": {"alertname": "Lines"}, "annotations": {"description": multiline}},
+    ]
+    answer = post_json(client, "/api/v2/alerts", alerts).json()
+    assert answer["accepted"] == 2
+    assert [r["error"] for r in answer["rejected"]] == [
+        refused("alerts[1].labels.service", shown, 2),
+        refused("alerts[2].annotations.summary", shown, 2).replace(
+            "characters", "characters other than line breaks and tabs"
+        ),
+    ]
+    shown_alerts = client.get("/api/v1/alerts").json()["alerts"]
+    assert sorted(a["labels"]["alertname"] for a in shown_alerts) == ["Good", "Lines"]
+    (lines,) = (a for a in shown_alerts if a["labels"]["alertname"] == "Lines")
+    assert lines["annotations"]["description"] == multiline
 
 
 # -- silences ------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ Alertmanager rules:
 
 - ``labels`` is required, non-empty and carries a non-empty ``alertname``; labels with an empty
   value are dropped (in Prometheus an empty label is an absent label);
+- no label holds a control character, nor does an annotation but for line breaks and tabs
+  (a ``description`` over several lines): see :mod:`.jsonin`;
 - times are RFC 3339; a missing ``startsAt`` (or Go's zero time, which senders write for
   "unset") means "now"; a missing ``endsAt`` means "until told otherwise"; an ``endsAt``
   before ``startsAt`` is refused;
@@ -134,7 +136,8 @@ def _alert(where: str, item: object, now: float) -> tuple[ExternalAlert | None, 
     if "labels" not in item:
         problems.append(f"{where}.labels: required")
     labels = attempt(problems, _labels, f"{where}.labels", item.get("labels", ...))
-    annotations = attempt(problems, label_set, f"{where}.annotations", item.get("annotations", {}))
+    notes = item.get("annotations", {})
+    annotations = attempt(problems, _annotations, f"{where}.annotations", notes)
     starts_at = attempt(problems, _time, f"{where}.startsAt", item.get("startsAt"))
     ends_at = attempt(problems, _time, f"{where}.endsAt", item.get("endsAt"))
     url = attempt(problems, _url, f"{where}.generatorURL", item.get("generatorURL", ""))
@@ -153,6 +156,12 @@ def _labels(where: str, value: object) -> Labels:
     if "alertname" not in labels:
         raise FieldError(f"{where}.alertname", "required")
     return labels
+
+
+def _annotations(where: str, value: object) -> Labels:
+    """Annotations as labels are, but a description may run over several lines (and be
+    indented with tabs): their values keep line breaks and tabs."""
+    return label_set(where, value, free=True)
 
 
 def _time(where: str, value: object) -> float | None:

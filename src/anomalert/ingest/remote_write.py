@@ -21,7 +21,9 @@ Handling (PRODUCT.md §1: a clear error or a documented, counted handling):
   ``WriteRequest``: ``FieldError("body", ...)`` (HTTP 400; Prometheus does not retry a 4xx);
 - the metric is ``__name__``; the service is the ``service`` label, else ``job`` (Prometheus
   adds ``job`` to every scraped series); a series with neither, with no or a bad metric name,
-  bad or repeated label names is a :class:`Rejection` (index = series position);
+  bad or repeated label names, or a label value holding a control character (NUL, a newline,
+  an escape, DEL, a C1 control: as in JSON samples), is a :class:`Rejection` (index = series
+  position);
 - stale markers (the one NaN bit pattern Prometheus writes when a series disappears) are
   skipped and counted in :attr:`Decoded.stale_markers`; any other NaN or ±inf is a rejection
   of that sample, the series' other samples are kept;
@@ -48,6 +50,7 @@ from google.protobuf.message import DecodeError
 from anomalert.errors import FieldError
 from anomalert.ingest.counters import CounterNames
 from anomalert.ingest.histograms import bucket_problem
+from anomalert.ingest.jsonin import control_problem
 from anomalert.ingest.samples import (
     LABEL_NAME,
     METRIC_NAME,
@@ -277,6 +280,9 @@ def _series_labels(where: str, pairs: Iterable[Any]) -> tuple[str, dict[str, str
             raise FieldError(f"{where}.labels", f"label {got(name)} appears twice")
         if not LABEL_NAME.fullmatch(name):
             raise FieldError(f"{where}.labels", f"{got(name)} is not a label name")
+        problem = control_problem(value)
+        if problem is not None:  # as JSON samples' label values
+            raise FieldError(f"{where}.labels.{name}", problem)
         if value:  # an empty value is an absent label in Prometheus
             labels[name] = value
     if not METRIC_NAME.fullmatch(metric):

@@ -12,8 +12,8 @@ handled (PRODUCT.md §1: a clear error or a documented, counted handling, never 
   batch are kept, so one bad row does not lose a batch;
 - names follow Prometheus: metric ``[a-zA-Z_:][a-zA-Z0-9_:]*``, label ``[a-zA-Z_][a-zA-Z0-9_]*``
   (``__``-prefixed names are reserved); label values are strings; ``labels.service`` is required;
-- label values are valid Unicode (a lone surrogate, ``"\\ud800"``, is refused: see
-  :mod:`.jsonin`);
+- label values are valid Unicode (a lone surrogate, ``"\\ud800"``, is refused) without
+  control characters (NUL, a newline, an escape, DEL, a C1 control: see :mod:`.jsonin`);
 - values are JSON numbers (bools and numeric strings are not), finite (NaN and ±inf refused);
 - unknown keys are refused: a typo (``"valeu"``) must not become a silently missing value;
 - timestamps: see :mod:`.timestamps`; on live endpoints also :class:`.timecheck.TimeWindow`;
@@ -34,7 +34,7 @@ from typing import TypeVar
 
 from anomalert.errors import FieldError
 from anomalert.ingest.histograms import bucket_problem
-from anomalert.ingest.jsonin import printable, valid_text
+from anomalert.ingest.jsonin import free_text, one_line, plain_text, printable
 from anomalert.ingest.timecheck import TimeWindow
 from anomalert.ingest.timestamps import parse_timestamp
 from anomalert.model import Sample
@@ -121,20 +121,22 @@ def event_time(where: str, value: object, now: float | None, window: TimeWindow 
     return t
 
 
-def label_set(where: str, value: object) -> dict[str, str]:
-    """A label map with Prometheus-valid names and string values; FieldError otherwise."""
+def label_set(where: str, value: object, *, free: bool = False) -> dict[str, str]:
+    """A label map with Prometheus-valid names and string values without control characters
+    (``free``: annotations, whose values may hold line breaks and tabs); FieldError otherwise.
+    """
     if not isinstance(value, dict):
         raise FieldError(where, f"must be an object of name: value strings (got {got(value)})")
     labels: dict[str, str] = {}
     for name, text in value.items():
         if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
             raise FieldError(
-                f"{where}.{printable(name[:100])}",
+                f"{where}.{one_line(printable(name[:100]))}",
                 "is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)",
             )
         if not isinstance(text, str):
             raise FieldError(f"{where}.{name}", f"must be a string (got {got(text)})")
-        labels[name] = valid_text(f"{where}.{name}", text)
+        labels[name] = (free_text if free else plain_text)(f"{where}.{name}", text)
     check_label_limits(where.removesuffix(".labels"), "", labels)
     return labels
 

@@ -121,6 +121,24 @@ def test_empty_label_values_are_absent_labels() -> None:
         ({"labels": {"job": "x"}}, "alerts[1].labels.alertname: required"),
         ({"labels": {"alertname": "A", "x-y": "1"}}, "alerts[1].labels.x-y: is not a label name"),
         ({"annotations": {"summary": 3}}, "alerts[1].annotations.summary: must be a string"),
+        (
+            {"labels": {"alertname": "A", "service": "d\x00b"}},
+            "alerts[1].labels.service: must not contain control characters (got \\x00 at "
+            "character 2)",
+        ),
+        (
+            {"labels": {"alertname": "Disk\nFull"}},
+            "alerts[1].labels.alertname: must not contain control characters (got \\n",
+        ),
+        (
+            {"annotations": {"summary": "disk\x00"}},
+            "alerts[1].annotations.summary: must not contain control characters other than "
+            "line breaks and tabs (got \\x00 at character 5)",
+        ),
+        (
+            {"annotations": {"description": "a\x1b[2Jb"}},
+            "alerts[1].annotations.description: must not contain control characters other",
+        ),
         ({"startsAt": "yesterday"}, "alerts[1].startsAt: is not an RFC 3339 timestamp"),
         ({"endsAt": "2026-01-05T14:00:00Z"}, "alerts[1].endsAt: before startsAt"),
         ({"generatorURL": 5}, "alerts[1].generatorURL: must be a string (got 5)"),
@@ -132,6 +150,13 @@ def test_each_problem_names_its_field(overrides: dict[str, Any], message: str) -
     assert len(accepted) == 1
     assert [r.index for r in rejected] == [1]
     assert rejected[0].error.startswith(message)
+
+
+def test_annotations_keep_line_breaks_and_tabs() -> None:
+    """A description written in a rule file over several lines, as Prometheus sends it."""
+    text = "Disk of db-1 is 97% full.\n\tFree space: 3 GB\r\nRunbook below."
+    (ext,), rejected = parse_alertmanager_alerts([alert(annotations={"description": text})], NOW)
+    assert rejected == [] and ext.annotations == {"description": text}
 
 
 def test_a_non_object_alert_is_rejected() -> None:

@@ -73,6 +73,23 @@ def test_job_names_the_service_when_there_is_no_service_label() -> None:
             {"__name__": "up", "job": "api", "a.b": "1"},
             'timeseries[1].labels: "a.b" is not a label',
         ),
+        (
+            {"__name__": "up", "job": "api", "pod": "w\x00b"},
+            "timeseries[1].labels.pod: must not contain control characters (got \\x00 at "
+            "character 2)",
+        ),
+        (
+            {"__name__": "up", "job": "a\x85pi"},
+            "timeseries[1].labels.job: must not contain control characters (got \\x85",
+        ),
+        (
+            {"__name__": "up", "service": "api", "job": "\x1b[31mapi"},
+            "timeseries[1].labels.job: must not contain control characters (got \\x1b",
+        ),
+        (
+            {"__name__": "up", "service": "a\x7fpi"},
+            "timeseries[1].labels.service: must not contain control characters (got \\x7f",
+        ),
     ],
 )
 def test_bad_series_are_rejected_and_the_others_kept(labels: dict[str, str], problem: str) -> None:

@@ -218,3 +218,35 @@ def test_a_series_name_and_labels_have_limits(overrides: dict[str, Any], message
         labels={"service": "checkout", "pod": "p" * 2048, **{f"l{k}": "v" for k in range(62)}},
     )
     assert errors([at_limits]) == []
+
+
+#: A control character of each kind: NUL (PostgreSQL cannot store it), a C0 control, DEL,
+#: a C1 control (NEL), a newline; as ``control_problem`` writes each.
+CONTROLS = [("\x00", "\\x00"), ("\x07", "\\x07"), ("\x7f", "\\x7f"), ("\x85", "\\x85")]
+CONTROLS += [("\n", "\\n")]
+
+
+@pytest.mark.parametrize(("char", "shown"), CONTROLS)
+@pytest.mark.parametrize("label", ["service", "pod"])
+def test_a_label_value_with_a_control_character_is_rejected_naming_it(
+    char: str, shown: str, label: str
+) -> None:
+    """The other samples of the batch are kept, those of the same label set before it too
+    (the fast path checks each label set once)."""
+    labels = {"service": "checkout", "pod": "web-1"}
+    bad = sample(labels={**labels, label: f"we{char}b"}, timestamp=NOW - 30)
+    items = [sample(labels=labels), bad, sample(labels=labels, timestamp=NOW)]
+    accepted, rejected = parse_samples({"samples": items}, NOW, TimeWindow())
+    assert [s.timestamp for s in accepted] == [NOW - 60, NOW]
+    message = f"samples[1].labels.{label}: must not contain control characters (got {shown} "
+    assert rejected == [Rejection(1, message + "at character 3)")]
+
+
+def test_a_label_name_with_a_control_character_is_named_escaped() -> None:
+    (error,) = errors([sample(labels={"service": "checkout", "p\x00d": "x"})])
+    assert error.startswith("samples[0].labels.p\\x00d: is not a label name")
+
+
+def test_label_values_may_hold_any_printable_text() -> None:
+    labels = {"service": "zürich eu", "path": "/a b/ç", "note": "tab\u00a0nbsp 🙂"}
+    assert errors([sample(labels=labels)]) == []
