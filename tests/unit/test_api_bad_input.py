@@ -386,6 +386,55 @@ def test_an_alert_with_a_control_character_is_rejected_the_good_ones_kept(
     assert lines["annotations"]["description"] == multiline
 
 
+@pytest.mark.parametrize(("char", "shown"), CONTROLS)
+def test_an_event_with_a_control_character_stores_nothing_for_it(
+    make: ClientFactory, char: str, shown: str
+) -> None:
+    client, app = make()
+    good = {"kind": "deployment", "service": "db", "timestamp": NOW, "description": "a\n\tb"}
+    bad = [
+        {**good, "service": f"d{char}b"},
+        {**good, "version": f"v{char}"},
+        {**good, "description": f"x{char}"},
+    ]
+    answer = post_json(client, "/api/v1/events", [good, *bad]).json()
+    assert len(answer["ids"]) == 1
+    free = "characters other than line breaks and tabs"
+    assert [r["error"] for r in answer["rejected"]] == [
+        refused("events[1].service", shown, 2),
+        refused("events[2].version", shown, 2),
+        refused("events[3].description", shown, 2).replace("characters", free),
+    ]
+    assert [(e.service, e.description) for e in app.store.events()] == [("db", "a\n\tb")]
+
+
+@pytest.mark.parametrize(("char", "shown"), CONTROLS)
+def test_a_record_with_a_control_character_is_rejected_the_good_one_kept(
+    make: ClientFactory, char: str, shown: str
+) -> None:
+    client, _ = make()
+    record = {
+        "service": "db",
+        "timestamp": NOW - 60,
+        "window": "5m",
+        "total_requests": 100,
+        "error_rate": 0.01,
+        "latency_p99_ms": 80,
+        "latency_p95_ms": 40,
+        "latency_mean_ms": 20,
+        "unique_users": 10,
+        "unique_ips": 10,
+        "risk_score": 0,
+    }
+    answer = post_json(client, "/api/v1/records", [{**record, "service": f"d{char}b"}, record])
+    assert answer.json()["accepted"] == 1
+    assert answer.json()["rejected"] == [
+        {"index": 0, "error": refused("records[0].service", shown, 2)}
+    ]
+    services = client.get("/api/v1/services").json()["services"]
+    assert [s["name"] for s in services] == ["db"]
+
+
 # -- silences ------------------------------------------------------------------------------
 
 

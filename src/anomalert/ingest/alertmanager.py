@@ -8,8 +8,8 @@ Alertmanager rules:
 
 - ``labels`` is required, non-empty and carries a non-empty ``alertname``; labels with an empty
   value are dropped (in Prometheus an empty label is an absent label);
-- no label holds a control character, nor does an annotation but for line breaks and tabs
-  (a ``description`` over several lines): see :mod:`.jsonin`;
+- no label nor ``generatorURL`` holds a control character, nor does an annotation but for
+  line breaks and tabs (a ``description`` over several lines): see :mod:`.jsonin`;
 - times are RFC 3339; a missing ``startsAt`` (or Go's zero time, which senders write for
   "unset") means "now"; a missing ``endsAt`` means "until told otherwise"; an ``endsAt``
   before ``startsAt`` is refused;
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from anomalert.errors import FieldError
-from anomalert.ingest.jsonin import valid_text
+from anomalert.ingest.jsonin import plain_text
 from anomalert.ingest.samples import (
     MAX_BATCH,
     Rejection,
@@ -173,4 +173,4 @@ def _time(where: str, value: object) -> float | None:
 def _url(where: str, value: object) -> str:
     if not isinstance(value, str):
         raise FieldError(where, f"must be a string (got {got(value)})")
-    return valid_text(where, value)
+    return plain_text(where, value)

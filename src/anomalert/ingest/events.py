@@ -9,8 +9,10 @@ event is a :class:`Rejection` naming its fields, unknown keys are refused) plus:
 - ``kind`` is one of :data:`anomalert.model.EVENT_KINDS`;
 - ``end`` only for windows (maintenance, load_test), and after ``timestamp``;
 - ``link`` is an http(s) URL, so the dashboard can make it clickable safely;
-- every string is valid Unicode (:func:`.jsonin.valid_text`), checked before anything of
-  the batch is stored;
+- every string is valid Unicode without control characters, but ``description``, which may
+  run over several lines (:func:`.jsonin.plain_text`, :func:`.jsonin.free_text`), checked
+  before anything of the batch is stored: the store takes a batch all or none, and
+  PostgreSQL cannot store a NUL;
 - no live time window: a deployment may be recorded after the fact, and old events are
   harmless context.
 
@@ -24,7 +26,7 @@ import json
 from pathlib import Path
 
 from anomalert.errors import FieldError, FileInputError
-from anomalert.ingest.jsonin import valid_text
+from anomalert.ingest.jsonin import free_text, plain_text
 from anomalert.ingest.samples import (
     MAX_BATCH,
     Rejection,
@@ -128,7 +130,7 @@ def _kind(where: str, value: object) -> str:
 def _text(where: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise FieldError(where, f"must be a non-empty string (got {got(value)})")
-    return valid_text(where, value)
+    return plain_text(where, value)
 
 
 def _optional_text(where: str, value: object) -> str | None:
@@ -140,7 +142,7 @@ def _description(where: str, value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise FieldError(where, f"must be a string (got {got(value)})")
-    return valid_text(where, value)
+    return free_text(where, value)
 
 
 def _link(where: str, value: object) -> str | None:
@@ -148,7 +150,7 @@ def _link(where: str, value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise FieldError(where, f"must be an http(s) URL (got {got(value)})")
-    return valid_text(where, value)
+    return plain_text(where, value)
 
 
 def _time(where: str, value: object) -> float:

@@ -7,7 +7,8 @@ record, a list of them, or ``{"records": [...]}``. Handling follows :mod:`.sampl
 shape raises ``FieldError("records")``; each bad record is a :class:`Rejection` naming every
 problem (``records[2].error_rate: required``); unknown keys are refused; every feature is
 required, a finite number, and (all but ``risk_score``, whose scale is the sender's) not
-negative; ``window`` is ``"5m"`` or seconds, positive; a second record of the same service and
+negative; ``window`` is ``"5m"`` or seconds, positive; ``service`` holds no control character
+(it becomes its samples' ``service`` label); a second record of the same service and
 timestamp in one request is refused.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 from anomalert.configbase import parse_duration
 from anomalert.errors import FieldError
-from anomalert.ingest.jsonin import valid_text
+from anomalert.ingest.jsonin import plain_text
 from anomalert.ingest.samples import (
     MAX_BATCH,
     Rejection,
@@ -136,7 +137,7 @@ def _record(
 def _service(where: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():  # as an event's service
         raise FieldError(where, f"must be a non-empty string (got {got(value)})")
-    return valid_text(where, value)
+    return plain_text(where, value)  # a label of its samples: as their labels
 
 
 def _window(where: str, value: object) -> float:

@@ -142,6 +142,10 @@ def test_empty_label_values_are_absent_labels() -> None:
         ({"startsAt": "yesterday"}, "alerts[1].startsAt: is not an RFC 3339 timestamp"),
         ({"endsAt": "2026-01-05T14:00:00Z"}, "alerts[1].endsAt: before startsAt"),
         ({"generatorURL": 5}, "alerts[1].generatorURL: must be a string (got 5)"),
+        (
+            {"generatorURL": "http://prom/\x00"},
+            "alerts[1].generatorURL: must not contain control characters (got \\x00",
+        ),
         ({"status": "firing"}, "alerts[1].status: unknown key (expected labels, annotations,"),
     ],
 )

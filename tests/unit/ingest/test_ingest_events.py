@@ -82,6 +82,22 @@ def test_windows_have_an_end_after_their_start() -> None:
         ({"version": 2}, "events[0].version: must be a non-empty string (got 2)"),
         ({"description": ["x"]}, 'events[0].description: must be a string (got ["x"])'),
         ({"link": "javascript:alert(1)"}, "events[0].link: must be an http(s) URL"),
+        (
+            {"service": "check\x00out"},
+            "events[0].service: must not contain control characters (got \\x00 at character 6)",
+        ),
+        ({"service": "check\nout"}, "events[0].service: must not contain control characters"),
+        ({"version": "v2\x85"}, "events[0].version: must not contain control characters"),
+        ({"link": "https://ci/\x7f"}, "events[0].link: must not contain control characters"),
+        (
+            {"description": "new\ncart\x00"},
+            "events[0].description: must not contain control characters other than line "
+            "breaks and tabs (got \\x00 at character 9)",
+        ),
+        (
+            {"description": "\x1b[2Jnew cart"},
+            "events[0].description: must not contain control characters other than",
+        ),
         ({"author": "me"}, "events[0].author: unknown key (expected kind, service, timestamp,"),
     ],
 )
@@ -90,6 +106,12 @@ def test_each_problem_names_its_field(overrides: dict[str, Any], message: str) -
     assert len(accepted) == 1
     assert [r.index for r in rejected] == [1]
     assert rejected[0].error.replace("events[1]", "events[0]").startswith(message)
+
+
+def test_a_description_keeps_its_line_breaks_and_tabs() -> None:
+    text = "new cart\n\t- one-click checkout\r\n\t- saved carts"
+    (accepted,), _ = parse_events(event(description=text))
+    assert accepted.description == text
 
 
 def test_old_events_are_welcome_on_live_endpoints() -> None:

@@ -69,6 +69,12 @@ def test_a_record_fans_out_into_one_sample_per_feature() -> None:
         ({"service": ""}, 'records[0].service: must be a non-empty string (got "")'),
         ({"service": "   "}, 'records[0].service: must be a non-empty string (got "   ")'),
         (
+            {"service": "check\x00out"},
+            "records[0].service: must not contain control characters (got \\x00 at character 6)",
+        ),
+        ({"service": "checkout\t"}, "records[0].service: must not contain control characters"),
+        ({"service": "\x9bcheckout"}, "records[0].service: must not contain control characters"),
+        (
             {"error_rate": 5},
             "records[0].error_rate: must be a fraction of the requests, 0 to 1 (got 5)",
         ),

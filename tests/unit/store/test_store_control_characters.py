@@ -2,9 +2,10 @@
 
 PostgreSQL cannot store a NUL in text. Before the ingest refused control characters, a
 batch holding one beside good items was taken whole on SQLite, and on PostgreSQL was a 500
-when the text reached a column: when its series first alerted (the good series' alert of
-the same batch stored, its notification never queued), and again when it resolved; for an
-Alertmanager alert at every re-send. Now the item is rejected naming its field, the batch's
+when the text reached a column: for samples when their series first alerted (the good
+series' alert of the same batch stored, its notification never queued) and again when it
+resolved; for an Alertmanager alert at every re-send; for events and records at once, the
+batch's good events lost with it. Now the item is rejected naming its field, the batch's
 good items are kept, and the service (its reads, its next batches) goes on as if the item
 had never come, on either backend.
 """
@@ -126,3 +127,47 @@ def test_an_alert_with_a_nul_is_rejected_and_the_good_one_notified(
     assert notified(tmp_path) == ["db"]
     alert_id = client.get("/api/v1/alerts").json()["alerts"][0]["id"]
     assert client.get(f"/api/v1/alerts/{alert_id}").status_code == 200
+
+
+def test_an_event_with_a_nul_is_rejected_and_the_good_ones_stored(
+    service: tuple[TestClient, App],
+) -> None:
+    """The store takes a batch of events all or none: one NUL lost the batch on PostgreSQL."""
+    client, app = service
+    good = {"kind": "deployment", "service": "db", "timestamp": T0, "version": "v2"}
+    notes = {**good, "description": "rolled out\n\tto 5%", "version": "v3"}
+    batch = [good, {**good, "service": f"d{NUL}b"}, {**good, "description": NUL}, notes]
+    r = client.post("/api/v1/events", json=batch)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["ids"]) == 2
+    assert [x["index"] for x in r.json()["rejected"]] == [1, 2]
+    stored = [(e.service, e.version, e.description) for e in app.store.events()]
+    assert stored == [("db", "v2", ""), ("db", "v3", "rolled out\n\tto 5%")]
+    client.post("/api/v2/alerts", json=[{"labels": {"alertname": "A", "service": "db"}}])
+    (shown,) = client.get("/api/v1/alerts").json()["alerts"]
+    detail = client.get(f"/api/v1/alerts/{shown['id']}")  # the service's events beside it
+    assert detail.status_code == 200, detail.text
+
+
+def test_a_record_with_a_nul_is_rejected_and_the_good_one_taken(
+    service: tuple[TestClient, App],
+) -> None:
+    client, _ = service
+    record = {
+        "service": "db",
+        "timestamp": T0 - 60,
+        "window": "5m",
+        "total_requests": 100,
+        "error_rate": 0.01,
+        "latency_p99_ms": 80,
+        "latency_p95_ms": 40,
+        "latency_mean_ms": 20,
+        "unique_users": 10,
+        "unique_ips": 10,
+        "risk_score": 0,
+    }
+    r = client.post("/api/v1/records", json=[{**record, "service": f"d{NUL}b"}, record])
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    assert r.json()["rejected"] == [{"index": 0, "error": refused("records[0].service", 2)}]
+    assert [s["name"] for s in client.get("/api/v1/services").json()["services"]] == ["db"]
