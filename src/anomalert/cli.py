@@ -275,7 +275,7 @@ def replay(
                 counters=patterns,
             )
     except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {one_line(str(exc))}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     for line in summary.lines():
         typer.echo(line)

@@ -296,6 +296,21 @@ def test_replay_bad_folder(tmp_path: Path) -> None:
     assert "samples" in line and line.startswith("error: ")
 
 
+def test_replay_refuses_a_control_character_in_one_line(tmp_path: Path) -> None:
+    """A service folder named with a newline: the error names it escaped, on one line."""
+    folder = tmp_path / "scenario"
+    bad = folder / "samples" / "d\nb" / "cpu.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("timestamp,value\n2026-01-05T00:00:00Z,1.5\n")
+    out = tmp_path / "out.jsonl"
+    code, stdout, err = invoke("replay", folder, "--notifications", out, "--no-progress")
+    assert code == EXIT_BAD_INPUT and stdout == ""
+    assert err.splitlines() == [
+        f"error: {folder}/samples/d\\nb/cpu.csv: service name: must not contain control "
+        "characters (got \\n at character 2)"
+    ]
+
+
 def test_replay_bad_config(scenario: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("route: {receiver: nope}\nreceivers: [{name: hook, log: {}}]\n")

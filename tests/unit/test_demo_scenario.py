@@ -437,6 +437,92 @@ def test_loader_names_the_malformed_json_file(
     assert problem in str(caught.value)
 
 
+EVENT = {
+    "kind": "deployment",
+    "service": "db",
+    "timestamp": "2026-01-05T00:00:00Z",
+    "version": "v1",
+    "description": "rolled out",
+}
+INCIDENT = {
+    "id": "INC-1",
+    "type": "latency",
+    "root_service": "db",
+    "start": "2026-01-05T01:00:00Z",
+    "end": "2026-01-05T02:00:00Z",
+    "severity": "P2",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        (
+            "events.json",
+            [{**EVENT, "service": "d\x00b"}],
+            "[0].service: must not contain control characters (got \\x00 at character 2)",
+        ),
+        ("events.json", [{**EVENT, "version": "v\x07"}], "[0].version: must not contain"),
+        ("events.json", [{**EVENT, "link": "https://ci/\x7f"}], "[0].link: must not contain"),
+        (
+            "events.json",
+            [{**EVENT, "description": "rolled\nout\x00"}],
+            "[0].description: must not contain control characters other than line breaks and "
+            "tabs (got \\x00 at character 11)",
+        ),
+        (
+            "events.json",
+            [{**EVENT, "version": "\ud800"}],
+            "[0].version: must be valid Unicode (a lone surrogate \\ud800)",
+        ),
+        ("incidents.json", [{**INCIDENT, "id": "INC\x001"}], "[0].id: must not contain"),
+        ("incidents.json", [{**INCIDENT, "type": "lat\x85"}], "[0].type: must not contain"),
+        ("graph.json", {"db": ["au\x1bth"]}, "db[0]: must not contain control characters"),
+    ],
+)
+def test_loader_refuses_control_characters_in_json_text(
+    tiny: Path, tmp_path: Path, name: str, content: object, problem: str
+) -> None:
+    """As the HTTP ingest does: a replay stores this text and shows it (a lone surrogate
+    failed the store: a traceback)."""
+    shutil.copytree(tiny, tmp_path, dirs_exist_ok=True)
+    (tmp_path / name).write_text(json.dumps(content))
+    with pytest.raises(FileInputError) as caught:
+        load_scenario(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / name}: {problem}")
+
+
+def test_loader_keeps_line_breaks_and_tabs_in_an_event_description(
+    tiny: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(tiny, tmp_path, dirs_exist_ok=True)
+    text = "rolled out\n\t- to 5%\r\n\t- then all"
+    (tmp_path / "events.json").write_text(json.dumps([{**EVENT, "description": text}]))
+    (loaded,) = load_scenario(tmp_path).events
+    assert loaded.description == text
+
+
+@pytest.mark.parametrize(
+    ("service", "metric", "problem"),
+    [
+        ("d\x07b", "cpu", "service name: must not contain control characters (got \\x07 at"),
+        ("d\nb", "cpu", "service name: must not contain control characters (got \\n at"),
+        ("db", "\x1b[31mcpu", "metric name: must not contain control characters (got \\x1b"),
+        ("db", "cpu\x85", "metric name: must not contain control characters (got \\x85"),
+    ],
+)
+def test_loader_refuses_control_characters_in_sample_file_names(
+    tmp_path: Path, service: str, metric: str, problem: str
+) -> None:
+    """A service folder and a metric file name become labels of every sample."""
+    bad = tmp_path / "samples" / service / f"{metric}.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(GOOD)
+    with pytest.raises(FileInputError) as caught:
+        load_scenario(tmp_path)
+    assert str(caught.value).startswith(f"{bad}: {problem}")
+
+
 def test_loader_rejects_two_files_for_one_series(tiny: Path, tmp_path: Path) -> None:
     shutil.copytree(tiny, tmp_path, dirs_exist_ok=True)
     (tmp_path / "samples" / "db" / "connections.csv.gz").write_bytes(gzip.compress(GOOD.encode()))

@@ -20,6 +20,9 @@ Documented handling (nothing valid is dropped silently, everything invalid is an
   keys are errors; ``version`` may be null or absent (config changes, maintenance);
 - hidden files (``.name``) and files that are not ``.csv``/``.csv.gz``/``.parquet`` under
   ``samples/`` are ignored; a sample file outside ``samples/<service>/`` is an error;
+- names and text hold no control character nor lone surrogate, as over HTTP
+  (:mod:`.jsonin`): a service folder, a metric file name, every string of the JSON files;
+  but an event's ``description`` keeps line breaks and tabs;
 - a Parquet sample file (``ingest.parquetfile`` reads it) has the same two columns, its
   ``timestamp`` a timestamp type (UTC where it carries no zone) or ISO 8601 text, its
   ``value`` a numeric type; a problem names the row (1 = the first sample), a CSV's the
@@ -43,6 +46,7 @@ from numpy.typing import NDArray
 
 from anomalert import model
 from anomalert.errors import FileInputError
+from anomalert.ingest.jsonin import text_problem
 from anomalert.ingest.parquetfile import is_parquet, read_frame
 
 SAMPLE_SUFFIXES = (".csv.gz", ".csv", ".parquet")
@@ -229,6 +233,10 @@ def sample_files(samples_dir: Path) -> dict[SeriesKey, Path]:
         key = (relative.parts[0], path.name[: -len(suffix)])
         if not key[1]:
             raise ScenarioFormatError(path, "empty metric name")
+        for what, name in zip(("service name", "metric name"), key, strict=True):
+            problem = text_problem(name)  # a label of every sample, as over HTTP
+            if problem is not None:
+                raise ScenarioFormatError(path, f"{what}: {problem}")
         if key in found:
             raise ScenarioFormatError(path, f"duplicate series (also {found[key].name})")
         found[key] = path
@@ -362,6 +370,9 @@ def _event(path: Path, i: int, item: object) -> ChangeEvent:
     description = item["description"]
     if not isinstance(description, str):
         raise ScenarioFormatError(path, f"{where}.description: expected a string")
+    for key, value in (("version", version), ("link", link), ("description", description)):
+        if value is not None:
+            _check_text(path, f"{where}.{key}", value, free=key == "description")
     timestamp = _moment(path, f"{where}.timestamp", item["timestamp"])
     end = None if item.get("end") is None else _moment(path, f"{where}.end", item["end"])
     if end is not None and end < timestamp:
@@ -445,6 +456,16 @@ def _json_list(path: Path) -> list[object]:
 def _text(path: Path, where: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ScenarioFormatError(path, f"{where}: expected a non-empty string")
+    return _check_text(path, where, value)
+
+
+def _check_text(path: Path, where: str, value: str, *, free: bool = False) -> str:
+    """``value``, or ScenarioFormatError when the HTTP ingest would refuse it: a lone
+    surrogate or a control character (``free`` text, a description: but line breaks and
+    tabs). Such text reaches the store and what shows it, as it would over HTTP."""
+    problem = text_problem(value, free=free)
+    if problem is not None:
+        raise ScenarioFormatError(path, f"{where}: {problem}")
     return value
 
 
