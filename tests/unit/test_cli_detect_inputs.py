@@ -205,6 +205,33 @@ def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path: Path) -> None:
     assert bad.exists()
 
 
+@pytest.mark.parametrize(
+    ("column", "name", "shown"),
+    [
+        ("va\x00lue", "va\\x00lue", "\\x00"),
+        ("va\x07lue", "va\\x07lue", "\\x07"),
+        ('"va\nlue"', "va\\nlue", "\\n"),  # quoted: a line break inside the header
+        ("va\x7flue", "va\\x7flue", "\\x7f"),
+        ("va\x85lue", "va\\x85lue", "\\x85"),
+    ],
+)
+def test_a_column_named_with_a_control_character_fails_its_file_only(
+    tmp_path: Path, column: str, name: str, shown: str
+) -> None:
+    """The name went on into the output's header and its reasons, NUL and escapes included."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    good = good_csv(src / "a.csv")
+    bad = write_csv(src / "b.csv", {"timestamp": stamps(), column: values(8)})
+    code, _, stderr = run_cli(src, "-o", out, "--no-progress")
+    assert code == 2
+    assert error_lines(stderr) == [
+        f"error: {bad}: column '{name}': must not contain control characters (got {shown} at "
+        "character 3)"
+    ]
+    check_output(good, out / "a.csv")
+    assert not (out / "b.csv").exists()
+
+
 def test_huge_values_print_no_warnings(tmp_path: Path) -> None:
     xs = values(7)
     xs[SPIKE_ROW] = "1.7e308"

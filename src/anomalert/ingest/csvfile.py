@@ -3,9 +3,10 @@
 The contract (PRODUCT.md, ``anomalert detect``): a ``timestamp`` column and one or more
 numeric columns; one output row per input row, in input order. How odd input is handled:
 
-* no ``timestamp`` column, an unparsable timestamp, an empty file, no numeric column, or a
-  column that mixes numbers with text: a ``FileInputError`` naming the file, the column and
-  the first bad row; the caller reports it and goes on with other files;
+* no ``timestamp`` column, an unparsable timestamp, an empty file, no numeric column, a
+  column that mixes numbers with text, or a column named with a control character (NUL, a
+  newline, an escape, DEL, a C1 control): a ``FileInputError`` naming the file, the column
+  and the first bad row; the caller reports it and goes on with other files;
 * the separator is a comma, or a semicolon, tab or ``|`` when the header shows one around
   ``timestamp`` (``timestamp;value``); the output keeps it. Empty unnamed columns that a
   comma at the end of every line makes are dropped, and lines of only separators are blank
@@ -56,6 +57,7 @@ from pandas.tseries.api import guess_datetime_format
 
 from anomalert.detect.localtime import LocalTime
 from anomalert.errors import FileInputError, os_reason
+from anomalert.ingest.jsonin import control_problem
 
 TIMESTAMP = "timestamp"
 #: Separators other than the comma, told from a header such as ``timestamp;value``.
@@ -346,10 +348,19 @@ def _without_trailing_empty_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_columns(path: Path, frame: pd.DataFrame) -> None:
-    """Rows, a ``timestamp`` column, and no output column already there (whatever the format)."""
+    """Rows, a ``timestamp`` column, no output column already there, and no control
+    character in a column's name (whatever the format).
+
+    Why the last: a column's name is written in the output's header and in the reason of
+    each row it alerts on, so a NUL or an escape sequence there reaches whatever reads or
+    shows them; the HTTP ingest refuses the same in names (``ingest.jsonin``)."""
     if frame.empty:
         raise FileInputError(path, "empty file (no data rows)")
     columns = [str(c) for c in frame.columns]
+    for name in columns:
+        problem = control_problem(name)
+        if problem is not None:
+            raise FileInputError(path, f"column {name!r}: {problem}")
     if TIMESTAMP not in columns:
         raise FileInputError(path, f"no '{TIMESTAMP}' column (columns: {', '.join(columns)})")
     clash = [c for c in OUTPUT_COLUMNS if c in columns]

@@ -139,6 +139,11 @@ def test_typed_columns_are_scored_or_carried(tmp_path: Path) -> None:
             "unparsable value 'high' in column 'latency' at row 2",
         ),
         (lambda f: f[["timestamp", "host"]], "no numeric column to score"),
+        (
+            lambda f: f.rename(columns={"latency": "lat\x1b[2Jency"}),
+            "column 'lat\\x1b[2Jency': must not contain control characters (got \\x1b at "
+            "character 4)",
+        ),
     ],
 )
 def test_bad_parquet_content_is_named(tmp_path: Path, build: object, problem: str) -> None:
