@@ -46,6 +46,18 @@ def test_new_series_beyond_the_limit_are_refused_and_the_followed_go_on() -> Non
     assert old.max_series is None
 
 
+def test_slots_grow_to_the_limit_not_past_it() -> None:
+    """Doubling 64 slots for the 65th series would make 128; with a limit of 100 the slots
+    stop there (every tick runs over all of them), and a raised limit grows on from it."""
+    det = StreamDetector(max_series=100, capacity=64)
+    det.score([cpu(f"p{i}", T0) for i in range(100)])
+    assert det.capacity == 100 and det.engine.series.n == 100 and det.followed == 100
+    assert det.score([cpu("one-more", T0)]).refused != []
+    det.max_series = 150
+    det.score([cpu("one-more", T0 + 60)])
+    assert det.capacity == 150 and det.followed == 101
+
+
 def test_the_api_refuses_new_series_beyond_the_limit_saying_why(tmp_path: Path) -> None:
     config = parse_config(
         {

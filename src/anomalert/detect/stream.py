@@ -222,7 +222,7 @@ class StreamDetector:
         else:
             j = len(self.metrics)
             if j >= self.capacity:
-                self._grow(max(2 * self.capacity, j + 1))
+                self._grow(self._next_capacity(j))
             self.sids.append(sid)
             self.metrics.append(metric)
             self.labels.append(dict(labels))
@@ -239,6 +239,17 @@ class StreamDetector:
                 if isinstance(det, ForecastDetector):
                     det.limits[j] = limit
         return j
+
+    def _next_capacity(self, j: int) -> int:
+        """Slots to grow to for slot ``j``: twice as many, but not past the series limit.
+
+        Why the limit: slots are state (about 3.2 KB each with the context rings) and every
+        tick runs over all of them; doubling 65,536 slots for the 100,000th series made
+        131,072, 31 % of them never used (about 100 MB, and a third more per tick)."""
+        grown = 2 * self.capacity
+        if self.max_series is not None:
+            grown = min(grown, self.max_series)
+        return max(grown, j + 1)
 
     def _blank(self, name: str, n: int) -> np.ndarray:
         """The per-slot array ``name`` for n new (or retired) slots (``SLOTS``)."""
