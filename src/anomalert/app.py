@@ -322,7 +322,7 @@ class App:
         config = self.config.detection.restarts
         for event in self.store.events(since=newest - config.window):
             if event.kind in RESTART_KINDS:
-                self.detector.expect_restart(event.service, event.timestamp, config)
+                self._restarted(event)
 
     def _load_settings(self) -> None:
         """Runtime modes and thresholds from the store, over what the checkpoint held."""
@@ -496,10 +496,19 @@ class App:
             for event in batch:
                 self._note_window(event)
                 if event.kind in RESTART_KINDS:
-                    self.detector.expect_restart(
-                        event.service, event.timestamp, self.config.detection.restarts
-                    )
+                    self._restarted(event)
             return ids
+
+    def _restarted(self, event: ChangeEvent) -> None:
+        """A deployment restarted its service: its series' falls are the restart's
+        (``detect.restarts``), and so are the alerts of falls under way before the event
+        came (posted once the rollout finished), closed now, before they page."""
+        config = self.config.detection.restarts
+        explained = self.detector.expect_restart(event.service, event.timestamp, config)
+        now = self.clock.now()
+        closed = [a for sid in explained for a in self.policy.explain(sid, now)]
+        if closed:
+            self._record(closed, now)
 
     def _note_window(self, event: ChangeEvent) -> None:
         span = event.window()

@@ -431,6 +431,18 @@ class AlertPolicy:
             return None
         return self._close(ep, now)
 
+    def explain(self, key: str, now: float) -> list[Alert]:
+        """Close the alert of series ``key`` now: what it flagged was explained after it
+        opened (a deployment posted once its rollout finished, whose restart the fall was:
+        ``StreamDetector.expect_restart``). A pending alert is dropped, a firing one
+        resolves; nothing is kept as a recovery (the series did not come back: its new
+        level is the restart's)."""
+        ep = self._episodes.get(key)
+        if ep is None:
+            return []
+        self._drop(ep)
+        return [self._alert(ep, "resolved", now, now)] if ep.firing else []
+
     def _recovering(self, key: str, s: Scored) -> bool:
         """A high score right after a recovery, for a value inside the old band: the engine
         still expects the incident's level; the series is back to normal, not anomalous."""

@@ -14,8 +14,11 @@ explained: its run is quiet (``Ensemble``: the page withheld after the decision,
 weekly routine's), and stays quiet until it ends, however long after the window that is;
 the detectors learn it exactly as before (held from the baselines, accepted as the new
 normal after ``accept_after`` points). A rise is not explained (a leak that comes with the
-new version is news), nor a fall that begins after the window, nor a run that was already
-paging when the event came.
+new version is news), nor a fall that begins after the window, nor a run that began before
+the event's time. A fall already under way when the event arrives, which began at or after
+its time, is explained from then on (``StreamDetector.expect_restart``): deployment tools
+often post an event once the rollout has finished, minutes after the processes restarted,
+and its alert, not yet past the policy's ``notify_after``, then resolves without a page.
 
 The windows are per slot, few and short-lived: a dict, not a per-series array (the state
 budget of two kilobytes per series holds no room for them).
@@ -73,17 +76,17 @@ class Restarts:
         start: float,
         config: RestartConfig,
         series: Iterable[tuple[str, str]],
-    ) -> int:
+    ) -> list[int]:
         """A deployment (or rollback) of ``service`` at ``start`` restarted its processes:
         open a window of ``config.window`` on each of ``series`` (by slot: its service and
-        metric) of that service whose metric a restart resets. Returns how many."""
+        metric) of that service whose metric a restart resets. Returns their slots."""
         slots = [
             j
             for j, (svc, metric) in enumerate(series)
             if svc == service and metric and config.resets(metric)
         ]
         self.expect(slots, start, start + config.window)
-        return len(slots)
+        return slots
 
     def expect(self, slots: Iterable[int], start: float, end: float) -> None:
         """Open a window on these slots (a later one replaces an earlier one; the same one

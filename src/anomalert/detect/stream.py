@@ -322,12 +322,35 @@ class StreamDetector:
         self.moves += 1
         return gone
 
-    def expect_restart(self, service: str, start: float, config: RestartConfig) -> int:
+    def expect_restart(self, service: str, start: float, config: RestartConfig) -> list[str]:
         """A deployment (or rollback) of ``service`` at ``start`` restarted its processes:
         a fall of its series that a restart resets (``config.metrics``), beginning within
-        ``config.window``, is explained (``restarts``). Returns how many series."""
+        ``config.window``, is explained (``restarts``), a fall already under way too if it
+        began at or after ``start``. Returns the ids of the series whose fall under way it
+        explained (their alerts are the restart's: ``AlertPolicy.explain``)."""
         series = zip((lb.get("service", "") for lb in self.labels), self.metrics, strict=True)
-        return self.restarts.open(service, start, config, series)
+        slots = self.restarts.open(service, start, config, series)
+        return [self.sids[j] for j in self._explain_falls(slots, start)]
+
+    def _explain_falls(self, slots: Iterable[int], start: float) -> list[int]:
+        """Turn quiet the flagged runs of ``slots`` that are a restart's fall: every point
+        of the run (the context ring's latest ``run``) at or after ``start`` and below what
+        was expected; returns those slots. From the next point on the run is quiet, as one
+        that began in the window (``Ensemble._quieten``; the window's discount keeps it
+        so), and learning is unchanged; a run longer than the ring, or that began before
+        ``start``, is not."""
+        ens = self.engine.series
+        explained = []
+        for j in slots:
+            k = int(ens.run[j])
+            if k <= 0 or ens.quiet[j] or k > min(self.window, int(self.count[j])):
+                continue
+            at = (self.count[j] - 1 - np.arange(k)) % self.window
+            times, values, expected = self.ring_t[j, at], self.ring[0, j, at], self.ring[1, j, at]
+            if (times >= start).all() and (values < expected).all():
+                ens.quiet[j] = True
+                explained.append(j)
+        return explained
 
     def watch(self, series: Iterable[str], on: bool = True) -> None:
         """Report every point of these series (by id), e.g. while they have an open alert;

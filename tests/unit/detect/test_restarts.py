@@ -203,3 +203,44 @@ def test_a_deployment_recorded_after_the_last_checkpoint_survives_a_crash(
         ]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("event_at", "posted_at", "pages"),
+    [
+        (AT - 2, AT + 2, False),  # posted once the rollout finished, timed at its start
+        (AT + 1, AT + 2, True),  # timed after the fall began: not the restart's
+        (None, None, True),  # no event at all
+    ],
+)
+def test_a_deployment_posted_after_the_fall_began_explains_it_from_then_on(
+    tmp_path: Path, event_at: int | None, posted_at: int | None, pages: bool
+) -> None:
+    """Deployment tools often post an event once a rollout has finished, minutes after its
+    processes restarted: the memory fall that began at or after the event's time is
+    explained from the moment the event arrives, and its alert, not yet past the policy's
+    ``notify_after``, resolves without a page. A fall that began before the event's time
+    is no restart's."""
+    app, clock = _app(tmp_path, f"late-{event_at}", {})
+    rng = np.random.default_rng(5)
+    pages_seen = []
+    try:
+        for k in range(AT + 60):
+            t = T0 + 60.0 * k
+            clock.advance(t)
+            if k == posted_at and event_at is not None:
+                event = ChangeEvent("deployment", "api", T0 + 60.0 * event_at, version="v2")
+                app.add_events([event])
+            value = 50.0 + 0.3 * rng.standard_normal() - (6.0 if k >= AT else 0.0)
+            app.ingest([Sample("memory_percent", {"service": "api"}, t, value)])
+            notes = app.tick()
+            pages_seen += [
+                n
+                for n in notes
+                if n.status == "firing" and any(a.labels["service"] == "api" for a in n.alerts)
+            ]
+        assert bool(pages_seen) is pages
+        if not pages:
+            assert app.pipeline.firing() == []  # resolved, not left open
+    finally:
+        app.store.close()
