@@ -435,6 +435,63 @@ def test_a_record_with_a_control_character_is_rejected_the_good_one_kept(
     assert [s["name"] for s in services] == ["db"]
 
 
+@pytest.mark.parametrize(("char", "shown"), [*CONTROLS, ("\n", "\\n"), ("\x1b", "\\x1b")])
+def test_one_line_fields_and_query_parameters_refuse_control_characters(
+    make: ClientFactory, char: str, shown: str
+) -> None:
+    """Who did it, a name, a filter: one line each (a NUL: a 500 on PostgreSQL,
+    tests/unit/store/test_store_control_characters.py; a newline or an escape garbles the
+    page, the email or the log line that shows it)."""
+    client, _ = make()
+    post_json(client, "/api/v2/alerts", [{"labels": {"alertname": "A", "service": "db"}}])
+    silence = {"matchers": [{"name": "service", "value": "db"}], "endsAt": NOW + 600}
+    incident = {"start": NOW, "end": NOW + 1, "title": char}
+    writes = [
+        ("POST", "/api/v1/alerts/1/ack", {"by": f"a{char}"}, "by"),
+        ("PUT", "/api/v1/services/db/mode", {"mode": "shadow", "by": f"a{char}"}, "by"),
+        ("POST", "/api/v2/silences", {**silence, "createdBy": f"a{char}"}, "createdBy"),
+        ("POST", "/api/v1/incidents/labelled", incident, "title"),
+    ]
+    for method, path, body, field in writes:
+        message = assert_error(post_json(client, path, body, method), 400, field)
+        assert message.startswith(f"{field}: must not contain control characters (got {shown}")
+    for name in ("service", "search", "incident"):
+        r = client.get("/api/v1/alerts", params={name: f"d{char}b"})
+        assert assert_error(r, 400, name) == refused(name, shown, 2)
+    content = "id,title,start,end\nINC-1,ok,60,120\n" + f'INC-2,"a{char}b",60,120\n'
+    answer = post_json(client, IMPORT, {"format": "csv", "content": content}).json()
+    assert answer["imported"] == 1
+    assert [r["field"] for r in answer["rejected"]] == ["title"]
+
+
+@pytest.mark.parametrize("char", ["\n", "\t", "\r"])
+def test_comments_keep_line_breaks_and_tabs(make: ClientFactory, char: str) -> None:
+    client, _ = make()
+    post_json(client, "/api/v2/alerts", [{"labels": {"alertname": "A", "service": "db"}}])
+    comment = f"deploy{char}noise"
+    r = post_json(client, "/api/v1/alerts/1/feedback", {"helpful": False, "comment": comment})
+    assert r.status_code == 200 and r.json()["comment"] == comment, r.text
+    silence = {"matchers": [{"name": "service", "value": "db"}], "endsAt": NOW + 600}
+    r = post_json(client, "/api/v2/silences", {**silence, "comment": comment})
+    assert r.status_code == 200, r.text
+    assert [s["comment"] for s in client.get("/api/v2/silences").json()] == [comment]
+    message = assert_error(
+        post_json(client, "/api/v2/silences", {**silence, "comment": f"a{char}\x1b"}), 400
+    )
+    assert "other than line breaks and tabs (got \\x1b at character 3)" in message
+
+
+def test_the_page_of_a_service_named_with_a_control_character_is_a_404_page(
+    make: ClientFactory,
+) -> None:
+    """No service can be so named (the API refuses it), and every call of the page failed."""
+    client, _ = make()
+    r = client.get("/services/d%00b")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "There is no service named d\\x00b." in r.text
+    assert client.get("/services/z%C3%BCrich%20eu").status_code == 200
+
+
 # -- silences ------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anomalert.api.errors import ApiError
 from anomalert.api.ingest import JsonRoute
-from anomalert.api.params import RowId
+from anomalert.api.params import FreeText, PlainText, QueryText, RowId
 from anomalert.api.state import get_app, require_admin
 from anomalert.store import AlertRow
 from anomalert.timefmt import rfc3339
@@ -48,11 +48,13 @@ def alert_json(row: AlertRow) -> dict[str, Any]:
 def list_alerts(
     request: Request,
     state: Literal["firing", "resolved", "acknowledged", "unacknowledged"] | None = None,
-    service: str | None = None,
+    service: QueryText | None = None,
     severity: Literal["P1", "P2", "P3"] | None = None,
     mode: Literal["shadow", "assistive", "alerting"] | None = None,
-    search: str | None = Query(None, max_length=200),
-    incident: str | None = Query(None, max_length=200, description="one incident group"),
+    search: Annotated[QueryText | None, Query(max_length=200)] = None,
+    incident: Annotated[
+        QueryText | None, Query(max_length=200, description="one incident group")
+    ] = None,
     limit: int = Query(100, ge=1, le=1000),
     before: Annotated[
         RowId | None, Query(ge=1, description="keyset page: alerts with id < before")
@@ -115,7 +117,7 @@ class AckBody(BaseModel):
     """Who acknowledges (optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    by: str = Field(default="api", max_length=200)
+    by: PlainText = Field(default="api", max_length=200)
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack", dependencies=[Depends(require_admin)])
@@ -135,7 +137,7 @@ class FeedbackBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     helpful: bool = Field(strict=True)
-    comment: str = Field(default="", max_length=2000)
+    comment: FreeText = Field(default="", max_length=2000)
 
 
 @router.post("/api/v1/alerts/{alert_id}/feedback", dependencies=[Depends(require_admin)])

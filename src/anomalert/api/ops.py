@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from anomalert.api.errors import error_response
+from anomalert.api.params import QueryText
 from anomalert.api.state import get_app
 from anomalert.timefmt import rfc3339
 
@@ -45,7 +46,7 @@ def metrics(request: Request) -> Response:
 def outbox(
     request: Request,
     status: Literal["pending", "sent", "failed"] | None = None,
-    receiver: str | None = None,
+    receiver: QueryText | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Deliveries and their fate: failed ones show the receiver's error (never a secret)."""

@@ -1,4 +1,4 @@
-"""Types of path and query parameters the routes share."""
+"""Types of path and query parameters, and of body fields, the routes share."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from annotated_types import Interval
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-from anomalert.ingest.jsonin import control_problem
+from anomalert.ingest.jsonin import text_problem
 
 #: The largest id a row can have: SQLite's INTEGER and PostgreSQL's BIGINT are 64-bit.
 MAX_ROW_ID = 2**63 - 1
@@ -19,15 +19,36 @@ MAX_ROW_ID = 2**63 - 1
 RowId = Annotated[int, Interval(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID)]
 
 
-def _no_control(name: str) -> str:
-    problem = control_problem(name)
+def _no_control(text: str) -> str:
+    problem = text_problem(text)
     if problem is None:
-        return name
+        return text
     raise PydanticCustomError("control_character", problem)
 
 
-#: A service or metric name in a path. Why refused with a control character: nobody names a
-#: service so, and a stored one (a mode switch stores its name) breaks later: PostgreSQL
-#: cannot store a NUL in text (a 500), and a newline or an escape sequence garbles what shows
-#: the name (an email subject, a terminal). A 400 naming the parameter instead.
-PathName = Annotated[str, AfterValidator(_no_control)]
+def _layout_only(text: str) -> str:
+    problem = text_problem(text, free=True)
+    if problem is None:
+        return text
+    raise PydanticCustomError("control_character", problem)
+
+
+#: One line of text: a name, who did something (``by``). Why refused with a control
+#: character (or a lone surrogate): nobody writes one so, and stored it breaks later:
+#: PostgreSQL cannot store a NUL in text (a 500, after the change was made in memory), and a
+#: newline or an escape sequence garbles what shows it (an email, a terminal, the log). A
+#: 400 naming the field or parameter instead (:mod:`anomalert.ingest.jsonin` says which
+#: characters).
+PlainText = Annotated[str, AfterValidator(_no_control)]
+
+#: What people write on several lines (a comment): line breaks and tabs are kept, the other
+#: control characters, NUL first, refused as in :data:`PlainText`.
+FreeText = Annotated[str, AfterValidator(_layout_only)]
+
+#: A service or metric name in a path: :data:`PlainText` (a mode switch stores its name).
+PathName = PlainText
+
+#: A text query parameter (a filter, a search): :data:`PlainText`. Why even though nothing
+#: is stored: the store compares it with its columns, and PostgreSQL refuses a NUL in a
+#: query's text as in a row's (the page was a 500).
+QueryText = PlainText

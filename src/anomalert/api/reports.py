@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from anomalert.api.errors import ApiError
 from anomalert.api.ingest import json_body
-from anomalert.api.params import RowId
+from anomalert.api.params import QueryText, RowId
 from anomalert.api.state import get_app, require_admin
 from anomalert.app import App
 from anomalert.errors import FieldError
@@ -53,9 +53,9 @@ def query_time(name: str, value: str | None) -> float | None:
 @router.get("/api/v1/incidents/labelled")
 def list_labelled(
     request: Request,
-    service: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    service: QueryText | None = None,
+    since: QueryText | None = None,
+    until: QueryText | None = None,
 ) -> dict[str, Any]:
     """Labelled incidents overlapping [since, until], oldest first (``service`` also keeps
     the incidents that name no service)."""
@@ -126,10 +126,10 @@ def delete_labelled(request: Request, incident_id: RowId) -> Response:
 def shadow(
     request: Request,
     service: Annotated[
-        list[str] | None, Query(description="services (default: those in shadow mode)")
+        list[QueryText] | None, Query(description="services (default: those in shadow mode)")
     ] = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: QueryText | None = None,
+    until: QueryText | None = None,
 ) -> dict[str, Any]:
     """Alerts against labelled incidents per service: precision, recall, lead time, verdict."""
     app = get_app(request)
@@ -147,7 +147,7 @@ def shadow(
 @router.get("/api/v1/reports/audit")
 def audit(
     request: Request,
-    until: str | None = None,
+    until: QueryText | None = None,
     days: float = Query(7.0, gt=0, le=366),
 ) -> dict[str, Any]:
     """The alerts of the ``days`` before ``until``: ignored ratios, noisy groups, suggestions."""

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from anomalert.alert.sensitivity import tune
 from anomalert.api.errors import ApiError
 from anomalert.api.ingest import JsonRoute
-from anomalert.api.params import PathName
+from anomalert.api.params import PathName, PlainText
 from anomalert.api.state import get_app, require_admin
 from anomalert.app import App
 from anomalert.detect.stream import StreamDetector
@@ -197,7 +197,7 @@ class ModeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     mode: Mode | None
-    by: str = Field(default="api", min_length=1, max_length=200)
+    by: PlainText = Field(default="api", min_length=1, max_length=200)
 
 
 @router.put("/api/v1/services/{name}/mode", dependencies=[Depends(require_admin)])
@@ -214,7 +214,7 @@ class ResetBody(BaseModel):
     """Who resets (optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    by: str = Field(default="api", min_length=1, max_length=200)
+    by: PlainText = Field(default="api", min_length=1, max_length=200)
 
 
 @router.post(

@@ -18,7 +18,7 @@ from anomalert.api.ingest import json_body
 from anomalert.api.state import get_app, require_admin
 from anomalert.app import App
 from anomalert.errors import FieldError
-from anomalert.ingest.jsonin import printable, valid_text
+from anomalert.ingest.jsonin import free_text, plain_text, printable
 from anomalert.ingest.timestamps import parse_timestamp
 from anomalert.timefmt import rfc3339
 
@@ -55,7 +55,8 @@ def parse_silence(body: Any, now: float) -> Silence:
         raise FieldError("matchers", "at least one matcher is required")
     for i, m in enumerate(matchers):
         _texts(m, f"matchers[{i}].", ("name", "value"))
-    _texts(body, "", ("createdBy", "comment", "id"))
+    _texts(body, "", ("createdBy", "id"))
+    _texts(body, "", ("comment",), free=True)
     parsed = tuple(Matcher.from_api(m, f"matchers[{i}]") for i, m in enumerate(matchers))
     until_resolved = body.get("untilResolved", False)
     if not isinstance(until_resolved, bool):
@@ -76,13 +77,18 @@ def parse_silence(body: Any, now: float) -> Silence:
     )
 
 
-def _texts(obj: object, where: str, keys: tuple[str, ...]) -> None:
-    """FieldError for a lone surrogate in one of these strings: stored, it would fail every
-    later list of silences (and amtool's)."""
+def _texts(obj: object, where: str, keys: tuple[str, ...], *, free: bool = False) -> None:
+    """FieldError for a lone surrogate or a control character in one of these strings
+    (``free``: a comment, which keeps line breaks and tabs). Why: a lone surrogate stored
+    fails every later list of silences (and amtool's); a NUL made the request a 500 on
+    PostgreSQL after the silence was already active in memory, muting alerts until the
+    restart that forgot it; a matcher's value never matches a label holding a control
+    character (the ingest refuses those)."""
+    check = free_text if free else plain_text
     if isinstance(obj, dict):
         for key in keys:
             if isinstance(obj.get(key), str):
-                valid_text(f"{where}{key}", obj[key])
+                check(f"{where}{key}", obj[key])
 
 
 def _time(body: dict[str, Any], key: str, default: float | None) -> float:

@@ -14,8 +14,11 @@ title      ``title`` or ``type``                ``title``
 =========  ===================================  ==================================
 
 Times are RFC 3339 with an offset or unix seconds (a JSON number, or a plain number in a
-CSV cell). A bad item is reported with its index and field (``incidents[2].start: ...``) and
-the valid ones are kept: an import never drops a good incident because of a bad one.
+CSV cell). The id, service and title are one line each, without control characters (a NUL
+made the whole import a 500 on PostgreSQL, which cannot store it; a newline or an escape
+sequence garbles the reports that show them): see :mod:`anomalert.ingest.jsonin`. A bad
+item is reported with its index and field (``incidents[2].start: ...``) and the valid ones
+are kept: an import never drops a good incident because of a bad one.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from anomalert.errors import FieldError
-from anomalert.ingest.jsonin import JsonError, parse_json, unicode_problem
+from anomalert.ingest.jsonin import JsonError, parse_json, text_problem
 from anomalert.ingest.timestamps import parse_timestamp
 from anomalert.timefmt import rfc3339
 
@@ -191,7 +194,7 @@ def _check(item: Any, index: int, cell_numbers: bool) -> IncidentItem | ItemErro
     ext = item.get("id")
     if ext is not None and (isinstance(ext, bool) or not isinstance(ext, str | int)):
         return ItemError(index, "id", "must be a string or an integer")
-    if isinstance(ext, str) and (problem := unicode_problem(ext)):
+    if isinstance(ext, str) and (problem := text_problem(ext)):
         return ItemError(index, "id", problem)
     texts: dict[str, str | None] = {}
     for name, keys in _ALIASES.items():
@@ -199,7 +202,7 @@ def _check(item: Any, index: int, cell_numbers: bool) -> IncidentItem | ItemErro
         value = item.get(key)
         if value is not None and not isinstance(value, str):
             return ItemError(index, key, "must be a string")
-        if value is not None and (problem := unicode_problem(value)):
+        if value is not None and (problem := text_problem(value)):
             return ItemError(index, key, problem)
         texts[name] = value or None
     return IncidentItem(

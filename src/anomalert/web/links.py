@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from anomalert.api.state import get_app
+from anomalert.ingest.jsonin import one_line, printable, text_problem
 from anomalert.timefmt import rfc3339
 from anomalert.web.routes import not_found
 
@@ -44,7 +45,13 @@ def parse_start(value: str | None) -> float | None:
 def alert_by_fingerprint(
     request: Request, fingerprint: str, starts_at: str | None = None
 ) -> RedirectResponse | HTMLResponse:
-    """303 to the page of the episode; a readable 404 page when there is none."""
+    """303 to the page of the episode; a readable 404 page when there is none.
+
+    A fingerprint with a control character names no alert (fingerprints are hex), and is
+    not asked of the store: PostgreSQL refuses a NUL in a query's text (a 500)."""
+    if text_problem(fingerprint) is not None:
+        shown = printable(one_line(fingerprint))
+        return not_found(request, f"There is no alert with fingerprint {shown}.")
     try:
         start = parse_start(starts_at)
     except ValueError:

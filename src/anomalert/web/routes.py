@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from anomalert import __version__
 from anomalert.api.params import MAX_ROW_ID
 from anomalert.api.state import get_app
+from anomalert.ingest.jsonin import one_line, printable, text_problem
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -77,7 +78,10 @@ def services_page(request: Request) -> HTMLResponse:
 
 @router.get("/services/{name}")
 def service_page(request: Request, name: str) -> HTMLResponse:
-    """One service (the same view, one card)."""
+    """One service (the same view, one card); a name no service can have (a control
+    character: the API refuses them) is a 404 page, not a page whose every call fails."""
+    if text_problem(name) is not None:
+        return not_found(request, f"There is no service named {printable(one_line(name))}.")
     return page(request, "services.html", nav="services", service=name)
 
 

@@ -23,7 +23,7 @@ import pytest
 from anomalert.app import App, EventClock
 from anomalert.ingest.remote_write import encode_write_request
 from anomalert.model import Sample
-from tests.support.api import TestClient, api_clients
+from tests.support.api import TestClient, api_clients, assert_error
 
 T0 = 1_767_600_000.0
 CONFIG: dict[str, Any] = {
@@ -171,3 +171,101 @@ def test_a_record_with_a_nul_is_rejected_and_the_good_one_taken(
     assert r.json()["accepted"] == 1
     assert r.json()["rejected"] == [{"index": 0, "error": refused("records[0].service", 2)}]
     assert [s["name"] for s in client.get("/api/v1/services").json()["services"]] == ["db"]
+
+
+# -- the other writes, and the queries ------------------------------------------------------
+
+SILENCE: dict[str, Any] = {"matchers": [{"name": "service", "value": "db"}], "endsAt": T0 + 600}
+INCIDENT: dict[str, Any] = {"start": T0 - 600, "end": T0 - 60}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/api/v2/silences", {**SILENCE, "comment": f"c{NUL}"}, "comment"),
+        ("POST", "/api/v2/silences", {**SILENCE, "createdBy": f"a{NUL}"}, "createdBy"),
+        (
+            "POST",
+            "/api/v2/silences",
+            {**SILENCE, "matchers": [{"name": "service", "value": f"d{NUL}b"}]},
+            "matchers[0].value",
+        ),
+        ("POST", "/api/v1/incidents/labelled", {**INCIDENT, "title": f"t{NUL}"}, "title"),
+        ("POST", "/api/v1/incidents/labelled", {**INCIDENT, "service": f"d{NUL}b"}, "service"),
+        ("POST", "/api/v1/incidents/labelled", {**INCIDENT, "id": f"INC{NUL}"}, "id"),
+        (
+            "POST",
+            "/api/v1/incidents/labelled/import",
+            {"format": "json", "content": json.dumps([{**INCIDENT, "title": f"t{NUL}"}])},
+            "content",
+        ),
+        ("POST", "/api/v1/alerts/1/ack", {"by": f"ana{NUL}"}, "by"),
+        ("POST", "/api/v1/alerts/1/feedback", {"helpful": False, "comment": f"x{NUL}"}, "comment"),
+        ("PUT", "/api/v1/services/db/mode", {"mode": "shadow", "by": f"ana{NUL}"}, "by"),
+        ("POST", "/api/v1/services/db/metrics/m/sensitivity/reset", {"by": f"a{NUL}"}, "by"),
+    ],
+)
+def test_a_write_with_a_nul_is_400_naming_its_field_and_changes_nothing(
+    service: tuple[TestClient, App], method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    """On PostgreSQL each was a 500, some after the change was made in memory: the silence
+    muted alerts, listed, and was gone at the next restart."""
+    client, app = service
+    client.post("/api/v2/alerts", json=[{"labels": {"alertname": "A", "service": "db"}}])
+    before = client.get("/api/v1/services/db").json()
+    r = client.request(method, path, json=body)
+    assert r.status_code == (422 if path.endswith("import") else 400), r.text
+    assert r.json()["error"]["field"] == field
+    assert "must not contain control characters" in r.json()["error"]["message"]
+    assert client.get("/api/v2/silences").json() == []
+    assert app.store.list_silences() == []
+    assert client.get("/api/v1/incidents/labelled").json()["incidents"] == []
+    (alert,) = client.get("/api/v1/alerts").json()["alerts"]
+    assert alert["acknowledged_by"] is None
+    history = client.get(f"/api/v1/alerts/{alert['id']}").json()["history"]
+    assert [h["kind"] for h in history] == ["state"]
+    assert client.get("/api/v1/services/db").json() == before
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("/api/v1/alerts?service=d%00b", "service"),
+        ("/api/v1/alerts?search=d%00b", "search"),
+        ("/api/v1/alerts?incident=i%00", "incident"),
+        ("/api/v1/outbox?receiver=o%00ut", "receiver"),
+        ("/api/v1/incidents/labelled?service=d%00b", "service"),
+        ("/api/v1/reports/shadow?service=db&service=d%00b", "service[1]"),
+        ("/api/v1/reports/audit?until=1%00", "until"),
+    ],
+)
+def test_a_query_parameter_with_a_nul_is_400_naming_it(
+    service: tuple[TestClient, App], query: str, field: str
+) -> None:
+    """Nothing is stored, yet the store compares it with its columns: PostgreSQL refused
+    the query (a 500)."""
+    client, _ = service
+    message = assert_error(client.get(query), 400, field)
+    assert "must not contain control characters (got \\x00" in message
+
+
+def test_a_dashboard_link_with_a_nul_is_a_404_page(service: tuple[TestClient, App]) -> None:
+    """A notification's link to an alert names its fingerprint: on PostgreSQL, one with a
+    NUL was a 500 instead of the dashboard's not-found page."""
+    client, _ = service
+    for path in ("/alerts/by-fingerprint/ab%00cd", "/services/d%00b"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+        assert "\\x00" in r.text
+
+
+def test_comments_keep_their_line_breaks_and_tabs(service: tuple[TestClient, App]) -> None:
+    client, app = service
+    comment = "reindexing\r\n\tuntil noon"
+    r = client.post("/api/v2/silences", json={**SILENCE, "comment": comment, "createdBy": "ana"})
+    assert r.status_code == 200, r.text
+    assert [s.comment for s in app.store.list_silences()] == [comment]
+    client.post("/api/v2/alerts", json=[{"labels": {"alertname": "A", "service": "db"}}])
+    r = client.post("/api/v1/alerts/1/feedback", json={"helpful": False, "comment": comment})
+    assert r.status_code == 200, r.text
+    assert [f.comment for f in app.store.feedback()] == [comment]
