@@ -16,6 +16,13 @@ Documented handling of what comes back (counted in :attr:`PrometheusPull.last_re
 - the series' labels become the sample's labels (``__name__`` dropped), the sample's metric is
   the configured ``metric``; the service is the query's ``service`` if set, else the result's
   ``service_label`` label, else its ``job``; a series with none is skipped and reported;
+- the labels follow the rules of JSON samples and remote_write (:func:`.samples.label_set`):
+  names Prometheus', values without a control character or a lone surrogate, within the
+  limits of a series' labels; a series breaking one is skipped and reported, naming the
+  label. Why here too: Prometheus stores any UTF-8 in a label value, NUL included, and
+  PostgreSQL cannot store a NUL in text: such a series' first alert failed the ingest of its
+  whole poll (the good series' alerts of that poll stored, never routed), every poll it
+  stayed firing;
 - NaN/±inf points (``0/0`` in a ratio) are skipped and reported per series;
 - two result series with the same labels after dropping ``__name__`` would be one series to
   us: the later is skipped and reported (aggregate in the query: ``sum by (service) (...)``).
@@ -30,8 +37,8 @@ import httpx
 from pydantic import SecretStr, field_validator
 
 from anomalert.configbase import Duration, StrictModel
-from anomalert.errors import AnomalertError
-from anomalert.ingest.samples import METRIC_NAME, Rejection
+from anomalert.errors import AnomalertError, FieldError
+from anomalert.ingest.samples import METRIC_NAME, Rejection, label_set
 from anomalert.model import Labels, Sample
 
 #: Prometheus refuses a query_range of more than 11,000 points per series; ask in chunks.
@@ -176,8 +183,13 @@ class PrometheusPull:
         where = f"queries[{index}] ({query.metric})"
         samples: list[Sample] = []
         seen: set[frozenset[tuple[str, str]]] = set()
-        for series in result:
-            labels = {k: v for k, v in series.labels.items() if k != "__name__"}
+        for position, series in enumerate(result):
+            raw = {k: v for k, v in series.labels.items() if k != "__name__"}
+            try:
+                labels = label_set(f"result[{position}].labels", raw)
+            except FieldError as exc:  # repr() writes any control character escaped
+                self._reject(index, f"{where}: series {raw} skipped: {exc}")
+                continue
             service = query.service or labels.get(query.service_label) or labels.get("job")
             if not service:
                 self._reject(index, f"{where}: series {labels} has no {query.service_label} or job")

@@ -113,8 +113,10 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def matrix(*series: tuple[dict[str, str], list[tuple[float, str]]]) -> httpx.Response:
     result = [{"metric": m, "values": [[t, v] for t, v in points]} for m, points in series]
+    body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    # ASCII JSON, as Go writes it: a lone surrogate travels as its escape ("\ud800")
     return httpx.Response(
-        200, json={"status": "success", "data": {"resultType": "matrix", "result": result}}
+        200, content=json.dumps(body), headers={"content-type": "application/json"}
     )
 
 
@@ -275,6 +277,39 @@ def test_services_labels_and_reported_skips() -> None:
     assert Rejection(1, "queries[1] (by_app): series {'instance': 'h'} has no app or job") in (
         pull.last_rejections
     )
+
+
+def test_series_breaking_the_label_rules_are_skipped_and_reported() -> None:
+    """As remote_write's and JSON samples' labels (Prometheus stores any UTF-8 in a label
+    value, NUL included, which PostgreSQL cannot store: tests/unit/store)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return matrix(
+            ({"__name__": "m", "job": "api", "pod": "p1"}, [(60, "1")]),
+            ({"__name__": "m", "job": "a\x00pi", "pod": "p2"}, [(60, "2")]),
+            ({"__name__": "m", "job": "api", "pod": "p\n3"}, [(60, "3")]),
+            ({"__name__": "m", "job": "api", "pod": "p4\x85"}, [(60, "4")]),
+            ({"__name__": "m", "job": "api", "pod": "p5", "a-b": "x"}, [(60, "5")]),
+            ({"__name__": "m", "job": "api", "pod": "p\ud8006"}, [(60, "6")]),
+            ({"__name__": "m", "job": "api", "pod": "p" * 2049}, [(60, "7")]),
+        )
+
+    pull, _ = pull_with(answer)
+    assert [(s.labels, s.value) for s in pull.poll(120.0)] == [
+        ({"job": "api", "pod": "p1", "service": "api"}, 1.0)
+    ]
+    errors = [r.error.split(" skipped: ") for r in pull.last_rejections]
+    assert [r.index for r in pull.last_rejections] == [0] * 6
+    assert [problem for _, problem in errors] == [
+        "result[1].labels.job: must not contain control characters (got \\x00 at character 2)",
+        "result[2].labels.pod: must not contain control characters (got \\n at character 2)",
+        "result[3].labels.pod: must not contain control characters (got \\x85 at character 3)",
+        "result[4].labels.a-b: is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)",
+        "result[5].labels.pod: must be valid Unicode (a lone surrogate \\ud800)",
+        "result[6].labels.pod: longer than 2048 characters",
+    ]
+    assert errors[0][0] == "queries[0] (x): series {'job': 'a\\x00pi', 'pod': 'p2'}"
+    assert all("\x00" not in e and "\n" not in e for e in (r.error for r in pull.last_rejections))
 
 
 def test_the_bearer_token_and_timeout_are_sent() -> None:

@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
 from anomalert.app import App, EventClock
+from anomalert.ingest.prometheus_pull import PrometheusPull, PullConfig
 from anomalert.ingest.remote_write import encode_write_request
 from anomalert.model import Sample
 from tests.support.api import TestClient, api_clients, assert_error
@@ -171,6 +173,46 @@ def test_a_record_with_a_nul_is_rejected_and_the_good_one_taken(
     assert r.json()["accepted"] == 1
     assert r.json()["rejected"] == [{"index": 0, "error": refused("records[0].service", 2)}]
     assert [s["name"] for s in client.get("/api/v1/services").json()["services"]] == ["db"]
+
+
+def test_a_pulled_series_with_a_nul_is_skipped_and_the_good_one_alerts(
+    service: tuple[TestClient, App], tmp_path: Path
+) -> None:
+    """A Prometheus answering every minute's query_range with a good series and one whose
+    job holds a NUL, both spiking after three hours. On PostgreSQL the bad series' first
+    alert failed the poll's ingest (a DataError in the service loop, every poll): the good
+    series' alert was stored, never notified."""
+    client, app = service
+    rng = np.random.default_rng(5)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        t = float(request.url.params["end"])
+        value = 400.0 if t >= T0 + 185 * 60 else 100.0 + 2.0 * float(rng.normal())
+        result = [
+            {"metric": {"__name__": "lat", "job": job}, "values": [[t, str(value)]]}
+            for job in ("pulled", f"pu{NUL}led")
+        ]
+        data = {"resultType": "matrix", "result": result}
+        return httpx.Response(200, json={"status": "success", "data": data})
+
+    config = {
+        "url": "http://prom:9090",
+        "lookback": "1m",
+        "queries": [{"metric": "lat", "query": "lat"}],
+    }
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        pull = PrometheusPull(PullConfig.model_validate(config), http)
+        for minute in range(190):
+            t = T0 + 60.0 * minute
+            clock(app).advance(t)
+            app.ingest(pull.poll(t), "prometheus")
+            app.tick()
+            app.deliver()
+    (skipped,) = pull.last_rejections
+    assert skipped.error.startswith("queries[0] (lat): series {'job': 'pu\\x00led'} skipped")
+    assert app.detector.followed == 1
+    assert alerts(client) == [("Anomaly", "pulled", "firing")]
+    assert notified(tmp_path) == ["pulled"]
 
 
 # -- the other writes, and the queries ------------------------------------------------------
