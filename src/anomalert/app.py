@@ -475,11 +475,23 @@ class App:
         )
 
     def ingest_alerts(self, alerts: Sequence[ExternalAlert]) -> list[Alert]:
-        """Alerts from existing Prometheus rules join the same grouping and routing."""
+        """Alerts from existing Prometheus rules join the same grouping and routing.
+
+        One sent without ``startsAt`` continues its fingerprint's episode going on, as
+        Alertmanager keeps one alert per fingerprint while it fires (``to_alert``): the
+        store, the truth after a restart, says which that is. Alerts are stored by
+        fingerprint and start, so taking "now" as the start made every re-send a new alert.
+        """
         with self.lock:
             now = self.clock.now()
+            latest = self.store.latest_episodes(a.fingerprint for a in alerts if not a.start_given)
             mapped = [
-                to_alert(a, now=now, mode=self.policy.service(a.labels.get("service", "")).mode)
+                to_alert(
+                    a,
+                    now=now,
+                    mode=self.policy.service(a.labels.get("service", "")).mode,
+                    latest=latest.get(a.fingerprint),
+                )
                 for a in alerts
             ]
             self._record(mapped, now)

@@ -10,11 +10,18 @@ Alertmanager rules:
   value are dropped (in Prometheus an empty label is an absent label);
 - no label nor ``generatorURL`` holds a control character, nor does an annotation but for
   line breaks and tabs (a ``description`` over several lines): see :mod:`.jsonin`;
-- times are RFC 3339; a missing ``startsAt`` (or Go's zero time, which senders write for
-  "unset") means "now"; a missing ``endsAt`` means "until told otherwise"; an ``endsAt``
+- times are RFC 3339; a missing ``endsAt`` means "until told otherwise"; an ``endsAt``
   before ``startsAt`` is refused;
 - an ``endsAt`` at or before the receiving clock means the alert is resolved; Prometheus
-  sends a future ``endsAt`` with every firing alert and re-sends it while it fires.
+  sends a future ``endsAt`` with every firing alert and re-sends it while it fires;
+- a missing ``startsAt`` (or Go's zero time, which senders write for "unset") continues the
+  alert's episode if one is going on, as Alertmanager merges a re-send into the alert of
+  its fingerprint (:func:`to_alert`'s ``latest``): a firing re-send updates the firing
+  episode, a resolve ends it; otherwise a firing alert starts now and a resolve at its
+  ``endsAt`` (Alertmanager's own rule). Why: alerts are stored by fingerprint and start, so
+  "missing means now" made every re-send (every minute, from Prometheus and most senders)
+  a new alert, firing for ever: a resolve sent without ``startsAt`` was refused as ending
+  before it started, and would have ended one of them only.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from anomalert.ingest.samples import (
 )
 from anomalert.model import SEVERITIES, Alert, Labels, Mode, Severity, fingerprint
 
+#: An episode of an alert as the store knows it: its start, and its end (None: firing).
+Episode = tuple[float, float | None]
+
 ALERT_KEYS = ("labels", "annotations", "startsAt", "endsAt", "generatorURL")
 #: Severity label values of the Prometheus world, mapped to ours.
 SEVERITY_NAMES: dict[str, Severity] = {"critical": "P1", "warning": "P2", "info": "P3"}
@@ -51,6 +61,15 @@ class ExternalAlert:
     ends_at: float | None
     generator_url: str
     received_at: float
+    #: The sender gave ``startsAt`` (False: ``starts_at`` is when it arrived, and the alert
+    #: continues the episode going on, :func:`to_alert`).
+    start_given: bool = True
+
+    @property
+    def fingerprint(self) -> str:
+        """Over the labels as sent, so re-sends of the same alert dedup however we
+        normalise them."""
+        return fingerprint(self.labels)
 
     def resolved(self, now: float | None = None) -> bool:
         """The sender says it is over: its end time had passed at ``now`` (default: arrival)."""
@@ -81,11 +100,16 @@ def to_alert(
     now: float | None = None,
     default_severity: Severity = "P2",
     mode: Mode = "alerting",
+    latest: Episode | None = None,
 ) -> Alert:
     """The pipeline's view of an external alert at ``now`` (default: when it arrived).
 
     The fingerprint is taken over the labels as sent, so re-sends of the same alert dedup
-    however we normalise them. ``severity`` becomes P1/P2/P3 (``critical``/``warning``/
+    however we normalise them. An alert sent without ``startsAt`` belongs to ``latest``, the
+    newest stored episode of its fingerprint, when that one is going on: firing (a re-send
+    of it, or its resolve), or a resolve ending within it (the same resolve re-sent; it
+    keeps its end). Otherwise it is a new episode: firing from its arrival, a resolve from
+    its ``endsAt``. ``severity`` becomes P1/P2/P3 (``critical``/``warning``/
     ``info`` are mapped; anything else takes ``default_severity``); ``service`` falls back to
     ``job``. External alerts carry no anomaly score: the sender already decided, so it is 1.
     A ``generatorURL`` is kept as the ``generator_url`` annotation, which notifications send
@@ -102,12 +126,15 @@ def to_alert(
         annotations["summary"] = annotations["description"]
     if ext.generator_url and "generator_url" not in annotations:
         annotations["generator_url"] = ext.generator_url
+    starts_at, ends_at = ext.starts_at, ext.ends_at if resolved else None
+    if not ext.start_given:
+        starts_at, ends_at = _episode(ext, ends_at, latest)
     return Alert(
-        fingerprint=fingerprint(ext.labels),
+        fingerprint=ext.fingerprint,
         labels=labels,
         annotations=annotations,
-        starts_at=ext.starts_at,
-        ends_at=ext.ends_at if resolved else None,
+        starts_at=starts_at,
+        ends_at=ends_at,
         status="resolved" if resolved else "firing",
         score=1.0,
         severity=severity,
@@ -115,6 +142,18 @@ def to_alert(
         source="external",
         updated_at=ext.received_at if now is None else now,
     )
+
+
+def _episode(ext: ExternalAlert, ends_at: float | None, latest: Episode | None) -> Episode:
+    """Start and end of an alert sent without ``startsAt`` (``ends_at``: None while it
+    fires), given the newest episode of its fingerprint (see :func:`to_alert`)."""
+    if latest is not None:
+        start, end = latest
+        if end is None and (ends_at is None or ends_at >= start):
+            return start, ends_at
+        if end is not None and ends_at is not None and start <= ends_at <= end:
+            return start, end
+    return (ext.starts_at, None) if ends_at is None else (ends_at, ends_at)
 
 
 def severity_of(value: str, default: Severity) -> Severity:
@@ -141,12 +180,12 @@ def _alert(where: str, item: object, now: float) -> tuple[ExternalAlert | None, 
     starts_at = attempt(problems, _time, f"{where}.startsAt", item.get("startsAt"))
     ends_at = attempt(problems, _time, f"{where}.endsAt", item.get("endsAt"))
     url = attempt(problems, _url, f"{where}.generatorURL", item.get("generatorURL", ""))
-    start = now if starts_at is None else starts_at
-    if ends_at is not None and ends_at < start:
+    if ends_at is not None and starts_at is not None and ends_at < starts_at:
         problems.append(f"{where}.endsAt: before startsAt")
     if problems or labels is None or annotations is None or url is None:
         return None, problems
-    return ExternalAlert(labels, annotations, start, ends_at, url, now), []
+    start = now if starts_at is None else starts_at
+    return ExternalAlert(labels, annotations, start, ends_at, url, now, starts_at is not None), []
 
 
 def _labels(where: str, value: object) -> Labels:

@@ -19,6 +19,10 @@ from anomalert.store.rows import AlertRow, FeedbackRow, HistoryRow
 
 #: ``state`` filter values of :meth:`AlertsMixin.list_alerts`.
 STATES = ("firing", "resolved", "acknowledged", "unacknowledged")
+#: An episode's start, and its end (None: firing): :meth:`AlertsMixin.latest_episodes`.
+Episode = tuple[float, float | None]
+#: Fingerprints asked per query (SQLite allows a few thousand bound values at most).
+_CHUNK = 500
 #: The ``incident`` filter reads a label (no index): it looks at this many alerts at most,
 #: the newest below ``before_id``, so a page stays bounded with 100,000 alerts stored.
 INCIDENT_SCAN = 20_000
@@ -155,6 +159,27 @@ class AlertsMixin:
         if starts_at is None:
             return self._one_alert(t.c.fingerprint == fingerprint, t.c.starts_at.desc())
         return self._one_alert(sa.and_(t.c.fingerprint == fingerprint, t.c.starts_at == starts_at))
+
+    def latest_episodes(self, fingerprints: Iterable[str]) -> dict[str, Episode]:
+        """The newest episode of each of these fingerprints that has one: its start, and its
+        end when it is resolved (None while it fires). A few index look-ups per fingerprint
+        (the unique index on fingerprint and start), asked by chunks of a few hundred."""
+        t, b = schema.alerts, schema.alerts.alias("b")
+        newest = (
+            sa.select(sa.func.max(b.c.starts_at))
+            .where(b.c.fingerprint == t.c.fingerprint)
+            .scalar_subquery()
+        )
+        wanted = sorted(set(fingerprints))
+        out: dict[str, Episode] = {}
+        with self._engine.connect() as conn:
+            for i in range(0, len(wanted), _CHUNK):
+                query = sa.select(t.c.fingerprint, t.c.starts_at, t.c.ends_at, t.c.status).where(
+                    t.c.fingerprint.in_(wanted[i : i + _CHUNK]), t.c.starts_at == newest
+                )
+                for fp, start, end, status in conn.execute(query):
+                    out[fp] = (start, end if status == "resolved" else None)
+        return out
 
     def _one_alert(
         self, where: sa.ColumnElement[bool], order: sa.ColumnElement[Any] | None = None

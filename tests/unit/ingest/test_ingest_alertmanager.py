@@ -78,8 +78,61 @@ def test_missing_or_zero_times_mean_now_and_open_ended() -> None:
     ]
     accepted, rejected = parse_alertmanager_alerts(items, NOW)
     assert rejected == []
-    assert [(a.starts_at, a.ends_at) for a in accepted] == [(NOW, None), (NOW, None)]
+    assert [(a.starts_at, a.ends_at, a.start_given) for a in accepted] == [
+        (NOW, None, False),
+        (NOW, None, False),
+    ]
     assert to_alert(accepted[0]).status == "firing"
+    assert parse_alertmanager_alerts([alert()], NOW)[0][0].start_given
+
+
+def without_start(ends_at: float | None = None, now: float = NOW) -> ExternalAlert:
+    item = alert(startsAt=..., endsAt=... if ends_at is None else ends_at)
+    (ext,), rejected = parse_alertmanager_alerts([item], now)
+    assert rejected == []
+    return ext
+
+
+def test_a_resend_without_start_continues_the_firing_episode() -> None:
+    """Alertmanager keeps one alert per fingerprint while it fires; stored by fingerprint
+    and start, "now" for each re-send was a new alert every minute."""
+    started = NOW - 600
+    again = to_alert(without_start(NOW + 240), latest=(started, None))
+    assert (again.status, again.starts_at, again.ends_at) == ("firing", started, None)
+    assert again.annotations["summary"] == "p99 above 800 ms"
+    fresh = to_alert(without_start(NOW + 240), latest=None)
+    assert (fresh.status, fresh.starts_at, fresh.ends_at) == ("firing", NOW, None)
+
+
+def test_a_resolve_without_start_ends_the_firing_episode() -> None:
+    started = NOW - 600
+    ext = without_start(NOW - 10)  # before the arrival: no longer refused as before startsAt
+    resolved = to_alert(ext, latest=(started, None))
+    assert (resolved.status, resolved.starts_at, resolved.ends_at) == (
+        "resolved",
+        started,
+        NOW - 10,
+    )
+    # sent again, later: the same episode, its end kept
+    again = to_alert(without_start(NOW - 10, now=NOW + 60), latest=(started, NOW - 10))
+    assert (again.status, again.starts_at, again.ends_at) == ("resolved", started, NOW - 10)
+    late = to_alert(without_start(NOW - 30, now=NOW + 60), latest=(started, NOW - 10))
+    assert (late.starts_at, late.ends_at) == (started, NOW - 10)
+
+
+def test_without_start_after_the_episode_ended_is_a_new_episode() -> None:
+    ended = (NOW - 600, NOW - 300)
+    firing = to_alert(without_start(NOW + 240), latest=ended)
+    assert (firing.status, firing.starts_at, firing.ends_at) == ("firing", NOW, None)
+    resolve = to_alert(without_start(NOW - 60), latest=ended)  # ends after the episode did
+    assert (resolve.status, resolve.starts_at, resolve.ends_at) == ("resolved", NOW - 60, NOW - 60)
+    nothing = to_alert(without_start(NOW - 60), latest=None)  # Alertmanager: starts at its end
+    assert (nothing.starts_at, nothing.ends_at) == (NOW - 60, NOW - 60)
+
+
+def test_an_alert_with_its_start_keeps_it_whatever_is_stored() -> None:
+    (ext,), _ = parse_alertmanager_alerts([alert()], NOW)
+    assert to_alert(ext, latest=(NOW - 9000, None)).starts_at == ext.starts_at
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,26 @@ def test_find_alert_without_a_start_is_the_newest_episode(
     assert store.find_alert("0" * 16) is None
 
 
+def test_latest_episodes_are_the_newest_of_each_fingerprint(
+    store: Store, make_alert: MakeAlert
+) -> None:
+    first = make_alert()
+    resolved = dataclasses.replace(first, status="resolved", ends_at=1600.0)
+    reopened = dataclasses.replace(first, starts_at=5000.0)
+    other = make_alert(service="search")
+    for a in (resolved, reopened, other):
+        store.upsert_alert(a)
+    closed = make_alert(service="db", status="resolved", ends_at=2000.0)
+    store.upsert_alert(closed)
+    asked = [first.fingerprint, other.fingerprint, closed.fingerprint, "0" * 16]
+    assert store.latest_episodes(asked * 300) == {  # repeated: asked by chunks, once each
+        first.fingerprint: (5000.0, None),
+        other.fingerprint: (1000.0, None),
+        closed.fingerprint: (1000.0, 2000.0),
+    }
+    assert store.latest_episodes([]) == {}
+
+
 def test_upsert_updates_the_episode_and_keeps_context(store: Store, make_alert: MakeAlert) -> None:
     firing = make_alert()
     first = store.upsert_alert(firing, {"band": [1, 2]})
