@@ -193,7 +193,7 @@ class App:
         escalations: dict[str, EscalationConfig] = {e.name: e for e in config.escalations}
         silencer = Silencer(
             (silence_from_row(row) for row in store.list_silences()),
-            on_change=self._persist_silence,
+            persist=self._persist_silences,
         )
         self.pipeline = Pipeline(
             Route.build(config.route), silencer, config.inhibit_rules, escalations
@@ -763,9 +763,12 @@ class App:
             self.pipeline.silencer.expire(silence_id, self.clock.now())
             return True
 
-    def _persist_silence(self, silence: Silence) -> None:
-        """Every silence change reaches the store (the store is the truth after a restart)."""
-        self.store.save_silence(silence_to_row(silence, self.clock.now()))
+    def _persist_silences(self, silences: Sequence[Silence]) -> None:
+        """Every silence change reaches the store before memory (the store is the truth after
+        a restart); the silences of one change in one transaction, so replacing an active
+        silence never leaves it expired without its successor."""
+        now = self.clock.now()
+        self.store.save_silences([silence_to_row(s, now) for s in silences])
 
 
 def silence_from_row(row: SilenceRow) -> Silence:

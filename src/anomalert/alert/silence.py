@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -97,18 +97,21 @@ class Silence:
 class Silencer:
     """Every silence by id; a :class:`~anomalert.alert.matchers.Muter`.
 
-    ``on_change`` is told about every silence that changed (added, replaced, expired, expired
-    by a resolve), so the service persists them from one place, including the expiries the
-    pipeline triggers itself.
+    ``persist`` is given the silences each change writes (added, replaced, expired, expired
+    by a resolve), all of them at once, so the service stores them from one place, including
+    the expiries the pipeline triggers itself. It is the first write: memory changes only
+    once it returned, and when it raises nothing changed. Memory changed first, a failed
+    store write left a silence muting alerts and listed (the API answering a 500) that the
+    next restart forgot, or an expiry that the next restart undid.
     """
 
     def __init__(
         self,
         silences: Iterable[Silence] = (),
-        on_change: Callable[[Silence], None] | None = None,
+        persist: Callable[[Sequence[Silence]], None] | None = None,
     ) -> None:
         self._by_id: dict[str, Silence] = {s.id: s for s in silences}
-        self._on_change = on_change
+        self._persist = persist
 
     def add(self, silence: Silence, now: float | None = None) -> Silence:
         """Create (an empty id gets a new one) or replace, returning what is stored.
@@ -130,15 +133,16 @@ class Silencer:
                 raise FieldError("endsAt", "is in the past")
         old = self._by_id.get(silence.id) if silence.id else None
         fresh_id = not silence.id
+        changes: builtins.list[Silence] = []
         if old is not None:
             state = old.state(now)
             if state == "expired" or (state == "active" and old.matchers != silence.matchers):
                 if state == "active":
-                    self._store(_expired(old, now))
+                    changes.append(_expired(old, now))
                 fresh_id = True
         if fresh_id:
             silence = replace(silence, id=str(uuid.uuid4()))
-        self._store(silence)
+        self._store([*changes, silence])
         return silence
 
     def expire(self, silence_id: str, now: float) -> Silence:
@@ -148,7 +152,9 @@ class Silencer:
             raise FieldError("id", f"no silence {silence_id!r}")
         if old.state(now) == "expired":
             return old
-        return self._store(_expired(old, now))
+        expired = _expired(old, now)
+        self._store([expired])
+        return expired
 
     def get(self, silence_id: str) -> Silence | None:
         """The silence with this id, in whatever state."""
@@ -174,17 +180,20 @@ class Silencer:
     def alert_resolved(self, alert: Alert, now: float) -> builtins.list[Silence]:
         """Expire the "until resolved" silences (active or pending) that match this alert."""
         changed = [
-            self._store(_expired(s, now))
+            _expired(s, now)
             for s in self.list()
             if s.until_resolved and s.state(now) != "expired" and s.matches(alert.labels)
         ]
+        if changed:
+            self._store(changed)
         return changed
 
-    def _store(self, silence: Silence) -> Silence:
-        self._by_id[silence.id] = silence
-        if self._on_change is not None:
-            self._on_change(silence)
-        return silence
+    def _store(self, silences: Sequence[Silence]) -> None:
+        """Persist first, then take into memory (see the class)."""
+        if self._persist is not None:
+            self._persist(silences)
+        for silence in silences:
+            self._by_id[silence.id] = silence
 
 
 def _expired(silence: Silence, now: float) -> Silence:

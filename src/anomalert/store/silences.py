@@ -6,6 +6,7 @@ Silences are stored as generic rows (the alert package owns what matchers mean).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
@@ -21,14 +22,19 @@ class SilencesMixin:
 
     def save_silence(self, row: SilenceRow) -> None:
         """Insert the silence, or replace every field of the one with the same id."""
-        values = dataclasses.asdict(row)
-        values["matchers"] = [dict(m) for m in row.matchers]
-        stmt = insert(self._engine, schema.silences).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"], set_={k: stmt.excluded[k] for k in values if k != "id"}
-        )
+        self.save_silences([row])
+
+    def save_silences(self, rows: Iterable[SilenceRow]) -> None:
+        """:meth:`save_silence` for each, in one transaction: all are saved or none."""
         with self._engine.begin() as conn:
-            conn.execute(stmt)
+            for row in rows:
+                values = dataclasses.asdict(row)
+                values["matchers"] = [dict(m) for m in row.matchers]
+                stmt = insert(self._engine, schema.silences).values(values)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["id"], set_={k: stmt.excluded[k] for k in values if k != "id"}
+                )
+                conn.execute(stmt)
 
     def get_silence(self, silence_id: str) -> SilenceRow | None:
         """The silence with this id, or None."""

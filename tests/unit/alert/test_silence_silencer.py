@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -129,7 +130,7 @@ def test_replace_in_place_or_as_a_new_silence() -> None:
 
 def test_alert_resolved_expires_matching_until_resolved_silences() -> None:
     changes: list[Silence] = []
-    silencer = Silencer(on_change=changes.append)
+    silencer = Silencer(persist=changes.extend)
     keep = silencer.add(silence("service=api", end=500.0), now=0.0)
     until = silencer.add(silence("service=api", end=None, until_resolved=True), now=0.0)
     other = silencer.add(silence("service=db", end=None, until_resolved=True), now=0.0)
@@ -139,6 +140,49 @@ def test_alert_resolved_expires_matching_until_resolved_silences() -> None:
     assert changed[0].ends_at == 42.0
     assert silencer.silenced_by({"service": "api"}, 43.0) == [keep.id]
     assert silencer.silenced_by({"service": "db"}, 43.0) == [other.id]
+
+
+class Refusing:
+    """A store that takes writes until told to refuse them."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, Silence] = {}
+        self.refuse = False
+
+    def __call__(self, silences: Sequence[Silence]) -> None:
+        if self.refuse:
+            raise OSError("the store is gone")
+        self.saved.update((s.id, s) for s in silences)
+
+
+def test_a_change_the_store_refused_leaves_memory_as_the_store_is() -> None:
+    """Memory changed before the write: a refused silence muted (until a restart forgot it),
+    a refused expiry stopped muting (until a restart brought it back)."""
+    store = Refusing()
+    silencer = Silencer(persist=store)
+    kept = silencer.add(silence("service=api", end=500.0), now=0.0)
+    until = silencer.add(silence("service=db", end=None, until_resolved=True), now=0.0)
+    store.refuse = True
+    with pytest.raises(OSError):
+        silencer.add(silence("service=web", end=500.0), now=10.0)
+    with pytest.raises(OSError):
+        silencer.expire(kept.id, 10.0)
+    with pytest.raises(OSError):
+        silencer.add(replace(kept, matchers=matchers("service=web")), now=10.0)
+    with pytest.raises(OSError):
+        silencer.alert_resolved(alert("resolved", service="db"), 10.0)
+    assert {s.id: s for s in silencer.list()} == store.saved == {kept.id: kept, until.id: until}
+    assert not silencer.mutes({"service": "web"}, 20.0)
+    assert silencer.silenced_by({"service": "api"}, 20.0) == [kept.id]
+    assert silencer.silenced_by({"service": "db"}, 20.0) == [until.id]
+
+
+def test_replacing_an_active_silence_writes_both_changes_at_once() -> None:
+    writes: list[list[str]] = []
+    silencer = Silencer(persist=lambda changed: writes.append([s.id for s in changed]))
+    s = silencer.add(silence("service=api", end=100.0), now=0.0)
+    other = silencer.add(replace(s, matchers=matchers("service=db")), now=20.0)
+    assert writes == [[s.id], [s.id, other.id]]
 
 
 def test_dict_round_trip() -> None:
