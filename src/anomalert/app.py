@@ -35,6 +35,7 @@ import httpx
 
 from anomalert.alert.correlate import Correlator
 from anomalert.alert.escalation import EscalationConfig
+from anomalert.alert.external import Expiries
 from anomalert.alert.pipeline import Pipeline
 from anomalert.alert.policy import AlertPolicy
 from anomalert.alert.route import Route
@@ -235,6 +236,7 @@ class App:
         self._reopen_restarts()
         self._load_settings()
         self._adopt_orphans()
+        self.expiries = Expiries(self._expiring())
         self.metrics.track_scores(self.detector.latest_scores)
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -354,6 +356,17 @@ class App:
         if orphans:
             self.pipeline.push(orphans, self.clock.now())
             log.info("adopted %d firing alerts unknown to the checkpoint", len(orphans))
+
+    def _expiring(self) -> list[Alert]:
+        """The firing external alerts as the store has them (the truth after a restart):
+        they resolve at their ``expires_at``, which one stored before the store kept it
+        (NULL) takes as ``ingest.alerts.resolve_timeout`` after its last update."""
+        timeout = self.config.ingest.alerts.resolve_timeout
+        alerts = [row.to_alert() for row in self.store.firing_alerts("external")]
+        return [
+            a if a.expires_at is not None else replace(a, expires_at=a.updated_at + timeout)
+            for a in alerts
+        ]
 
     def _continue_adopted(self, alert: Alert) -> Alert:
         """A transition of an adopted alert keeps the stored start and incident labels."""
@@ -481,20 +494,24 @@ class App:
         Alertmanager keeps one alert per fingerprint while it fires (``to_alert``): the
         store, the truth after a restart, says which that is. Alerts are stored by
         fingerprint and start, so taking "now" as the start made every re-send a new alert.
+        A firing one resolves at its ``endsAt`` unless sent again (``alert.external``).
         """
         with self.lock:
             now = self.clock.now()
             latest = self.store.latest_episodes(a.fingerprint for a in alerts if not a.start_given)
+            timeout = self.config.ingest.alerts.resolve_timeout
             mapped = [
                 to_alert(
                     a,
                     now=now,
                     mode=self.policy.service(a.labels.get("service", "")).mode,
                     latest=latest.get(a.fingerprint),
+                    resolve_timeout=timeout,
                 )
                 for a in alerts
             ]
             self._record(mapped, now)
+            self.expiries.take(mapped)
         if mapped and self.on_transitions is not None:
             self.on_transitions()
         return mapped
@@ -607,7 +624,9 @@ class App:
             transitions = self.policy.tick(now) + self.rules.evaluate(now)
             if self._adopted:
                 transitions += self._stale_adopted(now)
-            self._record(transitions, now)
+            expired = self.expiries.due(now)
+            self._record(transitions + expired, now)
+            self.expiries.take(expired)
             notes = self.pipeline.tick(now)
             self._enqueue(notes, now)
             self.metrics.firing.set(len(self.pipeline.firing()))

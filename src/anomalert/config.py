@@ -33,6 +33,7 @@ from anomalert.detect.localtime import LocalTime, check_zone
 from anomalert.detect.peers import PeerConfig
 from anomalert.detect.restarts import RestartConfig
 from anomalert.errors import ConfigError
+from anomalert.ingest.alertmanager import AlertsConfig
 from anomalert.ingest.counters import COUNTER_NAMES, check_patterns
 from anomalert.ingest.histograms import HistogramConfig
 from anomalert.ingest.prometheus_pull import PullConfig
@@ -106,13 +107,15 @@ class StorageConfig(StrictModel):
 
 
 class IngestConfig(StrictModel):
-    """How samples are read: which are counters, what histograms and records become."""
+    """How samples are read: which are counters, what histograms and records become; how
+    long alerts sent in Alertmanager's format last."""
 
     #: Metric names whose remote_write series are counters unless the sender's metadata
     #: types their family (shell-style patterns; empty: metadata alone decides).
     counters: tuple[str, ...] = COUNTER_NAMES
     histograms: HistogramConfig = HistogramConfig()
     records: RecordConfig = RecordConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("counters")
     @classmethod

@@ -157,6 +157,9 @@ class Alert:
     ``labels`` always carry ``alertname``, ``service`` and ``severity``; anomaly alerts add
     ``metric``. ``annotations`` carry ``summary`` (the reason) and ``runbook_url``.
     ``ends_at`` is None while firing.
+
+    ``expires_at``: when a firing external alert resolves unless it is sent again before
+    (its sender's ``endsAt``, ``alert.external``); None for every other alert.
     """
 
     fingerprint: str
@@ -170,6 +173,7 @@ class Alert:
     mode: Mode
     source: Source
     updated_at: float
+    expires_at: float | None = None
 
     @property
     def service(self) -> str:

@@ -13,7 +13,10 @@ Alertmanager rules:
 - times are RFC 3339; a missing ``endsAt`` means "until told otherwise"; an ``endsAt``
   before ``startsAt`` is refused;
 - an ``endsAt`` at or before the receiving clock means the alert is resolved; Prometheus
-  sends a future ``endsAt`` with every firing alert and re-sends it while it fires;
+  sends a future ``endsAt`` with every firing alert and re-sends it while it fires, so a
+  firing alert not sent again by its ``endsAt`` resolves then (one sent without ``endsAt``:
+  ``resolve_timeout`` after it was last sent), as in Alertmanager: the alert's
+  ``expires_at``, which the app's tick follows (:mod:`anomalert.alert.external`);
 - a missing ``startsAt`` (or Go's zero time, which senders write for "unset") continues the
   alert's episode if one is going on, as Alertmanager merges a re-send into the alert of
   its fingerprint (:func:`to_alert`'s ``latest``): a firing re-send updates the firing
@@ -28,6 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import Field
+
+from anomalert.configbase import Duration, StrictModel
 from anomalert.errors import FieldError
 from anomalert.ingest.jsonin import plain_text
 from anomalert.ingest.samples import (
@@ -49,6 +55,18 @@ ALERT_KEYS = ("labels", "annotations", "startsAt", "endsAt", "generatorURL")
 #: Severity label values of the Prometheus world, mapped to ours.
 SEVERITY_NAMES: dict[str, Severity] = {"critical": "P1", "warning": "P2", "info": "P3"}
 _GO_ZERO_TIME = "0001-01-01T00:00:00"
+#: Alertmanager's default ``resolve_timeout``.
+RESOLVE_TIMEOUT = 300.0
+
+
+class AlertsConfig(StrictModel):
+    """How alerts sent in Alertmanager's format are kept (``ingest.alerts``)."""
+
+    #: A firing alert sent without ``endsAt`` resolves this long after it was last sent,
+    #: as Alertmanager's ``resolve_timeout`` has it: a sender that says nothing of when its
+    #: alert ends re-sends it while it fires, or it would fire for ever once the sender
+    #: stopped.
+    resolve_timeout: Duration = Field(default=RESOLVE_TIMEOUT, gt=0.0)
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,7 @@ def to_alert(
     default_severity: Severity = "P2",
     mode: Mode = "alerting",
     latest: Episode | None = None,
+    resolve_timeout: float = RESOLVE_TIMEOUT,
 ) -> Alert:
     """The pipeline's view of an external alert at ``now`` (default: when it arrived).
 
@@ -113,7 +132,8 @@ def to_alert(
     ``info`` are mapped; anything else takes ``default_severity``); ``service`` falls back to
     ``job``. External alerts carry no anomaly score: the sender already decided, so it is 1.
     A ``generatorURL`` is kept as the ``generator_url`` annotation, which notifications send
-    on as the alert's ``generatorURL`` (instead of its page on our dashboard).
+    on as the alert's ``generatorURL`` (instead of its page on our dashboard). A firing
+    alert expires at its ``endsAt``, or ``resolve_timeout`` after ``now`` without one.
     """
     labels = dict(ext.labels)
     severity = severity_of(labels.get("severity", ""), default_severity)
@@ -129,6 +149,10 @@ def to_alert(
     starts_at, ends_at = ext.starts_at, ext.ends_at if resolved else None
     if not ext.start_given:
         starts_at, ends_at = _episode(ext, ends_at, latest)
+    at = ext.received_at if now is None else now
+    expires_at = None
+    if not resolved:
+        expires_at = ext.ends_at if ext.ends_at is not None else at + resolve_timeout
     return Alert(
         fingerprint=ext.fingerprint,
         labels=labels,
@@ -140,7 +164,8 @@ def to_alert(
         severity=severity,
         mode=mode,
         source="external",
-        updated_at=ext.received_at if now is None else now,
+        updated_at=at,
+        expires_at=expires_at,
     )
 
 

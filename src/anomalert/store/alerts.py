@@ -41,6 +41,7 @@ _UPDATED = (
     "metric",
     "alertname",
     "summary",
+    "expires_at",
 )
 
 
@@ -61,6 +62,7 @@ def _values(alert: Alert) -> dict[str, Any]:
         "metric": alert.labels.get("metric", ""),
         "alertname": alert.labels.get("alertname", ""),
         "summary": alert.annotations.get("summary", ""),
+        "expires_at": alert.expires_at,
     }
 
 
@@ -81,6 +83,7 @@ def _alert_row(r: sa.RowMapping) -> AlertRow:
         acked_at=r["acked_at"],
         acked_by=r["acked_by"],
         context=r["context"],
+        expires_at=r["expires_at"],
     )
 
 
@@ -180,6 +183,15 @@ class AlertsMixin:
                 for fp, start, end, status in conn.execute(query):
                     out[fp] = (start, end if status == "resolved" else None)
         return out
+
+    def firing_alerts(self, source: str) -> list[AlertRow]:
+        """Every firing alert of this source (``external``: those that expire), oldest first.
+
+        Not paged: a service starting reads them all once (the index on status and id)."""
+        t = schema.alerts
+        query = sa.select(t).where(t.c.status == "firing", t.c.source == source).order_by(t.c.id)
+        with self._engine.connect() as conn:
+            return [_alert_row(r) for r in conn.execute(query).mappings()]
 
     def _one_alert(
         self, where: sa.ColumnElement[bool], order: sa.ColumnElement[Any] | None = None

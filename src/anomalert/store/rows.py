@@ -33,6 +33,7 @@ class AlertRow:
     acked_at: float | None = None
     acked_by: str | None = None
     context: dict[str, Any] | None = field(default=None, hash=False)
+    expires_at: float | None = None
 
     def to_alert(self) -> Alert:
         """The pipeline's snapshot, so a restarted service resumes with the same alerts."""
@@ -48,6 +49,7 @@ class AlertRow:
             mode=self.mode,
             source=self.source,
             updated_at=self.updated_at,
+            expires_at=self.expires_at,
         )
 
     @property

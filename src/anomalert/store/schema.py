@@ -61,6 +61,8 @@ alerts = sa.Table(
     sa.Column("acked_at", sa.Double, nullable=True),
     sa.Column("acked_by", sa.Text, nullable=True),
     sa.Column("context", sa.JSON, nullable=True),
+    #: When a firing external alert resolves unless sent again (revision 0005).
+    sa.Column("expires_at", sa.Double, nullable=True),
     sa.UniqueConstraint("fingerprint", "starts_at"),
     sa.Index(None, "status", "id"),
     sa.Index(None, "service", "id"),

@@ -71,6 +71,17 @@ def test_status_is_judged_at_the_clock_given() -> None:
     assert (sooner.status, sooner.ends_at, sooner.updated_at) == ("firing", None, NOW + 239)
 
 
+def test_a_firing_alert_expires_at_its_end_or_a_resolve_timeout_after_it_was_sent() -> None:
+    """As Alertmanager: not sent again by then, it resolves (``alert.external``)."""
+    (ext,), _ = parse_alertmanager_alerts([alert()], NOW)  # endsAt NOW + 240
+    assert to_alert(ext).expires_at == NOW + 240
+    assert to_alert(ext, now=NOW + 240).expires_at is None  # resolved
+    open_ended = without_start()
+    assert to_alert(open_ended, now=NOW + 30).expires_at == NOW + 30 + 300
+    assert to_alert(open_ended, resolve_timeout=60).expires_at == NOW + 60
+    assert to_alert(without_start(NOW - 10)).expires_at is None
+
+
 def test_missing_or_zero_times_mean_now_and_open_ended() -> None:
     items = [
         alert(startsAt=..., endsAt=...),

@@ -70,6 +70,18 @@ def test_latest_episodes_are_the_newest_of_each_fingerprint(
     assert store.latest_episodes([]) == {}
 
 
+def test_firing_alerts_of_a_source_keep_their_expiry(store: Store, make_alert: MakeAlert) -> None:
+    external = make_alert(source="external", expires_at=1240.0)
+    later = dataclasses.replace(external, expires_at=1480.0, updated_at=1200.0)
+    store.upsert_alert(external)
+    store.upsert_alert(later)  # sent again: the new expiry
+    ended = make_alert(service="db", source="external", status="resolved", ends_at=1100.0)
+    store.upsert_alert(ended)
+    store.upsert_alert(make_alert(service="search"))  # an anomaly alert
+    assert [r.to_alert() for r in store.firing_alerts("external")] == [later]
+    assert [r.service for r in store.firing_alerts("anomaly")] == ["search"]
+
+
 def test_upsert_updates_the_episode_and_keeps_context(store: Store, make_alert: MakeAlert) -> None:
     firing = make_alert()
     first = store.upsert_alert(firing, {"band": [1, 2]})

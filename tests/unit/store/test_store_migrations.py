@@ -21,7 +21,7 @@ from anomalert.store.engine import MIGRATIONS
 from anomalert.store.schema import metadata
 
 #: The newest revision: every store is migrated to it on open.
-HEAD = "0004"
+HEAD = "0005"
 
 
 @pytest.fixture
