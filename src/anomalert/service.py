@@ -12,7 +12,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -21,10 +21,16 @@ from anomalert.api.server import create_api
 from anomalert.app import App, Clock
 from anomalert.config import Config
 from anomalert.detect.engine import compile_kernels
+from anomalert.ingest.jsonin import one_line
 from anomalert.ingest.prometheus_pull import PrometheusPull, PullError
+from anomalert.ingest.samples import Rejection
 from anomalert.store import Store
 
 log = logging.getLogger("anomalert.service")
+#: The skips of one pull its warning quotes (the count says how many there were), and the
+#: characters quoted of each (a skipped series' labels may run to thousands).
+SHOWN_SKIPS = 3
+SHOWN_CHARS = 300
 
 
 @dataclass
@@ -104,11 +110,32 @@ def pull_step(app: App) -> Callable[[], None] | None:
         except PullError as exc:
             log.warning("prometheus pull: %s", exc)
             samples = exc.partial
+        report_skips(app, source.last_rejections)
         if samples:
             app.ingest(samples, "prometheus")
 
     pull.__name__ = "prometheus_pull"
     return pull
+
+
+def report_skips(app: App, skips: Sequence[Rejection]) -> None:
+    """What a pull skipped (a series breaking the label rules, naming no service, repeating
+    another's labels; a series' NaN/inf points), told once per pull: a warning with how many
+    and the first few, and ``anomalert_samples_rejected_total{source="prometheus",
+    reason="invalid"}``, one per series as remote_write's are. Unread, the pull's own
+    account of them reached nobody: a series of the answer lost for good without a trace.
+    """
+    if not skips:
+        return
+    app.metrics.rejected.labels("prometheus", "invalid").inc(len(skips))
+    shown = "; ".join(_cut(one_line(s.error)) for s in skips[:SHOWN_SKIPS])
+    more = f"; and {len(skips) - SHOWN_SKIPS} more" if len(skips) > SHOWN_SKIPS else ""
+    what = "prometheus pull skipped %d result series (or their NaN/inf points): %s%s"
+    log.warning(what, len(skips), shown, more)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
 def build(config: Config, db_url: str | None = None, clock: Clock | None = None) -> App:
