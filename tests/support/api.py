@@ -67,3 +67,22 @@ def assert_error(r: Any, status: int, field: str | None = None) -> str:
     if field is not None:
         assert err.get("field") == field, err
     return str(err["message"])
+
+
+def record_body(service: str, timestamp: float, **fields: Any) -> dict[str, Any]:
+    """One valid aggregate record (``POST /api/v1/records``) of ``service`` at
+    ``timestamp``, ``fields`` replacing its defaults."""
+    return {
+        "service": service,
+        "timestamp": timestamp,
+        "window": "5m",
+        "total_requests": 100,
+        "error_rate": 0.01,
+        "latency_p99_ms": 80,
+        "latency_p95_ms": 40,
+        "latency_mean_ms": 20,
+        "unique_users": 10,
+        "unique_ips": 10,
+        "risk_score": 0,
+        **fields,
+    }

@@ -24,7 +24,7 @@ from anomalert.ingest.remote_write import encode_write_request
 from anomalert.model import Alert, Sample, fingerprint
 from anomalert.report.gather import import_incidents
 from anomalert.report.incidents_file import IncidentItem
-from tests.support.api import ClientFactory, api_clients, assert_error
+from tests.support.api import ClientFactory, api_clients, assert_error, record_body
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 #: Year 9999 at a -12:00 offset: year 10000 in UTC, which no datetime can hold.
@@ -413,19 +413,7 @@ def test_a_record_with_a_control_character_is_rejected_the_good_one_kept(
     make: ClientFactory, char: str, shown: str
 ) -> None:
     client, _ = make()
-    record = {
-        "service": "db",
-        "timestamp": NOW - 60,
-        "window": "5m",
-        "total_requests": 100,
-        "error_rate": 0.01,
-        "latency_p99_ms": 80,
-        "latency_p95_ms": 40,
-        "latency_mean_ms": 20,
-        "unique_users": 10,
-        "unique_ips": 10,
-        "risk_score": 0,
-    }
+    record = record_body("db", NOW - 60)
     answer = post_json(client, "/api/v1/records", [{**record, "service": f"d{char}b"}, record])
     assert answer.json()["accepted"] == 1
     assert answer.json()["rejected"] == [

@@ -25,7 +25,7 @@ from anomalert.app import App, EventClock
 from anomalert.ingest.prometheus_pull import PrometheusPull, PullConfig
 from anomalert.ingest.remote_write import encode_write_request
 from anomalert.model import Sample
-from tests.support.api import TestClient, api_clients, assert_error
+from tests.support.api import TestClient, api_clients, assert_error, record_body
 
 T0 = 1_767_600_000.0
 CONFIG: dict[str, Any] = {
@@ -155,19 +155,7 @@ def test_a_record_with_a_nul_is_rejected_and_the_good_one_taken(
     service: tuple[TestClient, App],
 ) -> None:
     client, _ = service
-    record = {
-        "service": "db",
-        "timestamp": T0 - 60,
-        "window": "5m",
-        "total_requests": 100,
-        "error_rate": 0.01,
-        "latency_p99_ms": 80,
-        "latency_p95_ms": 40,
-        "latency_mean_ms": 20,
-        "unique_users": 10,
-        "unique_ips": 10,
-        "risk_score": 0,
-    }
+    record = record_body("db", T0 - 60)
     r = client.post("/api/v1/records", json=[{**record, "service": f"d{NUL}b"}, record])
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 1
