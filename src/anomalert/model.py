@@ -150,6 +150,10 @@ class Scored:
         return self.labels.get("service", "")
 
 
+#: An alert's episode as the store knows it: its start, and its end (None: firing).
+Episode = tuple[float, float | None]
+
+
 @dataclass(frozen=True)
 class Alert:
     """One alert as the pipeline sees it at one moment (a snapshot, never mutated).

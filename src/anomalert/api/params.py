@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from annotated_types import Interval
@@ -19,18 +20,16 @@ MAX_ROW_ID = 2**63 - 1
 RowId = Annotated[int, Interval(ge=-MAX_ROW_ID - 1, le=MAX_ROW_ID)]
 
 
-def _no_control(text: str) -> str:
-    problem = text_problem(text)
-    if problem is None:
-        return text
-    raise PydanticCustomError("control_character", problem)
+def _refusing(*, free: bool) -> Callable[[str], str]:
+    """A validator refusing what :func:`anomalert.ingest.jsonin.text_problem` finds."""
 
+    def check(text: str) -> str:
+        problem = text_problem(text, free=free)
+        if problem is None:
+            return text
+        raise PydanticCustomError("control_character", problem)
 
-def _layout_only(text: str) -> str:
-    problem = text_problem(text, free=True)
-    if problem is None:
-        return text
-    raise PydanticCustomError("control_character", problem)
+    return check
 
 
 #: One line of text: a name, who did something (``by``). Why refused with a control
@@ -39,11 +38,11 @@ def _layout_only(text: str) -> str:
 #: newline or an escape sequence garbles what shows it (an email, a terminal, the log). A
 #: 400 naming the field or parameter instead (:mod:`anomalert.ingest.jsonin` says which
 #: characters).
-PlainText = Annotated[str, AfterValidator(_no_control)]
+PlainText = Annotated[str, AfterValidator(_refusing(free=False))]
 
 #: What people write on several lines (a comment): line breaks and tabs are kept, the other
 #: control characters, NUL first, refused as in :data:`PlainText`.
-FreeText = Annotated[str, AfterValidator(_layout_only)]
+FreeText = Annotated[str, AfterValidator(_refusing(free=True))]
 
 #: A service or metric name in a path: :data:`PlainText` (a mode switch stores its name).
 PathName = PlainText

@@ -1290,25 +1290,7 @@ class Ensemble:
         keep_freed_memory(n)
 
     def state_nbytes(self) -> int:
-        """Bytes of state for all n series."""
-        return (
-            sum(d.state_nbytes() for d in self.detectors)
-            + self.tails.state_nbytes()
-            + self.run.nbytes
-            + self.seen.nbytes
-            + self.richest.nbytes
-            + self.quiet.nbytes
-            + self.zone.nbytes
-            + self.born.nbytes
-            + self.pending.nbytes
-            + self.probation_slot.nbytes
-            + self.recent.nbytes
-            + (self.routine.state_nbytes() if self.routine is not None else 0)
-            + (self.weekly.state_nbytes() if self.weekly is not None else 0)
-            + (self.noise.state_nbytes() if self.noise is not None else 0)
-            + (self.flatline.state_nbytes() if self.flatline is not None else 0)
-            + (self.resolution.state_nbytes() if self.resolution is not None else 0)
-            + (self.returns.state_nbytes() if self.returns is not None else 0)
-            + (self.blind.state_nbytes() if self.blind is not None else 0)
-            + self.onsets.state_nbytes()
-        )
+        """Bytes of state for all n series: every component's and the ensemble's own
+        arrays (the same lists ``take``, ``put`` and ``grow`` go by)."""
+        parts = sum(part.state_nbytes() for part in self._parts())
+        return parts + sum(getattr(self, name).nbytes for name in self._untrained(0))

@@ -46,10 +46,7 @@ from anomalert.ingest.samples import (
     label_set,
     unknown_keys,
 )
-from anomalert.model import SEVERITIES, Alert, Labels, Mode, Severity, fingerprint
-
-#: An episode of an alert as the store knows it: its start, and its end (None: firing).
-Episode = tuple[float, float | None]
+from anomalert.model import SEVERITIES, Alert, Episode, Labels, Mode, Severity, fingerprint
 
 ALERT_KEYS = ("labels", "annotations", "startsAt", "endsAt", "generatorURL")
 #: Severity label values of the Prometheus world, mapped to ours.

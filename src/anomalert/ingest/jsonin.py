@@ -70,16 +70,17 @@ def valid_text(where: str, text: str) -> str:
     return text
 
 
-def plain_text(where: str, text: str) -> str:
+def plain_text(where: str, text: str, *, free: bool = False) -> str:
     """``text``, or FieldError(where) when it holds a lone surrogate or a control character:
-    a name or a label value, which nobody writes with either.
+    a name or a label value, which nobody writes with either (``free``: as
+    :func:`free_text`).
 
     >>> plain_text("pod", "api" + chr(0))
     Traceback (most recent call last):
     ...
     anomalert.errors.FieldError: pod: must not contain control characters (got \\x00 at character 4)
     """
-    problem = text_problem(text)
+    problem = text_problem(text, free=free)
     if problem is not None:
         raise FieldError(where, problem)
     return text
@@ -92,10 +93,7 @@ def free_text(where: str, text: str) -> str:
     >>> free_text("events[0].description", "rolled out\\n\\tto 5%")
     'rolled out\\n\\tto 5%'
     """
-    problem = text_problem(text, free=True)
-    if problem is not None:
-        raise FieldError(where, problem)
-    return text
+    return plain_text(where, text, free=True)
 
 
 def text_problem(text: str, *, free: bool = False) -> str | None:

@@ -12,15 +12,13 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from anomalert.model import Alert
+from anomalert.model import Alert, Episode
 from anomalert.store import schema
 from anomalert.store.engine import insert
 from anomalert.store.rows import AlertRow, FeedbackRow, HistoryRow
 
 #: ``state`` filter values of :meth:`AlertsMixin.list_alerts`.
 STATES = ("firing", "resolved", "acknowledged", "unacknowledged")
-#: An episode's start, and its end (None: firing): :meth:`AlertsMixin.latest_episodes`.
-Episode = tuple[float, float | None]
 #: Fingerprints asked per query (SQLite allows a few thousand bound values at most).
 _CHUNK = 500
 #: The ``incident`` filter reads a label (no index): it looks at this many alerts at most,
