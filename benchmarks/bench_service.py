@@ -834,7 +834,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run, print, write ``--json``; returns the results."""
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.scale_series < 0:
+        p.error(f"--scale-series: must be 0 (skip) or more, got {args.scale_series}")
     if 2 * args.rounds + 1 > (LOOKBACK + 300.0) / STEP:
         raise SystemExit("--rounds: too many for the live time window (at most 160)")
     results = run(args)
