@@ -467,21 +467,23 @@ class TailCalibrator(ArrayState):
         )
         return shape.reshape(self.exceed.shape), scale.reshape(self.exceed.shape)
 
-    def cap_learned(
-        self, stat: FloatArray, idx: IndexArray, p: float, own_caps: BoolArray | None = None
-    ) -> None:
-        """Lower what statistics already learned taught the tail to at most the statistic
-        whose p-value, on the tail without them, is ``p``.
+    def excess_without(
+        self,
+        stat: FloatArray,
+        idx: IndexArray,
+        p: float,
+        own_caps: BoolArray | None = None,
+        floored: bool = False,
+        min_weight: float = 0.0,
+    ) -> tuple[FloatArray, FloatArray]:
+        """The excess over z0 whose p-value, on the tail without the statistics ``stat``
+        learned last, is ``p``; and what each of those taught above z0 (0: nothing).
 
         ``stat`` (rows, k) holds, for the first ``rows`` rows, the statistics series ``idx``
         learned last (NaN: none); nothing may have been learned for those series since, so
-        their excess can be taken out exactly and put back capped. ``own_caps`` (k,), as in
-        ``p_value``, for those series. For a statistic that was no sample of the series'
-        deviations (``ensemble``: the first point of a change accepted as the new normal):
-        one 30σ excess among a thousand holds the moment fit's shape at its cap, and a 15σ
-        spike hours later no longer pages. Capped rather than withdrawn: the point still
-        says the series can move that far now and then, as much as a one-in-``1/p`` point
-        says, so a change that keeps coming back still fattens the tail.
+        their excess can be taken out exactly. ``own_caps`` (k,), as in ``p_value``.
+        ``floored``: the rate floored as ``p_value`` floors it (``_rate``). The level is NaN
+        where the tail weighs less than ``min_weight`` points.
         """
         rows = stat.shape[0]
         weight, exceed, excess, excess_sq = (
@@ -502,10 +504,34 @@ class TailCalibrator(ArrayState):
             np.float32(self.max_shape),
         )
         shape, scale = shape32.astype(np.float64), scale32.astype(np.float64)
-        times = np.maximum(k / np.maximum(weight - learned, 1.0) / p, 1.0)  # rate / p
+        rate = k / np.maximum(weight - learned, 1.0)
+        if floored:  # as ``p_value`` has it (``_rate``)
+            most = np.minimum(weight - learned, self._steady_weight) + RATE_FLOOR_WEIGHT
+            rate = np.maximum(rate, self.prior_rate * RATE_FLOOR_WEIGHT / most)
+        times = np.maximum(rate / p, 1.0)
         heavy = shape > 1e-3
         power = np.where(heavy, shape, 1.0)
         level = np.where(heavy, scale / power * (times**power - 1.0), scale * np.log(times))
+        if min_weight > 0.0:
+            level = np.where(weight >= min_weight, level, np.nan)
+        return level, over
+
+    def cap_learned(
+        self, stat: FloatArray, idx: IndexArray, p: float, own_caps: BoolArray | None = None
+    ) -> None:
+        """Lower what statistics already learned taught the tail to at most the statistic
+        whose p-value, on the tail without them, is ``p`` (``excess_without``, whose
+        conditions hold).
+
+        For a statistic that was no sample of the series' deviations (``ensemble``: the
+        first point of a change accepted as the new normal): one 30σ excess among a thousand
+        holds the moment fit's shape at its cap, and a 15σ spike hours later no longer
+        pages. Capped rather than withdrawn: the point still says the series can move that
+        far now and then, as much as a one-in-``1/p`` point says, so a change that keeps
+        coming back still fattens the tail.
+        """
+        rows = stat.shape[0]
+        level, over = self.excess_without(stat, idx, p, own_caps)
         cut = np.maximum(over - level, 0.0)
         if not cut.any():
             return

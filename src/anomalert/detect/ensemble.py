@@ -45,9 +45,12 @@ that the gap was normal. Then it decides what the detectors may learn:
   a drop, then a level shift);
 * on a series without a period, an accepted run's first point is capped in the tails
   (``onsets``: a step to a new normal is no sample of the series' deviations, and learned
-  whole it hid a 15σ spike for hours after the step), and a run that the rolling baseline's
-  blind spot cut short resumes if the series alerts again before that baseline sees again
-  (``blindspot``: one run, accepted as any other, instead of a second alert);
+  whole it hid a 15σ spike for hours after the step); a run that ends short of acceptance
+  (a spike) leaves a ceiling, the statistic the tail without its onset calls one in 10^8,
+  past which a statistic pages until the series' next run (one 30σ spike, learned whole,
+  had deafened a calm series to anything under 20σ for weeks); and a run that the rolling
+  baseline's blind spot cut short resumes if the series alerts again before that baseline
+  sees again (``blindspot``: one run, accepted as any other, instead of a second alert);
 * on a series with a period, the rolling and seasonal levels restart where the accepted
   run sat (or, going back, at the level left) instead of catching up from the old level,
   which swelled the spreads for hours (and left a weekday-only series' weekly model
@@ -610,12 +613,13 @@ class Ensemble:
             any_adapted = True
             flagged &= ~back.silent
         if any_runs:
-            self._follow_runs(runs, stats, finite & ~adapted)
+            self._follow_runs(runs, stats, finite & ~adapted, mature)
         models = self.seasonal.model.copy() if self.seasonal is not None else None
         self._learn_tails(stats, calibrate, always & ~learn, finite)
         if any_adapted:
             periodic = self._periodic()
             self.onsets.cap(self.tails, accepted & mature & ~periodic, periodic)
+            self.onsets.forget(adapted)
         for det, xi in zip(self.detectors, inputs, strict=True):
             det.learn(t, xi, always if det.learns_flagged else learn)
             if any_adapted:
@@ -814,20 +818,25 @@ class Ensemble:
             return np.zeros(self.n, dtype=np.bool_)
         return np.asarray(self.seasonal.model != FLAT)
 
-    def _follow_runs(self, runs: np.ndarray, stats: FloatArray, mask: BoolArray) -> None:
+    def _follow_runs(
+        self, runs: np.ndarray, stats: FloatArray, mask: BoolArray, mature: BoolArray
+    ) -> None:
         """Keep what the runs that began this tick taught the tails at their onset
-        (``onsets``: ``runs`` -1), and remember the runs that ended short of acceptance
+        (``onsets``: ``runs`` -1); for the runs that ended short of acceptance, keep their
+        ceilings instead on ``mature`` series (``onsets``), and remember those that ended
         while the rolling baseline had no opinion (``blindspot``: ``runs`` their length), on
         the ``mask``ed series without a period."""
         onset = runs < 0
         if onset.any():
             self.onsets.remember(stats, onset)
-        if self.blind is None:
-            return
         ended = runs > 0
-        if ended.any():
-            ended &= np.isnan(stats[self._rolling_row]) & mask & ~self._periodic()
-            self.blind.note(runs, ended)
+        if not ended.any():
+            return
+        periodic = self._periodic()
+        if self.blind is not None:
+            self.blind.note(runs, ended & np.isnan(stats[self._rolling_row]) & mask & ~periodic)
+        self.onsets.settle(self.tails, ended & mature, periodic)
+        self.onsets.forget(ended & ~mature)
 
     def _learn_tails(
         self, stats: FloatArray, calibrate: BoolArray, held: BoolArray, finite: BoolArray
@@ -1069,6 +1078,11 @@ class Ensemble:
             periodic, tails = periodic[idx], tails.take(idx)
         # The seasonal row's lighter cap only where it models a period (SEASONAL_MAX_SHAPE).
         calibrated = tails.p_value(stats[: self._fitted], self._fitted, periodic)
+        # Past the ceiling a one-off spike left (``onsets``), a statistic pages.
+        onsets, run = (
+            (self.onsets, self.run) if idx is None else (self.onsets.take(idx), self.run[idx])
+        )
+        calibrated = onsets.beyond(stats, calibrated, run, periodic, tails)
         own = ndtr(-stats[self._fitted :])
         return _most_surprising(
             calibrated, own, self._row_of, self._p_threshold, self._seasonal_d, periodic
@@ -1152,6 +1166,11 @@ class Ensemble:
             # A checkpoint from before onsets were kept: none remembered, so a run going on
             # is accepted with its onset learned whole, as it was then.
             self.onsets = OnsetMemory(n=self.n, rows=self._fitted)
+        elif not self.onsets.ceilings:
+            # Outside a run it held the last run's onset, no ceiling: none kept until the
+            # series' next run ends.
+            self.onsets.stat[:, self.run == 0] = np.nan
+            self.onsets.ceilings = True
         if "blind" not in state:
             self.blind = None if self.rolling is None else BlindSpot(n=self.n)
         if not self.tails.min_span:

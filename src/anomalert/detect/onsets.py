@@ -1,5 +1,5 @@
-"""What the first point of a series' latest flagged run taught the tails, until that run is
-accepted.
+"""What the first point of a series' latest flagged run taught the tails: capped when the
+run is accepted, a ceiling once it ends short of that.
 
 Why: the tails learn the first point of every flagged run (``ensemble``: a deviation that
 recurs, a sharp daily edge, must become normal, while a long incident counts once). When the
@@ -29,39 +29,140 @@ more often, since their onsets teach the tails one capped step at a time (a leve
 between 20 and 80 every three hours: 12-16 alerts per series over three days instead of
 10-14; ``docs/measurements.md``).
 
+A run that ends short of acceptance (a spike) keeps its onset learned whole: a spike that
+comes back must stop paging. But one spike is no such pattern yet, and learned whole it
+deafened the series: on a calm one-minute series, after one 30σ spike no spike under 20σ
+paged an hour, a day or a week later (found on 2026-12-07, thirty-third session;
+``tests/unit/detect/test_onset_ceiling.py``), while 8σ pages on the same series without
+it. So when such a run ends, its memory keeps, per row, a ceiling instead of the onset: the
+statistic that the tail without the onset calls one in ``1 / ONSET_P`` (its rate floored as
+``p_value`` floors it). Until the series' next run, a statistic past its row's ceiling has a
+p-value of at most ``ONSET_P``, falling further as the statistic grows (``beyond``), whatever
+the spike taught the tail; under the ceiling the tail stands as it learned. A spike that comes
+back pages once more and becomes normal: the second run's ceiling is the tail's with the
+first spike in it.
+
+Why a ceiling and not the onset capped (the thirty-third and thirty-fourth sessions measured
+both): a capped onset leaves a thinner tail under the ceiling too, where the file
+combination reads a column's moderate deviations against its other columns, and SMD's
+two-column false events rose (event precision 0.574 -> 0.560-0.561 capped at once or at the
+run's end, Nezha's likely origin 16 -> 15 of 24). With the ceiling, below it nothing
+changes. Only where the tail has learned ``CEILING_MIN_WEIGHT`` points or more (a younger
+tail is mostly the prior's guess, too thin for a one-in-10^8 claim: on Nezha's hours-long
+pods the ceilings paged their fault-free neighbours, origin 16 -> 15, quiet pods 50 -> 49),
+on series old enough to alert, and, as the cap, without a period (on periodic series SMD
+event precision fell to 0.570).
+
 Nothing is learned for a series during its flagged run (held-back points teach no tail), so
-the onset can be taken out exactly when the run is accepted. State: one float32 per tail row
-and series (12 bytes for the default three rows).
+the onset can be taken out exactly when the run is accepted, or left out of the ceiling's
+tail when it ends. State: one float32 per tail row and series (12 bytes for the default
+three rows): the onset during a run, the ceiling after it (NaN: none).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
-from anomalert.detect.calibrate import TailCalibrator
+from anomalert.detect.calibrate import Float32Array, IndexArray, TailCalibrator
+from anomalert.detect.jit import kernel
+
+RunArray = NDArray[np.int32]
 
 #: An accepted change's first point teaches the tails at most the statistic that their fit
 #: without it calls one in 10^8 (a score of 0.99): at 1e-6 or 1e-8 a 15σ spike two hours
 #: after a 30σ step pages, at 1e-10 it does not on every series.
 ONSET_P = 1e-8
+#: The least weight (points learned, decayed) of a row's tail for a ceiling: at 1,000 NAB as
+#: is gains a window without a false alarm and Nezha is unchanged; at 3,000 NAB is unchanged.
+CEILING_MIN_WEIGHT = 1000.0
+
+
+@kernel
+def _reaching(
+    stats: FloatArray, ceiling: Float32Array, run: RunArray, periodic: BoolArray
+) -> IndexArray:
+    """The series not in a run and without a period where some row's statistic reaches its
+    ceiling (NaN compares False): one pass, nothing allocated on the usual tick."""
+    rows, n = ceiling.shape
+    found = 0
+    for i in range(n):
+        if run[i] == 0 and not periodic[i]:
+            for r in range(rows):
+                if stats[r, i] >= ceiling[r, i]:
+                    found += 1
+                    break
+    out = np.empty(found, dtype=np.intp)
+    k = 0
+    for i in range(n if found else 0):
+        if run[i] == 0 and not periodic[i]:
+            for r in range(rows):
+                if stats[r, i] >= ceiling[r, i]:
+                    out[k] = i
+                    k += 1
+                    break
+    return out
 
 
 class OnsetMemory(ArrayState):
     """Per tail row and series, the statistic the series' current flagged run taught at its
-    onset (NaN: none kept)."""
+    onset, or outside a run the ceiling its last one left (NaN: none kept)."""
 
     series_last = ("stat",)
+
+    #: False for a memory pickled before it kept ceilings between runs: it holds the last
+    #: run's onset there (``Ensemble`` clears those on load).
+    ceilings: bool = False
 
     def __init__(self, n: int = 1, rows: int = 1) -> None:
         self.n = n
         self.rows = rows
         self.stat = np.full((rows, n), np.nan, dtype=np.float32)
+        self.ceilings = True
 
     def remember(self, stats: FloatArray, onset: BoolArray) -> None:
         """Keep the first ``rows`` rows of this tick's statistics where a run begins."""
         with np.errstate(over="ignore"):  # beyond float32: inf, learned as MAX_EXCESS
             self.stat[:, onset] = stats[: self.rows, onset]
+
+    def settle(self, tails: TailCalibrator, ended: BoolArray, own_caps: BoolArray) -> None:
+        """The ``ended`` series' runs ended short of acceptance this tick (nothing learned
+        since their onsets): keep, instead of each row's onset, its ceiling (see the
+        module); NaN where the onset taught the row nothing or its tail is too young."""
+        idx = np.flatnonzero(ended & ~np.isnan(self.stat).all(axis=0))
+        if idx.size == 0:
+            return
+        stat = self.stat[:, idx].astype(np.float64)
+        level, over = tails.excess_without(
+            stat, idx, ONSET_P, own_caps[idx], floored=True, min_weight=CEILING_MIN_WEIGHT
+        )
+        with np.errstate(over="ignore"):  # beyond float32: inf, no ceiling reached
+            self.stat[:, idx] = np.where(over > 0.0, tails.z0 + level, np.nan)
+
+    def beyond(
+        self,
+        stats: FloatArray,
+        p: FloatArray,
+        run: RunArray,
+        periodic: BoolArray,
+        tails: TailCalibrator,
+    ) -> FloatArray:
+        """``p`` (rows, n), the p-values of ``tails`` for ``stats``, at most ``ONSET_P`` where
+        a statistic reaches its row's ceiling on a series not in a ``run`` and without a
+        period, and falling beyond it as the tail falls: ``ONSET_P * p(stat) / p(ceiling)``,
+        so that a larger statistic still ranks as the more surprising."""
+        idx = _reaching(stats, self.stat, run, periodic)
+        if idx.size == 0:
+            return p
+        ceiling = self.stat[:, idx].astype(np.float64)
+        at_ceiling = tails.take(idx).p_value(ceiling, self.rows, periodic[idx])
+        sub = p[:, idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            falling = ONSET_P * sub / np.maximum(at_ceiling, 1e-300)
+        out = p.copy()
+        out[:, idx] = np.where(stats[: self.rows, idx] >= ceiling, np.minimum(sub, falling), sub)
+        return out
 
     def forget(self, mask: BoolArray) -> None:
         """The masked series' tails were reset or shrunk: their onsets are no longer in them."""
