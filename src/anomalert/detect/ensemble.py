@@ -85,7 +85,7 @@ from anomalert.detect.jit import kernel
 from anomalert.detect.localtime import Clocks, LocalTime, ZoneCodes, wall_of
 from anomalert.detect.memory import keep_freed_memory
 from anomalert.detect.noiselevel import NoiseLevel
-from anomalert.detect.onsets import OnsetMemory
+from anomalert.detect.onsets import CEILING_MIN_AGE, OnsetMemory
 from anomalert.detect.resolution import Resolution
 from anomalert.detect.returns import ReturnMemory, Returns, ShapeMove
 from anomalert.detect.rolling import RollingDetector
@@ -613,7 +613,8 @@ class Ensemble:
             any_adapted = True
             flagged &= ~back.silent
         if any_runs:
-            self._follow_runs(runs, stats, finite & ~adapted, mature)
+            aged = _floats(t) - self.born >= CEILING_MIN_AGE  # NaN (no point yet): False
+            self._follow_runs(runs, stats, finite & ~adapted, aged)
         models = self.seasonal.model.copy() if self.seasonal is not None else None
         self._learn_tails(stats, calibrate, always & ~learn, finite)
         if any_adapted:
@@ -819,11 +820,11 @@ class Ensemble:
         return np.asarray(self.seasonal.model != FLAT)
 
     def _follow_runs(
-        self, runs: np.ndarray, stats: FloatArray, mask: BoolArray, mature: BoolArray
+        self, runs: np.ndarray, stats: FloatArray, mask: BoolArray, aged: BoolArray
     ) -> None:
         """Keep what the runs that began this tick taught the tails at their onset
         (``onsets``: ``runs`` -1); for the runs that ended short of acceptance, keep their
-        ceilings instead on ``mature`` series (``onsets``), and remember those that ended
+        ceilings instead on ``aged`` series (``onsets``), and remember those that ended
         while the rolling baseline had no opinion (``blindspot``: ``runs`` their length), on
         the ``mask``ed series without a period."""
         onset = runs < 0
@@ -835,8 +836,8 @@ class Ensemble:
         periodic = self._periodic()
         if self.blind is not None:
             self.blind.note(runs, ended & np.isnan(stats[self._rolling_row]) & mask & ~periodic)
-        self.onsets.settle(self.tails, ended & mature, periodic)
-        self.onsets.forget(ended & ~mature)
+        self.onsets.settle(self.tails, ended & aged, periodic)
+        self.onsets.forget(ended & ~aged)
 
     def _learn_tails(
         self, stats: FloatArray, calibrate: BoolArray, held: BoolArray, finite: BoolArray

@@ -47,11 +47,12 @@ both): a capped onset leaves a thinner tail under the ceiling too, where the fil
 combination reads a column's moderate deviations against its other columns, and SMD's
 two-column false events rose (event precision 0.574 -> 0.560-0.561 capped at once or at the
 run's end, Nezha's likely origin 16 -> 15 of 24). With the ceiling, below it nothing
-changes. Only where the tail has learned ``CEILING_MIN_WEIGHT`` points or more (a younger
-tail is mostly the prior's guess, too thin for a one-in-10^8 claim: on Nezha's hours-long
-pods the ceilings paged their fault-free neighbours, origin 16 -> 15, quiet pods 50 -> 49),
-on series old enough to alert, and, as the cap, without a period (on periodic series SMD
-event precision fell to 0.570).
+changes. Only where the tail has learned ``CEILING_MIN_WEIGHT`` points or more and the
+series is ``CEILING_MIN_AGE`` old (a younger tail is mostly the prior's guess, too thin for
+a one-in-10^8 claim: on Nezha's hours-long pods the ceilings paged their fault-free
+neighbours, origin 16 -> 15, quiet pods 50 -> 49; in SMD's first days they moved the later
+scores enough to cost AUC-PR 0.414 -> 0.410), and, as the cap, on series without a period
+(on periodic series SMD event precision fell to 0.570).
 
 Nothing is learned for a series during its flagged run (held-back points teach no tail), so
 the onset can be taken out exactly when the run is accepted, or left out of the ceiling's
@@ -77,6 +78,9 @@ ONSET_P = 1e-8
 #: The least weight (points learned, decayed) of a row's tail for a ceiling: at 1,000 NAB as
 #: is gains a window without a false alarm and Nezha is unchanged; at 3,000 NAB is unchanged.
 CEILING_MIN_WEIGHT = 1000.0
+#: The least age (seconds since a series' first point) for a ceiling: the engine's default
+#: ``min_age``, as a constant, so that a series' scores do not depend on when it may page.
+CEILING_MIN_AGE = 2 * 86_400.0
 
 
 @kernel
