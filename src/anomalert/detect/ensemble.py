@@ -824,7 +824,8 @@ class Ensemble:
     ) -> None:
         """Keep what the runs that began this tick taught the tails at their onset
         (``onsets``: ``runs`` -1); for the runs that ended short of acceptance, keep their
-        ceilings instead on ``aged`` series (``onsets``), and remember those that ended
+        ceilings instead on ``aged`` series without a period (``onsets``), and remember
+        those that ended
         while the rolling baseline had no opinion (``blindspot``: ``runs`` their length), on
         the ``mask``ed series without a period."""
         onset = runs < 0
@@ -836,8 +837,9 @@ class Ensemble:
         periodic = self._periodic()
         if self.blind is not None:
             self.blind.note(runs, ended & np.isnan(stats[self._rolling_row]) & mask & ~periodic)
-        self.onsets.settle(self.tails, ended & aged, periodic)
-        self.onsets.forget(ended & ~aged)
+        settle = ended & aged & ~periodic
+        self.onsets.settle(self.tails, settle, periodic)
+        self.onsets.forget(ended & ~settle)
 
     def _learn_tails(
         self, stats: FloatArray, calibrate: BoolArray, held: BoolArray, finite: BoolArray
@@ -919,6 +921,8 @@ class Ensemble:
         # sampling, the more surprising an edge's first points (at one, ten-second series
         # still paged on their third day); with the memory's three-day half-life it is under
         # one alert's worth within three days.
+        # A ceiling is of the statistics under the model it was found with (``onsets``).
+        self.onsets.forget(switched & (self.run == 0))
         richer = self.seasonal.model > self.richest
         from_flat = richer & (self.richest == FLAT)
         np.maximum(self.richest, self.seasonal.model, out=self.richest)
