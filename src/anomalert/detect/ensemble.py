@@ -825,9 +825,8 @@ class Ensemble:
         """Keep what the runs that began this tick taught the tails at their onset
         (``onsets``: ``runs`` -1); for the runs that ended short of acceptance, keep their
         ceilings instead on ``aged`` series without a period (``onsets``), and remember
-        those that ended
-        while the rolling baseline had no opinion (``blindspot``: ``runs`` their length), on
-        the ``mask``ed series without a period."""
+        those that ended while the rolling baseline had no opinion (``blindspot``: ``runs``
+        their length), on the ``mask``ed series without a period."""
         onset = runs < 0
         if onset.any():
             self.onsets.remember(stats, onset)

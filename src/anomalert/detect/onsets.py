@@ -40,7 +40,11 @@ statistic that the tail without the onset calls one in ``1 / ONSET_P`` (its rate
 p-value of at most ``ONSET_P``, falling further as the statistic grows (``beyond``), whatever
 the spike taught the tail; under the ceiling the tail stands as it learned. A spike that comes
 back pages once more and becomes normal: the second run's ceiling is the tail's with the
-first spike in it.
+first spike in it. A ceiling is of the statistics under the seasonal model it was found
+with: a series whose model changes forgets it (a ceiling found on a ten-second weekday
+series' second day, under the daily model, paged its second Monday's 09:00 edge once the
+model had fallen back to flat and its level-shift tail had grown: p 9e-4 on that tail,
+``test_weekday_business_hours.py``).
 
 Why a ceiling and not the onset capped (the thirty-third and thirty-fourth sessions measured
 both): a capped onset leaves a thinner tail under the ceiling too, where the file
@@ -169,7 +173,9 @@ class OnsetMemory(ArrayState):
         return out
 
     def forget(self, mask: BoolArray) -> None:
-        """The masked series' tails were reset or shrunk: their onsets are no longer in them."""
+        """Keep nothing for the masked series: their tails were reset or shrunk (their
+        onsets are no longer in them), their run was accepted, or their ceilings no longer
+        hold (a run ended too young or on a periodic series, the model changed)."""
         self.stat[:, mask] = np.nan
 
     def cap(self, tails: TailCalibrator, accepted: BoolArray, own_caps: BoolArray) -> None:

@@ -50,8 +50,9 @@ and the labelled 16 -> 27 level shift of 2014-04-18 (about 20σ, at once) peaked
 until 2026-12-07 (thirty-fourth session); it pages at 0.99 since the spike's run leaves a
 ceiling (``detect/onsets.py``: a later statistic past what the tail without the spike calls
 one in 10^8 pages): the level-shift row's ceiling is 8.13, its statistic reaches 8.21
-(1 in 150 on the tail the spike's onset fattened). There the level-shift tail was wide before the shift began (scale 3.3, the
-prior's 0.45), so its statistic, which climbs to 10, reads as 1 in 170 at most. What
+(1 in 150 on the tail the spike's onset fattened). What kept it under the threshold
+until then: the level-shift tail was wide before the shift began (scale 3.3, the prior's
+0.45), so its statistic, which climbs to 10, read as 1 in 170 at most. What
 widened it: after the spike (04-13 06:52) the series settled at about 16.5 instead of 14
 and stayed. That shift scored up to 0.91 inside the spike's alert episode (no second page),
 then its statistic sat at 6-7 for hours, unflagged and never accepted as the new normal,
