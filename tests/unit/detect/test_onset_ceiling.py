@@ -21,6 +21,7 @@ import pytest
 from anomalert.detect.calibrate import TailCalibrator
 from anomalert.detect.engine import BatchEngine
 from anomalert.detect.onsets import CEILING_MIN_WEIGHT, ONSET_P, OnsetMemory
+from tests.support.tails import gaussian_tails
 
 T0 = 1_767_571_200.0  # a Monday 00:00 UTC
 MIN = 60.0
@@ -64,15 +65,6 @@ def test_a_spike_that_came_back_has_become_normal() -> None:
     assert not probe.any()
 
 
-def _gaussian_tails(n: int = 3, points: int = 20_000) -> TailCalibrator:
-    rng = np.random.default_rng(7)
-    cal = TailCalibrator(n=n)
-    everyone = np.ones(n, dtype=bool)
-    for _ in range(points):
-        cal.learn(np.abs(rng.standard_normal(n)), everyone)
-    return cal
-
-
 IDLE = np.zeros(3, dtype=np.int32)  # no series in a run
 FLAT = np.zeros(3, dtype=bool)  # no series with a period
 
@@ -80,7 +72,7 @@ FLAT = np.zeros(3, dtype=bool)  # no series with a period
 def _settled(points: int = 20_000) -> tuple[TailCalibrator, TailCalibrator, OnsetMemory]:
     """Tails before and after series 0 learned a 30 as a run's onset and series 1 a 1.5
     (under z0: nothing taught), series 2 nothing; the memory once those runs ended."""
-    before = _gaussian_tails(points=points)
+    before = gaussian_tails(points=points)
     tails = copy.deepcopy(before)
     memory = OnsetMemory(n=3, rows=1)
     onset = np.array([True, True, False])

@@ -9,18 +9,10 @@ import numpy as np
 from anomalert.detect.calibrate import TailCalibrator
 from anomalert.detect.engine import BatchEngine
 from anomalert.detect.onsets import ONSET_P, OnsetMemory
+from tests.support.tails import gaussian_tails
 
 T0 = 1_767_571_200.0  # a Monday 00:00 UTC
 MIN = 60.0
-
-
-def _gaussian_tails(n: int = 3, points: int = 20_000) -> TailCalibrator:
-    rng = np.random.default_rng(7)
-    cal = TailCalibrator(n=n)
-    everyone = np.ones(n, dtype=bool)
-    for _ in range(points):
-        cal.learn(np.abs(rng.standard_normal(n)), everyone)
-    return cal
 
 
 def _moments(cal: TailCalibrator) -> np.ndarray:
@@ -31,7 +23,7 @@ def test_a_huge_learned_statistic_is_capped_where_the_tail_without_it_says_p() -
     """Series 0 learned 30 last: afterwards its tail is the one that learned the level
     whose p-value, on the tail before the 30, is ONSET_P. Series 1 learned 4 (under that
     level: unchanged); series 2 learned nothing (NaN: unchanged)."""
-    before = _gaussian_tails()
+    before = gaussian_tails()
     learned = copy.deepcopy(before)
     learned.learn(np.array([30.0, 4.0, 1.0]), np.array([True, True, False]))
     assert learned.tail()[0][0] > 0.3  # one 30 among ~650 exceedances: at the cap
@@ -52,7 +44,7 @@ def test_a_huge_learned_statistic_is_capped_where_the_tail_without_it_says_p() -
 
 
 def test_the_memory_forgets_and_caps_only_what_it_was_given() -> None:
-    cal = _gaussian_tails(n=2)
+    cal = gaussian_tails(n=2)
     cal.learn(np.array([30.0, 30.0]), np.ones(2, dtype=bool))
     memory = OnsetMemory(n=2, rows=1)
     memory.remember(np.array([[30.0, 30.0]]), np.array([True, True]))
