@@ -7,9 +7,10 @@ record, a list of them, or ``{"records": [...]}``. Handling follows :mod:`.sampl
 shape raises ``FieldError("records")``; each bad record is a :class:`Rejection` naming every
 problem (``records[2].error_rate: required``); unknown keys are refused; every feature is
 required, a finite number, and (all but ``risk_score``, whose scale is the sender's) not
-negative; ``window`` is ``"5m"`` or seconds, positive; ``service`` holds no control character
-(it becomes its samples' ``service`` label); a second record of the same service and
-timestamp in one request is refused.
+negative; ``latency_p95_ms`` is not above ``latency_p99_ms``; ``window`` is ``"5m"`` or
+seconds, positive; ``service`` holds no control character (it becomes its samples'
+``service`` label); a second record of the same service and timestamp in one request is
+refused.
 """
 
 from __future__ import annotations
@@ -129,9 +130,19 @@ def _record(
         value = attempt(problems, _feature, at(name), item.get(name, ...))
         if value is not None:
             values[name] = value
+    problems += _ordered_quantiles(where, values)
     if problems or service is None or timestamp is None or span is None:
         return None, problems
     return Record(service, timestamp, span, values), []
+
+
+def _ordered_quantiles(where: str, values: dict[str, float]) -> list[str]:
+    """A p95 above the p99 is no latency distribution (fields swapped or mislabelled by the
+    sender); taken, it would teach both series a lie."""
+    p95, p99 = values.get("latency_p95_ms"), values.get("latency_p99_ms")
+    if p95 is None or p99 is None or p95 <= p99:
+        return []
+    return [f"{where}.latency_p95_ms: must not exceed latency_p99_ms (got {p95:g} > {p99:g})"]
 
 
 def _service(where: str, value: object) -> str:

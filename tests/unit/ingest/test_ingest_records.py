@@ -78,6 +78,10 @@ def test_a_record_fans_out_into_one_sample_per_feature() -> None:
             {"error_rate": 5},
             "records[0].error_rate: must be a fraction of the requests, 0 to 1 (got 5)",
         ),
+        (
+            {"latency_p95_ms": 900.0},
+            "records[0].latency_p95_ms: must not exceed latency_p99_ms (got 900 > 840)",
+        ),
         ({"service": ...}, "records[0].service: required"),
         ({"window": "5 minutes"}, "records[0].window: '5 minutes' is not a duration"),
         ({"window": 0}, "records[0].window: must be longer than zero"),
