@@ -22,8 +22,7 @@ from anomalert.app import App, Clock
 from anomalert.config import Config
 from anomalert.detect.engine import compile_kernels
 from anomalert.ingest.jsonin import one_line
-from anomalert.ingest.prometheus_pull import PrometheusPull, PullError
-from anomalert.ingest.samples import Rejection
+from anomalert.ingest.prometheus_pull import PrometheusPull, PullError, Skip
 from anomalert.store import Store
 
 log = logging.getLogger("anomalert.service")
@@ -31,6 +30,10 @@ log = logging.getLogger("anomalert.service")
 #: characters quoted of each (a skipped series' labels may run to thousands).
 SHOWN_SKIPS = 3
 SHOWN_CHARS = 300
+#: A series skipped on every pull (one exporter's broken label, a ratio that is 0/0 all
+#: night) is warned of again at most this often, instead of every ``interval``: a warning a
+#: minute for one known series buried every other line of the log. Every skip is counted.
+SKIP_REPEAT = 3600.0
 
 
 @dataclass
@@ -99,6 +102,7 @@ def pull_step(app: App) -> Callable[[], None] | None:
         return None
     source = PrometheusPull(cfg, app.http)
     last = [0.0]
+    warned: dict[str, float] = {}  # a skipped series -> when it was last warned of
 
     def pull() -> None:
         now = app.clock.now()
@@ -110,7 +114,7 @@ def pull_step(app: App) -> Callable[[], None] | None:
         except PullError as exc:
             log.warning("prometheus pull: %s", exc)
             samples = exc.partial
-        report_skips(app, source.last_rejections)
+        report_skips(app, source.last_rejections, warned, now)
         if samples:
             app.ingest(samples, "prometheus")
 
@@ -118,20 +122,30 @@ def pull_step(app: App) -> Callable[[], None] | None:
     return pull
 
 
-def report_skips(app: App, skips: Sequence[Rejection]) -> None:
+def report_skips(app: App, skips: Sequence[Skip], warned: dict[str, float], now: float) -> None:
     """What a pull skipped (a series breaking the label rules, naming no service, repeating
-    another's labels; a series' NaN/inf points), told once per pull: a warning with how many
-    and the first few, and ``anomalert_samples_rejected_total{source="prometheus",
-    reason="invalid"}``, one per series as remote_write's are. Unread, the pull's own
-    account of them reached nobody: a series of the answer lost for good without a trace.
+    another's labels; a series' NaN/inf points): ``anomalert_samples_rejected_total{source=
+    "prometheus", reason="invalid"}``, one per series as remote_write's are, and one warning
+    with how many and the first few of those not warned of within ``SKIP_REPEAT`` seconds
+    (``warned``: when each series was last, kept here). Unread, the pull's own account of
+    them reached nobody: a series of the answer lost for good without a trace.
     """
+    for series in [s for s, at in warned.items() if now - at >= SKIP_REPEAT]:
+        del warned[series]  # also bounds what is kept: only the last hour's
     if not skips:
         return
     app.metrics.rejected.labels("prometheus", "invalid").inc(len(skips))
-    shown = "; ".join(_cut(one_line(s.error)) for s in skips[:SHOWN_SKIPS])
-    more = f"; and {len(skips) - SHOWN_SKIPS} more" if len(skips) > SHOWN_SKIPS else ""
-    what = "prometheus pull skipped %d result series (or their NaN/inf points): %s%s"
-    log.warning(what, len(skips), shown, more)
+    fresh = [s for s in skips if s.series not in warned]
+    if not fresh:
+        return
+    for s in fresh:
+        warned[s.series] = now
+    shown = "; ".join(_cut(one_line(s.error)) for s in fresh[:SHOWN_SKIPS])
+    more = f"; and {len(fresh) - SHOWN_SKIPS} more" if len(fresh) > SHOWN_SKIPS else ""
+    again = len(skips) - len(fresh)
+    repeats = f" ({again} more skipped again, warned of within the hour)" if again else ""
+    what = "prometheus pull skipped %d result series (or their NaN/inf points): %s%s%s"
+    log.warning(what, len(fresh), shown, more, repeats)
 
 
 def _cut(text: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from anomalert.app import App, EventClock
 from anomalert.config import parse_config
-from anomalert.service import pull_step
+from anomalert.service import SKIP_REPEAT, pull_step
 from anomalert.store import Store
 
 T0 = 1_767_600_000.0
@@ -137,15 +137,37 @@ def test_skips_of_the_queries_that_answered_are_told_when_another_failed(
     assert rejected(app) == 1.0
 
 
-def test_each_pull_tells_its_own(
+def test_a_series_skipped_on_every_pull_is_warned_of_once_an_hour(
     pulling: Callable[..., tuple[App, Callable[[], None]]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    app, pull = pulling(lambda r: matrix(({"pod": "p"}, [(T0 - 60, "2")])))
+    """Until 2026-12-07 every pull warned again of the same skipped series (a line a minute
+    for good); each skip is still counted, and a series newly skipped is told at once."""
+    no_service = ({"pod": "p"}, [(T0 - 60, "2")])
+    answer: list[tuple[dict[str, str], list[tuple[float, str]]]] = [
+        no_service,
+        ({"job": "api", "pod": "q"}, [(T0 - 60, "NaN")]),
+    ]
+    app, pull = pulling(lambda r: matrix(*answer))
     clock = app.clock
     assert isinstance(clock, EventClock)
     with caplog.at_level(logging.WARNING, logger="anomalert.service"):
         pull()
         pull()  # before the interval: no pull, nothing said
+        # The same two series (two NaN points now: the count is no new problem).
+        answer[1] = ({"job": "api", "pod": "q"}, [(T0, "NaN"), (T0 + 30, "NaN")])
         clock.advance(T0 + 60)
         pull()
-    assert len(warnings(caplog)) == 2 and rejected(app) == 2.0
+        answer.append(({"pod": "r"}, [(T0 + 60, "3")]))  # a new one
+        clock.advance(T0 + 120)
+        pull()
+        clock.advance(T0 + 120 + SKIP_REPEAT)
+        pull()
+    first, new, hour_later = warnings(caplog)
+    assert first.startswith("prometheus pull skipped 2 result series")
+    assert new == (
+        "prometheus pull skipped 1 result series (or their NaN/inf points): "
+        "queries[0] (m0): series {'pod': 'r'} has no service or job "
+        "(2 more skipped again, warned of within the hour)"
+    )
+    assert hour_later.startswith("prometheus pull skipped 3 result series")
+    assert rejected(app) == 2 + 2 + 3 + 3

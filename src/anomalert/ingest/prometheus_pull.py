@@ -45,6 +45,15 @@ from anomalert.model import Labels, Sample
 MAX_POINTS = 11_000
 
 
+@dataclass(frozen=True)
+class Skip(Rejection):
+    """A result series a poll skipped (or whose NaN/inf points it dropped); ``series`` says
+    which and why in words that stay the same on every poll that skips it again (the query,
+    the labels, the problem; not a count), so a caller can tell a new skip from a repeat."""
+
+    series: str = ""
+
+
 class PullQuery(StrictModel):
     """One PromQL query whose results are stored under ``metric``."""
 
@@ -109,7 +118,7 @@ class PrometheusPull:
         self.config = config
         self.client = client
         self.marks: dict[int, float] = {}  # query index -> last grid time returned
-        self.last_rejections: list[Rejection] = []
+        self.last_rejections: list[Skip] = []
 
     def poll(self, now: float) -> list[Sample]:
         """New samples of every query up to ``now``; PullError if any query failed."""
@@ -207,11 +216,14 @@ class PrometheusPull:
                 else:
                     bad += 1
             if bad:
-                self._reject(index, f"{where}: {bad} NaN/inf points of {labels} skipped")
+                series = f"{where}: NaN/inf points of {labels} skipped"
+                self._reject(index, f"{where}: {bad} NaN/inf points of {labels} skipped", series)
         return samples
 
-    def _reject(self, index: int, error: str) -> None:
-        self.last_rejections.append(Rejection(index, error))
+    def _reject(self, index: int, error: str, series: str | None = None) -> None:
+        """Report a skip; ``series``: its words that stay the same on every poll (the
+        error's, where they have no count)."""
+        self.last_rejections.append(Skip(index, error, error if series is None else series))
 
 
 def step_text(step: float) -> str:

@@ -20,8 +20,8 @@ from anomalert.ingest.prometheus_pull import (
     PullConfig,
     PullError,
     PullQuery,
+    Skip,
 )
-from anomalert.ingest.samples import Rejection
 from tests.support.prometheus import Prometheus, running_prometheus, serving_metrics
 
 
@@ -274,8 +274,11 @@ def test_services_labels_and_reported_skips() -> None:
         "queries[0] (m): series {'instance': 'h'} has no service or job",
         "queries[0] (m): two series have labels {'job': 'auth', 'service': 'auth'}; aggregate them",
     ]
-    assert Rejection(1, "queries[1] (by_app): series {'instance': 'h'} has no app or job") in (
-        pull.last_rejections
+    no_app = "queries[1] (by_app): series {'instance': 'h'} has no app or job"
+    assert Skip(1, no_app, no_app) in pull.last_rejections
+    # What names a skipped series stays the same from poll to poll: not the NaN count.
+    assert next(r.series for r in pull.last_rejections if r.index == 0) == (
+        "queries[0] (m): NaN/inf points of {'service': 'checkout', 'job': 'api'} skipped"
     )
 
 
