@@ -26,6 +26,7 @@ from anomalert.config import parse_config
 from anomalert.ingest.remote_write import encode_write_request
 from anomalert.model import Sample
 from anomalert.store import Store
+from anomalert.timefmt import rfc3339
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 fork; the httpx it falls back to works the same here.
@@ -167,13 +168,15 @@ def ingested(client: TestClient) -> float:
     return 0.0
 
 
-def post_alert(client: TestClient, headers: dict[str, str] | None = None) -> int:
-    """Push one firing alert in Alertmanager's format; its id in the alert list."""
+def post_alert(client: TestClient, headers: dict[str, str] | None = None, expected: int = 1) -> int:
+    """Push one firing alert in Alertmanager's format; its id in the alert list (of
+    ``expected`` alerts, newest first)."""
     alert = {"labels": {"alertname": "HighLatency", "service": "checkout", "severity": "P2"}}
     r = client.post("/api/v2/alerts", json=[alert], headers=headers)
     assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
-    (row,) = client.get("/api/v1/alerts").json()["alerts"]
-    return int(row["id"])
+    rows = client.get("/api/v1/alerts").json()["alerts"]
+    assert len(rows) == expected
+    return int(rows[0]["id"])
 
 
 # -- the error shape on transport-level problems -------------------------------------------
@@ -382,6 +385,20 @@ def test_the_happy_paths_answer_as_documented(client: TestClient) -> None:
     silence_id = r.json()["silenceID"]
     assert client.get(f"/api/v2/silence/{silence_id}").json()["status"] == {"state": "active"}
     assert client.delete(f"/api/v2/silence/{silence_id}").json()["status"] == "expired"
+
+
+def test_a_firing_external_alert_shows_when_it_expires(client: TestClient) -> None:
+    """Its ``endsAt``, or ``ingest.alerts.resolve_timeout`` (5 minutes) after it was sent;
+    resolved, none (until 2026-12-07 the list did not say)."""
+    labels = {"alertname": "DiskFull", "service": "db"}
+    client.post("/api/v2/alerts", json=[{"labels": labels, "endsAt": rfc3339(NOW + 600)}])
+    post_alert(client, expected=2)
+    by_name = {a["labels"]["alertname"]: a for a in client.get("/api/v1/alerts").json()["alerts"]}
+    assert by_name["DiskFull"]["expires_at"] == rfc3339(NOW + 600)
+    assert by_name["HighLatency"]["expires_at"] == rfc3339(NOW + 300)
+    client.post("/api/v2/alerts", json=[{"labels": labels, "endsAt": rfc3339(NOW - 1)}])
+    (resolved,) = client.get("/api/v1/alerts?state=resolved").json()["alerts"]
+    assert resolved["expires_at"] is None
 
 
 # -- query validation ----------------------------------------------------------------------

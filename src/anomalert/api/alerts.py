@@ -38,6 +38,8 @@ def alert_json(row: AlertRow) -> dict[str, Any]:
         "runbook_url": row.annotations.get("runbook_url"),
         "starts_at": rfc3339(row.starts_at),
         "ends_at": rfc3339(row.ends_at),
+        # A firing external alert resolves then unless its sender sends it again.
+        "expires_at": rfc3339(row.expires_at),
         "updated_at": rfc3339(row.updated_at),
         "acknowledged_at": rfc3339(row.acked_at),
         "acknowledged_by": row.acked_by,
