@@ -216,8 +216,8 @@ class PrometheusPull:
                 else:
                     bad += 1
             if bad:
-                series = f"{where}: NaN/inf points of {labels} skipped"
-                self._reject(index, f"{where}: {bad} NaN/inf points of {labels} skipped", series)
+                same = f"{where}: NaN/inf points of {labels} skipped"
+                self._reject(index, f"{where}: {bad} NaN/inf points of {labels} skipped", same)
         return samples
 
     def _reject(self, index: int, error: str, series: str | None = None) -> None:
