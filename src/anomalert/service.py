@@ -102,7 +102,7 @@ def pull_step(app: App) -> Callable[[], None] | None:
         return None
     source = PrometheusPull(cfg, app.http)
     last = [0.0]
-    warned: dict[str, float] = {}  # a skipped series -> when it was last warned of
+    warned: dict[int, float] = {}  # a skipped series' words' hash -> when last warned of
 
     def pull() -> None:
         now = app.clock.now()
@@ -122,24 +122,25 @@ def pull_step(app: App) -> Callable[[], None] | None:
     return pull
 
 
-def report_skips(app: App, skips: Sequence[Skip], warned: dict[str, float], now: float) -> None:
+def report_skips(app: App, skips: Sequence[Skip], warned: dict[int, float], now: float) -> None:
     """What a pull skipped (a series breaking the label rules, naming no service, repeating
     another's labels; a series' NaN/inf points): ``anomalert_samples_rejected_total{source=
     "prometheus", reason="invalid"}``, one per series as remote_write's are, and one warning
     with how many and the first few of those not warned of within ``SKIP_REPEAT`` seconds
-    (``warned``: when each series was last, kept here). Unread, the pull's own account of
-    them reached nobody: a series of the answer lost for good without a trace.
+    (``warned``: when each series was last, by the hash of its words, kept here: a broken
+    series' raw labels can run to megabytes). Unread, the pull's own account of them reached
+    nobody: a series of the answer lost for good without a trace.
     """
     for series in [s for s, at in warned.items() if now - at >= SKIP_REPEAT]:
         del warned[series]  # also bounds what is kept: only the last hour's
     if not skips:
         return
     app.metrics.rejected.labels("prometheus", "invalid").inc(len(skips))
-    fresh = [s for s in skips if s.series not in warned]
+    fresh = [s for s in skips if hash(s.series) not in warned]
     if not fresh:
         return
     for s in fresh:
-        warned[s.series] = now
+        warned[hash(s.series)] = now
     shown = "; ".join(_cut(one_line(s.error)) for s in fresh[:SHOWN_SKIPS])
     more = f"; and {len(fresh) - SHOWN_SKIPS} more" if len(fresh) > SHOWN_SKIPS else ""
     again = len(skips) - len(fresh)
