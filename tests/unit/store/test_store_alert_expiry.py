@@ -14,47 +14,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from anomalert.app import App, EventClock
+from anomalert.app import EventClock
 from anomalert.model import Alert, fingerprint
 from anomalert.store import Store
 from tests.support.api import ClientFactory, TestClient, api_clients
-
-T0 = 1_767_600_000.0  # 2026-01-05T08:00:00Z
-CONFIG: dict[str, Any] = {
-    "defaults": {"mode": "alerting"},
-    "route": {"receiver": "out", "group_wait": "0s", "group_interval": "1m"},
-}
-LABELS = {"alertname": "DiskFull", "service": "db", "severity": "critical"}
-DISK: dict[str, Any] = {"labels": LABELS, "annotations": {"summary": "disk 97% full"}}
+from tests.support.external_alerts import CONFIG, DISK, LABELS, T0, at, send
 
 
 @pytest.fixture
 def build(tmp_path: Path) -> Iterator[ClientFactory]:
     with api_clients(tmp_path, CONFIG, T0) as factory:
         yield factory
-
-
-def at(app: App, t: float) -> None:
-    """The clock moves to ``t`` and the service's loop runs once."""
-    clock = app.clock
-    assert isinstance(clock, EventClock)
-    clock.advance(t)
-    app.tick()
-    app.deliver()
-
-
-def send(client: TestClient, app: App, t: float, **fields: Any) -> None:
-    """``DISK`` with these fields, sent at ``t``; the loop runs once after."""
-    clock = app.clock
-    assert isinstance(clock, EventClock)
-    clock.advance(t)
-    r = client.post("/api/v2/alerts", json=[{**DISK, **fields}])
-    assert r.status_code == 200 and r.json() == {"accepted": 1, "rejected": []}, r.text
-    at(app, t)
 
 
 def episodes(client: TestClient) -> list[tuple[str, str, str | None]]:

@@ -14,39 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from anomalert.app import App, EventClock
 from tests.support.api import ClientFactory, TestClient, api_clients
-
-T0 = 1_767_600_000.0
-CONFIG: dict[str, Any] = {
-    "defaults": {"mode": "alerting"},
-    "route": {"receiver": "out", "group_wait": "0s", "group_interval": "1m"},
-}
-DISK: dict[str, Any] = {
-    "labels": {"alertname": "DiskFull", "service": "db", "severity": "critical"},
-    "annotations": {"summary": "disk 97% full"},
-}
+from tests.support.external_alerts import CONFIG, T0, send
 
 
 @pytest.fixture
 def build(tmp_path: Path) -> Iterator[ClientFactory]:
     with api_clients(tmp_path, CONFIG, T0) as factory:
         yield factory
-
-
-def send(client: TestClient, app: App, at: float, **fields: Any) -> None:
-    """``DISK`` with these fields, sent at ``at``; the service's loop runs once after."""
-    clock = app.clock
-    assert isinstance(clock, EventClock)
-    clock.advance(at)
-    r = client.post("/api/v2/alerts", json=[{**DISK, **fields}])
-    assert r.status_code == 200 and r.json() == {"accepted": 1, "rejected": []}, r.text
-    app.tick()
-    app.deliver()
 
 
 def episodes(client: TestClient) -> list[tuple[str, str, str | None, str]]:
