@@ -66,6 +66,7 @@ from anomalert.model import (
 from anomalert.notify.config import build_receivers
 from anomalert.notify.outbox import Outbox
 from anomalert.notify.receivers.base import Receiver
+from anomalert.notify.render import notification_from_dict
 from anomalert.selfmetrics import SelfMetrics
 from anomalert.store import SilenceRow, Store
 
@@ -75,6 +76,10 @@ log = logging.getLogger("anomalert")
 YOUNG_HOLD = "the series is too young to alert (detection.min_age)"
 #: Seconds between two passes retiring silent series (each reads every series' latest time).
 RETIRE_EVERY = 3600.0
+#: How far before the checkpoint the outbox is read back at a start (``_catch_up``): the
+#: messages' numbers decide exactly which are newer; the time only bounds the read, with
+#: room for a wall clock stepped back.
+CATCH_UP_MARGIN = 3600.0
 
 
 class Clock(Protocol):
@@ -233,6 +238,7 @@ class App:
         self.on_transitions: Callable[[], None] | None = None
         self.tuner = Tuner(self.policy, store, config.sensitivity)
         self._restore()
+        self._catch_up()
         self._reopen_restarts()
         self._load_settings()
         self._adopt_orphans()
@@ -314,6 +320,24 @@ class App:
         if any(b is not None for b in blobs.values()):
             log.info("resumed from checkpoint (%d series)", self.detector.followed)
 
+    def _catch_up(self) -> None:
+        """The messages enqueued after the checkpoint (a crash came before the next one) are
+        what the receivers were told: the pipeline takes them back (``Pipeline.catch_up``),
+        so a group's next news is not numbered like a message already sent (the outbox
+        refused it as a repeat) and nothing told is told again when the firing alerts are
+        pushed back (``_adopt_orphans``)."""
+        since = self.store.checkpoint_time("pipeline")
+        start = -math.inf if since is None else since - CATCH_UP_MARGIN
+        told = []
+        for payload in self.store.enqueued_since(start):
+            try:
+                told.append(notification_from_dict(payload))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("outbox item %s unreadable at start: %s", payload.get("key"), exc)
+        caught = self.pipeline.catch_up(told)
+        if caught:
+            log.info("caught up with %d notifications enqueued after the checkpoint", caught)
+
     def _reopen_restarts(self) -> None:
         """Open again the restart windows of deployments recorded after the checkpoint was
         taken (a crash between them lost them): those whose window reaches past the newest
@@ -349,12 +373,19 @@ class App:
         known = {a.fingerprint for a in self.policy.active()}
         known |= {a.fingerprint for a in self.rules.active()}
         rows = self.store.list_alerts(state="firing", limit=100_000)
-        orphans = [r.to_alert() for r in rows if r.fingerprint not in known]
-        orphans = [a for a in orphans if a.source == "anomaly"]
+        stored = [r.to_alert() for r in rows if r.fingerprint not in known]
+        orphans = [a for a in stored if a.source == "anomaly"]
         for alert in orphans:
             self._adopted[alert.fingerprint] = alert
+        # An external alert has no state of ours to continue (its sender and ``expires_at``
+        # decide), but its group must hold it again: else its resolve finds no group and
+        # whoever was told it fires never hears the end, and one taken just before the crash
+        # waits for a re-send that a one-shot sender never makes.
+        pushed = {a.fingerprint for a in self.pipeline.firing()}
+        external = [a for a in stored if a.source == "external" and a.fingerprint not in pushed]
+        if orphans or external:
+            self.pipeline.push([*orphans, *external], self.clock.now())
         if orphans:
-            self.pipeline.push(orphans, self.clock.now())
             log.info("adopted %d firing alerts unknown to the checkpoint", len(orphans))
 
     def _expiring(self) -> list[Alert]:

@@ -194,10 +194,14 @@ class Alert:
 class Notification:
     """One message to one receiver about one group of alerts.
 
-    ``key`` is deterministic (group, receiver, status, alert set, tier), so that re-running
-    the pipeline after a crash enqueues the same key and the outbox sends it once.
-    ``tier`` is the escalation tier (0 = first responders). ``acknowledged`` marks the
-    message that tells a receiver someone took the alert (PagerDuty's acknowledge event).
+    ``key`` is deterministic (group, receiver, status, tier, acknowledged, ``sequence``),
+    so that re-running the pipeline after a crash enqueues the same key and the outbox sends
+    it once. ``tier`` is the escalation tier (0 = first responders). ``acknowledged`` marks
+    the message that tells a receiver someone took the alert (PagerDuty's acknowledge event).
+    ``route`` (the route's id) and ``sequence`` (the message's number among those to its
+    receiver about its group; -1 when unknown, enqueued before it was recorded) let a
+    restarted pipeline catch up with what the outbox says was told
+    (:meth:`anomalert.alert.pipeline.Pipeline.catch_up`).
     """
 
     key: str
@@ -210,6 +214,8 @@ class Notification:
     severity: Severity
     tier: int = 0
     acknowledged: bool = False
+    route: str = ""
+    sequence: int = -1
 
     @property
     def firing(self) -> tuple[Alert, ...]:

@@ -343,3 +343,36 @@ def test_a_restart_in_the_middle_loses_nothing_and_sends_nothing_twice(
         assert [n[1] for n in tl.notes("team")] == ["firing", "resolved"]
         alerts = tl.api.get("/api/v1/alerts").json()["alerts"]
         assert len(alerts) == 1 and alerts[0]["state"] == "resolved"
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_a_crash_after_messages_the_checkpoint_missed_still_tells_what_changes_next(
+    tmp_path: Path, crash: bool
+) -> None:
+    """The checkpoint is older than two messages about one group; after the crash, the
+    group's next change (one alert resolving while the other fires) is news: told once,
+    and what was told before the crash is not told again."""
+    with timeline(tmp_path, storage={"checkpoint_interval": "1h"}) as tl:
+        both = [LATENCY, ERRORS]
+        tl.calm(both, 0, SPIKE_AT)
+        tl.app.checkpoint()
+        for m in range(SPIKE_AT, SPIKE_AT + 12):
+            high = [LATENCY] if m < SPIKE_AT + 5 else both
+            values = {s: (500.0 if s in high else 100.0) + tl.rng.normal(0, 3) for s in both}
+            tl.minute(m, values)
+        before = [(n[1], n[2]) for n in tl.notes("team")]
+        assert before == [("firing", 1), ("firing", 2)]
+        if crash:
+            tl.crash_restart()
+        for m in range(SPIKE_AT + 12, SPIKE_AT + 40):
+            tl.minute(m, {LATENCY: 100.0 + tl.rng.normal(0, 3), ERRORS: 500.0})
+        tl.calm(both, SPIKE_AT + 40, SPIKE_AT + 70)
+        got = [
+            (b["status"], sorted(a["status"] for a in b["alerts"])) for _, b in tl.received["team"]
+        ]
+        assert got == [
+            ("firing", ["firing"]),
+            ("firing", ["firing", "firing"]),
+            ("firing", ["firing", "resolved"]),  # latency resolved, errors still firing
+            ("resolved", ["resolved"]),
+        ]

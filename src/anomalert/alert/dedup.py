@@ -77,6 +77,15 @@ class NotificationLog:
             out.append(replace(last.flush, alerts=firing, now=now, acknowledged=True))
         return out
 
+    def caught_up_ack(self, flush: GroupFlush) -> None:
+        """Catching up with an acknowledgement the receiver was told (``Pipeline.catch_up``):
+        its alerts count as acknowledged. The message names the group's firing alerts, not
+        the one taken; the receiver's incident is the group's, acknowledged as a whole."""
+        key = (flush.group_key, flush.receiver)
+        last = self._sent.get(key)
+        if last is not None:
+            self._sent[key] = Sent(last.flush, last.acked | (flush.firing & last.flush.firing))
+
     def snapshot(self) -> list[dict[str, Any]]:
         """JSON-ready log entries."""
         return [

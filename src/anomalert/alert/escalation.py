@@ -147,6 +147,19 @@ class Escalator:
             )
         return out
 
+    def caught_up(self, flush: GroupFlush) -> None:
+        """Catching up with a message the outbox holds (``Pipeline.catch_up``): a tier's
+        page marks the tier paged, any acknowledgement about the group ends its escalation.
+        A tier's resolution needs nothing: the route's resolution before it ended the
+        episode."""
+        ep = self._episodes.get(flush.group_key)
+        if ep is None:
+            return
+        if flush.acknowledged:
+            ep.acked = True
+        elif flush.firing:
+            ep.sent.add(flush.tier)
+
     def next_due(self) -> float | None:
         """When the earliest unacknowledged tier is due (None when nothing waits)."""
         times = [

@@ -16,6 +16,12 @@ over a frozen :class:`~anomalert.alert.group.GroupFlush`, so the line reads as w
 Notification keys hash (group, receiver, status, tier, acknowledged, n) where n counts the
 messages to that receiver about that group; n is in the snapshot, so a crash-restart that
 re-runs from the last snapshot produces the same keys and the outbox drops the repeats.
+
+A snapshot can be older than messages already enqueued (a crash between two checkpoints):
+``catch_up`` takes those messages back from the outbox, so the counts go on past them (a
+rewound n numbered the group's next news like a message already sent, and the outbox
+refused it as a repeat: the news was lost) and what each receiver was told, each escalation
+tier paged and each acknowledgement is known again (nothing told is told twice).
 """
 
 from __future__ import annotations
@@ -170,6 +176,8 @@ class Notify:
             severity=severity,
             tier=flush.tier,
             acknowledged=flush.acknowledged,
+            route=flush.route.id,
+            sequence=n,
         )
 
 
@@ -233,6 +241,51 @@ class Pipeline:
         """
         acks = (*self._log.ack(fingerprint, now), *self._escalator.ack(fingerprint, now))
         return [self._notify.notification(f) for f in acks]
+
+    def catch_up(self, told: Iterable[Notification]) -> int:
+        """Take in messages that were enqueued after this state's snapshot; returns how many.
+
+        ``told`` is what the outbox holds, in the order it was enqueued; a message the
+        snapshot already counted (its ``sequence`` is below the group's count for its
+        receiver) is skipped, so any earlier stretch of the outbox may be passed. Each newer
+        one moves its group's count past it and replays what sending it did after
+        deduplication: the notification log learns what the receiver was told, the
+        escalator what its tiers paged and which episodes were acknowledged. The groups
+        themselves are not rebuilt here (the service pushes the firing alerts again).
+        """
+        caught = 0
+        for n in told:
+            pair = (n.group_key, n.receiver)
+            if n.sequence < self._notify.sequence.get(pair, 0):
+                continue
+            self._notify.sequence[pair] = n.sequence + 1
+            caught += 1
+            route = self.route.find(n.route)
+            if route is None:  # the configuration changed: only the count is kept
+                continue
+            flush = GroupFlush(
+                group_key=n.group_key,
+                route=route,
+                group_labels=dict(n.group_labels),
+                alerts=n.alerts,
+                now=n.time,
+                receiver=n.receiver,
+                tier=n.tier,
+                acknowledged=n.acknowledged,
+            )
+            # The escalator readdresses a flush to a tier's receiver; a tier 0 on the route's
+            # own receiver is the route's message itself, never sent twice.
+            escalated = n.tier > 0 or n.receiver != route.receiver
+            if n.acknowledged:
+                if not escalated:
+                    self._log.caught_up_ack(flush)
+                self._escalator.caught_up(flush)
+            elif escalated:
+                self._escalator.caught_up(flush)
+            else:
+                self._log.log(flush)
+                self._escalator.notified(flush)  # the pages it set off follow in ``told``
+        return caught
 
     def firing(self) -> list[Alert]:
         """Every firing alert pushed (all modes), oldest first."""

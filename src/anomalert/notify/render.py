@@ -291,6 +291,8 @@ def notification_to_dict(n: Notification) -> dict[str, Any]:
         "severity": n.severity,
         "tier": n.tier,
         "acknowledged": n.acknowledged,
+        "route": n.route,
+        "sequence": n.sequence,
     }
 
 
@@ -309,6 +311,9 @@ def notification_from_dict(d: Mapping[str, Any]) -> Notification:
         severity=cast(Severity, _one_of(d["severity"], ("P1", "P2", "P3"), "severity")),
         tier=int(d["tier"]),
         acknowledged=bool(d["acknowledged"]),
+        # Absent from payloads enqueued before they were recorded.
+        route=str(d.get("route", "")),
+        sequence=int(d.get("sequence", -1)),
     )
 
 

@@ -87,6 +87,14 @@ class CheckpointsMixin:
                 out[name] = b"".join(bytes(data) for data in conn.execute(query).scalars())
         return out
 
+    def checkpoint_time(self, name: str) -> float | None:
+        """When the blob under ``name`` was saved (the service's clock), or None."""
+        heads = schema.checkpoints
+        query = sa.select(heads.c.updated_at).where(heads.c.name == name)
+        with self._engine.connect() as conn:
+            t = conn.execute(query).scalar()
+        return None if t is None else float(t)
+
     def load_checkpoint(self, name: str) -> bytes | None:
         """The blob stored under ``name``, or None."""
         return self.load_checkpoints([name])[name]

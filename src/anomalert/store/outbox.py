@@ -98,6 +98,18 @@ class OutboxMixin:
         with self._engine.begin() as conn:
             conn.execute(stmt)
 
+    def enqueued_since(self, t: float) -> list[dict[str, Any]]:
+        """The payload of each notification enqueued at or after ``t``, in enqueue order,
+        once (every integration's item carries the same one), whatever became of it."""
+        o = schema.outbox
+        query = sa.select(o.c.payload).where(o.c.created_at >= t).order_by(o.c.id)
+        out: dict[str, dict[str, Any]] = {}
+        with self._engine.connect() as conn:
+            for payload in conn.execute(query).scalars():
+                if isinstance(payload, dict):
+                    out.setdefault(str(payload.get("key")), payload)
+        return list(out.values())
+
     def count_outbox(self, status: str) -> int:
         """How many items have this status (the /metrics gauge), without reading them."""
         t = schema.outbox

@@ -1,8 +1,10 @@
-"""Snapshot and restore: a restart anywhere continues exactly, and a crash re-run repeats the
-same keys (so the outbox drops them) instead of paging twice."""
+"""Snapshot and restore: a restart anywhere continues exactly, a crash re-run repeats the
+same keys (so the outbox drops them) instead of paging twice, and a snapshot older than
+messages already sent catches up with them (``Pipeline.catch_up``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -13,7 +15,7 @@ from anomalert.alert.inhibit import InhibitRule
 from anomalert.alert.pipeline import Pipeline
 from anomalert.alert.route import Route, RouteConfig
 from anomalert.alert.silence import Silencer
-from anomalert.model import Alert, fingerprint
+from anomalert.model import Alert, Notification, fingerprint
 
 PAGER = EscalationConfig.model_validate(
     {
@@ -63,11 +65,11 @@ API = alert("Down", "api", "P1", 0.0)
 DB = alert("Slow", "db", "P2", 10.0)
 CLUSTER = alert("ClusterDown", "k8s", "P2", 1_200.0)
 
-Action = Callable[[Pipeline, float], list[str]]
+Action = Callable[[Pipeline, float], list[Notification]]
 
 
 def push(*alerts: Alert) -> Action:
-    def act(p: Pipeline, now: float) -> list[str]:
+    def act(p: Pipeline, now: float) -> list[Notification]:
         p.push(alerts, now)
         return []
 
@@ -75,8 +77,8 @@ def push(*alerts: Alert) -> Action:
 
 
 def ack(fp: str) -> Action:
-    def act(p: Pipeline, now: float) -> list[str]:
-        return [n.key for n in p.ack(fp, now, by="ana")]
+    def act(p: Pipeline, now: float) -> list[Notification]:
+        return p.ack(fp, now, by="ana")
 
     return act
 
@@ -106,7 +108,7 @@ def run(restarts: tuple[int, ...] = (), end: int = 4_000, step: int = 1) -> list
             p = fresh()
             p.restore(blob)
         if t in SCRIPT:
-            keys.extend(SCRIPT[t](p, float(t)))
+            keys.extend(n.key for n in SCRIPT[t](p, float(t)))
         keys.extend(n.key for n in p.tick(float(t)))
     return keys
 
@@ -152,7 +154,7 @@ def test_a_crash_rerun_repeats_the_same_keys() -> None:
     first: list[str] = []
     for t in range(500, 3_500):
         if t in SCRIPT:
-            first.extend(SCRIPT[t](p, float(t)))
+            first.extend(n.key for n in SCRIPT[t](p, float(t)))
         first.extend(n.key for n in p.tick(float(t)))
     # The re-run after the crash ticks at other instants (every 7 s): same messages, same keys.
     again = fresh()
@@ -160,10 +162,80 @@ def test_a_crash_rerun_repeats_the_same_keys() -> None:
     second: list[str] = []
     for t in range(500, 3_500):
         if t in SCRIPT:
-            second.extend(SCRIPT[t](again, float(t)))
+            second.extend(n.key for n in SCRIPT[t](again, float(t)))
         if t % 7 == 0:
             second.extend(n.key for n in again.tick(float(t)))
     assert sorted(second) == sorted(first)
+
+
+def told_until(end: int, snapshot_at: int) -> tuple[Pipeline, bytes, list[Notification]]:
+    """The pipeline after the script's first ``end`` seconds, its snapshot at
+    ``snapshot_at``, and every message, in order (the outbox)."""
+    p, told, blob = fresh(), [], b""
+    for t in range(end):
+        if t == snapshot_at:
+            blob = p.snapshot()
+        if t in SCRIPT:
+            told.extend(SCRIPT[t](p, float(t)))
+        told.extend(p.tick(float(t)))
+    return p, blob, told
+
+
+def told_state(p: Pipeline) -> dict[str, object]:
+    """What the pipeline knows it told: the notification log, escalations, the counts."""
+    state = json.loads(p.snapshot())
+    return {k: state[k] for k in ("nflog", "escalations", "sequence")}
+
+
+@pytest.mark.parametrize("crash", [21, 40, 935, 1_235, 1_900, 2_001, 3_031, 3_400, 4_000])
+def test_an_old_snapshot_catches_up_with_what_the_outbox_says_was_told(crash: int) -> None:
+    p, blob, told = told_until(crash, snapshot_at=20)
+    again = fresh()
+    again.restore(blob)
+    assert again.catch_up(told) == len(told)  # all of them came after the snapshot
+    assert told_state(again) == told_state(p)
+    assert again.catch_up(told) == 0  # twice changes nothing
+    assert told_state(again) == told_state(p)
+
+
+def test_catching_up_from_a_snapshot_that_knew_everything_changes_nothing() -> None:
+    p, _, told = told_until(2_500, snapshot_at=0)
+    again = fresh()
+    again.restore(p.snapshot())
+    assert again.catch_up(told) == 0
+    assert again.snapshot() == p.snapshot()
+
+
+def test_after_catching_up_the_next_news_is_told_once_and_nothing_twice() -> None:
+    """The crash lost the snapshot after 40 s; the alerts firing then are pushed back (as
+    the service does from its store). API's resolve and the rest are told as without the
+    crash, under keys the outbox has not seen; nothing before the crash is repeated."""
+    whole: list[Notification] = told_until(4_001, snapshot_at=0)[2]
+    p, blob, told = told_until(1_000, snapshot_at=20)
+    again = fresh()
+    again.restore(blob)
+    again.catch_up(told)
+    again.push(p.firing(), 1_000.0)
+    after: list[Notification] = []
+    for t in range(1_000, 4_001):
+        if t in SCRIPT:
+            after.extend(SCRIPT[t](again, float(t)))
+        after.extend(again.tick(float(t)))
+
+    def news(notes: list[Notification]) -> list[tuple[object, ...]]:
+        return [
+            (
+                n.receiver,
+                n.tier,
+                n.status,
+                n.acknowledged,
+                sorted((a.name, a.status) for a in n.alerts),
+            )
+            for n in notes
+        ]
+
+    assert news(after) == news([n for n in whole if n.time >= 1_000])
+    assert not {n.key for n in after} & {n.key for n in told}
 
 
 def test_restore_with_a_changed_tree_drops_what_it_cannot_place() -> None:

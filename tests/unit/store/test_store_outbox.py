@@ -109,3 +109,18 @@ def test_outbox_listing_filters(store: Store) -> None:
     assert len(store.outbox(status="pending")) == 5
     with pytest.raises(ValueError, match="unknown status"):
         store.outbox(status="queued")
+
+
+def test_enqueued_since_reads_each_notification_once_in_order(store: Store) -> None:
+    """A restart reads back what was told after its checkpoint: every integration's item
+    carries the notification's payload, which counts once, whatever became of the item."""
+    for key, t in (("n1", 100.0), ("n2", 200.0), ("n3", 300.0)):
+        for integration in ("pager", "slack"):
+            store.enqueue(f"{key}/{integration}", integration, {"key": key, "t": t}, now=t)
+    sent = store.due(now=250.0)[0]
+    store.mark_sent(sent.id, 251.0)
+    failed = store.due(now=250.0)[0]
+    store.mark_failed(failed.id, 252.0, "gone")
+    assert store.enqueued_since(150.0) == [{"key": "n2", "t": 200.0}, {"key": "n3", "t": 300.0}]
+    assert [p["key"] for p in store.enqueued_since(-float("inf"))] == ["n1", "n2", "n3"]
+    assert store.enqueued_since(301.0) == []

@@ -122,6 +122,16 @@ def test_checkpoints_replace(store: Store) -> None:
     assert store.load_checkpoint("pipeline") == b""
 
 
+def test_a_checkpoint_knows_when_it_was_saved(store: Store) -> None:
+    assert store.checkpoint_time("pipeline") is None
+    store.save_checkpoints({"pipeline": b"{}", "policy": b"{}"}, now=1_000.5)
+    store.save_checkpoint("policy", b"{}", now=2_000.0)
+    assert (store.checkpoint_time("pipeline"), store.checkpoint_time("policy")) == (
+        1_000.5,
+        2_000.0,
+    )
+
+
 @pytest.mark.parametrize("name", ["", "ü/name with spaces"])
 def test_checkpoint_names_are_opaque(store: Store, name: str) -> None:
     store.save_checkpoint(name, b"x", now=0.0)
