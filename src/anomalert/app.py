@@ -364,17 +364,21 @@ class App:
         """Reconcile with the store after a crash: nothing lost, nothing paged twice.
 
         An alert opened after the last checkpoint is firing in the store but unknown to the
-        restored policy. It is adopted: pushed back into the pipeline as it was (its group
-        and incident labels unchanged, so a re-sent notification has the key the outbox
-        already holds); when the series alerts again, the new episode continues the stored
-        alert (same start, same labels); if the series stays quiet past ``stale_after``, it
-        resolves as stale, and whoever was paged hears the resolve.
+        restored policy or rules. It is adopted: pushed back into the pipeline as it was
+        (its group and incident labels unchanged; what its receivers were told is known
+        again from the outbox, ``_catch_up``, so nothing is re-sent); when the series (or
+        the rule) alerts again, the new episode continues the stored alert (same start,
+        same labels); if it stays quiet past ``stale_after`` (the rules' own for a rule's
+        alert), it resolves as stale, and whoever was paged hears the resolve.
         """
         known = {a.fingerprint for a in self.policy.active()}
         known |= {a.fingerprint for a in self.rules.active()}
         rows = self.store.list_alerts(state="firing", limit=100_000)
         stored = [r.to_alert() for r in rows if r.fingerprint not in known]
-        orphans = [a for a in stored if a.source == "anomaly"]
+        # A rule's alert too: the restored rule, back before it fired, fires again with a
+        # start of its own (the stored row stayed open for good), or never, if its
+        # condition ended while the service was down (whoever was told never heard the end).
+        orphans = [a for a in stored if a.source in ("anomaly", "rule")]
         for alert in orphans:
             self._adopted[alert.fingerprint] = alert
         # An external alert has no state of ours to continue (its sender and ``expires_at``
@@ -413,7 +417,10 @@ class App:
         """Adopted alerts whose series never came back: resolved as stale."""
         out = []
         for fp, alert in list(self._adopted.items()):
-            stale_after = self.policy.service(alert.service).stale_after
+            if alert.source == "rule":
+                stale_after = self.config.rules.stale_after
+            else:
+                stale_after = self.policy.service(alert.service).stale_after
             if now - alert.updated_at >= stale_after and fp not in self._reobserved:
                 del self._adopted[fp]
                 annotations = {**alert.annotations, "stale": "true"}

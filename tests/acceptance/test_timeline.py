@@ -376,3 +376,34 @@ def test_a_crash_after_messages_the_checkpoint_missed_still_tells_what_changes_n
             ("firing", ["firing", "resolved"]),  # latency resolved, errors still firing
             ("resolved", ["resolved"]),
         ]
+
+
+QUEUE = ("checkout", "queue_depth")
+QUEUE_RULE = {"static": [{"name": "QueueHigh", "metric": "queue_depth", "value": 1000}]}
+
+
+@pytest.mark.parametrize("holds_after", [False, True])
+def test_a_rule_alert_that_fired_after_the_checkpoint_ends_once_after_a_crash(
+    tmp_path: Path, holds_after: bool
+) -> None:
+    """The restored rule is from before it fired. Still holding after the crash, it fires
+    again: the same alert goes on (one row, no second page) and resolves when the queue
+    drains; the queue drained while the service was down: it resolves as stale. Either
+    way whoever was told it fires hears the end once."""
+    with timeline(tmp_path, rules=QUEUE_RULE, storage={"checkpoint_interval": "1h"}) as tl:
+        tl.minute(0)
+        tl.app.checkpoint()
+        for m in range(1, 4):
+            tl.minute(m, {QUEUE: 5_000.0})
+        assert [n[1] for n in tl.notes("team")] == ["firing"]
+        tl.crash_restart()
+        if holds_after:
+            for m in range(4, 10):
+                tl.minute(m, {QUEUE: 5_000.0})
+        for m in range(10, 40):
+            tl.minute(m, {QUEUE: 10.0})
+        assert [n[1] for n in tl.notes("team")] == ["firing", "resolved"]
+        alerts = tl.api.get("/api/v1/alerts").json()["alerts"]
+        assert [(a["labels"]["alertname"], a["state"]) for a in alerts] == [
+            ("QueueHigh", "resolved")
+        ]
