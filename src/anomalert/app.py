@@ -232,6 +232,10 @@ class App:
         #: Alerts the store says are firing but the restored state does not know (they
         #: opened after the last checkpoint, before a crash), by fingerprint.
         self._adopted: dict[str, Alert] = {}
+        #: The state last written to each firing alert's history (``_record``), by
+        #: fingerprint: a sender re-sending an unchanged alert every minute wrote a row a
+        #: minute, hundreds of identical lines on the alert's page in a day.
+        self._history_state: dict[str, tuple[float, str, str]] = {}
         self._reobserved: set[str] = set()
         #: Called (outside the lock) after an ingest produced alert transitions: the
         #: service's loop wakes to flush groups without waiting for its period.
@@ -636,12 +640,18 @@ class App:
         for alert in transitions:
             context = self._alert_context.pop(alert.fingerprint, None)
             alert_id = self.store.upsert_alert(alert, context=context)
-            self.store.add_history(
-                alert_id,
-                now,
-                "state",
-                {"status": alert.status, "severity": alert.severity, "score": alert.score},
-            )
+            state = (alert.starts_at, alert.status, alert.severity)
+            if self._history_state.get(alert.fingerprint) != state:
+                self.store.add_history(
+                    alert_id,
+                    now,
+                    "state",
+                    {"status": alert.status, "severity": alert.severity, "score": alert.score},
+                )
+            if alert.status == "firing":
+                self._history_state[alert.fingerprint] = state
+            else:
+                self._history_state.pop(alert.fingerprint, None)
             self.metrics.alerts.labels(alert.source, alert.status).inc()
             sid = self.series_of.get(alert.fingerprint)
             if sid is not None:

@@ -82,3 +82,22 @@ def test_a_resolve_without_start_of_an_unknown_alert_starts_at_its_end(
     send(client, app, T0 + 60, endsAt=T0 - 30)
     end = "2026-01-05T07:59:30Z"
     assert episodes(client) == [("resolved", end, end, "disk 97% full")]
+
+
+def test_resends_of_a_firing_alert_add_nothing_to_its_history(
+    build: ClientFactory, db_url: str
+) -> None:
+    """Its page shows what changed: a row when it fired and one when it resolved, not one
+    per re-send (the summary moving on is the alert's latest snapshot, not a new state)."""
+    client, app = build(url=db_url)
+    for minute in range(10):
+        t = T0 + 60 * minute
+        summary = f"disk {90 + minute}% full"
+        send(client, app, t, endsAt=t + 240, annotations={"summary": summary})
+    send(client, app, T0 + 600, endsAt=T0 + 590)
+    [shown] = client.get("/api/v1/alerts").json()["alerts"]
+    history = client.get(f"/api/v1/alerts/{shown['id']}").json()["history"]
+    assert [h["detail"]["status"] for h in history if h["kind"] == "state"] == [
+        "firing",
+        "resolved",
+    ]
