@@ -484,20 +484,21 @@ class TailCalibrator(ArrayState):
         their excess can be taken out exactly. ``own_caps`` (k,), as in ``p_value``.
         ``floored``: the rate floored as ``p_value`` floors it (``_rate``). The level is NaN
         where the tail weighs less than ``min_weight`` points.
+
+        A statistic that dwarfed the moments it joined (a garbage value 1e6 on a series at
+        100 that wobbles by 3: its square, 1e11, added to a float32 sum of squares near 100)
+        leaves, once taken out, only the sum's rounding (thousands). Fitted on that, the
+        tail without it was noise and its ceiling far past any real spike: the series never
+        paged again for the tails' memory (``tests/unit/detect/test_onset_ceiling.py``).
+        Where less than 2^-16 of a moment is left, what is left is not known: the mean
+        excess stands for the tail, as an exponential one (the prior's scale, where the
+        first moment is lost as well).
         """
-        rows = stat.shape[0]
-        weight, exceed, excess, excess_sq = (
-            self._rows2d(a)[:rows, idx].astype(np.float64) for a in self._moments(None)
-        )
-        over = np.minimum(stat - self.z0, MAX_EXCESS)  # what ``_learn`` added
-        learned = over > 0.0  # NaN compares False: nothing learned
-        over = np.where(learned, over, 0.0)
-        # The tail without them (the prior keeps every moment positive), fitted as ``tail``.
-        k = np.maximum(exceed - learned, 0.0)
+        weight, learned, k, rem, rem_sq, over, _ = self._without(stat, idx)
         shape32, scale32 = _tail_fit(
             k.astype(np.float32),
-            np.maximum(excess - over, 0.0).astype(np.float32),
-            np.maximum(excess_sq - over * over, 0.0).astype(np.float32),
+            rem.astype(np.float32),
+            rem_sq.astype(np.float32),
             np.float32(self.min_scale),
             self._caps()[0],
             _EVERYWHERE if own_caps is None else np.asarray(own_caps, dtype=np.bool_),
@@ -515,6 +516,32 @@ class TailCalibrator(ArrayState):
         if min_weight > 0.0:
             level = np.where(weight >= min_weight, level, np.nan)
         return level, over
+
+    def _without(
+        self, stat: FloatArray, idx: IndexArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]:
+        """The moments of series ``idx``'s first ``stat.shape[0]`` rows without the
+        statistics ``stat`` they learned last (``excess_without``): the weight, what was
+        learned (1 or 0), the exceedances, excess and squared excess left, the excess each
+        taught, and where a moment left is a stand-in (what was left was rounding)."""
+        rows = stat.shape[0]
+        weight, exceed, excess, excess_sq = (
+            self._rows2d(a)[:rows, idx].astype(np.float64) for a in self._moments(None)
+        )
+        over = np.minimum(stat - self.z0, MAX_EXCESS)  # what ``_learn`` added
+        learned = over > 0.0  # NaN compares False: nothing learned
+        over = np.where(learned, over, 0.0)
+        # The tail without them (the prior keeps every moment positive), fitted as ``tail``.
+        k = np.maximum(exceed - learned, 0.0)
+        rem = np.maximum(excess - over, 0.0)
+        rem_sq = np.maximum(excess_sq - over * over, 0.0)
+        # Where the statistic dwarfed the moments it joined, what is left is their rounding
+        # (see ``excess_without``).
+        lost = rem < excess * 2.0**-16
+        rem = np.where(lost, k * self.prior_scale, rem)
+        lost_sq = rem_sq < excess_sq * 2.0**-16
+        rem_sq = np.where(lost_sq, 2.0 * rem * rem / np.maximum(k, 1e-9), rem_sq)
+        return weight, learned.astype(np.float64), k, rem, rem_sq, over, lost | lost_sq
 
     def cap_learned(
         self, stat: FloatArray, idx: IndexArray, p: float, own_caps: BoolArray | None = None
@@ -536,9 +563,16 @@ class TailCalibrator(ArrayState):
         if not cut.any():
             return
         kept = over - cut
-        for a, less in ((self.excess, cut), (self.excess_sq, over * over - kept * kept)):
+        # Where what was left is a stand-in (``_without``), the moments are set to it and
+        # the capped statistic: taking the cut off the rounding left rounding.
+        _, _, _, rem, rem_sq, _, lost = self._without(stat, idx)
+        for a, less, whole in (
+            (self.excess, cut, rem + kept),
+            (self.excess_sq, over * over - kept * kept, rem_sq + kept * kept),
+        ):
             rows2d = self._rows2d(a)
-            rows2d[:rows, idx] = np.maximum(rows2d[:rows, idx] - less, 0.0).astype(np.float32)
+            left = np.maximum(rows2d[:rows, idx] - less, 0.0)
+            rows2d[:rows, idx] = np.where(lost & (cut > 0.0), whole, left).astype(np.float32)
 
     def shrink(self, mask: BoolArray, weight: float, row: int | None = None) -> None:
         """Keep the masked series' tail estimate, but let it count as only ``weight`` points.

@@ -53,6 +53,19 @@ def test_a_spike_pages_after_a_one_off_spike(after: int) -> None:
     assert probe.all()
 
 
+@pytest.mark.parametrize("garbage", [1e6, 1e12, 1.8e19])
+def test_a_spike_pages_after_a_garbage_value(garbage: float) -> None:
+    """A broken exporter's value, tens of thousands to 10^19 times the noise, pages; and a
+    12σ spike a day later pages too. Its square added to the tail's float32 sum of squares
+    left, once taken out again for the ceiling, only that sum's rounding (thousands where
+    the calm series' own squares summed to about 100): the tail without the spike was
+    noise, its ceiling far past 12σ, and until 2026-12-07 (thirty-fifth session) the
+    probe scored about 0.49. Where that happens the mean excess stands for the tail."""
+    at_spikes, probe = _flags([(FIRST, garbage)], FIRST + DAY, 12.0)
+    assert at_spikes[0].all()
+    assert probe.all()
+
+
 def test_a_spike_pages_on_the_series_without_the_first_one() -> None:
     assert _flags([], FIRST + DAY, 12.0)[1].all()
 
@@ -143,3 +156,30 @@ def test_a_checkpoint_from_before_the_ceilings_keeps_only_runs_going_on() -> Non
     assert restored.onsets.ceilings
     assert np.isnan(restored.onsets.stat[:, 0]).all()
     np.testing.assert_array_equal(restored.onsets.stat[:, 1], np.float32(0.7))
+
+
+@pytest.mark.parametrize("garbage", [1e6, 1e12])
+def test_a_garbage_onset_is_taken_out_as_well_as_a_large_one(garbage: float) -> None:
+    """Series 0 learned a garbage onset, series 1 a large but ordinary one (100): the
+    ceilings their runs leave, and their tails once such an onset is capped (the run was
+    accepted), page a 12σ statistic alike. Taken out of the float32 moments, the garbage's
+    square left their rounding, thousands where the calm tail's squares summed to about
+    100 (``TailCalibrator.excess_without``)."""
+    before = gaussian_tails(n=2)
+    stats = np.array([[garbage, 100.0]])
+    onset = np.ones(2, dtype=bool)
+    idx = np.arange(2)
+    ended = copy.deepcopy(before)
+    memory = OnsetMemory(n=2, rows=1)
+    memory.remember(stats, onset)
+    ended.learn(stats, onset)
+    memory.settle(ended, onset, np.zeros(2, dtype=bool))
+    ceilings = memory.stat[0].astype(np.float64)
+    assert ceilings[0] == pytest.approx(ceilings[1], rel=0.2)
+    assert 5.0 < ceilings[0] < 12.0
+    accepted = copy.deepcopy(before)
+    accepted.learn(stats, onset)
+    accepted.cap_learned(stats, idx, ONSET_P)
+    p = accepted.p_value(np.array([12.0, 12.0]))
+    assert p[1] < 1e-6
+    assert p[0] < 1e-5  # the stand-in tail is an exponential one: a little heavier
