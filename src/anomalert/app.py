@@ -66,7 +66,7 @@ from anomalert.model import (
 from anomalert.notify.config import build_receivers
 from anomalert.notify.outbox import Outbox
 from anomalert.notify.receivers.base import Receiver
-from anomalert.notify.render import notification_from_dict
+from anomalert.notify.render import UNREADABLE, notification_from_dict
 from anomalert.selfmetrics import SelfMetrics
 from anomalert.store import SilenceRow, Store
 
@@ -336,7 +336,7 @@ class App:
         for payload in self.store.enqueued_since(start):
             try:
                 told.append(notification_from_dict(payload))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except UNREADABLE as exc:
                 log.warning("outbox item %s unreadable at start: %s", payload.get("key"), exc)
         caught = self.pipeline.catch_up(told)
         if caught:

@@ -54,6 +54,10 @@ RATE_FLOOR_WEIGHT = 20.0
 #: 2e6; capped there, NAB gained a false alarm), so the cap is as high as float32 allows:
 #: its square summed over the longest memory (about 10^5 points) stays under 3.4e38.
 MAX_EXCESS = 1e15
+#: A tail's moments without the statistics it learned last (``TailCalibrator._without``):
+#: weight, learned (1 or 0), exceedances, excess, squared excess, what each taught, and
+#: where a moment is a stand-in.
+Without = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]
 #: ``_learn``'s interval where every series decays per point.
 _NO_INTERVAL = np.zeros(0)
 #: ``own_caps`` for the kernels when every series takes its rows' own caps.
@@ -475,6 +479,7 @@ class TailCalibrator(ArrayState):
         own_caps: BoolArray | None = None,
         floored: bool = False,
         min_weight: float = 0.0,
+        without: Without | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """The excess over z0 whose p-value, on the tail without the statistics ``stat``
         learned last, is ``p``; and what each of those taught above z0 (0: nothing).
@@ -483,7 +488,8 @@ class TailCalibrator(ArrayState):
         learned last (NaN: none); nothing may have been learned for those series since, so
         their excess can be taken out exactly. ``own_caps`` (k,), as in ``p_value``.
         ``floored``: the rate floored as ``p_value`` floors it (``_rate``). The level is NaN
-        where the tail weighs less than ``min_weight`` points.
+        where the tail weighs less than ``min_weight`` points. ``without``: the moments
+        without them, when the caller has them already (``_without``).
 
         A statistic that dwarfed the moments it joined (a garbage value 1e6 on a series at
         100 that wobbles by 3: its square, 1e11, added to a float32 sum of squares near 100)
@@ -494,7 +500,7 @@ class TailCalibrator(ArrayState):
         excess stands for the tail, as an exponential one (the prior's scale, where the
         first moment is lost as well).
         """
-        weight, learned, k, rem, rem_sq, over, _ = self._without(stat, idx)
+        weight, learned, k, rem, rem_sq, over, _ = without or self._without(stat, idx)
         shape32, scale32 = _tail_fit(
             k.astype(np.float32),
             rem.astype(np.float32),
@@ -517,9 +523,7 @@ class TailCalibrator(ArrayState):
             level = np.where(weight >= min_weight, level, np.nan)
         return level, over
 
-    def _without(
-        self, stat: FloatArray, idx: IndexArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray]:
+    def _without(self, stat: FloatArray, idx: IndexArray) -> Without:
         """The moments of series ``idx``'s first ``stat.shape[0]`` rows without the
         statistics ``stat`` they learned last (``excess_without``): the weight, what was
         learned (1 or 0), the exceedances, excess and squared excess left, the excess each
@@ -558,14 +562,15 @@ class TailCalibrator(ArrayState):
         coming back still fattens the tail.
         """
         rows = stat.shape[0]
-        level, over = self.excess_without(stat, idx, p, own_caps)
+        without = self._without(stat, idx)
+        level, over = self.excess_without(stat, idx, p, own_caps, without=without)
         cut = np.maximum(over - level, 0.0)
         if not cut.any():
             return
         kept = over - cut
         # Where what was left is a stand-in (``_without``), the moments are set to it and
         # the capped statistic: taking the cut off the rounding left rounding.
-        _, _, _, rem, rem_sq, _, lost = self._without(stat, idx)
+        _, _, _, rem, rem_sq, _, lost = without
         for a, less, whole in (
             (self.excess, cut, rem + kept),
             (self.excess_sq, over * over - kept * kept, rem_sq + kept * kept),

@@ -42,7 +42,7 @@ from anomalert.configbase import Duration, StrictModel
 from anomalert.errors import PermanentDeliveryError, RetryableDeliveryError
 from anomalert.model import Notification
 from anomalert.notify.receivers.base import Receiver
-from anomalert.notify.render import notification_from_dict, notification_to_dict
+from anomalert.notify.render import UNREADABLE, notification_from_dict, notification_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class Outbox:
             )
         try:
             n = notification_from_dict(item.payload)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except UNREADABLE as exc:
             return self._fail(item, now, f"unreadable payload: {type(exc).__name__}: {exc}")
         try:
             receiver.send(n)

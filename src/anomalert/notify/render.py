@@ -296,6 +296,10 @@ def notification_to_dict(n: Notification) -> dict[str, Any]:
     }
 
 
+#: What ``notification_from_dict`` raises on a payload it cannot read.
+UNREADABLE = (KeyError, TypeError, ValueError, AttributeError)
+
+
 def notification_from_dict(d: Mapping[str, Any]) -> Notification:
     """Inverse of :func:`notification_to_dict`; ValueError/KeyError on a payload it can't read."""
     if d.get("version") != PAYLOAD_VERSION:
