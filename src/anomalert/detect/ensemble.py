@@ -45,12 +45,13 @@ that the gap was normal. Then it decides what the detectors may learn:
   a drop, then a level shift);
 * on a series without a period, an accepted run's first point is capped in the tails
   (``onsets``: a step to a new normal is no sample of the series' deviations, and learned
-  whole it hid a 15σ spike for hours after the step); a run that ends short of acceptance
-  (a spike) leaves a ceiling, the statistic the tail without its onset calls one in 10^8,
-  past which a statistic pages until the series' next run (one 30σ spike, learned whole,
-  had deafened a calm series to anything under 20σ for weeks); and a run that the rolling
-  baseline's blind spot cut short resumes if the series alerts again before that baseline
-  sees again (``blindspot``: one run, accepted as any other, instead of a second alert);
+  whole it hid a 15σ spike for hours after the step); on any series, a run that ends
+  short of acceptance (a spike) leaves a ceiling, the statistic the tail without its
+  onset calls one in 10^8, past which a statistic pages until the series' next run (one
+  30σ spike, learned whole, had deafened a calm series to anything under 20σ for weeks);
+  and a run that the rolling baseline's blind spot cut short resumes if the series alerts
+  again before that baseline sees again (``blindspot``: one run, accepted as any other,
+  instead of a second alert);
 * on a series with a period, the rolling and seasonal levels restart where the accepted
   run sat (or, going back, at the level left) instead of catching up from the old level,
   which swelled the spreads for hours (and left a weekday-only series' weekly model
@@ -824,9 +825,9 @@ class Ensemble:
     ) -> None:
         """Keep what the runs that began this tick taught the tails at their onset
         (``onsets``: ``runs`` -1); for the runs that ended short of acceptance, keep their
-        ceilings instead on ``aged`` series without a period (``onsets``), and remember
-        those that ended while the rolling baseline had no opinion (``blindspot``: ``runs``
-        their length), on the ``mask``ed series without a period."""
+        ceilings instead on ``aged`` series (``onsets``), and remember those that ended
+        while the rolling baseline had no opinion (``blindspot``: ``runs`` their length), on
+        the ``mask``ed series without a period."""
         onset = runs < 0
         if onset.any():
             self.onsets.remember(stats, onset)
@@ -836,7 +837,7 @@ class Ensemble:
         periodic = self._periodic()
         if self.blind is not None:
             self.blind.note(runs, ended & np.isnan(stats[self._rolling_row]) & mask & ~periodic)
-        settle = ended & aged & ~periodic
+        settle = ended & aged
         self.onsets.settle(self.tails, settle, periodic)
         self.onsets.forget(ended & ~settle)
 

@@ -119,7 +119,7 @@ def test_past_the_ceiling_p_is_at_most_onset_p_and_falls_further() -> None:
     assert memory.beyond(further, tails.p_value(further), IDLE, FLAT, tails)[0, 0] < judged[0, 0]
 
 
-def test_under_the_ceiling_in_a_run_or_with_a_period_the_tail_stands() -> None:
+def test_under_the_ceiling_or_in_a_run_the_tail_stands() -> None:
     _, tails, memory = _settled()
     ceiling = float(memory.stat[0, 0])
     below = np.array([[ceiling - 0.5, 9.0, 9.0]])
@@ -128,8 +128,44 @@ def test_under_the_ceiling_in_a_run_or_with_a_period_the_tail_stands() -> None:
     np.testing.assert_array_equal(memory.beyond(below, own_below, IDLE, FLAT, tails), own_below)
     running = np.array([4, 0, 0], dtype=np.int32)
     np.testing.assert_array_equal(memory.beyond(above, own_above, running, FLAT, tails), own_above)
+
+
+def test_past_the_ceiling_a_periodic_series_pages_too() -> None:
+    """Until 2026-12-07 (thirty-sixth session) a series with a period kept no ceiling."""
+    _, tails, memory = _settled()
+    ceiling = float(memory.stat[0, 0])
+    above = np.array([[ceiling + 0.5, 9.0, 9.0]])
     periodic = np.array([True, False, False])
-    np.testing.assert_array_equal(memory.beyond(above, own_above, IDLE, periodic, tails), own_above)
+    own = tails.p_value(above, 1, periodic)
+    assert own[0, 0] > 1e-4
+    assert memory.beyond(above, own, IDLE, periodic, tails)[0, 0] <= ONSET_P
+
+
+def _daily_flags(spike: float, probe_at: int) -> tuple[np.ndarray, np.ndarray]:
+    """The engine's flags at a noon spike on day 9 of a daily-seasonal one-minute series
+    (100 + 20 sin, noise 1) and at a 12σ probe ``probe_at`` points later."""
+    first = 8 * DAY + 720
+    n = first + probe_at + 1
+    k = np.arange(n)[:, None]
+    noise = np.random.default_rng(0).normal(0.0, 1.0, (n, SERIES))
+    x = 100.0 + 20.0 * np.sin(2 * np.pi * k / DAY) + noise
+    x[first] += spike
+    x[-1] += 12.0
+    engine = BatchEngine(SERIES)
+    for i in range(n):
+        flagged = np.asarray(engine.step(np.full(SERIES, T0 + MIN * i), x[i]).series.flagged)
+        if i == first:
+            at_spike = flagged.copy()
+    return at_spike, flagged
+
+
+@pytest.mark.parametrize("after", [60, 7 * DAY])
+def test_a_spike_pages_after_a_one_off_spike_on_a_daily_series(after: int) -> None:
+    """On a daily-seasonal series, one 30σ spike left a 12σ spike an hour later paging on
+    none of these series, a week later on one (ceilings on series without a period only)."""
+    at_spike, probe = _daily_flags(30.0, after)
+    assert at_spike.all()
+    assert probe.all()
 
 
 def test_a_young_tail_keeps_no_ceiling() -> None:
