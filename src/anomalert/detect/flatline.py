@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
-from anomalert.detect.jit import kernel
+from anomalert.detect.jit import inlined, kernel
 
 #: The shortest run that may page, in points.
 MIN_RUN = 10
@@ -66,7 +66,7 @@ class Flatline(ArrayState):
         return _judge(recent, seen, finite, mature, t, born, self.longest, MIN_RUN, FLATLINE_AGE)
 
 
-@kernel
+@inlined
 def _run_back(recent: np.ndarray, i: int, newest: int, known: int) -> int:
     """How many values of series i's ring, from the one at position ``newest`` (a count of
     points: its slot is ``newest % slots``) back over at most ``known``, repeat it."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from anomalert.detect.base import ArrayState, BoolArray, FloatArray
+from anomalert.detect.jit import float_to_half, half_to_float, kernel, minimum
 
 #: Points the recent mean square remembers (its rate is one over this).
 MEMORY = 30.0
@@ -61,10 +62,24 @@ class NoiseLevel(ArrayState):
     def learn(self, stat: FloatArray, above: BoolArray) -> None:
         """Learn this tick's seasonal statistics (``above``: the value was at or above the
         expectation); a NaN statistic (no value, warming up) teaches nothing."""
-        with np.errstate(over="ignore"):  # a garbage value's square: inf, clipped
-            sq = np.minimum(stat * stat, CLIP)  # NaN stays NaN
-        up = np.where(above, sq, 0.0)
-        side = self.side.astype(np.float64)
-        side[0] += (up - side[0]) / MEMORY
-        side[1] += (sq - up - side[1]) / MEMORY
-        np.copyto(self.side, side, casting="same_kind", where=np.isfinite(sq))
+        _learn(self.side.view(np.uint16), stat, above, CLIP, MEMORY)
+
+
+@kernel
+def _learn(
+    side: np.ndarray, stat: FloatArray, above: BoolArray, clip: float, memory: float
+) -> None:
+    """``NoiseLevel.learn`` in one pass, on the float16 sides' bits (``side``): each side
+    in float64 and rounded back, as numpy's casts did (a pass of casts each way took most of
+    the detector's time: 1 ms a tick at 10,000 series)."""
+    for i in range(stat.shape[0]):
+        sq = minimum(stat[i] * stat[i], clip)  # a garbage value's square: inf, clipped
+        if sq != sq:
+            continue  # NaN: no value, warming up
+        up = sq if above[i] else 0.0
+        s0 = half_to_float(side[0, i])
+        s1 = half_to_float(side[1, i])
+        s0 += (up - s0) / memory
+        s1 += (sq - up - s1) / memory
+        side[0, i] = float_to_half(s0)
+        side[1, i] = float_to_half(s1)
