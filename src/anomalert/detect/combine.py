@@ -147,17 +147,26 @@ class ColumnRedundancy(ArrayState):
         self.groups = np.broadcast_to(np.arange(width), (n, width)).copy()
 
     def learn(self, x: FloatArray) -> None:
-        """Take one row per source, shape (n, width); NaN steps count as 0 (no move)."""
-        step = np.nan_to_num(x - self.prev)
+        """Take one row per source, shape (n, width); NaN steps count as 0 (no move). A row
+        whose steps' products overflow (a garbage value past 1e154 and the step back from
+        it) is not learned: its inf would have left the moments NaN for good, every column
+        of the file on its own and a RuntimeWarning on the user's terminal."""
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf: NaN, not learned
+            step = x - self.prev
+            outer = step[:, :, None] * step[:, None, :]
+        step = np.where(np.isnan(step), 0.0, step)
+        outer = np.where(np.isnan(outer), 0.0, outer)
         have = np.isfinite(self.prev).any(axis=1) & np.isfinite(x).any(axis=1)
+        have &= np.isfinite(outer).all(axis=(1, 2))
         self.prev = np.where(np.isfinite(x), x, self.prev)
         if not have.any():
             return
         self.count += have
         rate = np.maximum(1.0 / np.maximum(self.count, 1.0), 1.0 - 0.5 ** (1.0 / self.half_life))
         rate = np.where(have, rate, 0.0)
+        step = np.where(have[:, None], step, 0.0)
+        outer = np.where(have[:, None, None], outer, 0.0)
         self.mean += rate[:, None] * (step - self.mean)
-        outer = step[:, :, None] * step[:, None, :]
         self.moment += rate[:, None, None] * (outer - self.moment)
         self.ticks += 1
         if self.ticks % self.every == 0:

@@ -69,3 +69,21 @@ def test_missing_values_neither_break_nor_invent_groups() -> None:
             row[0, 2] = np.nan
         red.learn(row)
     np.testing.assert_array_equal(red.groups, [[0, 0, 2]])  # anti-correlated is the same
+
+
+@pytest.mark.parametrize("garbage", [1e160, 1e200, 1.7e308])
+def test_a_garbage_value_leaves_the_groups_as_learned(garbage: float) -> None:
+    """A value past 1e154 made the steps' products inf, then NaN: the file's moments were
+    NaN for good (every column on its own from the next regrouping) and numpy warned on
+    the user's terminal (``anomalert detect``). The rows of its step in and out are not
+    learned (warnings are errors in the tests)."""
+    rng = np.random.default_rng(0)
+    red = ColumnRedundancy(n=1, width=3, every=50, min_rows=100)
+    for k in range(400):
+        a = rng.normal()
+        row = np.array([[a, 2 * a + 0.01 * rng.normal(), rng.normal()]])
+        if k == 300:
+            row[0, 2] = garbage
+        red.learn(row)
+    assert np.isfinite(red.moment).all()
+    np.testing.assert_array_equal(red.groups, [[0, 0, 2]])
