@@ -197,7 +197,8 @@ class Notification:
     ``key`` is deterministic (group, receiver, status, tier, acknowledged, ``sequence``),
     so that re-running the pipeline after a crash enqueues the same key and the outbox sends
     it once. ``tier`` is the escalation tier (0 = first responders). ``acknowledged`` marks
-    the message that tells a receiver someone took the alert (PagerDuty's acknowledge event).
+    the message that tells a receiver someone took the alert (PagerDuty's acknowledge event);
+    ``taken`` is that alert's fingerprint (the message lists the group's firing alerts).
     ``route`` (the route's id) and ``sequence`` (the message's number among those to its
     receiver about its group; -1 when unknown, enqueued before it was recorded) let a
     restarted pipeline catch up with what the outbox says was told
@@ -216,6 +217,7 @@ class Notification:
     acknowledged: bool = False
     route: str = ""
     sequence: int = -1
+    taken: str = ""
 
     @property
     def firing(self) -> tuple[Alert, ...]:

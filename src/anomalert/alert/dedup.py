@@ -74,17 +74,19 @@ class NotificationLog:
                 continue
             self._sent[key] = Sent(last.flush, last.acked | {fp})
             firing = tuple(a for a in last.flush.alerts if a.status == "firing")
-            out.append(replace(last.flush, alerts=firing, now=now, acknowledged=True))
+            out.append(replace(last.flush, alerts=firing, now=now, acknowledged=True, taken=fp))
         return out
 
     def caught_up_ack(self, flush: GroupFlush) -> None:
         """Catching up with an acknowledgement the receiver was told (``Pipeline.catch_up``):
-        its alerts count as acknowledged. The message names the group's firing alerts, not
-        the one taken; the receiver's incident is the group's, acknowledged as a whole."""
+        the alert it names as taken counts as acknowledged, as ``ack`` marked it, so taking
+        another alert of the group still tells the receiver. A message enqueued before the
+        taken alert was recorded names none: all its firing alerts count."""
         key = (flush.group_key, flush.receiver)
         last = self._sent.get(key)
         if last is not None:
-            self._sent[key] = Sent(last.flush, last.acked | (flush.firing & last.flush.firing))
+            taken = frozenset({flush.taken}) if flush.taken else flush.firing
+            self._sent[key] = Sent(last.flush, last.acked | (taken & last.flush.firing))
 
     def snapshot(self) -> list[dict[str, Any]]:
         """JSON-ready log entries."""

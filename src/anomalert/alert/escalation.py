@@ -142,6 +142,7 @@ class Escalator:
                     receiver=tiers[i].receiver,
                     tier=i,
                     acknowledged=True,
+                    taken=fp,
                 )
                 for i in sorted(ep.sent)
             )

@@ -31,7 +31,8 @@ class GroupFlush:
     """One group's alerts at the moment its timer fired, addressed to one receiver.
 
     The same value flows through every later stage: muting narrows ``alerts``, escalation
-    readdresses it (``receiver``, ``tier``), an acknowledgement marks it ``acknowledged``.
+    readdresses it (``receiver``, ``tier``), an acknowledgement marks it ``acknowledged``
+    and names the alert someone took (``taken``, its fingerprint).
     """
 
     group_key: str
@@ -42,6 +43,7 @@ class GroupFlush:
     receiver: str
     tier: int = 0
     acknowledged: bool = False
+    taken: str = ""
 
     @property
     def firing(self) -> frozenset[str]:
@@ -64,6 +66,7 @@ class GroupFlush:
             "receiver": self.receiver,
             "tier": self.tier,
             "acknowledged": self.acknowledged,
+            "taken": self.taken,
         }
 
     @classmethod
@@ -81,6 +84,7 @@ class GroupFlush:
             receiver=data["receiver"],
             tier=int(data["tier"]),
             acknowledged=bool(data["acknowledged"]),
+            taken=str(data.get("taken", "")),  # absent from snapshots before it was kept
         )
 
 

@@ -178,6 +178,7 @@ class Notify:
             acknowledged=flush.acknowledged,
             route=flush.route.id,
             sequence=n,
+            taken=flush.taken,
         )
 
 
@@ -272,6 +273,7 @@ class Pipeline:
                 receiver=n.receiver,
                 tier=n.tier,
                 acknowledged=n.acknowledged,
+                taken=n.taken,
             )
             # The escalator readdresses a flush to a tier's receiver; a tier 0 on the route's
             # own receiver is the route's message itself, never sent twice.

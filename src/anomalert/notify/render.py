@@ -293,6 +293,7 @@ def notification_to_dict(n: Notification) -> dict[str, Any]:
         "acknowledged": n.acknowledged,
         "route": n.route,
         "sequence": n.sequence,
+        "taken": n.taken,
     }
 
 
@@ -318,6 +319,7 @@ def notification_from_dict(d: Mapping[str, Any]) -> Notification:
         # Absent from payloads enqueued before they were recorded.
         route=str(d.get("route", "")),
         sequence=int(d.get("sequence", -1)),
+        taken=str(d.get("taken", "")),
     )
 
 

@@ -251,3 +251,34 @@ def test_restore_with_a_changed_tree_drops_what_it_cannot_place() -> None:
 def test_unknown_snapshot_versions_are_refused() -> None:
     with pytest.raises(ValueError, match="version"):
         fresh().restore(b'{"version": 99}')
+
+
+def test_after_catching_up_an_acknowledgement_taking_another_alert_is_still_told() -> None:
+    """Two alerts of api's group fire; ana takes one, the crash loses the snapshot after
+    that, and bob takes the other. Uncrashed, bob's acknowledgement is told (the log marks
+    the alerts taken one by one). Until 2026-12-07 catching up marked every firing alert of
+    the acknowledgement message taken, and bob's went untold."""
+    errors = alert("Errors", "api", "P2", 5.0)
+
+    def play(crash: bool) -> list[tuple[str, int, bool, str]]:
+        p, told, blob = fresh(), [], b""
+        p.push([API, errors], 5.0)
+        for t in range(5, 400):
+            if t == 100:
+                blob = p.snapshot()
+            if t == 200:
+                told.extend(p.ack(API.fingerprint, 200.0, by="ana"))
+            told.extend(p.tick(float(t)))
+        if crash:
+            firing = p.firing()
+            p = fresh()
+            p.restore(blob)
+            assert p.catch_up(told) == 1  # ana's acknowledgement, after the snapshot
+            p.push(firing, 400.0)
+        return [
+            (n.receiver, n.tier, n.acknowledged, n.taken)
+            for n in p.ack(errors.fingerprint, 400.0, by="bob")
+        ]
+
+    assert play(crash=False) == [("primary", 0, True, errors.fingerprint)]
+    assert play(crash=True) == play(crash=False)

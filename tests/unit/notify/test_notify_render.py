@@ -161,6 +161,9 @@ def test_payload_round_trips_exactly_through_json() -> None:
         alert("B", "P3", 0.5, status="resolved"),
         tier=2,
         acknowledged=True,
+        route="0.1",
+        sequence=3,
+        taken="a1b2",
     )
     stored = json.loads(json.dumps(notification_to_dict(n)))
     assert notification_from_dict(stored) == n
