@@ -49,9 +49,8 @@ def inlined(fn: F) -> F:
     """``kernel`` for a helper that takes an array, inlined into the kernels that call it
     (in Numba's IR): called, each call paid the array's reference count in and out (the
     flatline kernel, walking back through the ring twice per series, ran 2.5 times
-    slower)."""
+    slower). Not in ``KERNELS``: it is only ever compiled as part of its callers."""
     compiled = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn)
-    KERNELS.append(compiled)
     return cast(F, compiled)
 
 
