@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from anomalert.errors import FieldError
-from anomalert.ingest.jsonin import JsonError, parse_json, text_problem
+from anomalert.ingest.jsonin import CONTROL, JsonError, parse_json, text_problem
 from anomalert.ingest.timestamps import parse_timestamp
 from anomalert.timefmt import rfc3339
 
@@ -37,6 +37,12 @@ Format = Literal["csv", "json"]
 
 _ALIASES = {"service": ("service", "root_service"), "title": ("title", "type")}
 _CSV_COLUMNS = ("id", "service", "title", "start", "end")
+#: What a CSV cell loses at its ends: the blanks ``str.strip`` takes, but of the controls
+#: only tab and line breaks. ``str.strip`` also takes \x1c-\x1f, \x0b, \x0c and \x85, so
+#: a cell ending in one passed the control check with the character silently gone.
+_BLANKS = "".join(
+    c for c in map(chr, range(0x3001)) if c.isspace() and (c in "\t\r\n" or not CONTROL.match(c))
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,7 @@ def _json_items(text: str) -> list[Any]:
 
 def _csv_items(text: str) -> list[Any]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in reader.fieldnames or []]
+    header = [h.strip(_BLANKS) for h in reader.fieldnames or []]
     missing = [c for c in ("start", "end") if c not in header]
     if missing:
         raise FieldError("content", f"the CSV header needs the columns {', '.join(missing)}")
@@ -154,7 +160,9 @@ def _csv_items(text: str) -> list[Any]:
         raise FieldError("content", f"unknown CSV column {unknown[0]!r}: use {_CSV_COLUMNS}")
     items: list[Any] = []
     for row in reader:
-        cells = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        cells = {
+            k.strip(_BLANKS): (v or "").strip(_BLANKS) for k, v in row.items() if k is not None
+        }
         if None in row:
             cells["_extra"] = "extra cells"
         items.append({k: v for k, v in cells.items() if v != ""})

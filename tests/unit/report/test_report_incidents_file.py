@@ -109,3 +109,16 @@ def test_one_api_item_is_strict() -> None:
     with pytest.raises(FieldError) as info:
         parse_item({"start": T0})
     assert info.value.field == "end"
+
+
+@pytest.mark.parametrize("control", ["\x1c", "\x1f", "\x0b", "\x0c", "\x85"])
+def test_a_csv_cell_ending_in_a_control_character_is_refused_not_trimmed(control: str) -> None:
+    """``str.strip`` takes these as blanks: trimmed away, the cell passed the control check
+    with its character silently gone."""
+    times = f"{T0:.0f},{T0 + 60:.0f}"
+    text = f"id,service,start,end\nA,db{control},{times}\nB,\t db \u00a0,{times}\n"
+    got = parse_incidents(text, "csv")
+    assert got.items == (IncidentItem("B", "db", "", T0, T0 + 60),)
+    (err,) = got.errors
+    assert (err.index, err.field) == (0, "service")
+    assert "control characters" in err.message
