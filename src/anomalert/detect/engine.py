@@ -73,6 +73,21 @@ class Episodes:
         return fire
 
 
+def episode_starts(flagged: BoolArray, cooldown: int) -> BoolArray:
+    """``Episodes.fire`` over whole histories at once: ``flagged`` is (series, ticks) and
+    the result marks the flags that start an episode, as firing tick by tick would (for
+    callers that have every tick's flags before deciding, such as ``detect`` on one-column
+    files)."""
+    flagged = np.asarray(flagged, dtype=bool)
+    ticks = np.arange(flagged.shape[-1])
+    # Per flag, the tick of the series' previous flag (-inf before its first).
+    last = np.where(flagged, ticks, -np.inf)
+    previous = np.maximum.accumulate(last, axis=-1)
+    previous = np.concatenate([np.full((*flagged.shape[:-1], 1), -np.inf), previous[..., :-1]], -1)
+    starts: BoolArray = flagged & (ticks - previous > cooldown)
+    return starts
+
+
 class BatchEngine:
     """Follow n series (and optional equal-width groups of them) tick by tick."""
 
