@@ -35,6 +35,8 @@ from anomalert.model import Kind
 
 DAY = 86_400.0
 WEEK = 7 * DAY
+#: Each model's period in seconds, by its code (flat, daily, weekly).
+_PERIODS = np.array([0.0, DAY, WEEK])
 #: The epoch (1970-01-01) was a Thursday; shifting by three days puts Monday 00:00 at 0.
 WEEK_OFFSET = 3 * DAY
 
@@ -228,7 +230,7 @@ class SeasonalDetector(Detector):
 
     def period(self, t: FloatArray) -> np.ndarray:
         """The detected period per series in seconds (0 when none), for reasons and reports."""
-        return np.choose(self.model, [0.0, DAY, WEEK])
+        return _PERIODS[self.model]  # a take: np.choose costs tens of µs a tick
 
     def observe(self, t: FloatArray, x: FloatArray) -> Frame:
         prof = self._profiles(t)
