@@ -103,6 +103,10 @@ class Dispatcher:
     def __init__(self, route: Route) -> None:
         self.route = route
         self._groups: dict[str, _Group] = {}
+        # A group restored under a key of an older scheme (positional route ids) keeps it
+        # while it lives: receivers deduplicate by the key (PagerDuty's dedup_key), so the
+        # incident its first page opened is the one its resolve closes. Current key -> kept.
+        self._kept_keys: dict[str, str] = {}
 
     def add(self, alert: Alert, now: float) -> list[str]:
         """Put the alert's latest snapshot into its groups; returns their keys.
@@ -114,6 +118,7 @@ class Dispatcher:
         for route in self.route.match(alert.labels):
             labels = route.group_labels(alert.labels)
             key = group_key(route, labels)
+            key = self._kept_keys.get(key, key)
             group = self._groups.get(key)
             known = group is not None and alert.fingerprint in group.alerts
             if alert.status == "resolved" and not known:
@@ -124,6 +129,13 @@ class Dispatcher:
             group.alerts[alert.fingerprint] = alert
             keys.append(key)
         return keys
+
+    def keep_key(self, route: Route, labels: Mapping[str, str], key: str) -> None:
+        """The group of ``route`` and these group labels goes by ``key`` until it ends, where
+        that is not the key they make now (a group told about before the key scheme changed,
+        caught up with after a restart before its group was restored)."""
+        if (current := group_key(route, labels)) != key:
+            self._kept_keys[current] = key
 
     def due(self, now: float) -> list[GroupFlush]:
         """Flush every group whose tick has come, in tick then key order."""
@@ -146,6 +158,7 @@ class Dispatcher:
             group.next_flush += interval * (math.floor((now - group.next_flush) / interval) + 1)
             if not group.alerts:
                 del self._groups[group.key]
+                self._kept_keys.pop(group_key(group.route, group.labels), None)
         return flushes
 
     def next_due(self) -> float | None:
@@ -166,13 +179,18 @@ class Dispatcher:
         ]
 
     def restore(self, data: list[dict[str, Any]]) -> None:
-        """Replace the groups; groups of routes the current tree no longer has are dropped."""
+        """Replace the groups; groups of routes the current tree no longer has are dropped.
+        A group whose key is not the one its route and labels make now keeps it (see
+        ``_kept_keys``)."""
         self._groups = {}
+        self._kept_keys = {}
         for item in data:
             route = self.route.find(item["route"])
             if route is None:
                 continue
             group = _Group(item["key"], route, dict(item["labels"]), float(item["next_flush"]))
+            if (current := group_key(route, group.labels)) != group.key:
+                self._kept_keys[current] = group.key
             for raw in item["alerts"]:
                 alert = decode_alert(raw)
                 group.alerts[alert.fingerprint] = alert
@@ -184,11 +202,15 @@ def _oldest_first(alert: Alert) -> tuple[float, str]:
 
 
 def group_key(route: Route, labels: Mapping[str, str]) -> str:
-    """``<route id>:{name="value",...}``: stable, readable, unique per route and labels.
+    """``<route id>:{name="value",...}``, as Alertmanager's group keys: unique per route and
+    labels, and stable across restarts and route changes elsewhere in the tree (the route id
+    follows the matchers), since receivers deduplicate by it (PagerDuty's ``dedup_key``).
 
     >>> from anomalert.alert.route import RouteConfig
-    >>> group_key(Route.build(RouteConfig(receiver="ops")), {"service": "api"})
-    '0:{service="api"}'
+    >>> root = Route.build(RouteConfig.model_validate(
+    ...     {"receiver": "ops", "routes": [{"matchers": ["severity=P1"]}]}))
+    >>> group_key(root, {"service": "api"}), group_key(root.routes[0], {"service": "api"})
+    ('{}:{service="api"}', '{}/{severity="P1"}:{service="api"}')
     """
     inner = ",".join(f"{k}={json.dumps(labels[k])}" for k in sorted(labels))
     return f"{route.id}:{{{inner}}}"

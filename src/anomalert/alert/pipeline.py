@@ -30,19 +30,22 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from anomalert.alert.dedup import NotificationLog
 from anomalert.alert.escalation import EscalationConfig, Escalator
 from anomalert.alert.group import Dispatcher, GroupFlush, decode_alert, encode_alert
 from anomalert.alert.inhibit import Inhibitor, InhibitRule
 from anomalert.alert.matchers import Muter
-from anomalert.alert.route import Route
+from anomalert.alert.route import Route, id_at_position, is_positional, key_at_position
 from anomalert.alert.silence import Silencer
 from anomalert.errors import ConfigError
 from anomalert.model import SEVERITIES, Alert, Labels, Notification, Status
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+#: Snapshots (and outbox messages) that named routes by position, before ids followed the
+#: matchers (see :mod:`anomalert.alert.route`); read by translating them (``restore``).
+POSITIONAL_SNAPSHOT_VERSION = 1
 
 
 class Gate(Protocol):
@@ -201,6 +204,11 @@ class Pipeline:
         self._log = NotificationLog()
         self._escalator = Escalator(escalations)
         self._notify = Notify()
+        # Messages naming their route by position were all enqueued before the first snapshot
+        # of this version was taken, which counts them: they are news to catch up with only
+        # while no such snapshot was restored (and, by then, a position may name another
+        # route).
+        self._positional_may_be_news = True
         self.silencer = silencer
 
     @property
@@ -253,9 +261,16 @@ class Pipeline:
         deduplication: the notification log learns what the receiver was told, the
         escalator what its tiers paged and which episodes were acknowledged. The groups
         themselves are not rebuilt here (the service pushes the firing alerts again).
+
+        A message enqueued before route ids followed the matchers names its route by
+        position: it is read as the route at that position now (the snapshot before it was
+        taken with this configuration), or skipped when restored state already counts it.
         """
         caught = 0
-        for n in told:
+        for message in told:
+            n = self._current_ids(message)
+            if n is None:
+                continue
             pair = (n.group_key, n.receiver)
             if n.sequence < self._notify.sequence.get(pair, 0):
                 continue
@@ -264,6 +279,9 @@ class Pipeline:
             route = self.route.find(n.route)
             if route is None:  # the configuration changed: only the count is kept
                 continue
+            # A group told about under an older key scheme keeps its key (its receivers know
+            # it by that): the firing alerts pushed back join it there.
+            self._dispatcher.keep_key(route, n.group_labels, n.group_key)
             flush = GroupFlush(
                 group_key=n.group_key,
                 route=route,
@@ -288,6 +306,16 @@ class Pipeline:
                 self._log.log(flush)
                 self._escalator.notified(flush)  # the pages it set off follow in ``told``
         return caught
+
+    def _current_ids(self, n: Notification) -> Notification | None:
+        """``n`` naming its route by the current id (None: nothing to take); its group key
+        stays the one its receiver knows (``Dispatcher.keep_key``)."""
+        if not is_positional(n.route):
+            return n
+        if not self._positional_may_be_news:
+            return None
+        route = id_at_position(self.route, n.route)
+        return None if route is None else replace(n, route=route)
 
     def firing(self) -> list[Alert]:
         """Every firing alert pushed (all modes), oldest first."""
@@ -318,10 +346,18 @@ class Pipeline:
         return json.dumps(state, sort_keys=True).encode()
 
     def restore(self, data: bytes) -> None:
-        """Continue from a snapshot taken by a pipeline with the same configuration."""
+        """Continue from a snapshot; groups, log entries and episodes of routes the
+        configuration no longer has are dropped. A snapshot of the version before route ids
+        followed the matchers was taken with this configuration (the upgrade changes no
+        config): its positions are read as the routes at them now, so nothing told is told
+        again at the upgrade."""
         state = json.loads(data)
-        if state.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unknown pipeline snapshot version {state.get('version')!r}")
+        version = state.get("version")
+        if version == POSITIONAL_SNAPSHOT_VERSION:
+            state = _from_positional(state, self.route)
+        elif version != SNAPSHOT_VERSION:
+            raise ValueError(f"unknown pipeline snapshot version {version!r}")
+        self._positional_may_be_news = version == POSITIONAL_SNAPSHOT_VERSION
         seen = [decode_alert(a) for a in state["seen"]]
         self._changed.seen = {a.fingerprint: a for a in seen}
         self._inhibitor.clear()
@@ -332,6 +368,44 @@ class Pipeline:
         self._log.restore(state["nflog"], self.route)
         self._escalator.restore(state["escalations"], self.route)
         self._notify.sequence = {(g, r): int(n) for g, r, n in state["sequence"]}
+
+
+def _from_positional(state: dict[str, Any], tree: Route) -> dict[str, Any]:
+    """A version 1 snapshot's state with every route id read by position in ``tree``
+    (:func:`~anomalert.alert.route.id_at_position`); what names a position the tree does not
+    have is left out, as a removed route's state is at any restore. Group keys are kept as
+    they were: the receivers know the groups open at the upgrade by them (``Dispatcher``
+    keeps such a group's key until it ends)."""
+
+    def known(group_key: str) -> bool:
+        return key_at_position(tree, group_key) is not None
+
+    def flush(data: dict[str, Any]) -> dict[str, Any] | None:
+        route = id_at_position(tree, data["route"])
+        return None if route is None or not known(data["group_key"]) else {**data, "route": route}
+
+    groups = []
+    for item in state["groups"]:
+        route = id_at_position(tree, item["route"])
+        if route is not None and known(item["key"]):
+            groups.append({**item, "route": route})
+    nflog = [
+        {**item, "flush": f} for item in state["nflog"] if (f := flush(item["flush"])) is not None
+    ]
+    escalations = [
+        {**item, "last": f}
+        for item in state["escalations"]
+        if known(item["group_key"]) and (f := flush(item["last"])) is not None
+    ]
+    sequence = [entry for entry in state["sequence"] if known(entry[0])]
+    return {
+        **state,
+        "version": SNAPSHOT_VERSION,
+        "groups": groups,
+        "nflog": nflog,
+        "escalations": escalations,
+        "sequence": sequence,
+    }
 
 
 def _essence(alert: Alert) -> tuple[object, ...]:
@@ -352,15 +426,10 @@ def _check_escalations(route: Route, escalations: Mapping[str, EscalationConfig]
     def visit(node: Route, inherited: str | None) -> None:
         name = node.escalation
         if name is not None and name != inherited and name not in escalations:
-            problems.append((_location(node.id) + ".escalation", f"no escalation named {name!r}"))
+            problems.append((f"{node.where}.escalation", f"no escalation named {name!r}"))
         for child in node.routes:
             visit(child, name)
 
     visit(route, None)
     if problems:
         raise ConfigError("config", problems)
-
-
-def _location(route_id: str) -> str:
-    """ "0/1/0" -> "route.routes[1].routes[0]" (where the YAML has it)."""
-    return "route" + "".join(f".routes[{i}]" for i in route_id.split("/")[1:])

@@ -6,18 +6,29 @@ tried too; a node none of whose children match takes the alert itself. Children 
 setting they leave unset, which is why the config fields are optional and only the built
 :class:`Route` has every value resolved.
 
-Each built route has a stable id, its path from the root ("0", "0/1", "0/1/0"): group keys and
-snapshots name routes by it, so a restart with the same config finds its groups again.
+Each built route has an id made of the matchers on its path, as Alertmanager's route keys:
+the root is ``{}``, a child its parent's id, ``/`` and its own matchers in braces
+(``{}/{team="db"}/{severity="P1"}``), with ``#2``, ``#3`` after the second and third of
+siblings whose matchers are the same. Group keys, snapshots and the outbox's messages name
+routes by it, so a restart after routes were added, removed or reordered elsewhere in the
+tree finds every route's groups again; a route whose matchers change is a new route, whose
+groups are dropped at the restart as a removed route's are. Ids were positions ("0", "0/1",
+"0/1/0") until snapshot version 2: after such a change, a restored group flushed to
+whichever route had taken its place, another team's receiver. :func:`id_at_position` reads
+those old ids.
 
 >>> root = Route.build(RouteConfig.model_validate(
 ...     {"receiver": "ops", "routes": [{"matchers": ["severity=P1"], "receiver": "pager"}]}))
 >>> routes_test(root, {"severity": "P1"}), routes_test(root, {"severity": "P3"})
 (['pager'], ['ops'])
+>>> root.id, root.routes[0].id
+('{}', '{}/{severity="P1"}')
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pydantic import ConfigDict, Field, field_validator
@@ -31,6 +42,9 @@ GROUP_BY_ALL = "..."
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0
 DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
+ROOT_ID = "{}"
+
+_POSITIONAL = re.compile(r"0(/\d+)*")
 
 
 class RouteConfig(StrictModel):
@@ -58,9 +72,11 @@ class RouteConfig(StrictModel):
 
 @dataclass(frozen=True)
 class Route:
-    """A node of the built tree with every setting resolved."""
+    """A node of the built tree with every setting resolved; ``where`` is its place in the
+    YAML (``route.routes[1].routes[0]``), for errors found after the build."""
 
     id: str
+    where: str
     receiver: str
     matchers: tuple[Matcher, ...]
     group_by: tuple[str, ...]
@@ -92,7 +108,7 @@ class Route:
             repeat_interval=DEFAULT_REPEAT_INTERVAL,
             escalation=None,
         )
-        route = _build(cfg, root, "0", "route", problems)
+        route = _build(cfg, (), root, ROOT_ID, "route", problems)
         if problems:
             raise ConfigError("config", problems)
         return route
@@ -126,6 +142,37 @@ class Route:
         return next((r for r in self.walk() if r.id == route_id), None)
 
 
+def is_positional(route_id: str) -> bool:
+    """Whether a route id is a position ("0/1"), as written before ids followed matchers."""
+    return _POSITIONAL.fullmatch(route_id) is not None
+
+
+def id_at_position(tree: Route, positional: str) -> str | None:
+    """The id of the route at a position ("0/1": the root's second child), or None when
+    ``tree`` has no route there or the id is not a position.
+
+    Only for state written by a pipeline with the same configuration (snapshot version 1,
+    the outbox's messages before it): a position says nothing once routes moved.
+    """
+    if not is_positional(positional):
+        return None
+    node = tree
+    for step in positional.split("/")[1:]:
+        index = int(step)
+        if index >= len(node.routes):
+            return None
+        node = node.routes[index]
+    return node.id
+
+
+def key_at_position(tree: Route, group_key: str) -> str | None:
+    """A group key whose route id is a position ("0/1:{...}"), with the id that route has
+    now (see :func:`id_at_position`); None when there is no such route."""
+    positional, colon, labels = group_key.partition(":")
+    route_id = id_at_position(tree, positional)
+    return None if route_id is None or not colon else f"{route_id}:{labels}"
+
+
 def routes_test(route: Route, labels: Labels) -> list[str]:
     """The receivers an alert with these labels would reach (``anomalert routes test``)."""
     return [r.receiver for r in route.match(labels)]
@@ -142,7 +189,12 @@ class _Defaults:
 
 
 def _build(
-    cfg: RouteConfig, parent: _Defaults, rid: str, where: str, problems: list[tuple[str, str]]
+    cfg: RouteConfig,
+    own_matchers: tuple[Matcher, ...],
+    parent: _Defaults,
+    rid: str,
+    where: str,
+    problems: list[tuple[str, str]],
 ) -> Route:
     own = _Defaults(
         receiver=cfg.receiver if cfg.receiver is not None else parent.receiver,
@@ -155,14 +207,17 @@ def _build(
     for name in ("group_interval", "repeat_interval"):
         if getattr(own, name) <= 0:
             problems.append((f"{where}.{name}", "must be longer than zero"))
+    matchers = [parse_all(child.matchers) for child in cfg.routes]
+    ids = _child_ids(rid, matchers)
     children = tuple(
-        _build(child, own, f"{rid}/{i}", f"{where}.routes[{i}]", problems)
+        _build(child, matchers[i], own, ids[i], f"{where}.routes[{i}]", problems)
         for i, child in enumerate(cfg.routes)
     )
     return Route(
         id=rid,
+        where=where,
         receiver=own.receiver,
-        matchers=parse_all(cfg.matchers),
+        matchers=own_matchers,
         group_by=() if own.group_by == (GROUP_BY_ALL,) else own.group_by,
         group_all=own.group_by == (GROUP_BY_ALL,),
         group_wait=own.group_wait,
@@ -172,6 +227,20 @@ def _build(
         escalation=own.escalation,
         routes=children,
     )
+
+
+def _child_ids(parent: str, matchers: Sequence[tuple[Matcher, ...]]) -> list[str]:
+    """Siblings with the same matchers still need ids of their own: the first keeps the
+    plain form (so a twin added after it leaves its groups where they were), the next ones
+    count up."""
+    seen: dict[str, int] = {}
+    ids: list[str] = []
+    for own in matchers:
+        segment = "{" + ",".join(str(m) for m in own) + "}"
+        seen[segment] = seen.get(segment, 0) + 1
+        suffix = f"#{seen[segment]}" if seen[segment] > 1 else ""
+        ids.append(f"{parent}/{segment}{suffix}")
+    return ids
 
 
 def _pick(value: float | None, inherited: float) -> float:

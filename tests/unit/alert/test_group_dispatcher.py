@@ -51,7 +51,7 @@ def test_first_flush_after_group_wait_then_on_the_interval_grid() -> None:
     assert (
         first.now == 30.0 and first.receiver == "ops" and first.group_labels == {"service": "api"}
     )
-    assert first.group_key == '0:{service="api"}'
+    assert first.group_key == '{}:{service="api"}'
     assert [f.now for f in flushes_until(d, 31, 930)] == [330.0, 630.0, 930.0]
 
 
@@ -68,8 +68,8 @@ def test_groups_by_label_values() -> None:
     d.add(alert(service="api", instance="2"), 5.0)
     d.add(alert(service="db"), 10.0)
     by_key = {f.group_key: f for f in d.due(40.0)}
-    assert sorted(by_key) == ['0:{service="api"}', '0:{service="db"}']
-    assert len(by_key['0:{service="api"}'].alerts) == 2
+    assert sorted(by_key) == ['{}:{service="api"}', '{}:{service="db"}']
+    assert len(by_key['{}:{service="api"}'].alerts) == 2
 
 
 def test_latest_snapshot_by_fingerprint() -> None:
@@ -114,7 +114,10 @@ def test_every_matching_route_gets_the_alert() -> None:
         ]
     )
     keys = d.add(alert(), 0.0)
-    assert [k.split(":")[0] for k in keys] == ["0/0", "0/1"]
+    assert keys == [
+        '{}/{service="api"}:{service="api"}',
+        '{}/{severity="P2"}:{alertname="Down",service="api",severity="P2"}',
+    ]
     assert sorted(f.receiver for f in d.due(30.0)) == ["a", "b"]
 
 

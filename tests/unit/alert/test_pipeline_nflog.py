@@ -34,7 +34,7 @@ A_DONE, B_DONE = replace(A, status="resolved"), replace(B, status="resolved")
 
 
 def flush(now: float, *alerts: Alert) -> GroupFlush:
-    return GroupFlush("0:{}", ROUTE, {}, alerts, now, "ops")
+    return GroupFlush("{}:{}", ROUTE, {}, alerts, now, "ops")
 
 
 def told(*alerts: Alert, at: float = 0.0) -> NotificationLog:
@@ -71,7 +71,7 @@ def test_repeat_after_the_interval() -> None:
 def test_an_all_resolved_message_forgets_the_group() -> None:
     log = told(A)
     log.log(flush(10, A_DONE))
-    assert not log.was_firing("0:{}", "ops", A.fingerprint)
+    assert not log.was_firing("{}:{}", "ops", A.fingerprint)
     assert log.snapshot() == []
     assert log.needs_notify(flush(20, A), 20)
 
@@ -93,4 +93,4 @@ def test_snapshot_round_trip() -> None:
     again = NotificationLog()
     again.restore(log.snapshot(), ROUTE)
     assert again.snapshot() == log.snapshot()
-    assert again.was_firing("0:{}", "ops", A.fingerprint)
+    assert again.was_firing("{}:{}", "ops", A.fingerprint)

@@ -243,7 +243,7 @@ def test_restore_with_a_changed_tree_drops_what_it_cannot_place() -> None:
     p.push([API, DB], 10.0)
     blob = p.snapshot()
     smaller = Pipeline(Route.build(RouteConfig(receiver="ops")), Silencer())
-    smaller.restore(blob)  # route "0/0" (dba) is gone; "0" remains, now sending to ops
+    smaller.restore(blob)  # dba's route is gone; the root remains, now sending to ops
     assert [(n.receiver, n.alerts) for n in smaller.tick(40.0)] == [("ops", (API,))]
     assert smaller.firing() == [API, DB]
 

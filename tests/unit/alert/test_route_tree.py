@@ -62,12 +62,21 @@ def test_children_inherit_unset_settings() -> None:
     assert db_p1.escalation == "standard" and root.routes[2].escalation == "frontend"
 
 
-def test_ids_are_paths() -> None:
+def test_ids_follow_the_matchers() -> None:
     root = build()
-    assert [r.id for r in root.walk()] == ["0", "0/0", "0/0/0", "0/0/1", "0/1", "0/2", "0/3"]
-    found = root.find("0/0/1")
+    assert [r.id for r in root.walk()] == [
+        "{}",
+        '{}/{team="db"}',
+        '{}/{team="db"}/{severity="P1"}',
+        '{}/{team="db"}/{severity=~"P2|P3"}',
+        '{}/{env!="prod"}',
+        '{}/{service=~"api|web"}',
+        '{}/{service=~"api.*"}',
+    ]
+    found = root.find('{}/{team="db"}/{severity=~"P2|P3"}')
     assert found is not None and found.group_all
-    assert root.find("0/9") is None
+    assert root.find('{}/{team="web"}') is None
+    assert found.where == "route.routes[0].routes[1]" and root.where == "route"
 
 
 def test_group_labels() -> None:
