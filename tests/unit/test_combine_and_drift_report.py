@@ -78,10 +78,16 @@ def test_stouffer_pays_agreement_more_than_one_kind_alone() -> None:
 
 
 def test_drift_is_reported_in_a_file_beside_the_outputs(tmp_path: Path) -> None:
+    """Column b's spread grows fourfold for good, which no level shift explains: the
+    multivariate detector's inputs drift. (A jump of b's level, the case until 2026-12-08,
+    is a level shift: whether the group's run lasts until the ensemble accepts it as the
+    new normal, standardised inputs and all, or breaks off first and drift is found, depended
+    on the forest's random draws: scikit-learn's with seed 1 accepted it, its seed 0 did not.)
+    """
     rng = np.random.default_rng(4)
     rows = 6000
     base = rng.normal(0, 1, (rows, 3))
-    base[rows // 2 :, 1] = rng.normal(8, 3, rows - rows // 2)  # a lasting change of column b
+    base[rows // 2 :, 1] = rng.normal(0, 4, rows - rows // 2)  # a lasting change of column b
     stamps = pd.date_range("2026-01-05", periods=rows, freq="min", tz="UTC")
     frame = pd.DataFrame(base, columns=["a", "b", "c"])
     frame.insert(0, "timestamp", stamps.strftime("%Y-%m-%dT%H:%M:%SZ"))

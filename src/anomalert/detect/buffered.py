@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from anomalert.detect.base import BoolArray, FloatArray, Frame, MultivariateDetector
 from anomalert.detect.drift import DriftEvent, DriftMonitor
@@ -273,7 +273,7 @@ class BufferedDetector(MultivariateDetector):
         vectors = self.buf[group, order]
         monitor = DriftMonitor(threshold=self.drift_threshold)
         # small linear algebra: BLAS threads only add contention in a busy engine
-        with threadpool_limits(1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             self.models[group] = self._fit(group, vectors, self.buf_step[group, order])
             monitor.fit(vectors, block=-(-self.drift_window // self.stride))
         self.monitors[group] = monitor
@@ -316,3 +316,14 @@ def principal_axes(vectors: Float32Array) -> tuple[Float32Array, Float32Array]:
     cov = np.cov(x - center, rowvar=False).reshape(x.shape[1], x.shape[1])
     _, axes = np.linalg.eigh(cov)
     return center.astype(np.float32), np.ascontiguousarray(axes[:, ::-1], dtype=np.float32)
+
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _blas() -> ThreadpoolController:
+    """The process' thread pools, found once: ``threadpool_limits`` looks for them again on
+    every call (it reads the process' memory map: 2 ms, as much as a refit itself)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]

@@ -181,11 +181,13 @@ def compile_kernels() -> None:
     (nor each test worker again). A loop is compiled per argument types, and the
     ensemble's take tuples as long as its detector list: the default set, the service's
     (with the forecast), every univariate detector, and a group's multivariate set each
-    run. So do series that tick together and series that do not (different loops), a
-    seasonal model switch, the tail as reports read it, the grouping of a file's columns,
-    and a part of the service's engine taken apart and written back (a loop per item size).
+    run, and an isolation forest is grown. So do series that tick together and series that
+    do not (different loops), a seasonal model switch, the tail as reports read it, the
+    grouping of a file's columns, and a part of the service's engine taken apart and
+    written back (a loop per item size).
     """
     from anomalert.detect.combine import ColumnRedundancy
+    from anomalert.detect.forest import grow_forest
     from anomalert.detect.registry import DEFAULT_UNIVARIATE, SERVICE_UNIVARIATE, UNIVARIATE
 
     n = 4
@@ -205,3 +207,5 @@ def compile_kernels() -> None:
     columns = ColumnRedundancy(n=1, width=2, every=1, min_rows=0)
     for k in range(2):
         columns.learn(np.array([[float(k), float(-k)]]))
+    square = np.arange(8, dtype=np.float32).reshape(4, 2)
+    grow_forest(square, 2, 4, 0).scores(square)
