@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from anomalert.detect.base import MultivariateDetector
+from anomalert.detect.buffered import MAX_REFITS_PER_TICK, _first_due
 from anomalert.detect.drift import DriftEvent, DriftMonitor
 from anomalert.detect.forest import ForestDetector, grow_forest
 from anomalert.detect.patterns import PatternDetector
@@ -328,3 +329,37 @@ def test_invalid_parameters_are_rejected() -> None:
         PatternDetector(stride=0)
     with pytest.raises(ValueError, match="eps_quantile"):
         PatternDetector(eps_quantile=0.0)
+
+
+def test_groups_due_together_refit_a_few_at_a_time() -> None:
+    """Groups that reach their first fit on the same tick (services that started together)
+    are fitted ``MAX_REFITS_PER_TICK`` a tick, not all under one tick's lock."""
+    n = MAX_REFITS_PER_TICK + 36
+    det = ForestDetector(n=n, dim=2, min_fit=50, refit_every=10_000, n_estimators=8)
+    rng = np.random.default_rng(0)
+    mask = np.ones(n, dtype=bool)
+    fitted = []
+    for i in range(60):
+        t = np.full(n, 60.0 * i)
+        x = rng.normal(size=(n, 2))
+        det.observe(t, x)
+        det.learn(t, x, mask)
+        fitted.append(int(det.fitted.sum()))
+    first = next(i for i, f in enumerate(fitted) if f)
+    assert fitted[first] == MAX_REFITS_PER_TICK
+    assert fitted[first + 1] == n
+
+
+def test_first_fits_come_before_the_longest_overdue_refits() -> None:
+    k = MAX_REFITS_PER_TICK
+    groups = np.arange(k + 3)
+    first = np.zeros(k + 3, dtype=bool)
+    first[[5, 9]] = True
+    since = np.arange(k + 3, dtype=np.int64) % 7
+    chosen = _first_due(groups, first, since)
+    assert chosen.size == k
+    assert chosen[:2].tolist() == [5, 9]
+    assert np.all(np.diff(since[chosen[2:]]) <= 0)  # then the longest overdue
+    left_out = np.setdiff1d(groups, chosen)
+    assert since[left_out].max() <= since[chosen[2:]].min()
+    assert _first_due(groups[:k], first[:k], since[:k]).tolist() == list(range(k))
